@@ -1,0 +1,3 @@
+from minimax_cli.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,72 @@
+"""The GameOptimizer contract: an algorithm is a pure step map on a state of tensors.
+
+    state        = algo.init(x0, y0, oracle)
+    state, info  = algo.step(state, oracle)
+
+``state`` is a dict of tensors (nested dicts allowed) holding at least ``x`` and ``y``; steps
+never mutate it, so the same code runs vectorized over many starts (torch.func.vmap), is
+differentiated for the step-map Jacobian (torch.func.jacrev), and is checkpointed as is.
+Entries named in ``static_keys`` (counters, damping) are bookkeeping, not dynamics.
+``info`` is a dict of scalar tensors worth logging (e.g. the damping of a CG solve).
+
+Algorithms see only the ``Oracle`` (derivatives of the players' own losses), never modules.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from minimax_cli.errors import ConfigError
+
+
+class GameOptimizer:
+    static_keys = frozenset({"t"})
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def init(self, x: torch.Tensor, y: torch.Tensor, oracle) -> dict:
+        return {"x": x, "y": y}
+
+    def step(self, state: dict, oracle) -> tuple[dict, dict]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return (self.__doc__ or self.name).strip().splitlines()[0]
+
+    def hparams(self) -> dict:
+        """Effective hyper-parameters (e.g. lr_y = τ·lr_x resolved), recorded in summary.json."""
+        out = {}
+        for key, value in vars(self).items():
+            if isinstance(value, (bool, int, float, str)) and not key.startswith("_"):
+                out[key] = value
+            elif hasattr(value, "__dataclass_fields__"):
+                out[key] = {k: getattr(value, k) for k in value.__dataclass_fields__}
+        return out
+
+
+def check_rate(value, key: str, allow_zero: bool = True) -> float:
+    """A learning-rate-like config value: a finite number, >= 0 (or > 0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{key} must be a finite number (got {value!r})")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(f"{key} must be {bound} (got {value})")
+    return float(value)
+
+
+def follower_rate(lr_x: float, lr_y, tau) -> float:
+    """The follower's rate: lr_y when given, else τ · lr_x (τ-GDA, seed 003: γ2 = τ γ1).
+
+    Configs write ``lr_y: ${mul:${.tau},${.lr_x}}``, so sweeping ``algo.tau`` moves lr_y while an
+    explicit ``algo.lr_y=...`` still wins.
+    """
+    if tau is not None:
+        check_rate(tau, "algo.tau", allow_zero=False)
+    if lr_y is None:
+        if tau is None:
+            raise ConfigError("give algo.lr_y or algo.tau (lr_y = tau * lr_x)")
+        return float(tau) * lr_x
+    return check_rate(lr_y, "algo.lr_y")

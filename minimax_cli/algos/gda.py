@@ -1,0 +1,67 @@
+"""The gradient descent-ascent family, one mechanism configured (seed 000 Eq. 1; seed 003 Eq. 2;
+seed 001 App. A):
+
+    simultaneous   x_{t+1} = x_t + P_x(∇_x L_x(x_t, y_t))
+                   y_{t+1} = y_t + P_y(∇_y L_y(x_t, y_t))
+    alternating    the follower's gradient is taken at (x_{t+1}, y_t)
+    τ-GDA          lr_y = τ · lr_x  (timescale separation, seed 003)
+    heavy ball     P(d) = momentum · Δ_prev − lr · d, momentum ∈ (−1, 1), negative allowed
+    GDA-k          the follower takes k steps per leader step (seed 001's GDA-2 / GDA-5)
+
+with P the player's preconditioner (sgd | rmsprop | adam, see precond.py). For zero-sum games
+∇_y L_y = −∇_y f, so the follower ascends f.
+"""
+
+from __future__ import annotations
+
+from minimax_cli.algos.base import GameOptimizer, check_rate, follower_rate
+from minimax_cli.algos.precond import Precond
+from minimax_cli.errors import ConfigError
+
+ORDERS = ("simultaneous", "alternating", "alternating_follower_first")
+
+
+class GDA(GameOptimizer):
+    """Gradient descent-ascent: simultaneous or alternating, τ-scaled, heavy-ball, GDA-k."""
+
+    def __init__(self, name="gda", lr_x=0.05, lr_y=None, tau=None, order="simultaneous",
+                 momentum=0.0, precond="sgd", follower_steps=1):
+        super().__init__(name)
+        self.lr_x = check_rate(lr_x, "algo.lr_x")
+        self.lr_y = follower_rate(self.lr_x, lr_y, tau)
+        self.tau = self.lr_y / self.lr_x if self.lr_x > 0 else None
+        if order not in ORDERS:
+            raise ConfigError(f"algo.order must be one of {', '.join(ORDERS)} (got {order!r})")
+        if isinstance(follower_steps, bool) or not isinstance(follower_steps, int) or follower_steps < 1:
+            raise ConfigError(f"algo.follower_steps must be an integer >= 1 (got {follower_steps!r})")
+        self.order, self.k = order, follower_steps
+        self.px = Precond.build(precond, momentum)
+        self.py = Precond.build(precond, momentum)
+
+    def init(self, x, y, oracle):
+        return {"x": x, "y": y, "px": self.px.init(x), "py": self.py.init(y)}
+
+    def step(self, state, oracle):
+        x, y = state["x"], state["y"]
+        if self.order == "alternating_follower_first":
+            y, py = self._follower(x, y, state["py"], oracle)
+            dx, px = self.px.step(oracle.grad_x(x, y), state["px"], self.lr_x)
+            return {"x": x + dx, "y": y, "px": px, "py": py}, {}
+        if self.order == "simultaneous":
+            gx, gy = oracle.field(x, y)
+            dx, px = self.px.step(gx, state["px"], self.lr_x)
+            y_next, py = self._follower(x, y, state["py"], oracle, first_grad=gy)
+            return {"x": x + dx, "y": y_next, "px": px, "py": py}, {}
+        dx, px = self.px.step(oracle.grad_x(x, y), state["px"], self.lr_x)
+        y_next, py = self._follower(x + dx, y, state["py"], oracle)
+        return {"x": x + dx, "y": y_next, "px": px, "py": py}, {}
+
+    def _follower(self, x, y, py, oracle, first_grad=None):
+        """k follower steps at leader position x (each inner step on a fresh batch)."""
+        for i in range(self.k):
+            g = first_grad if (i == 0 and first_grad is not None) else oracle.grad_y(x, y)
+            dy, py = self.py.step(g, py, self.lr_y)
+            y = y + dy
+            if i + 1 < self.k:
+                oracle = oracle.next_batch()
+        return y, py

@@ -1,0 +1,210 @@
+"""Configuration: where conf/ is, building objects from config nodes, and checking overrides
+before Hydra starts (so bad input is one clear line and no run directory is created)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from minimax_cli.errors import ConfigError
+
+CONF_DIR = Path(os.environ.get("MINIMAX_CONF", Path(__file__).resolve().parent.parent / "conf"))
+GROUPS = ("game", "algo", "hardware")
+DTYPES = ("auto", "float32", "float64")
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def _register_resolvers():
+    if not OmegaConf.has_resolver("mul"):
+        OmegaConf.register_new_resolver("mul", lambda *xs: _product(xs))
+
+
+def _product(xs):
+    out = 1.0
+    for x in xs:
+        out *= float(x)
+    return out
+
+
+_register_resolvers()
+
+
+# -- what conf/ offers ------------------------------------------------------------------------------
+def list_options(group: str) -> list[tuple[str, str]]:
+    """(name, one-line description) for each option of a config group, from its first comment."""
+    out = []
+    for path in sorted((CONF_DIR / group).glob("*.yaml")):
+        first = ""
+        for line in path.read_text().splitlines():
+            if line.startswith("#"):
+                first = line.lstrip("# ").strip()
+                break
+        out.append((path.stem, first))
+    return out
+
+
+def option_names(group: str) -> list[str]:
+    return [name for name, _ in list_options(group)]
+
+
+# -- building objects ---------------------------------------------------------------------------------
+def locate(path: str):
+    import importlib
+
+    module, _, attr = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot import {path!r} named by _target_ ({exc})") from None
+
+
+def build(node: DictConfig, group: str, **extra):
+    """Instantiate ``node['_target_']`` with the node's other keys as keyword arguments.
+
+    Like hydra.utils.instantiate, but a constructor's ConfigError reaches the user unwrapped, and
+    an unknown key is reported by name together with the keys the class accepts.
+    """
+    import inspect
+
+    spec = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    target = spec.pop("_target_", None)
+    if target is None:
+        raise ConfigError(f"the {group} config has no _target_ (the class to build)")
+    cls = locate(target)
+    params = inspect.signature(cls).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(spec) - set(params))
+        if unknown:
+            allowed = ", ".join(k for k in params if k not in ("self",))
+            raise ConfigError(f"unknown key {group}.{unknown[0]} for {spec.get('name', target)} (allowed: {allowed})")
+    return cls(**spec, **extra)
+
+
+def resolve_hardware(hw: DictConfig, game) -> tuple["torch.device", "torch.dtype"]:  # noqa: F821
+    import torch
+
+    device, dtype = str(hw.get("device", "cpu")), str(hw.get("dtype", "auto"))
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise ConfigError(f"hardware.device must be one of {', '.join(DEVICES)} or cuda:N (got {device!r})")
+    if dtype not in DTYPES:
+        raise ConfigError(f"hardware.dtype must be one of {', '.join(DTYPES)} (got {dtype!r})")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("hardware=cuda but no CUDA device is visible (torch.cuda.is_available() is False); "
+                          "use hardware=cpu or hardware=auto")
+    if dtype == "auto":
+        dtype = "float64" if game.analytic else "float32"
+    return torch.device(device), getattr(torch, dtype)
+
+
+# -- checking overrides before a run ---------------------------------------------------------------------
+_COMBO_CAP = 512
+
+
+def expand_sweeps(overrides: list[str]) -> list[list[str]]:
+    """The override lists of the jobs a basic-sweeper multirun would launch.
+
+    Choice and range sweeps are expanded; other sweeps (optuna's interval/tag) are left to the
+    sweeper and checked only through the rest of the overrides. Above _COMBO_CAP combinations each
+    value is checked on its own against the first value of the others.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    choices = []
+    for ov in parsed:
+        key = ov.get_key_element()
+        if ov.is_sweep_override():
+            try:
+                values = list(ov.sweep_string_iterator())
+            except Exception:  # interval(...) and other sweeper-only syntax
+                continue
+            choices.append([f"{key}={v}" for v in values])
+        else:
+            choices.append([ov.input_line])
+    total = 1
+    for c in choices:
+        total *= len(c)
+    if total <= _COMBO_CAP:
+        return [list(combo) for combo in itertools.product(*choices)]
+    firsts = [c[0] for c in choices]
+    return [firsts[:i] + [v] + firsts[i + 1:] for i, c in enumerate(choices) for v in c]
+
+
+def compose(overrides: list[str], hydra_config: bool = False) -> DictConfig:
+    """Compose conf/ with overrides as Hydra would, raising ConfigError with one clear line."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return hydra_compose(config_name="config", overrides=list(overrides), return_hydra_config=hydra_config)
+    except Exception as exc:  # Hydra/OmegaConf errors: rewrite as one line
+        raise ConfigError(explain_hydra_error(exc, overrides)) from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def explain_hydra_error(exc: Exception, overrides: list[str]) -> str:
+    text = " ".join(str(exc).split())
+    cause = " ".join(str(exc.__cause__).split()) if exc.__cause__ else ""
+    m = re.search(r"Could not find '([\w/]+)/([^']+)'", text)
+    if m:
+        group, value = m.group(1), m.group(2)
+        options = option_names(group) if (CONF_DIR / group).is_dir() else []
+        listed = f" (available: {', '.join(options)})" if options else ""
+        return f"unknown {group} {value!r}{listed}"
+    m = re.search(r"Could not (?:override|append to|delete from) '([^']+)'", text)
+    if m:
+        key = m.group(1)
+        return f"unknown config key {key!r}{_keys_hint(key, overrides)} (to add a new key use +{key}=...)"
+    m = re.search(r"Key '([^']+)' is not in struct", text + " " + cause)
+    if m:
+        return f"unknown config key {m.group(1)!r}"
+    if "Error parsing override" in text or "mismatched input" in text or "no viable alternative" in text:
+        bad = re.search(r"override '([^']*)'", text)
+        what = bad.group(1) if bad else " ".join(overrides)
+        return f"cannot parse override {what!r}: write key=value, lists as [a,b], sweeps as a,b (with -m)"
+    return text.split(" Set the environment variable HYDRA_FULL_ERROR")[0]
+
+
+def _keys_hint(key: str, overrides: list[str]) -> str:
+    parent = key.rsplit(".", 1)[0] if "." in key else ""
+    others = [o for o in overrides if not o.split("=", 1)[0].lstrip("+~") == key]
+    try:
+        cfg = compose(others)
+    except ConfigError:
+        return ""
+    node = OmegaConf.select(cfg, parent) if parent else cfg
+    if isinstance(node, DictConfig):
+        keys = [k for k in node.keys() if not str(k).startswith("_")]
+        return f"; keys of {parent or 'the top level'}: {', '.join(map(str, keys))}"
+    return ""
+
+
+def check_run(cfg: DictConfig) -> None:
+    """Build the game and algorithm (cheap: constructors only validate) and the hardware choice."""
+    for group in GROUPS:
+        if group not in cfg:
+            raise ConfigError(f"the config has no {group} (choose one of: {', '.join(option_names(group))})")
+    game = build(cfg.game, "game")
+    build(cfg.algo, "algo")
+    resolve_hardware(cfg.hardware, game)
+    check = getattr(game, "check", None)
+    if check is not None:
+        check()
+    for key in ("steps", "log_every"):
+        value = cfg.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "steps" else 1):
+            bound = ">= 0" if key == "steps" else ">= 1"
+            raise ConfigError(f"{key} must be an integer {bound} (got {value!r})")
+    tol = cfg.get("tol")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0:
+        raise ConfigError(f"tol must be a number >= 0 (got {tol!r})")

@@ -1,0 +1,197 @@
+"""The Game contract (DESIGN.md): two players, each minimizing its own loss.
+
+    leader   x  minimizes  L_x(x, y)
+    follower y  minimizes  L_y(x, y)        zero-sum: L_y = -L_x, so min_x max_y f with f = L_x
+
+Algorithms never see modules or data loaders, only the functional interface below; every
+derivative is taken with torch.func on ``losses`` (see ``minimax_cli.oracle``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from minimax_cli.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class CriticalPoint:
+    x: torch.Tensor
+    y: torch.Tensor
+    label: str = ""
+
+
+class Game:
+    """Base class. Subclasses set ``dim_x``/``dim_y`` and implement ``losses`` (or ``f``).
+
+    ``__init__`` only stores and validates configuration (it must stay cheap: the CLI builds
+    games to validate a sweep before launching it); tensors and data are created in ``setup``.
+    """
+
+    zero_sum: bool = True
+    #: analytic games (closed-form losses of a few parameters) run many starts vectorized and
+    #: default to float64; neural games default to float32 and run one trajectory.
+    analytic: bool = True
+
+    def __init__(self, name: str):
+        self.name = name
+        self.device = torch.device("cpu")
+        self.dtype = torch.float64
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def setup(self, device: torch.device, dtype: torch.dtype, seed: int) -> None:
+        self.device, self.dtype = torch.device(device), dtype
+
+    def tensor(self, value) -> torch.Tensor:
+        return torch.as_tensor(value, dtype=self.dtype, device=self.device)
+
+    # -- the functional interface -------------------------------------------------------------
+    def f(self, x: torch.Tensor, y: torch.Tensor, batch=None) -> torch.Tensor:
+        """Zero-sum value f(x, y) = L_x (the leader minimizes it, the follower maximizes it)."""
+        raise NotImplementedError
+
+    def losses(self, x: torch.Tensor, y: torch.Tensor, batch=None):
+        """(L_x, L_y): scalars, pure functions of x and y (torch.func-friendly)."""
+        value = self.f(x, y, batch)
+        return value, -value
+
+    def sample(self, step: int):
+        """The batch every derivative of one step is taken on (None for deterministic games)."""
+        return None
+
+    def eval_batch(self):
+        """The batch diagnostics (gradient norms, losses) are measured on; a fixed one is best."""
+        return self.sample(0)
+
+    def initial_points(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Starting iterates, shaped (starts, dim_x) and (starts, dim_y)."""
+        raise NotImplementedError
+
+    # -- what the game knows about itself -----------------------------------------------------
+    def critical_points(self) -> list[CriticalPoint]:
+        """Known critical points; the first is the equilibrium ``dist_to_eq`` measures to."""
+        return []
+
+    def equilibrium(self) -> CriticalPoint | None:
+        points = self.critical_points()
+        return points[0] if points else None
+
+    def plot_value(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The scalar drawn as contours under 2-D trajectories (the leader's loss)."""
+        return self.losses(x, y, None)[0]
+
+
+class AnalyticGame(Game):
+    """A closed-form game of a few parameters; many starting points run as one vectorized run.
+
+    Starting points: ``x0``/``y0`` is the centre (or the only point); ``starts`` is either a
+    number N of points drawn around it (``init``: ball | box | normal | grid, scale
+    ``init_radius``) or an explicit list of points ``[[x..., y...], ...]``.
+    """
+
+    INITS = ("ball", "box", "normal", "grid")
+
+    def __init__(self, name, x0=None, y0=None, starts=1, init="ball", init_radius=0.0):
+        super().__init__(name)
+        self._x0 = None if x0 is None else _vector(x0, "game.x0")
+        self._y0 = None if y0 is None else _vector(y0, "game.y0")
+        if init not in self.INITS:
+            raise ConfigError(f"game.init must be one of {', '.join(self.INITS)} (got {init!r})")
+        if not isinstance(init_radius, (int, float)) or init_radius < 0:
+            raise ConfigError(f"game.init_radius must be a number >= 0 (got {init_radius!r})")
+        self.init, self.init_radius = init, float(init_radius)
+        self._explicit = None
+        if isinstance(starts, bool) or not isinstance(starts, (int, list, tuple)):
+            raise ConfigError(f"game.starts must be a positive integer or a list of points (got {starts!r})")
+        if isinstance(starts, int):
+            if starts < 1:
+                raise ConfigError(f"game.starts must be >= 1 (got {starts})")
+            self.n_starts = starts
+        else:
+            self._explicit = [_vector(p, "game.starts[i]") for p in starts]
+            if not self._explicit:
+                raise ConfigError("game.starts is an empty list; give N >= 1 or at least one point")
+            self.n_starts = len(self._explicit)
+        self._seed = 0
+
+    def _check_dims(self):
+        # called by subclasses once dim_x/dim_y are known
+        for vec, dim, key in ((self._x0, self.dim_x, "game.x0"), (self._y0, self.dim_y, "game.y0")):
+            if vec is not None and len(vec) != dim:
+                raise ConfigError(f"{key} has {len(vec)} entries but this game's player has dimension {dim}")
+        if self._explicit is not None:
+            for p in self._explicit:
+                if len(p) != self.dim_x + self.dim_y:
+                    raise ConfigError(
+                        f"each point in game.starts must have dim_x + dim_y = {self.dim_x + self.dim_y} "
+                        f"entries [x..., y...] (got {len(p)})")
+        if self.init == "grid" and self._explicit is None:
+            d = self.dim_x + self.dim_y
+            k = round(self.n_starts ** (1.0 / d))
+            if k ** d != self.n_starts:
+                raise ConfigError(f"game.init=grid needs game.starts to be k^{d} for this {d}-D game "
+                                  f"(got {self.n_starts}; e.g. {max(k, 2) ** d})")
+
+    def setup(self, device, dtype, seed):
+        super().setup(device, dtype, seed)
+        self._seed = int(seed)
+
+    def default_start(self) -> tuple[list[float], list[float]]:
+        return [1.0] * self.dim_x, [1.0] * self.dim_y
+
+    def initial_points(self):
+        dx, dy = self.dim_x, self.dim_y
+        if self._explicit is not None:
+            z = self.tensor(self._explicit)
+            return z[:, :dx].clone(), z[:, dx:].clone()
+        x0, y0 = self.default_start()
+        centre = self.tensor(list(self._x0 if self._x0 is not None else x0) +
+                             list(self._y0 if self._y0 is not None else y0))
+        n, d, r = self.n_starts, dx + dy, self.init_radius
+        gen = torch.Generator().manual_seed(self._seed)
+        if n == 1 or r == 0.0:
+            offsets = torch.zeros(n, d, dtype=torch.float64)
+        elif self.init == "ball":
+            direction = torch.randn(n, d, generator=gen, dtype=torch.float64)
+            direction /= direction.norm(dim=1, keepdim=True)
+            offsets = r * direction * torch.rand(n, 1, generator=gen, dtype=torch.float64) ** (1.0 / d)
+        elif self.init == "box":
+            offsets = r * (2 * torch.rand(n, d, generator=gen, dtype=torch.float64) - 1)
+        elif self.init == "normal":
+            offsets = r * torch.randn(n, d, generator=gen, dtype=torch.float64)
+        else:  # grid: k points per axis spanning [-r, r]
+            k = round(n ** (1.0 / d))
+            axis = torch.linspace(-r, r, k, dtype=torch.float64)
+            offsets = torch.cartesian_prod(*([axis] * d)).reshape(n, d)
+        z = centre + offsets.to(self.device, self.dtype)
+        return z[:, :dx].clone(), z[:, dx:].clone()
+
+
+def _vector(value, key) -> list[float]:
+    try:
+        out = [float(v) for v in value]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be a list of numbers (got {value!r})") from None
+    if not all(math.isfinite(v) for v in out):
+        raise ConfigError(f"{key} must contain finite numbers (got {value!r})")
+    return out
+
+
+def matrix(value, key: str) -> list[list[float]]:
+    """Validate a nested-list matrix from the config; one clear error if it is malformed."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = [[value]]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f"{key} must be a non-empty nested list like [[1.0, 0.0], [0.0, 1.0]] (got {value!r})")
+    rows = []
+    for row in value:
+        if not isinstance(row, (list, tuple)):
+            raise ConfigError(f"{key} must be a nested list of rows like [[1.0, 0.0], [0.0, 1.0]] (got {value!r})")
+        rows.append(_vector(row, key))
+    widths = {len(r) for r in rows}
+    if len(widths) != 1 or 0 in widths:
+        raise ConfigError(f"{key} is malformed: every row must have the same non-zero length (got row lengths {[len(r) for r in rows]})")
+    return rows

@@ -1,0 +1,114 @@
+"""Closed-form toy games (seed 000 §6.1, seed 001 §4.1; bilinear and quadratic games).
+
+All are zero-sum: the leader x minimizes f, the follower y maximizes it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from minimax_cli.errors import ConfigError
+from minimax_cli.games.base import AnalyticGame, CriticalPoint, matrix
+
+
+class ScalarGame(AnalyticGame):
+    """A game with x, y in R (the 2-D toy functions)."""
+
+    dim_x = dim_y = 1
+    start = (1.0, 1.0)
+
+    def __init__(self, name, **kw):
+        super().__init__(name, **kw)
+        self._check_dims()
+
+    def default_start(self):
+        return [self.start[0]], [self.start[1]]
+
+    def f(self, x, y, batch=None):
+        return self.value(x[0], y[0])
+
+    def value(self, x, y):
+        raise NotImplementedError
+
+    def critical_points(self):
+        zero = self.tensor([0.0])
+        return [CriticalPoint(zero, zero, "(0, 0)")]
+
+
+class G1(ScalarGame):
+    """g1 = -3x² - y² + 4xy: (0,0) is a local (and global) minimax but not a Nash point; GDA diverges."""
+
+    start = (5.0, 7.0)
+
+    def value(self, x, y):
+        return -3 * x**2 - y**2 + 4 * x * y
+
+
+class G2(ScalarGame):
+    """g2 = 3x² + y² + 4xy: (0,0) is not a local minimax (H_yy > 0), yet GDA converges to it."""
+
+    start = (6.0, 5.0)
+
+    def value(self, x, y):
+        return 3 * x**2 + y**2 + 4 * x * y
+
+
+class G3(ScalarGame):
+    """g3 = (4x² - (y - 3x + 0.05x³)² - 0.1y⁴)·exp(-0.01(x² + y²)): (0,0) is a local minimax.
+
+    This is the paper's g3 (seed 000 §6.1), not the 0.1× version of the reference code.
+    """
+
+    start = (7.0, 5.0)
+
+    def value(self, x, y):
+        return (4 * x**2 - (y - 3 * x + 0.05 * x**3) ** 2 - 0.1 * y**4) * torch.exp(-0.01 * (x**2 + y**2))
+
+
+class Quadratic(AnalyticGame):
+    """f = ½xᵀAx + xᵀBy + ½yᵀCy with A (n×n), B (n×m), C (m×m) symmetric, from the config."""
+
+    def __init__(self, name, A, B, C, **kw):
+        super().__init__(name, **kw)
+        self.A_rows, self.B_rows, self.C_rows = matrix(A, "game.A"), matrix(B, "game.B"), matrix(C, "game.C")
+        n, m = len(self.A_rows), len(self.C_rows)
+        _square(self.A_rows, "game.A")
+        _square(self.C_rows, "game.C")
+        if len(self.B_rows) != n or len(self.B_rows[0]) != m:
+            raise ConfigError(f"game.B must be {n}×{m} to couple x (game.A is {n}×{n}) with y "
+                              f"(game.C is {m}×{m}); got {len(self.B_rows)}×{len(self.B_rows[0])}")
+        self.dim_x, self.dim_y = n, m
+        self._check_dims()
+
+    def setup(self, device, dtype, seed):
+        super().setup(device, dtype, seed)
+        self.A, self.B, self.C = (self.tensor(r) for r in (self.A_rows, self.B_rows, self.C_rows))
+
+    def f(self, x, y, batch=None):
+        return 0.5 * x @ self.A @ x + x @ self.B @ y + 0.5 * y @ self.C @ y
+
+    def hessian(self) -> torch.Tensor:
+        return torch.cat([torch.cat([self.A, self.B], 1), torch.cat([self.B.T, self.C], 1)], 0)
+
+    def critical_points(self):
+        # (0,0) is always critical; it is the only one when the Hessian is non-singular.
+        return [CriticalPoint(self.tensor([0.0] * self.dim_x), self.tensor([0.0] * self.dim_y), "origin")]
+
+
+class Bilinear(Quadratic):
+    """f = xᵀCy (C is n×m from the config): the pure-rotation game where GDA spirals out."""
+
+    def __init__(self, name, C, **kw):
+        rows = matrix(C, "game.C")
+        n, m = len(rows), len(rows[0])
+        zeros = lambda k: [[0.0] * k for _ in range(k)]  # noqa: E731
+        super().__init__(name, A=zeros(n), B=rows, C=zeros(m), **kw)
+
+
+def _square(rows, key):
+    if len(rows) != len(rows[0]):
+        raise ConfigError(f"{key} must be square (got {len(rows)}×{len(rows[0])})")
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            if abs(v - rows[j][i]) > 1e-12 * max(1.0, abs(v)):
+                raise ConfigError(f"{key} must be symmetric: {key}[{i}][{j}] = {v} but {key}[{j}][{i}] = {rows[j][i]}")

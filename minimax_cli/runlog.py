@@ -1,0 +1,76 @@
+"""What a run leaves in its directory: metrics.jsonl, TensorBoard events, summary.json.
+
+metrics.jsonl is appended and flushed line by line, so a run killed at any point keeps every
+step it logged; summary.json is written atomically (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+STATUSES = ("converged", "diverged", "finished", "interrupted", "failed")
+
+
+def _clean(value):
+    """JSON-safe scalars: non-finite floats become strings ('nan', 'inf', '-inf')."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w") as fh:
+        json.dump(payload, fh, indent=2, sort_keys=False, default=str)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class RunLog:
+    def __init__(self, run_dir: Path, tensorboard: bool = True):
+        self.dir = Path(run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._jsonl = open(self.dir / "metrics.jsonl", "a", buffering=1)
+        self._tb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter  # heavy import: only when used
+
+            self._tb = SummaryWriter(log_dir=str(self.dir))
+        self.last: dict[str, float] = {}
+
+    def log(self, step: int, metrics: dict[str, float], wall_time: float) -> None:
+        record = {"step": step, "wall_time_s": round(wall_time, 6)}
+        record.update({k: _clean(float(v)) for k, v in metrics.items()})
+        self._jsonl.write(json.dumps(record) + "\n")
+        self._jsonl.flush()
+        self.last.update({k: float(v) for k, v in metrics.items()})
+        if self._tb is not None:
+            for key, value in metrics.items():
+                if math.isfinite(float(value)):
+                    self._tb.add_scalar(key, float(value), step)
+
+    def add_figure_png(self, tag: str, png_path: Path, step: int) -> None:
+        if self._tb is None:
+            return
+        import numpy as np
+        from PIL import Image
+
+        image = np.asarray(Image.open(png_path).convert("RGB"))
+        self._tb.add_image(tag, image, step, dataformats="HWC")
+
+    def summary(self, payload: dict) -> None:
+        payload = dict(payload)
+        payload["metrics"] = {k: _clean(v) for k, v in self.last.items()}
+        write_json_atomic(self.dir / "summary.json", payload)
+
+    def close(self) -> None:
+        self._jsonl.close()
+        if self._tb is not None:
+            self._tb.flush()
+            self._tb.close()

@@ -1,0 +1,155 @@
+"""The single train entry: cfg -> game, algorithm, logger -> loop -> run directory."""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import time
+import traceback
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from minimax_cli.config import CONF_DIR, build, resolve_hardware
+from minimax_cli.errors import MinimaxError
+from minimax_cli.runlog import RunLog, write_json_atomic
+from minimax_cli.runner import CONVERGED, DIVERGED, Runner, RunResult
+
+log = logging.getLogger("minimax")
+
+#: exit code of the last single run (Hydra swallows the task's return value)
+EXIT = {"code": 0}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
+    """Run one job of the config into ``run_dir``: metrics, summary, figures."""
+    seed_everything(int(cfg.seed))
+    game = build(cfg.game, "game")
+    algo = build(cfg.algo, "algo")
+    device, dtype = resolve_hardware(cfg.hardware, game)
+    game.setup(device, dtype, int(cfg.seed))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / ".hydra").mkdir(exist_ok=True)
+    (run_dir / ".hydra" / "resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    runlog = RunLog(run_dir, tensorboard=bool(cfg.tensorboard))
+    log.info("run dir: %s", run_dir)
+    runner = Runner(game, algo, steps=int(cfg.steps), log_every=int(cfg.log_every), tol=float(cfg.tol),
+                    converge_on=str(cfg.converge_on), diverge_norm=float(cfg.diverge_norm),
+                    check_every=cfg.check_every, progress=bool(cfg.progress), log=runlog,
+                    plot_starts=int(cfg.plot_starts))
+    try:
+        result = runner.run()
+        summary = summarize(cfg, game, algo, result, device, dtype)
+        runlog.summary(summary)
+        if game.analytic:
+            save_starts(run_dir / "trajectories.npz", result, game)
+        if cfg.plot and result.trajectory is not None:
+            from minimax_cli.plots import trajectory_png
+
+            png = trajectory_png(game, result.trajectory, run_dir / "trajectories.png",
+                                 title=f"{game.name} / {algo.name}: {result.status} at step {result.step}")
+            runlog.add_figure_png("trajectories", png, result.step)
+    finally:
+        runlog.close()
+    log.info("%s after %d steps (%.2fs)%s -> %s", result.status, result.step, result.wall_time_s,
+             _fraction_note(result), run_dir)
+    return result
+
+
+def summarize(cfg, game, algo, result: RunResult, device, dtype) -> dict:
+    summary = {
+        "status": result.status,
+        "step": result.step,
+        "steps": int(cfg.steps),
+        "wall_time_s": round(result.wall_time_s, 6),
+        "game": game.name,
+        "algo": algo.name,
+        "algo_params": algo.hparams(),
+        "seed": int(cfg.seed),
+        "n_starts": result.n_starts,
+        "device": str(device),
+        "dtype": str(dtype).replace("torch.", ""),
+        "cost": result.cost,
+    }
+    if result.n_starts > 1:
+        summary.update(result.fractions())
+    elif int(result.stop_step[0]) >= 0:
+        summary["stop_step"] = int(result.stop_step[0])
+    try:
+        summary["overrides"] = list(HydraConfig.get().overrides.task)
+    except ValueError:  # not under Hydra (tests calling execute directly)
+        pass
+    return summary
+
+
+def save_starts(path: Path, result: RunResult, game) -> None:
+    """Per-start outcome of an analytic game: final iterates, status, stopping step, plotted paths."""
+    x, y = result.state["x"].detach().cpu(), result.state["y"].detach().cpu()
+    payload = {
+        "x": x.numpy(), "y": y.numpy(),
+        "status": np.array(["running", "converged", "diverged"])[result.start_status.long().numpy()],
+        "stop_step": result.stop_step.numpy(),
+    }
+    if result.trajectory is not None:
+        payload["trajectory"] = result.trajectory.numpy()
+    np.savez_compressed(path, **payload)
+
+
+def _fraction_note(result: RunResult) -> str:
+    if result.n_starts == 1:
+        return ""
+    n = result.n_starts
+    conv = int((result.start_status == CONVERGED).sum())
+    div = int((result.start_status == DIVERGED).sum())
+    return f" [{n} starts: {conv} converged, {div} diverged]"
+
+
+def _only_hydra_files(run_dir: Path) -> bool:
+    return all(p.name in (".hydra", "minimax.log") for p in run_dir.iterdir())
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+def hydra_entry(cfg: DictConfig) -> None:
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    multirun = hc.mode == RunMode.MULTIRUN
+    started = time.perf_counter()
+    try:
+        result = execute(cfg, run_dir)
+        if result.status == "interrupted":
+            EXIT["code"] = 130
+            if multirun:
+                raise KeyboardInterrupt
+    except MinimaxError as exc:
+        _record_failure(run_dir, exc, started, multirun, user_error=True)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # a bug: keep the traceback in the run's log, one line on the console
+        (run_dir / "error.txt").write_text(traceback.format_exc())
+        _record_failure(run_dir, exc, started, multirun, user_error=False)
+
+
+def _record_failure(run_dir: Path, exc: Exception, started: float, multirun: bool, user_error: bool) -> None:
+    message = str(exc) if user_error else f"{type(exc).__name__}: {exc} (traceback in {run_dir / 'error.txt'})"
+    EXIT["code"] = 2 if user_error else 1
+    if user_error and not multirun and run_dir.exists() and _only_hydra_files(run_dir):
+        shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no empty run behind
+        log.error("%s", message)
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / "summary.json", {
+        "status": "failed", "step": 0, "wall_time_s": round(time.perf_counter() - started, 6),
+        "error": message, "metrics": {}})
+    log.error("run failed: %s", message)

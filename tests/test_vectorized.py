@@ -1,0 +1,45 @@
+"""N starts in one vectorized run give the trajectories of the N runs one by one."""
+
+import pytest
+import torch
+
+from minimax_cli.algos.gda import GDA
+from minimax_cli.games.toy import G3, Quadratic
+from minimax_cli.runner import Runner
+from tests.conftest import make_game
+
+POINTS = [[7.0, 5.0], [-3.0, 2.0], [0.5, -0.5], [4.0, -6.0], [-1.5, -2.5]]
+
+
+def final(game, algo, steps=100):
+    result = Runner(game, algo, steps=steps, log_every=50, tol=0.0, progress=False).run()
+    return result
+
+
+@pytest.mark.parametrize("algo", [GDA(lr_x=0.05, lr_y=0.05), GDA(lr_x=0.05, tau=2.0, momentum=-0.3),
+                                  GDA(lr_x=0.03, lr_y=0.03, order="alternating", precond="adam")])
+def test_vectorized_starts_equal_one_by_one(algo):
+    many = final(make_game(G3, starts=POINTS), algo)
+    for i, point in enumerate(POINTS):
+        one = final(make_game(G3, x0=point[:1], y0=point[1:]), algo)
+        torch.testing.assert_close(many.state["x"][i], one.state["x"][0], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(many.state["y"][i], one.state["y"][0], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(many.trajectory[:, i], one.trajectory[:, 0], rtol=1e-12, atol=1e-12)
+
+
+def test_grid_starts_cover_the_box():
+    game = make_game(G3, starts=25, init="grid", init_radius=2.0, x0=[1.0], y0=[-1.0])
+    x, y = game.initial_points()
+    assert x.shape == (25, 1) and y.shape == (25, 1)
+    assert float(x.min()) == pytest.approx(-1.0) and float(x.max()) == pytest.approx(3.0)
+    assert float(y.min()) == pytest.approx(-3.0) and float(y.max()) == pytest.approx(1.0)
+    assert len({(float(a), float(b)) for a, b in zip(x[:, 0], y[:, 0])}) == 25
+
+
+def test_ball_starts_lie_in_the_ball_and_depend_on_the_seed():
+    a = make_game(Quadratic, A=[[1.0]], B=[[1.0]], C=[[-1.0]], starts=200, init_radius=0.5, seed=1)
+    b = make_game(Quadratic, A=[[1.0]], B=[[1.0]], C=[[-1.0]], starts=200, init_radius=0.5, seed=2)
+    xa, ya = a.initial_points()
+    radius = ((xa - 1) ** 2 + (ya - 1) ** 2).sqrt()
+    assert float(radius.max()) <= 0.5 + 1e-12
+    assert not torch.equal(xa, b.initial_points()[0])
