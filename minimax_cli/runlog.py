@@ -43,12 +43,14 @@ class RunLog:
 
             self._tb = SummaryWriter(log_dir=str(self.dir))
         self.last: dict[str, float] = {}
+        self.history: list[dict] = []
 
     def log(self, step: int, metrics: dict[str, float], wall_time: float) -> None:
         record = {"step": step, "wall_time_s": round(wall_time, 6)}
         record.update({k: _clean(float(v)) for k, v in metrics.items()})
         self._jsonl.write(json.dumps(record) + "\n")
         self._jsonl.flush()
+        self.history.append(record)
         self.last.update({k: float(v) for k, v in metrics.items()})
         if self._tb is not None:
             for key, value in metrics.items():

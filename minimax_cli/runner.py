@@ -249,6 +249,12 @@ class Runner:
             metrics["cost/hvps"] = window["hvps"] / window["steps"]
             for key, total in info_sum.items():
                 metrics[f"algo/{key}"] = float(total.mean()) / window["steps"]
+        for key, value in self.game.extra_metrics(state["x"], state["y"], step).items():
+            if isinstance(value, torch.Tensor) and value.numel() > 1:
+                metrics[key] = float(value.float().mean())
+                metrics[key + "/max"] = float(value.float().max())
+            else:
+                metrics[key] = float(value)
         if n > 1:
             metrics["fraction_converged"] = float((status == CONVERGED).float().mean())
             metrics["fraction_diverged"] = float((status == DIVERGED).float().mean())

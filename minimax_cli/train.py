@@ -55,6 +55,9 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
         runlog.summary(summary)
         if game.analytic:
             save_starts(run_dir / "trajectories.npz", result, game)
+        if cfg.plot:
+            for png in game.figures(run_dir, result.state["x"], result.state["y"], result.step, runlog.history):
+                runlog.add_figure_png(Path(png).stem, png, result.step)
         if cfg.plot and result.trajectory is not None:
             from minimax_cli.plots import trajectory_png
 

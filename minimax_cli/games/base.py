@@ -79,6 +79,18 @@ class Game:
         points = self.critical_points()
         return points[0] if points else None
 
+    # -- hooks the runner calls (neural games use them for W1, FID, sample figures ...) ----------
+    def extra_metrics(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict:
+        """Scalars logged beside the standard ones at every log step (names are fixed by the
+        issue that adds them: ``w1``, ``kl``, ``fid`` ...). Values: floats, or per-start tensors
+        for analytic games (the runner reports their mean and max)."""
+        return {}
+
+    def figures(self, run_dir, x: torch.Tensor, y: torch.Tensor, step: int, history: list[dict]) -> list:
+        """Write end-of-run figures into ``run_dir``; ``history`` holds the metrics.jsonl rows.
+        Returns the paths written (PNG files are also added to TensorBoard)."""
+        return []
+
     def plot_value(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The scalar drawn as contours under 2-D trajectories (the leader's loss)."""
         return self.losses(x, y, None)[0]
