@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 RUNS   ?= runs
 
-.PHONY: install test test-fast bench clean-runs help
+.PHONY: install test test-fast bench reproduce-toy help
 
 help:  ## list targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -22,3 +22,7 @@ test-fast:  ## unit tests only
 
 bench:  ## benchmarks (ratios against GDA measured in the same run)
 	$(BIN)/python scripts/bench_starts.py
+	$(BIN)/python scripts/bench_algorithms.py --game g3
+
+reproduce-toy:  ## seed 000 Fig. 3 / seed 001 Fig. 1: 8 algorithms on g1, g2, g3 -> runs/reproduce/toy/<time>/
+	$(BIN)/python scripts/reproduce_toy.py

@@ -99,6 +99,16 @@ class Oracle:
         self.cost.hvps += 1.0
         return jvp(lambda yy: self._gx(x, yy), (y,), (v,))[1]
 
+    def grad_y_of_leader(self, x, y):
+        """∇_y L_x (general-sum FR's total derivative needs the leader's loss in y)."""
+        self.cost.grads += 0.5
+        return grad(self.loss_x, argnums=1)(x, y)
+
+    def hvp_xy_follower(self, x, y, v):
+        """∇²_xy L_y · v = d/dε ∇_x L_y(x, y + εv)."""
+        self.cost.hvps += 1.0
+        return jvp(lambda yy: grad(self.loss_y, argnums=0)(x, yy), (y,), (v,))[1]
+
     def hvp_xx(self, x, y, u):
         """∇²_xx L_x · u."""
         self.cost.hvps += 1.0
@@ -122,8 +132,9 @@ class Oracle:
         return jacfwd(lambda yy: self._gy(x, yy))(y)
 
     def field_jacobian(self, x, y):
-        """The full Jacobian J of ξ at (x, y), as one (n+m)×(n+m) matrix."""
+        """The full Jacobian J of ξ at (x, y), as one (n+m)×(n+m) matrix (n+m products)."""
         n = x.shape[-1]
+        self.cost.hvps += float(n + y.shape[-1])
 
         def flat_field(z):
             gx, gy = self._field(z[:n], z[n:])

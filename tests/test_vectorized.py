@@ -3,7 +3,12 @@
 import pytest
 import torch
 
+from minimax_cli.algos.consensus import SGA, ConsensusOptimization
+from minimax_cli.algos.extragradient import OGDA, Extrapolation
 from minimax_cli.algos.gda import GDA
+from minimax_cli.algos.implicit import ImplicitUpdate
+from minimax_cli.algos.lead import LEAD
+from minimax_cli.algos.ridge import FollowTheRidge
 from minimax_cli.games.toy import G3, Quadratic
 from minimax_cli.runner import Runner
 from tests.conftest import make_game
@@ -11,13 +16,26 @@ from tests.conftest import make_game
 POINTS = [[7.0, 5.0], [-3.0, 2.0], [0.5, -0.5], [4.0, -6.0], [-1.5, -2.5]]
 
 
-def final(game, algo, steps=100):
+def final(game, algo, steps=40):
     result = Runner(game, algo, steps=steps, log_every=50, tol=0.0, progress=False).run()
     return result
 
 
-@pytest.mark.parametrize("algo", [GDA(lr_x=0.05, lr_y=0.05), GDA(lr_x=0.05, tau=2.0, momentum=-0.3),
-                                  GDA(lr_x=0.03, lr_y=0.03, order="alternating", precond="adam")])
+ALGOS = [
+    GDA(lr_x=0.05, lr_y=0.05), GDA(lr_x=0.05, tau=2.0, momentum=-0.3),
+    GDA(lr_x=0.03, lr_y=0.03, order="alternating", precond="adam"),
+    OGDA("ogda", lr_x=0.02, lr_y=0.02), Extrapolation("pm", lr_x=0.02, lr_y=0.02, lookahead=0.05),
+    SGA("sga", lr_x=0.01, lr_y=0.01), ConsensusOptimization("co", lr_x=0.01, lr_y=0.01),
+    ImplicitUpdate("iu", lr_x=0.05, lr_y=0.05, inner_steps=3),
+    LEAD("lead", lr_x=0.02, lr_y=0.02, alpha=0.05, momentum=0.3),
+    FollowTheRidge("hfr", lr_x=0.02, lr_y=0.02, lr_y2=0.02),
+    FollowTheRidge("fr_cg", lr_x=0.02, lr_y=0.02, mixed="fd", precond="rmsprop",
+                   solver={"kind": "cg", "iters": 2, "damping": 0.5, "adaptive": True}),
+    FollowTheRidge("fr_dg", lr_x=0.02, lr_y=0.02, mixed="fd", solver={"kind": "diag"}),
+]
+
+
+@pytest.mark.parametrize("algo", ALGOS, ids=lambda a: a.name + ("_" + a.order if hasattr(a, "order") else ""))
 def test_vectorized_starts_equal_one_by_one(algo):
     many = final(make_game(G3, starts=POINTS), algo)
     for i, point in enumerate(POINTS):

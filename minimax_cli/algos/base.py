@@ -47,6 +47,33 @@ class GameOptimizer:
         return out
 
 
+class DirectionOptimizer(GameOptimizer):
+    """Algorithms whose update is "each player steps along a direction": p ← p + P_p step(d_p).
+
+    The direction d is descent-oriented for the player's own loss (∇_x L_x for GDA); the player's
+    preconditioner (precond.py) turns it into a step with its learning rate, momentum included.
+    Learning rates: ``lr_x`` and ``lr_y`` or ``tau`` (lr_y = τ·lr_x).
+    """
+
+    def __init__(self, name, lr_x, lr_y=None, tau=None, momentum=0.0, precond="sgd"):
+        super().__init__(name)
+        from minimax_cli.algos.precond import Precond
+
+        self.lr_x = check_rate(lr_x, "algo.lr_x")
+        self.lr_y = follower_rate(self.lr_x, lr_y, tau)
+        self.px = Precond.build(precond, momentum)
+        self.py = Precond.build(precond, momentum)
+
+    def init(self, x, y, oracle):
+        return {"x": x, "y": y, "px": self.px.init(x), "py": self.py.init(y)}
+
+    def move(self, state: dict, dx_dir, dy_dir) -> dict:
+        """The new x, y and preconditioner states after stepping along (dx_dir, dy_dir)."""
+        dx, px = self.px.step(dx_dir, state["px"], self.lr_x)
+        dy, py = self.py.step(dy_dir, state["py"], self.lr_y)
+        return {"x": state["x"] + dx, "y": state["y"] + dy, "px": px, "py": py}
+
+
 def check_rate(value, key: str, allow_zero: bool = True) -> float:
     """A learning-rate-like config value: a finite number, >= 0 (or > 0)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

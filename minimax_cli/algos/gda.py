@@ -14,32 +14,24 @@ with P the player's preconditioner (sgd | rmsprop | adam, see precond.py). For z
 
 from __future__ import annotations
 
-from minimax_cli.algos.base import GameOptimizer, check_rate, follower_rate
-from minimax_cli.algos.precond import Precond
+from minimax_cli.algos.base import DirectionOptimizer
 from minimax_cli.errors import ConfigError
 
 ORDERS = ("simultaneous", "alternating", "alternating_follower_first")
 
 
-class GDA(GameOptimizer):
+class GDA(DirectionOptimizer):
     """Gradient descent-ascent: simultaneous or alternating, τ-scaled, heavy-ball, GDA-k."""
 
     def __init__(self, name="gda", lr_x=0.05, lr_y=None, tau=None, order="simultaneous",
                  momentum=0.0, precond="sgd", follower_steps=1):
-        super().__init__(name)
-        self.lr_x = check_rate(lr_x, "algo.lr_x")
-        self.lr_y = follower_rate(self.lr_x, lr_y, tau)
+        super().__init__(name, lr_x, lr_y, tau, momentum, precond)
         self.tau = self.lr_y / self.lr_x if self.lr_x > 0 else None
         if order not in ORDERS:
             raise ConfigError(f"algo.order must be one of {', '.join(ORDERS)} (got {order!r})")
         if isinstance(follower_steps, bool) or not isinstance(follower_steps, int) or follower_steps < 1:
             raise ConfigError(f"algo.follower_steps must be an integer >= 1 (got {follower_steps!r})")
         self.order, self.k = order, follower_steps
-        self.px = Precond.build(precond, momentum)
-        self.py = Precond.build(precond, momentum)
-
-    def init(self, x, y, oracle):
-        return {"x": x, "y": y, "px": self.px.init(x), "py": self.py.init(y)}
 
     def step(self, state, oracle):
         x, y = state["x"], state["y"]

@@ -92,6 +92,10 @@ class Precond:
     def step(self, d: torch.Tensor, st: dict, lr) -> tuple[torch.Tensor, dict]:
         """Δ = momentum · Δ_prev − lr · P(d)."""
         pd, st = self.direction(d, st)
+        return self.apply(pd, st, lr)
+
+    def apply(self, pd: torch.Tensor, st: dict, lr) -> tuple[torch.Tensor, dict]:
+        """The step from an already preconditioned direction P(d) (when P(d) is needed twice)."""
         delta = -lr * pd
         if self.momentum != 0.0:
             delta = delta + self.momentum * st["delta"]

@@ -56,13 +56,20 @@ class G2(ScalarGame):
 class G3(ScalarGame):
     """g3 = (4x² - (y - 3x + 0.05x³)² - 0.1y⁴)·exp(-0.01(x² + y²)): (0,0) is a local minimax.
 
-    This is the paper's g3 (seed 000 §6.1), not the 0.1× version of the reference code.
+    This is the paper's g3 (seed 000 §6.1); ``scale: 0.1`` gives the reference code's version
+    (its f3 is 0.1× the paper's), which acts like 10× smaller step sizes.
     """
 
     start = (7.0, 5.0)
 
+    def __init__(self, name, scale=1.0, **kw):
+        super().__init__(name, **kw)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0:
+            raise ConfigError(f"game.scale must be a number > 0 (got {scale!r})")
+        self.scale = float(scale)
+
     def value(self, x, y):
-        return (4 * x**2 - (y - 3 * x + 0.05 * x**3) ** 2 - 0.1 * y**4) * torch.exp(-0.01 * (x**2 + y**2))
+        return self.scale * (4 * x**2 - (y - 3 * x + 0.05 * x**3) ** 2 - 0.1 * y**4) * torch.exp(-0.01 * (x**2 + y**2))
 
 
 class Quadratic(AnalyticGame):
@@ -103,6 +110,43 @@ class Bilinear(Quadratic):
         n, m = len(rows), len(rows[0])
         zeros = lambda k: [[0.0] * k for _ in range(k)]  # noqa: E731
         super().__init__(name, A=zeros(n), B=rows, C=zeros(m), **kw)
+
+
+class GeneralQuadratic(AnalyticGame):
+    """General-sum quadratic game: each player its own quadratic loss,
+
+        L_x = ½xᵀA_x x + xᵀB_x y + ½yᵀC_x y,     L_y = ½xᵀA_y x + xᵀB_y y + ½yᵀC_y y
+
+    (seed 000 §5 / App. C.2: Stackelberg games). The zero-sum game is A_y = −A_x, B_y = −B_x, C_y = −C_x.
+    """
+
+    zero_sum = False
+
+    def __init__(self, name, Ax, Bx, Cx, Ay, By, Cy, **kw):
+        super().__init__(name, **kw)
+        mats = {k: matrix(v, f"game.{k}") for k, v in (("Ax", Ax), ("Bx", Bx), ("Cx", Cx), ("Ay", Ay), ("By", By), ("Cy", Cy))}
+        for k in ("Ax", "Cx", "Ay", "Cy"):
+            _square(mats[k], f"game.{k}")
+        n, m = len(mats["Ax"]), len(mats["Cx"])
+        for k, shape in (("Ay", (n, n)), ("Cy", (m, m)), ("Bx", (n, m)), ("By", (n, m))):
+            got = (len(mats[k]), len(mats[k][0]))
+            if got != shape:
+                raise ConfigError(f"game.{k} must be {shape[0]}×{shape[1]} (got {got[0]}×{got[1]})")
+        self.rows, self.dim_x, self.dim_y = mats, n, m
+        self._check_dims()
+
+    def setup(self, device, dtype, seed):
+        super().setup(device, dtype, seed)
+        self.M = {k: self.tensor(v) for k, v in self.rows.items()}
+
+    def losses(self, x, y, batch=None):
+        M = self.M
+        lx = 0.5 * x @ M["Ax"] @ x + x @ M["Bx"] @ y + 0.5 * y @ M["Cx"] @ y
+        ly = 0.5 * x @ M["Ay"] @ x + x @ M["By"] @ y + 0.5 * y @ M["Cy"] @ y
+        return lx, ly
+
+    def critical_points(self):
+        return [CriticalPoint(self.tensor([0.0] * self.dim_x), self.tensor([0.0] * self.dim_y), "origin")]
 
 
 def _square(rows, key):

@@ -1,0 +1,63 @@
+"""Second-order corrections of the vector field: SGA and consensus optimization.
+
+With ξ = (∇_x L_x, ∇_y L_y) and J its Jacobian:
+
+SGA, symplectic gradient adjustment (Balduzzi et al. 2018; seed 000 App. D.1):
+
+    z_{t+1} = z_t − η (ξ + λ Aᵀξ),    A = (J − Jᵀ)/2
+
+For zero-sum games Aᵀξ = [[0, −H_xy], [H_yx, 0]] ξ, which is seed 000's
+z_{t+1} = z_t − η [[I, −λH_xy], [λH_yx, I]] [∇_x f; −∇_y f]. Aᵀξ = ½(Jᵀξ − Jξ): one JVP and one VJP.
+
+CO, consensus optimization (Mescheder et al. 2017), the penalty's gradient added to ξ:
+
+    seed 000 App. D.1   z_{t+1} = z_t − η ξ − γη ∇‖ξ‖²      = z_t − η (ξ + 2γ Jᵀξ)   penalty: squared_norm
+    seed 004 Eq. 8–9    z_{t+1} = z_t − η (ξ + γ ∇R),  R = ½‖ξ‖²  = z_t − η (ξ + γ Jᵀξ)   penalty: half_squared_norm
+
+The two papers' γ differ by that factor of 2 (the FR reference code uses the second form with
+seed 000's γ = 0.1).
+"""
+
+from __future__ import annotations
+
+from minimax_cli.algos.base import DirectionOptimizer, check_rate
+from minimax_cli.errors import ConfigError
+
+PENALTIES = {"squared_norm": 2.0, "half_squared_norm": 1.0}
+
+
+class SGA(DirectionOptimizer):
+    """Symplectic gradient adjustment: direction ξ + λ Aᵀξ."""
+
+    def __init__(self, name="sga", lr_x=0.05, lr_y=None, tau=None, lam=1.0, momentum=0.0, precond="sgd"):
+        super().__init__(name, lr_x, lr_y, tau, momentum, precond)
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)):
+            raise ConfigError(f"algo.lam must be a number (got {lam!r})")
+        self.lam = float(lam)
+
+    def step(self, state, oracle):
+        x, y = state["x"], state["y"]
+        gx, gy = oracle.field(x, y)
+        jx, jy = oracle.field_jvp(x, y, gx, gy)      # J ξ
+        tx, ty = oracle.field_vjp(x, y, gx, gy)      # Jᵀ ξ
+        ax, ay = 0.5 * (tx - jx), 0.5 * (ty - jy)    # Aᵀ ξ
+        return self.move(state, gx + self.lam * ax, gy + self.lam * ay), {}
+
+
+class ConsensusOptimization(DirectionOptimizer):
+    """Consensus optimization: direction ξ + c·γ Jᵀξ, c = 2 (seed 000) or 1 (seed 004)."""
+
+    def __init__(self, name="co", lr_x=0.05, lr_y=None, tau=None, gamma=0.1, penalty="squared_norm",
+                 momentum=0.0, precond="sgd"):
+        super().__init__(name, lr_x, lr_y, tau, momentum, precond)
+        self.gamma = check_rate(gamma, "algo.gamma")
+        if penalty not in PENALTIES:
+            raise ConfigError(f"algo.penalty must be one of {', '.join(PENALTIES)} (got {penalty!r})")
+        self.penalty = penalty
+
+    def step(self, state, oracle):
+        x, y = state["x"], state["y"]
+        gx, gy = oracle.field(x, y)
+        tx, ty = oracle.field_vjp(x, y, gx, gy)      # Jᵀξ = ∇(½‖ξ‖²)
+        c = PENALTIES[self.penalty] * self.gamma
+        return self.move(state, gx + c * tx, gy + c * ty), {}

@@ -1,0 +1,77 @@
+"""LEAD, least action dynamics (seed 002): momentum plus the counter-rotational coupling of the
+players' latest moves, through the mixed derivatives of each player's own loss.
+
+Eq. 12 / Alg. 1 (``coupling: outside``, ``order: simultaneous``), with Δp_k = p_k − p_{k−1}:
+
+    Δx_{k+1} = β Δx_k − η_x ∇_x L_x(z_k) − α_x ∇²_xy L_x(z_k) Δy_k
+    Δy_{k+1} = β Δy_k − η_y ∇_y L_y(z_k) − α_y ∇²_yx L_y(z_k) Δx_k
+
+For zero-sum games (L_y = −f) these are the paper's x_{k+1} = x_k + βΔx_k − η∇_x f − α∇_xy f Δy_k
+and y_{k+1} = y_k + βΔy_k + η∇_y f + α∇_yx f Δx_k. The first step uses Δ = 0 (x_{−1} = x_0).
+
+LEAD-Adam, Alg. 2 (``coupling: inside``, ``order: alternating``, ``precond: adam``): the coupled
+gradient is fed to the preconditioner, the follower answers the leader's new move:
+
+    x_{t+1} = x_t − η_x Adam(∇_x L_x(x_t, y_t) + α_x ∇²_xy L_x(x_t, y_t)(y_t − y_{t−1}))
+    y_{t+1} = y_t − η_y Adam(∇_y L_y(x_{t+1}, y_t) + α_y ∇²_yx L_y(x_{t+1}, y_t)(x_{t+1} − x_t))
+
+Alg. 2 lists α as an input but leaves it out of lines 7 and 15; the experiments give α per player
+(α_d, α_g), so α multiplies the coupling term here. Products are forward-over-reverse HVPs.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from minimax_cli.algos.base import GameOptimizer, check_rate, follower_rate
+from minimax_cli.algos.precond import Precond
+from minimax_cli.errors import ConfigError
+
+
+class LEAD(GameOptimizer):
+    """Least action dynamics (seed 002 Eq. 12 / Alg. 1) and LEAD-Adam (Alg. 2)."""
+
+    def __init__(self, name="lead", lr_x=0.05, lr_y=None, tau=None, alpha=0.05, alpha_x=None, alpha_y=None,
+                 momentum=0.0, coupling="outside", order="simultaneous", precond="sgd"):
+        super().__init__(name)
+        self.lr_x = check_rate(lr_x, "algo.lr_x")
+        self.lr_y = follower_rate(self.lr_x, lr_y, tau)
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+            raise ConfigError(f"algo.alpha must be a number (got {alpha!r})")
+        self.alpha_x = float(alpha if alpha_x is None else alpha_x)
+        self.alpha_y = float(alpha if alpha_y is None else alpha_y)
+        if coupling not in ("outside", "inside"):
+            raise ConfigError(f"algo.coupling must be outside (Eq. 12) or inside (Alg. 2) (got {coupling!r})")
+        if order not in ("simultaneous", "alternating"):
+            raise ConfigError(f"algo.order must be simultaneous or alternating (got {order!r})")
+        self.coupling, self.order = coupling, order
+        self.momentum = float(momentum)
+        Precond.build(precond, momentum)  # validates the momentum range
+        # β acts on the whole displacement (coupling included), so it lives here, not in P
+        self.px, self.py = Precond.build(precond), Precond.build(precond)
+
+    def init(self, x, y, oracle):
+        return {"x": x, "y": y, "dx": torch.zeros_like(x), "dy": torch.zeros_like(y),
+                "px": self.px.init(x), "py": self.py.init(y)}
+
+    def _move(self, p, grad, coupling, delta_prev, precond, st, lr):
+        direction = grad + coupling if self.coupling == "inside" else grad
+        step, st = precond.step(direction, st, lr)
+        delta = self.momentum * delta_prev + step
+        if self.coupling == "outside":
+            delta = delta - coupling
+        return p + delta, delta, st
+
+    def step(self, state, oracle):
+        x, y, dx, dy = state["x"], state["y"], state["dx"], state["dy"]
+        gx = oracle.grad_x(x, y)
+        cx = self.alpha_x * oracle.hvp_xy(x, y, dy)
+        x_new, dx_new, px = self._move(x, gx, cx, dx, self.px, state["px"], self.lr_x)
+        if self.order == "simultaneous":
+            gy = oracle.grad_y(x, y)
+            cy = self.alpha_y * oracle.hvp_yx(x, y, dx)
+        else:
+            gy = oracle.grad_y(x_new, y)
+            cy = self.alpha_y * oracle.hvp_yx(x_new, y, dx_new)
+        y_new, dy_new, py = self._move(y, gy, cy, dy, self.py, state["py"], self.lr_y)
+        return {"x": x_new, "y": y_new, "dx": dx_new, "dy": dy_new, "px": px, "py": py}, {}

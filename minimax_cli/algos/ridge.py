@@ -1,0 +1,204 @@
+"""Follow-the-Ridge, HessianFR and GDN: one mechanism, configured.
+
+The follower tracks the ridge ∇_y L_y(x, y) = 0 as the leader moves. With G = ∇²_yy L_y and
+G_yx = ∇²_yx L_y (zero-sum: G = −H_yy, G_yx = −H_yx, so the signs below reproduce the papers'):
+
+    x_{t+1} = x_t + Δx                        Δx: the leader's (preconditioned, momentum) step on
+                                              ∇_x L_x, or on the total derivative D_x L_x (Alg. 2)
+    y_{t+1} = y_t + Δy_grad + z               Δy_grad: the follower's step on ∇_y L_y, rate lr_y
+    G z = −(lr_y2 · P_y ∇_y L_y + G_yx Δx)     the ridge correction and the Newton term, one solve
+
+* FR (seed 000 Alg. 1): lr_y2 = 0, so z = −G⁻¹G_yx Δx = η_x H_yy⁻¹ H_yx ∇_x f for plain steps.
+  Preconditioned FR (Eq. 2/7): P_x, P_y in the steps and Δx = −η_x P_x ∇_x f in the correction.
+  FR with momentum: Eq. 9 (the GAN form, ``momentum_form: eq9``) applies momentum and
+  preconditioning before the correction (z uses the full leader step; the follower's momentum
+  buffer holds only its gradient part); Eq. 3 (``eq3``) corrects for the plain gradient step and
+  adds γ (z_t − z_{t−1}) to the whole displacement.
+* General-sum FR (seed 000 Alg. 2 / Eq. 8): ``leader: total`` steps on
+  D_x L_x = ∇_x L_x − ∇²_xy L_y (∇²_yy L_y)⁻¹ ∇_y L_x; the follower's rule is unchanged (it is
+  already written with the follower's own loss).
+* HessianFR (seed 001 Alg. 3.1): lr_y = η_y1, lr_y2 = η_y2; HFR-P (Prop. 3.3) preconditions the
+  Newton term with P_y. lr_y2 = 0 is exactly FR.
+* GDN (seed 001 §3.1.2): y_{t+1} = y_t − G⁻¹ ∇_y L_y(x_{t+1}, y_t) is lr_y = 0, lr_y2 = 1 with the
+  mixed product by finite difference along Δx and G at (x_{t+1}, y_t): then the right-hand side is
+  −∇_y L_y(x_{t+1}, y_t) exactly.
+
+``mixed`` chooses G_yx Δx: ``jvp`` (exact, at (x_t, y_t)) or ``fd`` (seed 001 Eq. 3.3 / seed 000
+App. D.4 step 1): (∇_y L_y(x_t + αΔx, y_t) − ∇_y L_y(x_t, y_t)) / α, α = ``fd_alpha`` (1: along
+the actual step, as App. D.4). ``hessian_at``: where G is evaluated — auto = (x_t, y_t) for jvp,
+(x_t + Δx, y_t) for fd (App. D.4 step 2). ``solver`` (linalg.py): exact | cg | diag; with
+``solver.adaptive`` the damping follows the reduction ratio of App. D.4 and a step whose ratio
+is ≤ 0 drops z.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+
+from minimax_cli import linalg
+from minimax_cli.algos.base import GameOptimizer, check_rate
+from minimax_cli.algos.precond import Precond
+from minimax_cli.errors import ConfigError
+
+SOLVERS = ("exact", "cg", "diag")
+
+
+@dataclass(frozen=True)
+class RidgeSolver:
+    kind: str = "exact"
+    iters: int = 10               # CG steps (each 2 HVPs)
+    tol: float = 1e-10            # CG stops improving once ‖r‖² ≤ tol·‖rhs‖²
+    damping: float = 0.0          # λ in (G² + λI) z = G b (cg)
+    adaptive: bool = False        # Levenberg–Marquardt update of λ by the reduction ratio (App. D.4)
+    damping_min: float = 1e-8
+    damping_max: float | None = None
+    diag_default: float = 0.0     # BB scalar when it is undefined (first step): 0 = no correction
+    diag_max: float | None = None
+    diag_reuse: bool = True       # reuse ∇_y L_y(x_t, y_{t−1}) from the previous step's difference
+
+    def __post_init__(self):
+        if self.kind not in SOLVERS:
+            raise ConfigError(f"algo.solver.kind must be one of {', '.join(SOLVERS)} (got {self.kind!r})")
+        if isinstance(self.iters, bool) or not isinstance(self.iters, int) or self.iters < 1:
+            raise ConfigError(f"algo.solver.iters must be an integer >= 1 (got {self.iters!r})")
+        for key in ("tol", "damping", "damping_min", "diag_default"):
+            check_rate(getattr(self, key), f"algo.solver.{key}")
+        if self.adaptive and self.kind != "cg":
+            raise ConfigError("algo.solver.adaptive (Levenberg–Marquardt damping) needs algo.solver.kind=cg")
+        if self.adaptive and self.damping <= 0:
+            raise ConfigError("algo.solver.adaptive needs an initial algo.solver.damping > 0 (it is multiplied)")
+
+    @classmethod
+    def build(cls, spec) -> "RidgeSolver":
+        if isinstance(spec, cls):
+            return spec
+        if spec is None or isinstance(spec, str):
+            return cls(kind=spec or "exact")
+        spec = dict(spec)
+        allowed = {f.name for f in fields(cls)}
+        unknown = sorted(set(spec) - allowed)
+        if unknown:
+            raise ConfigError(f"unknown key algo.solver.{unknown[0]} (allowed: {', '.join(sorted(allowed))})")
+        return cls(**spec)
+
+
+class FollowTheRidge(GameOptimizer):
+    """Follow-the-Ridge family: FR (seed 000 Alg. 1/2, Eq. 2/3/9), HessianFR (seed 001 Alg. 3.1), GDN."""
+
+    static_keys = frozenset({"t", "damping"})
+
+    def __init__(self, name="fr", lr_x=0.05, lr_y=0.05, lr_y2=0.0, leader="gradient", solver="exact",
+                 mixed="jvp", fd_alpha=1.0, hessian_at="auto", momentum=0.0, momentum_form="eq9",
+                 precond="sgd"):
+        super().__init__(name)
+        self.lr_x = check_rate(lr_x, "algo.lr_x")
+        self.lr_y = check_rate(lr_y, "algo.lr_y")
+        self.lr_y2 = check_rate(lr_y2, "algo.lr_y2")
+        for key, value, allowed in (("leader", leader, ("gradient", "total")), ("mixed", mixed, ("jvp", "fd")),
+                                    ("hessian_at", hessian_at, ("auto", "current", "updated")),
+                                    ("momentum_form", momentum_form, ("eq9", "eq3"))):
+            if value not in allowed:
+                raise ConfigError(f"algo.{key} must be one of {', '.join(allowed)} (got {value!r})")
+        self.leader, self.mixed, self.momentum_form = leader, mixed, momentum_form
+        self.fd_alpha = check_rate(fd_alpha, "algo.fd_alpha", allow_zero=False)
+        self.hessian_at = ("current" if mixed == "jvp" else "updated") if hessian_at == "auto" else hessian_at
+        self.solver = RidgeSolver.build(solver)
+        self.momentum = float(momentum)
+        # Eq. 9: momentum lives in the preconditioners (on the gradient parts); Eq. 3: on the
+        # whole displacement, handled here.
+        inner = self.momentum if momentum_form == "eq9" else 0.0
+        self.px, self.py = Precond.build(precond, inner), Precond.build(precond, inner)
+        if momentum_form == "eq3":
+            Precond.build(precond, momentum)  # validates the momentum range
+        # the BB estimate can reuse last step's ∇_y L_y(x_{t+1}, y_t) when that is exactly the
+        # finite-difference point, i.e. x_{t+1} = x_t + αΔx with α = 1
+        self._bb_reuse = (self.solver.kind == "diag" and self.solver.diag_reuse and mixed == "fd"
+                          and self.fd_alpha == 1.0 and (momentum_form == "eq9" or self.momentum == 0.0))
+
+    # -- state ------------------------------------------------------------------------------------
+    def init(self, x, y, oracle):
+        state = {"x": x, "y": y, "px": self.px.init(x), "py": self.py.init(y)}
+        if self.momentum_form == "eq3" and self.momentum != 0.0:
+            state["dx_prev"], state["dy_prev"] = torch.zeros_like(x), torch.zeros_like(y)
+        if self.solver.kind == "diag":
+            state["y_prev"] = y
+            if self._bb_reuse:
+                state["gy_prev"] = oracle._gy(x, y)
+        if self.solver.kind == "cg":
+            state["damping"] = torch.full((), float(self.solver.damping), dtype=x.dtype, device=x.device)
+        return state
+
+    # -- the step ---------------------------------------------------------------------------------
+    def step(self, state, oracle):
+        x, y = state["x"], state["y"]
+        new, info = {}, {}
+        gx, gy = oracle.field(x, y)
+        dx_dir = gx if self.leader == "gradient" else self._total_derivative(oracle, x, y, gx, state)
+        pdy, new["py"] = self.py.direction(gy, state["py"])
+        dx_corr, new["px"] = self.px.step(dx_dir, state["px"], self.lr_x)   # the step the ridge follows
+        dy_grad, new["py"] = self.py.apply(pdy, new["py"], self.lr_y)
+
+        # right-hand side of G z = b with b = −(lr_y2 · P_y g_y + G_yx Δx)
+        x_moved = x + dx_corr
+        g_moved = None
+        if self.mixed == "jvp":
+            mixed = oracle.hvp_yx(x, y, dx_corr)
+        else:
+            g_moved = oracle.grad_y(x + self.fd_alpha * dx_corr, y)
+            mixed = (g_moved - gy) / self.fd_alpha
+        b = -(self.lr_y2 * pdy + mixed)
+        xh = x if self.hessian_at == "current" else x_moved
+        z = self._solve(oracle, xh, y, b, state, new, info, gy, g_moved)
+
+        if self.solver.kind == "cg" and self.solver.adaptive:
+            target = gy - self.lr_y2 * pdy          # the follower's gradient the model aims at
+            true_residual = target - oracle.grad_y(x_moved, y + z)
+            model_residual = b - oracle.hvp_yy(xh, y, z)
+            rho = linalg.reduction_ratio(b, model_residual, true_residual)
+            new["damping"] = linalg.lm_damping(state["damping"], rho, self.solver.damping_min,
+                                               self.solver.damping_max or float("inf"))
+            z = torch.where(rho > 0, z, torch.zeros_like(z))
+            info["rho"] = rho
+            info["damping"] = state["damping"]
+        elif self.solver.kind == "cg":
+            new["damping"] = state["damping"]
+
+        dx, dy = dx_corr, dy_grad + z
+        if self.momentum_form == "eq3" and self.momentum != 0.0:
+            dx = dx + self.momentum * state["dx_prev"]
+            dy = dy + self.momentum * state["dy_prev"]
+            new["dx_prev"], new["dy_prev"] = dx, dy
+        new["x"], new["y"] = x + dx, y + dy
+        info["ridge_norm"] = z.norm()
+        return new, info
+
+    def _solve(self, oracle, xh, y, b, state, new, info, gy, g_moved):
+        kind = self.solver.kind
+        if kind == "exact":
+            return torch.linalg.solve(oracle.hess_yy(xh, y), b)
+        if kind == "cg":
+            return linalg.cg_normal(lambda v: oracle.hvp_yy(xh, y, v), b, self.solver.iters,
+                                    state["damping"], self.solver.tol)
+        # diag: G⁻¹ ≈ s·I from the follower's last move at the current leader
+        g_prev = state["gy_prev"] if self._bb_reuse else oracle.grad_y(state["x"], state["y_prev"])
+        s = linalg.bb_inverse(gy - g_prev, y - state["y_prev"], self.solver.diag_default,
+                              self.solver.diag_max or float("inf"))
+        new["y_prev"] = y
+        if self._bb_reuse:
+            new["gy_prev"] = g_moved
+        info["diag_inverse"] = s
+        return s * b
+
+    def _total_derivative(self, oracle, x, y, gx, state):
+        """D_x L_x = ∇_x L_x − ∇²_xy L_y (∇²_yy L_y)⁻¹ ∇_y L_x (seed 000 Alg. 2), at (x_t, y_t)."""
+        rhs = oracle.grad_y_of_leader(x, y)
+        if self.solver.kind == "exact":
+            w = torch.linalg.solve(oracle.hess_yy(x, y), rhs)
+        elif self.solver.kind == "cg":
+            w = linalg.cg_normal(lambda v: oracle.hvp_yy(x, y, v), rhs, self.solver.iters,
+                                 state["damping"], self.solver.tol)
+        else:
+            raise ConfigError("algo.leader=total needs algo.solver.kind exact or cg")
+        return gx - oracle.hvp_xy_follower(x, y, w)

@@ -1,0 +1,29 @@
+"""`make reproduce-toy` at reduced steps: the table, the claims, the figures."""
+
+import pytest
+
+from scripts import reproduce_toy
+
+
+@pytest.mark.slow
+def test_reproduce_toy_table_shows_the_papers_claims(tmp_path, runs_root):
+    out = tmp_path / "toy"
+    code = reproduce_toy.main(["--steps", "300", "--algos", "gda,ogda,fr,gdn", "--out", str(out)])
+    text = (out / "table.md").read_text()
+    assert code == 0, text
+    assert "| algorithm | g1 | g2 | g3 |" in text
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ") and "algorithm" not in line}
+    assert set(rows) == {"gda", "ogda", "fr", "gdn"}
+    assert rows["gda"].split("|")[2].strip().startswith("diverged")     # g1
+    assert rows["gda"].split("|")[3].strip().startswith("converged")    # g2: the bad fixed point
+    assert rows["fr"].split("|")[4].strip().startswith("converged")     # g3
+    assert "✗" not in text and text.count("✓") == 6
+    for game in ("g1", "g2", "g3"):
+        assert (out / f"{game}.png").stat().st_size > 10_000
+
+
+def test_refuses_a_non_empty_output_directory(tmp_path):
+    (tmp_path / "keep.txt").write_text("earlier results")
+    with pytest.raises(SystemExit, match="not empty"):
+        reproduce_toy.main(["--out", str(tmp_path)])
+    assert (tmp_path / "keep.txt").read_text() == "earlier results"
