@@ -99,9 +99,11 @@ class Run:
         return None
 
     def metric_names(self) -> list[str]:
+        """The summary's metrics; for a run without them (killed, failed), those it logged."""
         names = dict.fromkeys((self.summary or {}).get("metrics") or {})
-        for row in self.history:
-            names.update(dict.fromkeys(k for k in row if k not in ("step", "wall_time_s")))
+        if not names:
+            for row in self.history:
+                names.update(dict.fromkeys(k for k in row if k not in ("step", "wall_time_s")))
         return list(names)
 
     def curve(self, metric: str):
@@ -253,7 +255,7 @@ def table(runs: Sequence[Run], by: Sequence[str] | None = None, metrics: Sequenc
     metrics = _split(metrics) or default_metrics(runs)
     _check_metrics(runs, metrics)
     seen = dict.fromkeys(r.status for r in runs)
-    statuses = list(STATUSES) + [s for s in seen if s not in STATUSES]
+    statuses = list(ALL_STATUSES) + [s for s in seen if s not in ALL_STATUSES]
     rows = []
     for values, members in group_runs(runs, by):
         row = dict(zip(by, values))
@@ -312,6 +314,7 @@ def to_markdown(rows: Table, path: str | os.PathLike | None = None) -> str:
     """A markdown table: the ``by`` values, run and status counts, and ``mean ± std`` per metric
     with non-finite and missing values counted beside it; partial runs are listed below. Written
     to ``path`` when given. Returns the text."""
+    # the five statuses of summary.json always; running/killed (or any other) only when present
     statuses = [s for s in rows.statuses if s in STATUSES or any(row[s] for row in rows)]
     header = rows.by + ["runs"] + statuses + rows.metrics
     lines = ["| " + " | ".join(header) + " |",

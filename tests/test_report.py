@@ -148,12 +148,12 @@ def test_csv_has_every_statistic_at_full_precision(sweep, tmp_path):
     assert path.read_text() == text
     table = list(csv.reader(io.StringIO(text)))
     assert table[0] == ["game.name", "algo.name", "runs", "converged", "diverged", "finished", "interrupted",
-                        "failed", "dist_to_eq:mean", "dist_to_eq:std", "dist_to_eq:n", "dist_to_eq:inf",
-                        "dist_to_eq:nan", "dist_to_eq:missing"]
-    assert table[1] == ["g1", "gda", "3", "2", "1", "0", "0", "0", repr(7 / 3), repr(math.sqrt(7 / 3)),
+                        "failed", "running/killed", "dist_to_eq:mean", "dist_to_eq:std", "dist_to_eq:n",
+                        "dist_to_eq:inf", "dist_to_eq:nan", "dist_to_eq:missing"]
+    assert table[1] == ["g1", "gda", "3", "2", "1", "0", "0", "0", "0", repr(7 / 3), repr(math.sqrt(7 / 3)),
                         "3", "0", "0", "0"]
-    assert table[2][8:10] == ["0.5", ""]  # one run: std undefined, left empty
-    assert table[3][8:] == ["3.0", "", "1", "0", "1", "0"]
+    assert table[2][9:11] == ["0.5", ""]  # one run: std undefined, left empty
+    assert table[3][9:] == ["3.0", "", "1", "0", "1", "0"]
 
 
 def test_group_curve_mean_and_band_by_hand(tmp_path):
@@ -246,7 +246,7 @@ def test_cli_report_grouping_status_filter_and_csv_on_stdout(cli, sweep):
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("algo.name,runs,converged,diverged,")
-    assert lines[1].startswith(f"gda,4,2,2,0,0,0,{repr(7 / 3)},")  # 1, 2, 4 and a nan
+    assert lines[1].startswith(f"gda,4,2,2,0,0,0,0,{repr(7 / 3)},")  # 1, 2, 4 and a nan
     assert len(lines) == 2
 
 
