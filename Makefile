@@ -26,3 +26,21 @@ bench:  ## benchmarks (ratios against GDA measured in the same run)
 
 reproduce-toy:  ## seed 000 Fig. 3 / seed 001 Fig. 1: 8 algorithms on g1, g2, g3 -> runs/reproduce/toy/<time>/
 	$(BIN)/python scripts/reproduce_toy.py
+
+# -- sweeps and reports ----------------------------------------------------------------------------
+SWEEP_DIR := $(RUNS)/sweep-demo/$(shell date +%Y-%m-%d_%H-%M-%S)
+
+.PHONY: report sweep-demo tune-demo
+
+report:  ## markdown table of every run under RUNS (make report RUNS=runs/multirun/<time>)
+	$(BIN)/minimax report $(RUNS)
+
+sweep-demo:  ## 12 small runs (g1 g2 g3 x gda tgda x 2 seeds) on 2 local processes, then their table, CSV and curves
+	$(BIN)/minimax train -m game=g1,g2,g3 algo=gda,tgda seed=0,1 game.starts=4 game.init_radius=1 steps=300 \
+	    plot=false tensorboard=false hydra/launcher=parallel hydra.launcher.n_jobs=2 hydra.sweep.dir=$(SWEEP_DIR)
+	$(BIN)/minimax report $(SWEEP_DIR) --csv $(SWEEP_DIR)/report.csv --markdown $(SWEEP_DIR)/report.md \
+	    --plot $(SWEEP_DIR)/report.png
+
+tune-demo:  ## optuna (TPE, 20 trials) tunes tau-GDA's lr_x and tau on g1; best in <sweep dir>/optimization_results.yaml
+	$(BIN)/minimax train -m hparams_search=toy_tgda hydra.sweep.dir=$(SWEEP_DIR)
+	$(BIN)/minimax report $(SWEEP_DIR) --by algo.lr_x,algo.tau --metric dist_to_eq

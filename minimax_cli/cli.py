@@ -1,6 +1,8 @@
 """`minimax` — command-line entry point.
 
     minimax train [-m] [key=value ...]     one run, or a Hydra multirun sweep with -m
+    minimax report PATH... [--by k,k] [--metric m] [--csv F] [--markdown F] [--plot F] [--status s]
+                                           markdown table (and CSV, curves) over the runs under PATH
     minimax info                           games, algorithms and hardware choices
 """
 
@@ -19,7 +21,8 @@ def _catalog() -> str:
     from minimax_cli.config import list_options
 
     lines = []
-    for group, title in (("game", "games"), ("algo", "algorithms"), ("hardware", "hardware")):
+    for group, title in (("game", "games"), ("algo", "algorithms"), ("hardware", "hardware"),
+                         ("hparams_search", "tuning presets, with -m"), ("hydra/launcher", "sweep launchers, with -m")):
         lines.append(f"{title} ({group}=...):")
         options = list_options(group)
         width = max(len(name) for name, _ in options)
@@ -34,13 +37,39 @@ def _parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
                "  minimax train                                   g1 with GDA (the defaults)\n"
                "  minimax train game=g3 algo=gda_alt steps=2000 seed=3\n"
-               "  minimax train -m game=g1,g2,g3 algo=gda,tgda algo.tau=1,4\n\n" + _catalog())
+               "  minimax train -m game=g1,g2,g3 algo=gda,tgda algo.tau=1,4\n"
+               "  minimax report runs/multirun --by game.name,algo.name --metric dist_to_eq\n\n" + _catalog())
     sub = parser.add_subparsers(dest="command", metavar="command")
     train = sub.add_parser("train", help="run one game x algorithm (Hydra overrides; -m for a sweep)",
                            description="Run a game with an algorithm; arguments are Hydra overrides "
                                        "(key=value). Outputs go to runs/<game>/<algo>/<time>/.")
     train.add_argument("-m", "--multirun", action="store_true", help="sweep over comma-separated values")
     train.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. game=g3 algo.lr_x=0.01")
+    report = sub.add_parser(
+        "report", help="tables (markdown, CSV) and curves over the runs under PATH...",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Group the runs found under PATH... by config keys and print, per group, the number "
+                    "of runs, their statuses and mean ± std (sample std) of each metric's final value. "
+                    "Non-finite values are left out of mean/std and counted ([1 inf]); runs without a "
+                    "summary.json show as running/killed.",
+        epilog="examples:\n"
+               "  minimax report runs/multirun/2026-01-01_12-00-00-000000\n"
+               "  minimax report runs --by algo.name,algo.lr_x --metric grad_norm/y --csv table.csv\n"
+               "  minimax report runs --status converged,finished --plot curves.png")
+    report.add_argument("paths", nargs="+", metavar="PATH", help="run directories or folders holding runs")
+    report.add_argument("--by", action="append", metavar="KEYS",
+                        help="config keys (dot paths) to group by, comma-separated or repeated "
+                             "(default: game.name,algo.name; also: status, run)")
+    report.add_argument("--metric", action="append", metavar="NAME",
+                        help="a metric of summary.json/metrics.jsonl, repeatable (default: those of "
+                             "w1, fid, kl, dist_to_eq, grad_norm/x, grad_norm/y the runs have)")
+    report.add_argument("--status", action="append", metavar="STATUS",
+                        help="keep only runs with these statuses (converged, diverged, finished, "
+                             "interrupted, failed, running/killed), comma-separated or repeated")
+    report.add_argument("--csv", metavar="FILE", help="also write the table as CSV ('-': CSV on stdout instead "
+                                                      "of markdown)")
+    report.add_argument("--markdown", metavar="FILE", help="also write the markdown table to FILE")
+    report.add_argument("--plot", metavar="FILE", help="PNG of each metric vs step: group mean, min–max band")
     sub.add_parser("info", help="list games, algorithms and hardware choices")
     return parser
 
@@ -53,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return train(args.overrides, args.multirun, extra)
+        if args.command == "report":
+            if extra:
+                parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            return report(args)
         if args.command == "info":
             print(_catalog())
             return 0
@@ -69,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
-    from minimax_cli.config import check_run, compose, expand_sweeps
+    from minimax_cli.config import check_run, compose, expand_sweeps, merge_overrides, sweeper_params
 
     bad = [o for o in overrides if "=" not in o and not o.startswith("~")]
     if bad:
@@ -77,8 +110,16 @@ def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
     jobs = expand_sweeps(overrides) if multirun else [overrides]
     if not multirun and len(expand_sweeps(overrides)) > 1:
         raise MinimaxError("comma-separated values make a sweep: add -m (minimax train -m ...)")
+    # a search space in the config (hydra.sweeper.params, e.g. from hparams_search=...) is checked too
+    head = compose(jobs[0], hydra_config=True)
+    params = sweeper_params(head)
+    if params and not multirun and not hydra_flags:  # (--cfg job only prints the config)
+        raise MinimaxError(f"this config sweeps {', '.join(p.split('=', 1)[0] for p in params)} "
+                           f"(hydra.sweeper.params): add -m (minimax train -m ...)")
+    if params:
+        jobs = expand_sweeps(merge_overrides(params, overrides))
     for i, job in enumerate(jobs):
-        cfg = compose(job, hydra_config=i == 0)
+        cfg = head if i == 0 and not params else compose(job, hydra_config=i == 0)
         check_run(cfg)
         if i == 0:
             _guard_run_dir(cfg, multirun)
@@ -88,6 +129,28 @@ def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
     sys.argv = [PROG] + (["--multirun"] if multirun else []) + hydra_flags + overrides
     train_mod.hydra_entry()
     return train_mod.EXIT["code"]
+
+
+def report(args) -> int:
+    from minimax_cli import report as rep
+
+    runs = rep.collect_runs(args.paths, status=args.status)
+    if not runs:
+        raise MinimaxError(f"no run under {', '.join(args.paths)} has status {', '.join(args.status)}")
+    rows = rep.table(runs, by=args.by, metrics=args.metric)
+    markdown = rep.to_markdown(rows, args.markdown)
+    sys.stdout.write(rep.to_csv(rows) if args.csv == "-" else markdown)
+    written = []
+    if args.csv and args.csv != "-":
+        rep.to_csv(rows, args.csv)
+        written.append(args.csv)
+    if args.markdown:
+        written.append(args.markdown)
+    if args.plot:
+        written.append(str(rep.plot(runs, rows.by, rows.metrics, args.plot)))
+    for path in written:
+        print(f"{PROG}: wrote {path}", file=sys.stderr)
+    return 0
 
 
 def _guard_run_dir(cfg, multirun: bool) -> None:

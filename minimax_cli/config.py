@@ -40,7 +40,7 @@ def list_options(group: str) -> list[tuple[str, str]]:
     for path in sorted((CONF_DIR / group).glob("*.yaml")):
         first = ""
         for line in path.read_text().splitlines():
-            if line.startswith("#"):
+            if line.startswith("#") and not line.lstrip("# ").startswith("@"):  # skip "# @package ..."
                 first = line.lstrip("# ").strip()
                 break
         out.append((path.stem, first))
@@ -109,17 +109,24 @@ _COMBO_CAP = 512
 def expand_sweeps(overrides: list[str]) -> list[list[str]]:
     """The override lists of the jobs a basic-sweeper multirun would launch.
 
-    Choice and range sweeps are expanded; other sweeps (optuna's interval/tag) are left to the
-    sweeper and checked only through the rest of the overrides. Above _COMBO_CAP combinations each
-    value is checked on its own against the first value of the others.
+    Choice and range sweeps are expanded; an interval (optuna's ``interval(a, b)``, also inside
+    ``tag(log, ...)``) stands for its two ends, so both are checked; other sweeper-only syntax is
+    left to the sweeper and checked only through the rest of the overrides. Above _COMBO_CAP
+    combinations each value is checked on its own against the first value of the others.
     """
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    parsed = OverridesParser.create().parse_overrides(overrides)
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception as exc:  # noqa: BLE001  Hydra's parser errors: one line
+        raise ConfigError(explain_hydra_error(exc, overrides)) from None
     choices = []
     for ov in parsed:
         key = ov.get_key_element()
-        if ov.is_sweep_override():
+        if ov.is_interval_sweep():
+            interval = ov.value()
+            choices.append([f"{key}={v}" for v in (interval.start, interval.end)])
+        elif ov.is_sweep_override():
             try:
                 values = list(ov.sweep_string_iterator())
             except Exception:  # interval(...) and other sweeper-only syntax
@@ -134,6 +141,24 @@ def expand_sweeps(overrides: list[str]) -> list[list[str]]:
         return [list(combo) for combo in itertools.product(*choices)]
     firsts = [c[0] for c in choices]
     return [firsts[:i] + [v] + firsts[i + 1:] for i, c in enumerate(choices) for v in c]
+
+
+def sweeper_params(cfg: DictConfig) -> list[str]:
+    """``hydra.sweeper.params`` of a config composed with its hydra node, as overrides (a tuning
+    preset's search space, e.g. ``algo.lr_x=tag(log, interval(0.001, 0.1))``)."""
+    params = OmegaConf.select(cfg, "hydra.sweeper.params", default=None)
+    if not params:
+        return []
+    return [f"{key}={value}" for key, value in OmegaConf.to_container(params, resolve=True).items()]
+
+
+def merge_overrides(base: list[str], overrides: list[str]) -> list[str]:
+    """``base`` then ``overrides``, an override replacing a base entry of the same key."""
+    def key(o: str) -> str:
+        return o.split("=", 1)[0].lstrip("+~")
+
+    given = {key(o) for o in overrides}
+    return [o for o in base if key(o) not in given] + list(overrides)
 
 
 def compose(overrides: list[str], hydra_config: bool = False) -> DictConfig:
@@ -152,6 +177,10 @@ def compose(overrides: list[str], hydra_config: bool = False) -> DictConfig:
         GlobalHydra.instance().clear()
 
 
+#: configs the sweep plugins (pyproject's `sweep` extra) register
+_PLUGIN_CONFIGS = ("joblib", "submitit_local", "submitit_slurm", "optuna")
+
+
 def explain_hydra_error(exc: Exception, overrides: list[str]) -> str:
     text = " ".join(str(exc).split())
     cause = " ".join(str(exc.__cause__).split()) if exc.__cause__ else ""
@@ -160,6 +189,8 @@ def explain_hydra_error(exc: Exception, overrides: list[str]) -> str:
         group, value = m.group(1), m.group(2)
         options = option_names(group) if (CONF_DIR / group).is_dir() else []
         listed = f" (available: {', '.join(options)})" if options else ""
+        if value in _PLUGIN_CONFIGS:
+            listed += f"; {value} comes with a Hydra plugin: pip install -e '.[sweep]'"
         return f"unknown {group} {value!r}{listed}"
     m = re.search(r"Could not (?:override|append to|delete from) '([^']+)'", text)
     if m:
@@ -208,3 +239,8 @@ def check_run(cfg: DictConfig) -> None:
     tol = cfg.get("tol")
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0:
         raise ConfigError(f"tol must be a number >= 0 (got {tol!r})")
+    objective = cfg.get("objective") or {}
+    if objective.get("mode", "minimize") not in ("minimize", "maximize"):
+        raise ConfigError(f"objective.mode must be minimize or maximize (got {objective.get('mode')!r})")
+    if not isinstance(objective.get("metric", "grad_norm/y"), str):
+        raise ConfigError(f"objective.metric must be a metric name, e.g. dist_to_eq (got {objective.get('metric')!r})")

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from minimax_cli.config import CONF_DIR, build, resolve_hardware
 from minimax_cli.errors import MinimaxError
+from minimax_cli.report import objective_value
 from minimax_cli.runlog import RunLog, write_json_atomic
 from minimax_cli.runner import CONVERGED, DIVERGED, Runner, RunResult
 
@@ -124,7 +125,9 @@ def _only_hydra_files(run_dir: Path) -> bool:
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
-def hydra_entry(cfg: DictConfig) -> None:
+def hydra_entry(cfg: DictConfig) -> float:
+    """One job. Returns the run's objective (``cfg.objective``: the final value of a summary metric,
+    ±inf when the run failed or diverged) for tuning sweepers (optuna); other sweepers ignore it."""
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
@@ -142,11 +145,14 @@ def hydra_entry(cfg: DictConfig) -> None:
     except Exception as exc:  # a bug: keep the traceback in the run's log, one line on the console
         (run_dir / "error.txt").write_text(traceback.format_exc())
         _record_failure(run_dir, exc, started, multirun, user_error=False)
+    objective = cfg.get("objective") or {}
+    return objective_value(run_dir, str(objective.get("metric", "grad_norm/y")), str(objective.get("mode", "minimize")))
 
 
 def _record_failure(run_dir: Path, exc: Exception, started: float, multirun: bool, user_error: bool) -> None:
     message = str(exc) if user_error else f"{type(exc).__name__}: {exc} (traceback in {run_dir / 'error.txt'})"
-    EXIT["code"] = 2 if user_error else 1
+    if not multirun:  # a sweep's exit code does not depend on which launcher ran the failed job
+        EXIT["code"] = 2 if user_error else 1
     if user_error and not multirun and run_dir.exists() and _only_hydra_files(run_dir):
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no empty run behind
         log.error("%s", message)

@@ -1,0 +1,536 @@
+"""`minimax report`: run directories -> tables (markdown, CSV) and metric curves (PNG).
+
+    from minimax_cli import report
+    runs = report.collect_runs(["runs/multirun/2026-01-01_12-00-00-000000"])
+    rows = report.table(runs, by=["game.name", "algo.name"], metrics=["dist_to_eq"])
+    print(report.to_markdown(rows))
+    report.to_csv(rows, "table.csv")
+    report.plot(runs, ["game.name", "algo.name"], ["dist_to_eq"], "curves.png")
+
+A run directory is one that holds ``summary.json``, ``metrics.jsonl`` or ``.hydra/config.yaml``.
+Its status is ``summary.json``'s (converged, diverged, finished, interrupted, failed); a run with
+no summary is reported as ``running/killed`` (it is still going, or died without writing one:
+from the files alone the two cannot be told apart).
+
+Numbers, per group of runs and metric:
+- the *final value* of a run is ``summary.json``'s ``metrics[m]``, or else the last row of
+  ``metrics.jsonl`` that holds ``m`` (a killed or failed run keeps what it logged);
+- ``mean`` and ``std`` are taken over the finite final values only; ``std`` is the sample standard
+  deviation (ddof = 1), undefined (empty) with fewer than two finite values;
+- non-finite values are never dropped silently: ``:inf`` and ``:nan`` count them, ``:missing``
+  counts runs without the metric, and the markdown cell says so (``1.2 ± 0.3 [1 inf]``);
+- partial runs (failed, interrupted, running/killed) are included with their last logged value and
+  listed under the table; select complete runs with ``status=["converged", "diverged", "finished"]``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from minimax_cli.errors import ConfigError, DataError
+from minimax_cli.runlog import STATUSES
+
+RUNNING_OR_KILLED = "running/killed"
+ALL_STATUSES = STATUSES + (RUNNING_OR_KILLED,)
+#: statuses whose metrics are the values at a planned end of the run (converged/diverged runs are
+#: frozen from their stopping step on)
+COMPLETE = ("converged", "diverged", "finished")
+DEFAULT_BY = ("game.name", "algo.name")
+#: metrics shown when none are asked for: those of this list that some run has
+PREFERRED_METRICS = ("w1", "fid", "kl", "dist_to_eq", "grad_norm/x", "grad_norm/y")
+MISSING = "—"
+_RUN_MARKS = ("summary.json", "metrics.jsonl")
+
+
+# -- one run -------------------------------------------------------------------------------------------
+@dataclass
+class Run:
+    """What one run directory holds: status, resolved config, summary and (lazily) its metric rows."""
+
+    path: Path
+    status: str
+    config: dict = field(default_factory=dict)
+    summary: dict | None = None
+    _history: list | None = field(default=None, repr=False)
+
+    @property
+    def history(self) -> list[dict]:
+        """The rows of metrics.jsonl (non-finite values as floats; a torn last line is skipped)."""
+        if self._history is None:
+            self._history = _read_jsonl(self.path / "metrics.jsonl")
+        return self._history
+
+    def get(self, key: str):
+        """A dot path into the resolved config (``algo.lr_x``); else into summary.json
+        (``algo_params.lr_y``, ``n_starts``); ``status`` and ``run`` (the directory) are special."""
+        return self._find(key)[1]
+
+    def has(self, key: str) -> bool:
+        """Whether ``key`` is in this run's config or summary (its value may be null)."""
+        return self._find(key)[0]
+
+    def _find(self, key: str):
+        if key == "status":
+            return True, self.status
+        if key == "run":
+            return True, str(self.path)
+        found, value = _lookup(self.config, key)
+        if not found and self.summary:
+            found, value = _lookup(self.summary, key)
+        return found, (_hashable(value) if found else None)
+
+    def final(self, metric: str) -> float | None:
+        """The run's last value of ``metric`` (summary first, then the last metrics.jsonl row)."""
+        metrics = (self.summary or {}).get("metrics") or {}
+        if metric in metrics:
+            return _to_float(metrics[metric])
+        for row in reversed(self.history):
+            if metric in row:
+                return _to_float(row[metric])
+        return None
+
+    def metric_names(self) -> list[str]:
+        """The summary's metrics; for a run without them (killed, failed), those it logged."""
+        names = dict.fromkeys((self.summary or {}).get("metrics") or {})
+        if not names:
+            for row in self.history:
+                names.update(dict.fromkeys(k for k in row if k not in ("step", "wall_time_s")))
+        return list(names)
+
+    def curve(self, metric: str):
+        """(steps, values) of ``metric`` from metrics.jsonl as float arrays (missing values: nan)."""
+        import numpy as np
+
+        rows = [r for r in self.history if "step" in r and metric in r]
+        steps = np.array([float(r["step"]) for r in rows])
+        values = np.array([_to_float(r[metric]) for r in rows], dtype=float)
+        return steps, values
+
+
+def load_run(path: str | os.PathLike) -> Run:
+    """Read one run directory (see the module docstring for what counts as one)."""
+    path = Path(path)
+    summary = None
+    if (path / "summary.json").exists():
+        try:
+            summary = json.loads((path / "summary.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read {path / 'summary.json'} ({exc})") from None
+        if not isinstance(summary, dict):
+            raise DataError(f"{path / 'summary.json'} is not a JSON object")
+    status = str(summary.get("status", RUNNING_OR_KILLED)) if summary is not None else RUNNING_OR_KILLED
+    return Run(path=path, status=status, config=_read_config(path), summary=summary)
+
+
+def _read_config(path: Path) -> dict:
+    from omegaconf import OmegaConf
+
+    import minimax_cli.config  # noqa: F401  (registers the ${mul:...} resolver config.yaml uses)
+
+    for name, resolve in (("resolved.yaml", False), ("config.yaml", True)):
+        file = path / ".hydra" / name
+        if not file.exists():
+            continue
+        try:
+            node = OmegaConf.load(file)
+        except Exception as exc:  # noqa: BLE001  (yaml and omegaconf raise many kinds)
+            raise DataError(f"cannot read {file} ({' '.join(str(exc).split())})") from None
+        try:
+            return OmegaConf.to_container(node, resolve=resolve)
+        except Exception:  # noqa: BLE001  an interpolation that cannot resolve here: keep it as text
+            return OmegaConf.to_container(node, resolve=False)
+    return {}
+
+
+def _read_jsonl(file: Path) -> list[dict]:
+    if not file.exists():
+        return []
+    rows = []
+    for line in file.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue  # a line torn by a kill mid-write
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def _is_run_dir(path: Path) -> bool:
+    return any((path / mark).is_file() for mark in _RUN_MARKS) or (path / ".hydra" / "config.yaml").is_file()
+
+
+def find_run_dirs(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Every run directory under ``paths`` (a path may itself be a run directory)."""
+    found: dict[Path, None] = {}
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise ConfigError(f"no such file or directory: {raw}")
+        if path.is_file():
+            if path.name not in _RUN_MARKS:
+                raise ConfigError(f"{raw} is a file; give run directories or folders holding them")
+            path = path.parent
+        for root, dirs, _ in os.walk(path):
+            here = Path(root)
+            if _is_run_dir(here):
+                found[here] = None
+                dirs[:] = []  # a run's own sub-folders (.hydra, checkpoints) hold no runs
+            else:
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    return sorted(found, key=lambda p: _natural_key(str(p)))
+
+
+def collect_runs(paths: Iterable[str | os.PathLike], status: Sequence[str] | None = None) -> list[Run]:
+    """Load every run under ``paths``; ``status`` keeps only runs with one of these statuses."""
+    paths = list(paths)
+    if not paths:
+        raise ConfigError("give at least one path (a run directory or a folder of runs, e.g. runs/)")
+    wanted = _check_statuses(status)
+    dirs = find_run_dirs(paths)
+    if not dirs:
+        raise ConfigError(f"no runs under {', '.join(map(str, paths))} "
+                          f"(a run directory holds summary.json, metrics.jsonl or .hydra/config.yaml)")
+    runs = [load_run(d) for d in dirs]
+    if wanted is not None:
+        runs = [r for r in runs if r.status in wanted]
+    return runs
+
+
+def _check_statuses(status: Sequence[str] | None) -> set[str] | None:
+    if not status:
+        return None
+    names = {s.strip() for item in status for s in str(item).split(",") if s.strip()}
+    bad = sorted(names - set(ALL_STATUSES))
+    if bad:
+        raise ConfigError(f"unknown status {bad[0]!r} (allowed: {', '.join(ALL_STATUSES)})")
+    return names
+
+
+# -- the table -------------------------------------------------------------------------------------------
+class Table(list):
+    """The rows (dicts, one per group) plus what they were built from; a list, so scripts can
+    index and iterate it. Row keys: each ``by`` key, ``runs``, each status in ``statuses``, and per
+    metric ``m:mean``, ``m:std``, ``m:n`` (finite values), ``m:inf``, ``m:nan``, ``m:missing``."""
+
+    def __init__(self, rows, by, metrics, statuses, notes=()):
+        super().__init__(rows)
+        self.by, self.metrics, self.statuses, self.notes = list(by), list(metrics), list(statuses), list(notes)
+
+    def columns(self) -> list[str]:
+        stats = [f"{m}:{s}" for m in self.metrics for s in ("mean", "std", "n", "inf", "nan", "missing")]
+        return self.by + ["runs"] + self.statuses + stats
+
+
+def default_metrics(runs: Sequence[Run]) -> list[str]:
+    """The metrics of PREFERRED_METRICS some run has; if none, every logged metric but costs."""
+    present = dict.fromkeys(m for r in runs for m in r.metric_names())
+    chosen = [m for m in PREFERRED_METRICS if m in present]
+    return chosen or [m for m in present if not m.startswith(("cost/", "algo/"))]
+
+
+def group_runs(runs: Sequence[Run], by: Sequence[str]) -> list[tuple[tuple, list[Run]]]:
+    """Runs grouped by the values of the ``by`` keys, groups in natural order of those values."""
+    groups: dict[tuple, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(tuple(run.get(k) for k in by), []).append(run)
+    return sorted(groups.items(), key=lambda kv: tuple(_value_key(v) for v in kv[0]))
+
+
+def table(runs: Sequence[Run], by: Sequence[str] | None = None, metrics: Sequence[str] | None = None) -> Table:
+    """One row per group of runs: count, status counts, and per metric the statistics of the
+    final values (module docstring)."""
+    runs = list(runs)
+    by = _split(by) or list(DEFAULT_BY)
+    _check_keys(runs, by)
+    metrics = _split(metrics) or default_metrics(runs)
+    _check_metrics(runs, metrics)
+    seen = dict.fromkeys(r.status for r in runs)
+    statuses = list(ALL_STATUSES) + [s for s in seen if s not in ALL_STATUSES]
+    rows = []
+    for values, members in group_runs(runs, by):
+        row = dict(zip(by, values))
+        row["runs"] = len(members)
+        for status in statuses:
+            row[status] = sum(r.status == status for r in members)
+        for metric in metrics:
+            row.update(_stats(metric, [r.final(metric) for r in members]))
+        rows.append(row)
+    partial = [r for r in runs if r.status not in COMPLETE]
+    notes = [_note(r) for r in partial]
+    return Table(rows, by, metrics, statuses, notes)
+
+
+def _stats(metric: str, values: list[float | None]) -> dict:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    n = len(finite)
+    mean = math.fsum(finite) / n if n else None
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in finite) / (n - 1)) if n > 1 else None
+    return {
+        f"{metric}:mean": mean,
+        f"{metric}:std": std,
+        f"{metric}:n": n,
+        f"{metric}:inf": sum(v is not None and math.isinf(v) for v in values),
+        f"{metric}:nan": sum(v is not None and math.isnan(v) for v in values),
+        f"{metric}:missing": sum(v is None for v in values),
+    }
+
+
+def _note(run: Run) -> str:
+    last = run.history[-1].get("step") if run.history else None
+    where = f"last logged step {last}" if last is not None else "nothing logged"
+    error = (run.summary or {}).get("error")
+    return f"{run.status}: {run.path} ({where}{'; ' + str(error) if error else ''})"
+
+
+def _check_keys(runs: Sequence[Run], by: Sequence[str]) -> None:
+    for key in by:
+        if not any(r.has(key) for r in runs):
+            top = sorted({str(k) for r in runs for k in r.config})
+            raise ConfigError(f"--by key {key!r} is in none of the {len(runs)} runs' configs "
+                              f"(dot paths into .hydra/config.yaml, e.g. game.name, algo.lr_x, seed; "
+                              f"top-level keys: {', '.join(top)})")
+
+
+def _check_metrics(runs: Sequence[Run], metrics: Sequence[str]) -> None:
+    present = dict.fromkeys(m for r in runs for m in r.metric_names())
+    for metric in metrics:
+        if metric not in present:
+            raise ConfigError(f"metric {metric!r} is in none of the {len(runs)} runs "
+                              f"(available: {', '.join(present) or 'none'})")
+
+
+# -- writers ------------------------------------------------------------------------------------------------
+def to_markdown(rows: Table, path: str | os.PathLike | None = None) -> str:
+    """A markdown table: the ``by`` values, run and status counts, and ``mean ± std`` per metric
+    with non-finite and missing values counted beside it; partial runs are listed below. Written
+    to ``path`` when given. Returns the text."""
+    # the five statuses of summary.json always; running/killed (or any other) only when present
+    statuses = [s for s in rows.statuses if s in STATUSES or any(row[s] for row in rows)]
+    header = rows.by + ["runs"] + statuses + rows.metrics
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i < len(rows.by) else "---:" for i in range(len(header))) + "|"]
+    for row in rows:
+        cells = [_display(row[k]) for k in rows.by] + [str(row["runs"])] + [str(row[s]) for s in statuses]
+        cells += [_cell(row, m) for m in rows.metrics]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    if rows.notes:
+        lines += ["", f"{len(rows.notes)} partial run(s), metrics are their last logged values:"]
+        lines += [f"- {note}" for note in rows.notes[:50]]
+        if len(rows.notes) > 50:
+            lines.append(f"- … and {len(rows.notes) - 50} more")
+    text = "\n".join(lines) + "\n"
+    if path is not None:
+        _write(path, text)
+    return text
+
+
+def _cell(row: dict, metric: str) -> str:
+    mean, std = row[f"{metric}:mean"], row[f"{metric}:std"]
+    text = MISSING if mean is None else _num(mean) + ("" if std is None else f" ± {_num(std)}")
+    flags = [f"{row[f'{metric}:{kind}']} {kind}" for kind in ("inf", "nan", "missing") if row[f"{metric}:{kind}"]]
+    return text + (f" [{', '.join(flags)}]" if flags else "")
+
+
+def to_csv(rows: Table, path: str | os.PathLike | None = None) -> str:
+    """The table as CSV (``Table.columns()``; full float precision, empty for undefined); written
+    to ``path`` when given. Returns the text."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    columns = rows.columns()
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else _csv_value(row[c]) for c in columns])
+    text = buffer.getvalue()
+    if path is not None:
+        _write(path, text)
+    return text
+
+
+def _csv_value(value):
+    if isinstance(value, float):
+        return repr(value)
+    return _display(value)
+
+
+def _write(path, text: str) -> None:
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        raise DataError(f"cannot write {path} ({exc.strerror or exc})") from None
+
+
+# -- curves --------------------------------------------------------------------------------------------------
+def group_curve(runs: Sequence[Run], metric: str):
+    """(steps, mean, min, max, count) of one group's ``metric`` on the union of logged steps.
+
+    Between two logged steps a run holds its last value; past its last step a converged or diverged
+    run holds it too (it is frozen there), any other run drops out. Non-finite values are left out.
+    """
+    import numpy as np
+
+    curves = [(run, *run.curve(metric)) for run in runs]
+    steps = np.unique(np.concatenate([c[1] for c in curves] + [np.empty(0)]))
+    grid = np.full((len(curves), len(steps)), np.nan)
+    for i, (run, s, v) in enumerate(curves):
+        if len(s) == 0:
+            continue
+        idx = np.searchsorted(s, steps, side="right") - 1
+        inside = idx >= 0
+        if run.status not in ("converged", "diverged"):
+            inside &= steps <= s[-1]
+        grid[i, inside] = v[idx[inside]]
+    finite = np.isfinite(grid)
+    count = finite.sum(0)
+    safe = np.where(finite, grid, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, safe.sum(0) / np.maximum(count, 1), np.nan)
+    low = np.where(count > 0, np.where(finite, grid, np.inf).min(0), np.nan)
+    high = np.where(count > 0, np.where(finite, grid, -np.inf).max(0), np.nan)
+    return steps, mean, low, high, count
+
+
+def plot(runs: Sequence[Run], by: Sequence[str] | None, metrics: Sequence[str] | None,
+         path: str | os.PathLike) -> Path:
+    """One panel per metric: each group's mean curve vs step with its min–max band, to a PNG."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    runs = list(runs)
+    by = _split(by) or list(DEFAULT_BY)
+    _check_keys(runs, by)
+    metrics = _split(metrics) or default_metrics(runs)
+    _check_metrics(runs, metrics)
+    groups = group_runs(runs, by)
+    fig = Figure(figsize=(7.5, 2.8 * len(metrics) + 0.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(metrics), 1, squeeze=False)[:, 0]
+    colors = [f"C{i % 10}" for i in range(len(groups))]
+    for ax, metric in zip(axes, metrics):
+        drawn = []
+        for color, (values, members) in zip(colors, groups):
+            steps, mean, low, high, _ = group_curve(members, metric)
+            if not np.isfinite(mean).any():
+                continue
+            label = " / ".join(_display(v) for v in values) + f" (n={len(members)})"
+            ax.plot(steps, mean, color=color, lw=1.5, label=label)
+            ax.fill_between(steps, low, high, color=color, alpha=0.2, lw=0)
+            drawn.append(np.concatenate([low[np.isfinite(low)], high[np.isfinite(high)]]))
+        values = np.concatenate(drawn) if drawn else np.empty(0)
+        if values.size and values.min() > 0 and values.max() / values.min() > 1e3:
+            ax.set_yscale("log")  # norms and distances that span decades
+        ax.set_ylabel(metric)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        if drawn:
+            ax.legend(fontsize=7, title=" / ".join(by), title_fontsize=7)
+        else:
+            ax.text(0.5, 0.5, f"no finite {metric} values", ha="center", va="center", transform=ax.transAxes)
+    fig.suptitle("mean over runs, band: min–max", fontsize=9)
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    except OSError as exc:
+        raise DataError(f"cannot write {path} ({exc.strerror or exc})") from None
+    return path
+
+
+# -- the tuning objective ----------------------------------------------------------------------------------
+def objective_value(run_dir: str | os.PathLike, metric: str, mode: str = "minimize") -> float:
+    """The value a tuning sweeper (optuna) gets for a run: its final ``metric``.
+
+    A run that failed, diverged, was interrupted or left no summary, and a missing or non-finite
+    value, score the worst value: +inf when minimizing, -inf when maximizing (never nan: the optuna
+    sweeper cannot record a nan trial and stops the sweep).
+    """
+    if mode not in ("minimize", "maximize"):
+        raise ConfigError(f"objective.mode must be minimize or maximize (got {mode!r})")
+    worst = math.inf if mode == "minimize" else -math.inf
+    path = Path(run_dir)
+    if not (path / "summary.json").exists():
+        return worst
+    run = load_run(path)
+    if run.status not in ("converged", "finished"):
+        return worst
+    value = run.final(metric)
+    if value is None:
+        logging.getLogger("minimax").warning("objective.metric %r is not among this run's metrics (%s): scored %s",
+                                             metric, ", ".join(run.metric_names()), worst)
+    return value if value is not None and math.isfinite(value) else worst
+
+
+# -- small helpers ---------------------------------------------------------------------------------------------
+def _split(keys) -> list[str]:
+    if keys is None:
+        return []
+    if isinstance(keys, str):
+        keys = [keys]
+    return [k.strip() for item in keys for k in str(item).split(",") if k.strip()]
+
+
+def _lookup(tree, key: str):
+    node = tree
+    for part in key.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False, None
+    return True, node
+
+
+def _hashable(value):
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
+
+
+def _to_float(value) -> float:
+    try:
+        return float(value)  # summary.json and metrics.jsonl write non-finite floats as "nan", "inf"
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _natural_key(text: str):
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text)]
+
+
+def _value_key(value):
+    if value is None:
+        return (2, 0, [])
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value, [])
+    return (1, 0, _natural_key(_display(value)))
+
+
+def _display(value) -> str:
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_display(v) for v in value) + "]"
+    return str(value)
+
+
+def _num(x: float) -> str:
+    return f"{x:.4g}"
