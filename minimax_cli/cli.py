@@ -74,11 +74,41 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Hydra's own flags that take a value (``--cfg job``); ``--info`` takes an optional topic.
+_HYDRA_VALUE_FLAGS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+                      "--config-dir", "-cd", "--experimental-rerun"}
+_HYDRA_INFO_TOPICS = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+
+
+def _split_hydra_flags(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """Separate Hydra's flags (with their values) from minimax's own train arguments."""
+    ours, hydra_flags, i = [], [], 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok in _HYDRA_VALUE_FLAGS and i + 1 < len(tokens):
+            hydra_flags += tokens[i:i + 2]
+            i += 2
+            continue
+        if tok in ("--info", "-i", "--resolve") or tok.split("=", 1)[0] in _HYDRA_VALUE_FLAGS | {"--info"}:
+            hydra_flags.append(tok)
+            if tok in ("--info", "-i") and i + 1 < len(tokens) and tokens[i + 1] in _HYDRA_INFO_TOPICS:
+                hydra_flags.append(tokens[i + 1])
+                i += 1
+        else:
+            ours.append(tok)
+        i += 1
+    return ours, hydra_flags
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
-    # Hydra flags (--cfg job, --info, -p ...) after `train` pass through untouched.
+    hydra_flags: list[str] = []
+    if argv[:1] == ["train"]:
+        rest, hydra_flags = _split_hydra_flags(argv[1:])
+        argv = ["train", *rest]
     args, extra = parser.parse_known_args(argv)
+    extra += hydra_flags
     try:
         if args.command == "train":
             return train(args.overrides, args.multirun, extra)

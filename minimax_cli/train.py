@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import shutil
@@ -120,6 +121,18 @@ def _fraction_note(result: RunResult) -> str:
     return f" [{n} starts: {conv} converged, {div} diverged]"
 
 
+def _last_logged(metrics_path: Path) -> dict:
+    """The last complete row of metrics.jsonl ({} when nothing was logged)."""
+    if not metrics_path.exists():
+        return {}
+    for line in reversed(metrics_path.read_text().splitlines()):
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:  # a line torn by a crash
+            continue
+    return {}
+
+
 def _only_hydra_files(run_dir: Path) -> bool:
     return all(p.name in (".hydra", "minimax.log") for p in run_dir.iterdir())
 
@@ -158,7 +171,8 @@ def _record_failure(run_dir: Path, exc: Exception, started: float, multirun: boo
         log.error("%s", message)
         return
     run_dir.mkdir(parents=True, exist_ok=True)
+    last = _last_logged(run_dir / "metrics.jsonl")
     write_json_atomic(run_dir / "summary.json", {
-        "status": "failed", "step": 0, "wall_time_s": round(time.perf_counter() - started, 6),
-        "error": message, "metrics": {}})
+        "status": "failed", "step": int(last.pop("step", 0)), "wall_time_s": round(time.perf_counter() - started, 6),
+        "error": message, "metrics": {k: v for k, v in last.items() if k != "wall_time_s"}})
     log.error("run failed: %s", message)
