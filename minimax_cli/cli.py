@@ -19,9 +19,13 @@ def _catalog() -> str:
     from minimax_cli.config import list_options
 
     lines = []
-    for group, title in (("game", "games"), ("algo", "algorithms"), ("hardware", "hardware")):
-        lines.append(f"{title} ({group}=...):")
+    for group, title, syntax in (("game", "games", "game=..."), ("algo", "algorithms", "algo=..."),
+                                 ("hardware", "hardware", "hardware=..."),
+                                 ("experiment", "paper setups", "+experiment=...")):
         options = list_options(group)
+        if not options:
+            continue
+        lines.append(f"{title} ({syntax}):")
         width = max(len(name) for name, _ in options)
         lines += [f"  {name:<{width}}  {text}" for name, text in options]
     return "\n".join(lines)
