@@ -21,10 +21,15 @@ def _catalog() -> str:
     from minimax_cli.config import list_options
 
     lines = []
-    for group, title in (("game", "games"), ("algo", "algorithms"), ("hardware", "hardware"),
-                         ("hparams_search", "tuning presets, with -m"), ("hydra/launcher", "sweep launchers, with -m")):
-        lines.append(f"{title} ({group}=...):")
+    for group, title, syntax in (("game", "games", "game=..."), ("algo", "algorithms", "algo=..."),
+                                 ("hardware", "hardware", "hardware=..."),
+                                 ("experiment", "paper setups", "+experiment=..."),
+                                 ("hparams_search", "tuning presets, with -m", "hparams_search=..."),
+                                 ("hydra/launcher", "sweep launchers, with -m", "hydra/launcher=...")):
         options = list_options(group)
+        if not options:
+            continue
+        lines.append(f"{title} ({syntax}):")
         width = max(len(name) for name, _ in options)
         lines += [f"  {name:<{width}}  {text}" for name, text in options]
     return "\n".join(lines)

@@ -35,7 +35,8 @@ _register_resolvers()
 
 # -- what conf/ offers ------------------------------------------------------------------------------
 def list_options(group: str) -> list[tuple[str, str]]:
-    """(name, one-line description) for each option of a config group, from its first comment."""
+    """(name, one-line description) for each option of a config group, from its first comment
+    (Hydra header lines such as ``# @package _global_``, which must come first, are skipped)."""
     out = []
     for path in sorted((CONF_DIR / group).glob("*.yaml")):
         first = ""
@@ -220,6 +221,29 @@ def _keys_hint(key: str, overrides: list[str]) -> str:
     return ""
 
 
+def pretrain_phase(cfg: DictConfig):
+    """(algorithm, steps) of the optional pretraining phase, or None (``pretrain.steps`` = 0).
+
+    Config: ``pretrain.steps`` and the algorithm node ``pretrain.algo``, added from conf/algo/
+    with ``+algo@pretrain.algo=<name>`` (or an experiment's defaults ``- /algo@pretrain.algo: <name>``).
+    """
+    node = cfg.get("pretrain")
+    if node is None:
+        return None
+    unknown = sorted(set(node.keys()) - {"steps", "algo"})
+    if unknown:
+        raise ConfigError(f"unknown key pretrain.{unknown[0]} (allowed: steps, algo)")
+    steps = node.get("steps", 0)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ConfigError(f"pretrain.steps must be an integer >= 0 (got {steps!r})")
+    if steps == 0:
+        return None
+    if node.get("algo") is None:
+        raise ConfigError("pretrain.steps > 0 needs the pretraining algorithm: add +algo@pretrain.algo=<name> "
+                          f"(one of {', '.join(option_names('algo'))})")
+    return build(node.algo, "pretrain.algo"), steps
+
+
 def check_run(cfg: DictConfig) -> None:
     """Build the game and algorithm (cheap: constructors only validate) and the hardware choice."""
     for group in GROUPS:
@@ -227,6 +251,7 @@ def check_run(cfg: DictConfig) -> None:
             raise ConfigError(f"the config has no {group} (choose one of: {', '.join(option_names(group))})")
     game = build(cfg.game, "game")
     build(cfg.algo, "algo")
+    pretrain_phase(cfg)
     resolve_hardware(cfg.hardware, game)
     check = getattr(game, "check", None)
     if check is not None:

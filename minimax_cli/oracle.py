@@ -52,10 +52,10 @@ class Oracle:
         return self.game.losses(x, y, self.batch)
 
     def loss_x(self, x, y):
-        return self.game.losses(x, y, self.batch)[0]
+        return self.game.loss_x(x, y, self.batch)
 
     def loss_y(self, x, y):
-        return self.game.losses(x, y, self.batch)[1]
+        return self.game.loss_y(x, y, self.batch)
 
     def _gx(self, x, y):
         return grad(self.loss_x, argnums=0)(x, y)
@@ -73,6 +73,9 @@ class Oracle:
         if self.game.zero_sum:  # one backward pass gives both
             gx, gy = grad(self.loss_x, argnums=(0, 1))(x, y)
             return gx, -gy
+        if self.game.penalized_zero_sum:  # L_y = -L_x + penalty: one backward pass of L_x
+            gx, gy = grad(self.loss_x, argnums=(0, 1))(x, y)
+            return gx, grad(self.game.penalty, argnums=1)(x, y, self.batch) - gy
         return self._gx(x, y), self._gy(x, y)
 
     def grad_x(self, x, y):

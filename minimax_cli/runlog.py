@@ -43,10 +43,12 @@ class RunLog:
 
             self._tb = SummaryWriter(log_dir=str(self.dir))
         self.last: dict[str, float] = {}
+        #: fields added to every metrics.jsonl row (e.g. {"phase": "pretrain"}); not sent to TensorBoard
+        self.fields: dict = {}
         self.history: list[dict] = []
 
     def log(self, step: int, metrics: dict[str, float], wall_time: float) -> None:
-        record = {"step": step, "wall_time_s": round(wall_time, 6)}
+        record = {"step": step, "wall_time_s": round(wall_time, 6), **self.fields}
         record.update({k: _clean(float(v)) for k, v in metrics.items()})
         self._jsonl.write(json.dumps(record) + "\n")
         self._jsonl.flush()

@@ -122,16 +122,19 @@ class Runner:
         return tree_map(lambda a, b: torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b), new, old)
 
     # -- the loop ---------------------------------------------------------------------------------
-    def run(self, initial_state=None, start_step: int = 0) -> RunResult:
+    def init_state(self, x0=None, y0=None) -> dict:
+        """The algorithm's initial state at (x0, y0), by default the game's initial points."""
         game, algo = self.game, self.algo
-        if initial_state is None:
+        if x0 is None:
             x0, y0 = game.initial_points()
             if not self.batched:
                 x0, y0 = x0[0], y0[0]
-            init = lambda x, y: algo.init(x, y, self._oracle(game.sample(0) if not self.batched else None, 0))  # noqa: E731
-            state = vmap(init)(x0, y0) if self.batched else init(x0, y0)
-        else:
-            state = initial_state
+        init = lambda x, y: algo.init(x, y, self._oracle(game.sample(0) if not self.batched else None, 0))  # noqa: E731
+        return vmap(init)(x0, y0) if self.batched else init(x0, y0)
+
+    def run(self, initial_state=None, start_step: int = 0) -> RunResult:
+        game, algo = self.game, self.algo
+        state = self.init_state() if initial_state is None else initial_state
         self.cost.reset()
         n = self._per_start(state["x"]).shape[0]
         device = state["x"].device

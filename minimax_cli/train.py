@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from minimax_cli.config import CONF_DIR, build, resolve_hardware
+from minimax_cli.config import CONF_DIR, build, pretrain_phase, resolve_hardware
 from minimax_cli.errors import MinimaxError
 from minimax_cli.report import objective_value
 from minimax_cli.runlog import RunLog, write_json_atomic
@@ -40,6 +40,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
     seed_everything(int(cfg.seed))
     game = build(cfg.game, "game")
     algo = build(cfg.algo, "algo")
+    pretrain = pretrain_phase(cfg)
     device, dtype = resolve_hardware(cfg.hardware, game)
     game.setup(device, dtype, int(cfg.seed))
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -47,13 +48,30 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
     (run_dir / ".hydra" / "resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     runlog = RunLog(run_dir, tensorboard=bool(cfg.tensorboard))
     log.info("run dir: %s", run_dir)
-    runner = Runner(game, algo, steps=int(cfg.steps), log_every=int(cfg.log_every), tol=float(cfg.tol),
-                    converge_on=str(cfg.converge_on), diverge_norm=float(cfg.diverge_norm),
-                    check_every=cfg.check_every, progress=bool(cfg.progress), log=runlog,
-                    plot_starts=int(cfg.plot_starts))
+    loop = dict(log_every=int(cfg.log_every), tol=float(cfg.tol), converge_on=str(cfg.converge_on),
+                diverge_norm=float(cfg.diverge_norm), check_every=cfg.check_every, progress=bool(cfg.progress),
+                log=runlog, plot_starts=int(cfg.plot_starts))
     try:
-        result = runner.run()
+        pre = None
+        if pretrain is not None:  # phase 1 (e.g. seed 001's GDA-2 pretraining), same metrics.jsonl
+            runlog.fields = {"phase": "pretrain"}
+            pre = Runner(game, pretrain[0], steps=pretrain[1], **loop).run()
+            runlog.fields = {"phase": "main"}
+            log.info("pretraining (%s): %s after %d steps (%.2fs)", pretrain[0].name, pre.status, pre.step,
+                     pre.wall_time_s)
+        if pre is None or pre.status in ("finished", "converged"):
+            start = 0 if pre is None else pre.step
+            runner = Runner(game, algo, steps=start + int(cfg.steps), **loop)
+            # the main algorithm starts from the pretrained (x, y) with a fresh algorithm state
+            state = None if pre is None else runner.init_state(pre.state["x"], pre.state["y"])
+            result = runner.run(initial_state=state, start_step=start)
+        else:  # pretraining diverged or was interrupted: the main phase does not run
+            result = pre
         summary = summarize(cfg, game, algo, result, device, dtype)
+        if pre is not None:
+            summary["pretrain"] = {"algo": pretrain[0].name, "algo_params": pretrain[0].hparams(),
+                                   "steps": pretrain[1], "status": pre.status, "step": pre.step,
+                                   "wall_time_s": round(pre.wall_time_s, 6), "cost": pre.cost}
         runlog.summary(summary)
         if game.analytic:
             save_starts(run_dir / "trajectories.npz", result, game)

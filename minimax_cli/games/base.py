@@ -32,6 +32,9 @@ class Game:
     """
 
     zero_sum: bool = True
+    #: L_y = −L_x + penalty(x, y, batch): a zero-sum game whose follower adds a regularizer (a GAN
+    #: discriminator's L2 or gradient penalty); the oracle then gets ξ from one backward pass of L_x
+    penalized_zero_sum: bool = False
     #: analytic games (closed-form losses of a few parameters) run many starts vectorized and
     #: default to float64; neural games default to float32 and run one trajectory.
     analytic: bool = True
@@ -57,6 +60,18 @@ class Game:
         """(L_x, L_y): scalars, pure functions of x and y (torch.func-friendly)."""
         value = self.f(x, y, batch)
         return value, -value
+
+    def loss_x(self, x: torch.Tensor, y: torch.Tensor, batch=None) -> torch.Tensor:
+        """L_x alone (override where it is cheaper than ``losses``)."""
+        return self.losses(x, y, batch)[0]
+
+    def loss_y(self, x: torch.Tensor, y: torch.Tensor, batch=None) -> torch.Tensor:
+        """L_y alone (override where it is cheaper than ``losses``)."""
+        return self.losses(x, y, batch)[1]
+
+    def penalty(self, x: torch.Tensor, y: torch.Tensor, batch=None) -> torch.Tensor:
+        """L_y + L_x, the follower's regularizer, for games with ``penalized_zero_sum``."""
+        raise NotImplementedError
 
     def sample(self, step: int):
         """The batch every derivative of one step is taken on (None for deterministic games)."""

@@ -1,0 +1,327 @@
+"""A GAN as a two-player game: generator = leader x, discriminator = follower y (flat vectors).
+
+G(x, z) and D(y, v) are MLPs evaluated by FlatModule, so every loss is a pure function of
+(x, y, batch) and torch.func can take any derivative of it (forward-over-reverse HVPs included,
+also through the gradient penalties). D returns a logit (a critic value for WGAN); σ is the
+logistic sigmoid, softplus(u) = log(1 + eᵘ), so log σ(u) = −softplus(−u), log(1 − σ(u)) = −softplus(u).
+
+Losses (``game.loss.kind``), each player minimizing its own:
+
+    saturating       f = E_data log σ(D(v)) + E_z log(1 − σ(D(G(z))))      (Goodfellow et al. 2014)
+                     L_x = f,  L_y = −f + penalties: zero-sum min_x max_y f. This is seed 000's
+                     reference code: loss_disc = sigmoid cross-entropy on real and fake = −f,
+                     loss_gen = −loss_disc_fake (= f up to the real term, constant in x).
+    non_saturating   L_y = −f + penalties,  L_x = −E_z log σ(D(G(z)))     (Goodfellow et al. 2014 §3)
+    wgan             U = E_data D(v) − E_z D(G(z)),  L_x = U,  L_y = −U + penalties
+                     (Arjovsky et al. 2017; seed 004 §4: L_gen = U, L_dis = −U + Λ)
+
+Penalties, only in the discriminator's loss L_y (any combination, each off at 0):
+
+    l2   c · Σ_i y_i²  over every discriminator parameter (weights and biases), gradient 2c·y.
+         Seed 000's "L2 regularization (0.0002)" is its code's weight_decay · Σw² with
+         weight_decay = 1e-4, i.e. c = 1e-4 (gradient coefficient 0.0002).
+    gp   λ · E_v̂ (‖∇_v D(v̂)‖ − 1)²,  v̂ = ε v_data + (1 − ε) G(z), ε ~ U[0, 1] per sample
+         (Gulrajani et al. 2017 Eq. 3, two-sided; seed 004 uses λ = 1). ``gp_one_sided``:
+         λ · E max(0, ‖∇D(v̂)‖ − 1)². G(z) is not detached: L_y is a function of (x, y) and its
+         mixed derivatives ∇²_yx L_y include the penalty's dependence on x (∇_y L_y, all that GDA
+         uses, is the same either way).
+    r1   (μ/2) · E_data ‖∇_v D(v)‖²  (Mescheder et al. 2018; seed 003 §4, with the ½ of its
+         Dirac-GAN cost; seed 003's image code omits the ½).
+
+Input gradients are per sample: D acts on each row independently, so ∇_v Σ_i D(v_i) has rows
+∇D(v_i). They are taken with torch.func.grad inside the loss, so the loss stays transformable.
+
+The game is zero-sum (``zero_sum``) exactly when the loss is saturating or WGAN and no penalty is
+on; with penalties it is a penalized zero-sum game (``penalized_zero_sum``: L_y = −L_x + penalty),
+and in both cases the oracle gets the field ξ from one backward pass of L_x (plus the penalty's).
+
+Batches: ``sample(step)`` returns {"real", "z"} (+ "eps" when gp > 0) from the game's own
+torch.Generator (seeded from the run seed; ``sampler_state`` / ``load_sampler_state`` for
+checkpoints). ``game.batch.mode``: ``fixed`` — ``dataset_size`` points drawn once at setup,
+each step uses ``size`` of them drawn without replacement (all of them, in order, when size =
+dataset_size: seed 000's full batch of 5,000); ``fresh`` — ``size`` new data points per step.
+The latent batch (``size`` draws) is new every step unless ``latent: fixed`` (then drawn once:
+with mode fixed and size = dataset_size the game is deterministic). ``eval_batch()`` is a batch
+of ``eval_size`` fixed at setup from a separate stream (the whole dataset as real part in fixed
+mode), so diagnostics never move the training stream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import torch
+import torch.nn.functional as F
+from torch.func import grad
+
+from minimax_cli.errors import ConfigError
+from minimax_cli.games.base import Game
+from minimax_cli.games.data.mog import make_dataset
+from minimax_cli.games.nets.flat import FlatModule
+from minimax_cli.games.nets.mlp import MLP, check_net
+
+LOSSES = ("saturating", "non_saturating", "wgan")
+BATCH_MODES = ("fixed", "fresh")
+LATENT_MODES = ("fresh", "fixed")
+
+GEN_DEFAULTS = {"latent": 16, "depth": 2, "width": 64, "activation": "tanh", "init": "glorot_normal"}
+DISC_DEFAULTS = {"depth": 2, "width": 64, "activation": "tanh", "init": "glorot_normal"}
+LOSS_DEFAULTS = {"kind": "saturating", "l2": 0.0, "gp": 0.0, "gp_one_sided": False, "r1": 0.0}
+BATCH_DEFAULTS = {"mode": "fixed", "dataset_size": 5000, "size": 5000, "latent": "fresh", "eval_size": None}
+METRIC_DEFAULTS = {"w1_samples": 512, "kl_samples": 4096, "kl_bandwidth": None, "kl_floor": 1e-10,
+                   "mode_samples": 2500, "cover_frac": 0.2, "density_bandwidth": 0.1}
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """An independent 63-bit seed per random stream (init, sampler, dataset, eval, metrics)."""
+    digest = hashlib.sha256(f"{int(seed)}:{stream}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def _merge(spec, defaults: dict, key: str) -> dict:
+    spec = dict(spec or {})
+    unknown = sorted(set(spec) - set(defaults))
+    if unknown:
+        raise ConfigError(f"unknown key {key}.{unknown[0]} (allowed: {', '.join(defaults)})")
+    return {**defaults, **spec}
+
+
+def _number(value, key: str, low: float = 0.0, strict: bool = False, high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{key} must be a finite number (got {value!r})")
+    if value < low or (strict and value == low) or (high is not None and value > high):
+        rng = f"{'>' if strict else '>='} {low}" + (f" and <= {high}" if high is not None else "")
+        raise ConfigError(f"{key} must be {rng} (got {value!r})")
+    return float(value)
+
+
+def _count(value, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{key} must be an integer >= 1 (got {value!r})")
+    return value
+
+
+class GAN(Game):
+    """Generator (leader) vs discriminator (follower) on a synthetic dataset."""
+
+    analytic = False
+
+    def __init__(self, name="mog", data="mog1d", sigma=None, generator=None, discriminator=None,
+                 loss=None, batch=None, metrics=None):
+        super().__init__(name)
+        self.dataset = make_dataset(data, sigma)
+        self.gen_cfg = check_net(generator, "game.generator", GEN_DEFAULTS)
+        self.disc_cfg = check_net(discriminator, "game.discriminator", DISC_DEFAULTS)
+        self.loss_cfg = lc = _merge(loss, LOSS_DEFAULTS, "game.loss")
+        if lc["kind"] not in LOSSES:
+            raise ConfigError(f"game.loss.kind must be one of {', '.join(LOSSES)} (got {lc['kind']!r})")
+        for key in ("l2", "gp", "r1"):
+            lc[key] = _number(lc[key], f"game.loss.{key}")
+        if not isinstance(lc["gp_one_sided"], bool):
+            raise ConfigError(f"game.loss.gp_one_sided must be true or false (got {lc['gp_one_sided']!r})")
+        self.batch_cfg = bc = _merge(batch, BATCH_DEFAULTS, "game.batch")
+        if bc["mode"] not in BATCH_MODES:
+            raise ConfigError(f"game.batch.mode must be one of {', '.join(BATCH_MODES)} (got {bc['mode']!r})")
+        if bc["latent"] not in LATENT_MODES:
+            raise ConfigError(f"game.batch.latent must be one of {', '.join(LATENT_MODES)} (got {bc['latent']!r})")
+        for key in ("dataset_size", "size"):
+            _count(bc[key], f"game.batch.{key}")
+        if bc["eval_size"] is not None:
+            _count(bc["eval_size"], "game.batch.eval_size")
+        if bc["mode"] == "fixed" and bc["size"] > bc["dataset_size"]:
+            raise ConfigError(f"game.batch.size ({bc['size']}) exceeds game.batch.dataset_size "
+                              f"({bc['dataset_size']}): fixed mode draws batches without replacement")
+        self.metric_cfg = mc = _merge(metrics, METRIC_DEFAULTS, "game.metrics")
+        for key in ("w1_samples", "kl_samples", "mode_samples"):
+            _count(mc[key], f"game.metrics.{key}")
+        if mc["kl_bandwidth"] is not None:
+            _number(mc["kl_bandwidth"], "game.metrics.kl_bandwidth", strict=True)
+        _number(mc["kl_floor"], "game.metrics.kl_floor", strict=True)
+        _number(mc["cover_frac"], "game.metrics.cover_frac", strict=True, high=1.0)
+        _number(mc["density_bandwidth"], "game.metrics.density_bandwidth", strict=True)
+        # zero-sum only without penalties: then L_y = -L_x exactly
+        self.zero_sum = lc["kind"] != "non_saturating" and lc["l2"] == lc["gp"] == lc["r1"] == 0.0
+        self.penalized_zero_sum = lc["kind"] != "non_saturating" and not self.zero_sum
+        self._sampler: torch.Generator | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------------
+    def setup(self, device, dtype, seed):
+        super().setup(device, dtype, seed)
+        self.seed = int(seed)
+        g, d = self.gen_cfg, self.disc_cfg
+        init = torch.Generator().manual_seed(stream_seed(seed, "init"))
+        gen = MLP(g["latent"], self.dataset.dim, g["depth"], g["width"], g["activation"])
+        disc = MLP(self.dataset.dim, 1, d["depth"], d["width"], d["activation"])
+        # drawn in float64 and cast: a run's networks do not depend on its dtype
+        gen.double().initialize(g["init"], init)
+        disc.double().initialize(d["init"], init)
+        self.G = FlatModule(gen.to(self.device, self.dtype))
+        self.D = FlatModule(disc.to(self.device, self.dtype))
+        self.dim_x, self.dim_y = self.G.size, self.D.size
+        self._x0, self._y0 = self.G.initial(), self.D.initial()
+
+        bc = self.batch_cfg
+        self._sampler = torch.Generator().manual_seed(stream_seed(seed, "sampler"))
+        data_gen = torch.Generator().manual_seed(stream_seed(seed, "dataset"))
+        self._dataset = (self.tensor(self.dataset.sample(bc["dataset_size"], data_gen))
+                         if bc["mode"] == "fixed" else None)
+        self._fixed_z = (self._latent(bc["size"], torch.Generator().manual_seed(stream_seed(seed, "latent")))
+                         if bc["latent"] == "fixed" else None)
+        self._eval = self._make_eval_batch(torch.Generator().manual_seed(stream_seed(seed, "eval")))
+        self._metric_state = self._build_metrics()  # here, so the run's clock does not pay for it
+
+    def initial_points(self):
+        return self._x0.clone().unsqueeze(0), self._y0.clone().unsqueeze(0)
+
+    # -- batches ------------------------------------------------------------------------------------
+    def _latent(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        return self.tensor(torch.randn(n, self.gen_cfg["latent"], generator=gen, dtype=torch.float64))
+
+    def _extras(self, batch: dict, n: int, gen: torch.Generator) -> dict:
+        if self.loss_cfg["gp"] > 0:
+            batch["eps"] = self.tensor(torch.rand(n, 1, generator=gen, dtype=torch.float64))
+        return batch
+
+    def sample(self, step: int):
+        """The batch of one step: {"real": (size, d), "z": (size, latent)} (+ "eps": (size, 1))."""
+        bc, gen = self.batch_cfg, self._sampler
+        n = bc["size"]
+        if self._dataset is None:
+            real = self.tensor(self.dataset.sample(n, gen))
+        elif n == len(self._dataset):
+            real = self._dataset
+        else:
+            real = self._dataset[torch.randperm(len(self._dataset), generator=gen)[:n].to(self.device)]
+        z = self._fixed_z if self._fixed_z is not None else self._latent(n, gen)
+        return self._extras({"real": real, "z": z}, n, gen)
+
+    def _make_eval_batch(self, gen: torch.Generator) -> dict:
+        bc = self.batch_cfg
+        n = bc["eval_size"] or bc["size"]
+        if self._dataset is not None and bc["eval_size"] is None:
+            real, n = self._dataset, len(self._dataset)
+        else:
+            real = self.tensor(self.dataset.sample(n, gen))
+        z = self._fixed_z if (self._fixed_z is not None and n == len(self._fixed_z)) else self._latent(n, gen)
+        return self._extras({"real": real, "z": z}, n, gen)
+
+    def eval_batch(self):
+        return self._eval
+
+    def sampler_state(self) -> torch.Tensor:
+        """The training sampler's RNG state (a uint8 tensor), for checkpoints."""
+        return self._sampler.get_state()
+
+    def load_sampler_state(self, state: torch.Tensor) -> None:
+        self._sampler.set_state(state)
+
+    # -- losses ---------------------------------------------------------------------------------------
+    def _input_grad(self, y, v):
+        """Rows ∇_v D(y, v_i) (D acts row-wise, so the gradient of the sum separates)."""
+        return grad(lambda u: self.D(y, u).sum())(v)
+
+    def penalty(self, x, y, batch):
+        """Σ of the discriminator's penalties (l2, gp, r1) at (x, y) on the batch."""
+        lc = self.loss_cfg
+        total = y.new_zeros(())
+        if lc["l2"] > 0:
+            total = total + lc["l2"] * y.pow(2).sum()
+        if lc["r1"] > 0:
+            total = total + 0.5 * lc["r1"] * self._input_grad(y, batch["real"]).pow(2).sum(-1).mean()
+        if lc["gp"] > 0:
+            eps = batch["eps"]
+            mix = eps * batch["real"] + (1 - eps) * self.G(x, batch["z"])
+            # the 1e-12 only keeps the norm differentiable at an exactly zero gradient
+            norm = (self._input_grad(y, mix).pow(2).sum(-1) + 1e-12).sqrt()
+            gap = (norm - 1).clamp(min=0) if lc["gp_one_sided"] else norm - 1
+            total = total + lc["gp"] * gap.pow(2).mean()
+        return total
+
+    def value(self, d_real, d_fake):
+        """f (saturating/non-saturating: E log σ(D(v)) + E log(1 − σ(D(G(z))))) or U (wgan)."""
+        if self.loss_cfg["kind"] == "wgan":
+            return d_real.mean() - d_fake.mean()
+        return -F.softplus(-d_real).mean() - F.softplus(d_fake).mean()
+
+    def _scores(self, x, y, batch):
+        return self.D(y, batch["real"]).squeeze(-1), self.D(y, self.G(x, batch["z"])).squeeze(-1)
+
+    def loss_x(self, x, y, batch):
+        """The generator's loss L_x."""
+        d_fake = self.D(y, self.G(x, batch["z"])).squeeze(-1)
+        if self.loss_cfg["kind"] == "non_saturating":
+            return F.softplus(-d_fake).mean()
+        return self.value(self.D(y, batch["real"]).squeeze(-1), d_fake)
+
+    def loss_y(self, x, y, batch):
+        """The discriminator's loss L_y = −f (or −U) + penalties."""
+        d_real, d_fake = self._scores(x, y, batch)
+        return -self.value(d_real, d_fake) + self.penalty(x, y, batch)
+
+    def losses(self, x, y, batch=None):
+        batch = self._eval if batch is None else batch
+        d_real, d_fake = self._scores(x, y, batch)
+        value = self.value(d_real, d_fake)
+        lx = F.softplus(-d_fake).mean() if self.loss_cfg["kind"] == "non_saturating" else value
+        ly = -value
+        if not self.zero_sum:
+            ly = ly + self.penalty(x, y, batch)
+        return lx, ly
+
+    def f(self, x, y, batch=None):
+        """The value f (= L_x) of the (penalized) zero-sum losses; the non-saturating game has none."""
+        if self.loss_cfg["kind"] == "non_saturating":
+            raise NotImplementedError("the non-saturating GAN is general-sum: it has no single value f")
+        return self.loss_x(x, y, self._eval if batch is None else batch)
+
+    # -- diagnostics ----------------------------------------------------------------------------------
+    def generate(self, x, n: int | None = None) -> torch.Tensor:
+        """G(x, z) on the fixed metric latents (the first n of them)."""
+        z = self._metric_state["z"]
+        with torch.no_grad():
+            return self.G(x, z[:n] if n else z)
+
+    def discriminate(self, y, v) -> torch.Tensor:
+        """D's prediction at points v: σ(D) for the GAN losses, the critic value for wgan."""
+        with torch.no_grad():
+            out = self.D(y, self.tensor(v).reshape(-1, self.dataset.dim)).squeeze(-1)
+        return out if self.loss_cfg["kind"] == "wgan" else torch.sigmoid(out)
+
+    def _build_metrics(self) -> dict:
+        """Fixed real samples and latents for w1/kl/modes (common random numbers across steps)."""
+        from minimax_cli.metrics.distributions import GridKL
+
+        mc, ds = self.metric_cfg, self.dataset
+        gen = torch.Generator().manual_seed(stream_seed(self.seed, "metrics"))
+        n = max(mc["w1_samples"], mc["kl_samples"], mc["mode_samples"])
+        real = ds.sample(n, gen)
+        state = {"real": real, "z": self._latent(n, gen), "kl": None}
+        if ds.dim <= 2:
+            h = mc["kl_bandwidth"] or ds.sigma
+            lo, hi = ds.bounds(margin=3 * h)
+            state["kl"] = GridKL(real[: mc["kl_samples"]], lo, hi, h, mc["kl_floor"])
+        return state
+
+    def extra_metrics(self, x, y, step):
+        """w1 (exact EMD, m = w1_samples), kl (grid KDE, d ≤ 2), modes_covered, high_quality_frac."""
+        from minimax_cli.metrics.distributions import mode_coverage, w1
+
+        mc, ds, state = self.metric_cfg, self.dataset, self._metric_state
+        fake = self.generate(x).detach().cpu().double()
+        if not torch.isfinite(fake).all():
+            return {"w1": math.nan, "kl": math.nan, "modes_covered": 0, "high_quality_frac": 0.0}
+        m = mc["w1_samples"]
+        out = {"w1": w1(fake[:m], state["real"][:m])}
+        if state["kl"] is not None:
+            out["kl"] = state["kl"](fake[: mc["kl_samples"]])
+        covered, quality = mode_coverage(fake[: mc["mode_samples"]], ds.centres, ds.labels, ds.mode_weights(),
+                                         ds.sigma, mc["cover_frac"])
+        out["modes_covered"] = covered
+        out["high_quality_frac"] = quality
+        return out
+
+    def figures(self, run_dir, x, y, step, history):
+        from minimax_cli.games.gan_figures import gan_figures
+
+        return gan_figures(self, run_dir, x, y, step, history)

@@ -1,0 +1,142 @@
+"""End-of-run figures of the synthetic-data GANs (seed 000 Fig. 4/5 layout).
+
+    samples.png     1-D: generator density (Gaussian KDE, bandwidth 0.1 as seed 000 App. E) over
+                    the data density, and the discriminator's prediction σ(D(v)) (the critic
+                    value for WGAN). 2-D: generated samples over D's prediction, and their KDE.
+    grad_norms.png  ‖∇ₓL_x‖ and ‖∇ᵧL_y‖ against steps, log scale (seed 000 Fig. 4 row 3, Fig. 7);
+                    a pretraining phase is shaded.
+    distances.png   w1 and kl against steps (log scale) and modes covered.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from minimax_cli.metrics.distributions import kde_on_grid
+from minimax_cli.plots import _pyplot
+
+
+def _series(history: list[dict], key: str):
+    steps, values = [], []
+    for row in history:
+        value = row.get(key)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            steps.append(row["step"])
+            values.append(value)
+    return np.asarray(steps), np.asarray(values, dtype=float)
+
+
+def _shade_pretrain(ax, history):
+    pre = [row["step"] for row in history if row.get("phase") == "pretrain"]
+    if pre:
+        ax.axvspan(min(pre), max(pre), color="0.9", zorder=0, label="pretraining")
+
+
+def gan_figures(game, run_dir, x, y, step, history) -> list[Path]:
+    plt = _pyplot()
+    run_dir = Path(run_dir)
+    paths = []
+    fake = game.generate(x).detach().cpu().double()
+    if torch.isfinite(fake).all():
+        draw = _samples_1d if game.dataset.dim == 1 else _samples_2d if game.dataset.dim == 2 else None
+        if draw is not None:
+            fig = draw(plt, game, fake.numpy(), y)
+            fig.suptitle(f"{game.name} ({game.dataset.name}, {game.loss_cfg['kind']}) at step {step}")
+            fig.tight_layout()
+            paths.append(_save(plt, fig, run_dir / "samples.png"))
+    for name, fig in (("grad_norms", _grad_norms(plt, history)), ("distances", _distances(plt, history))):
+        if fig is not None:
+            paths.append(_save(plt, fig, run_dir / f"{name}.png"))
+    return paths
+
+
+def _save(plt, fig, path: Path) -> Path:
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _samples_1d(plt, game, fake, y):
+    ds, h = game.dataset, game.metric_cfg["density_bandwidth"]
+    lo, hi = ds.bounds(margin=1.5)
+    grid = np.linspace(float(lo[0]), float(hi[0]), 800)  # mog1d: [-5.9, 5.9] (seed 000 plots [-6, 6])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=110)
+    ax1.plot(grid, ds.density(torch.as_tensor(grid)).numpy(), "k--", lw=1, label="data")
+    ax1.fill_between(grid, kde_on_grid(fake, [grid], h), alpha=0.5, label=f"generator (KDE, h={h:g})")
+    ax1.set_title("generator density")
+    ax1.legend(fontsize=8)
+    pred = game.discriminate(y, torch.as_tensor(grid)).cpu().numpy()
+    ax2.plot(grid, pred, lw=2)
+    if game.loss_cfg["kind"] != "wgan":
+        ax2.set_ylim(0, 1)
+    ax2.set_title("discriminator prediction" + (" (critic)" if game.loss_cfg["kind"] == "wgan" else " σ(D)"))
+    for ax in (ax1, ax2):
+        ax.grid(ls="--", alpha=0.5)
+    return fig
+
+
+def _samples_2d(plt, game, fake, y):
+    ds, h = game.dataset, game.metric_cfg["density_bandwidth"]
+    lo, hi = ds.bounds(margin=1.0)
+    gx, gy = (np.linspace(float(lo[j]), float(hi[j]), 200) for j in (0, 1))
+    XX, YY = np.meshgrid(gx, gy, indexing="xy")
+    pred = game.discriminate(y, torch.as_tensor(np.stack([XX.ravel(), YY.ravel()], -1))).cpu().numpy()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 5), dpi=110)
+    cs = ax1.contourf(XX, YY, pred.reshape(XX.shape), levels=20, cmap="RdBu_r", alpha=0.7)
+    fig.colorbar(cs, ax=ax1, shrink=0.8, label="critic" if game.loss_cfg["kind"] == "wgan" else "σ(D)")
+    ax1.scatter(fake[:, 0], fake[:, 1], s=3, c="k", alpha=0.5, label="generated")
+    ax1.scatter(ds.centres[:, 0], ds.centres[:, 1], s=12 if ds.n_modes == len(ds.centres) else 0.5,
+                c="gold", label="data centres")
+    ax1.set_title("samples over the discriminator")
+    ax1.legend(fontsize=8, loc="upper right")
+    density = kde_on_grid(fake, [gx, gy], h)  # (len(gx), len(gy))
+    ax2.imshow(density.T, origin="lower", extent=(gx[0], gx[-1], gy[0], gy[-1]), cmap="viridis", aspect="auto")
+    ax2.set_title(f"generator density (KDE, h={h:g})")
+    for ax in (ax1, ax2):
+        ax.set_xlim(gx[0], gx[-1])
+        ax.set_ylim(gy[0], gy[-1])
+    return fig
+
+
+def _grad_norms(plt, history):
+    sx, vx = _series(history, "grad_norm/x")
+    sy, vy = _series(history, "grad_norm/y")
+    if len(vx) == 0 and len(vy) == 0:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    _shade_pretrain(ax, history)
+    ax.plot(sy, vy, lw=1.8, label="discriminator ‖∇ᵧL_y‖")
+    ax.plot(sx, vx, lw=1.8, label="generator ‖∇ₓL_x‖")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_title("gradient norms")
+    ax.grid(ls="--", alpha=0.5)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _distances(plt, history):
+    curves = [(key, *_series(history, key)) for key in ("w1", "kl")]
+    curves = [c for c in curves if len(c[2])]
+    sm, vm = _series(history, "modes_covered")
+    if not curves and not len(vm):
+        return None
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=110)
+    _shade_pretrain(ax1, history)
+    for key, s, v in curves:
+        ax1.plot(s, np.maximum(v, 1e-6), lw=1.8, label=key)
+    ax1.set_yscale("log")
+    ax1.set_title("W1 and KL(data ‖ generator)")
+    ax1.legend(fontsize=8)
+    ax2.plot(sm, vm, lw=1.8, drawstyle="steps-post")
+    ax2.set_title("modes covered")
+    for ax in (ax1, ax2):
+        ax.set_xlabel("step")
+        ax.grid(ls="--", alpha=0.5)
+    fig.tight_layout()
+    return fig

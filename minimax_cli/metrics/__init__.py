@@ -1,0 +1,1 @@
+"""Metrics beyond the runner's standard ones (distributions.py: W1, KL, mode coverage)."""
