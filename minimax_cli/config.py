@@ -100,7 +100,19 @@ def resolve_hardware(hw: DictConfig, game) -> tuple["torch.device", "torch.dtype
                           "use hardware=cpu or hardware=auto")
     if dtype == "auto":
         dtype = "float64" if game.analytic else "float32"
+    threads = hw.get("threads", None)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ConfigError(f"hardware.threads must be null or an integer >= 1 (got {threads!r})")
     return torch.device(device), getattr(torch, dtype)
+
+
+def apply_threads(hw: DictConfig) -> None:
+    """torch's intra-op thread count from hardware.threads (null leaves torch's default)."""
+    import torch
+
+    threads = hw.get("threads", None)
+    if threads is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(int(threads))
 
 
 # -- checking overrides before a run ---------------------------------------------------------------------

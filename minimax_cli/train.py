@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from minimax_cli.config import CONF_DIR, build, pretrain_phase, resolve_hardware
+from minimax_cli.config import CONF_DIR, apply_threads, build, pretrain_phase, resolve_hardware
 from minimax_cli.errors import MinimaxError
 from minimax_cli.report import objective_value
 from minimax_cli.runlog import RunLog, write_json_atomic
@@ -42,6 +42,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
     algo = build(cfg.algo, "algo")
     pretrain = pretrain_phase(cfg)
     device, dtype = resolve_hardware(cfg.hardware, game)
+    apply_threads(cfg.hardware)
     game.setup(device, dtype, int(cfg.seed))
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / ".hydra").mkdir(exist_ok=True)

@@ -8,6 +8,10 @@ import pytest
 import torch
 
 torch.set_default_dtype(torch.float64)
+# pytest-xdist already runs one worker per core: one torch thread each (and in every subprocess the
+# tests start) avoids oversubscribing the cores, which slows small-tensor code several-fold.
+torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 REPO = Path(__file__).resolve().parent.parent
 
 
