@@ -1,0 +1,1 @@
+"""Data of neural games: image datasets through torchvision (images.py) and batch samplers."""
