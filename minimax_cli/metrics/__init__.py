@@ -1,1 +1,2 @@
-"""Metrics beyond the runner's standard ones (distributions.py: W1, KL, mode coverage)."""
+"""Metrics beyond the runner's standard ones: distributions.py (W1, KL, mode coverage), fid.py (FID),
+inception_score.py (Inception score)."""

@@ -1,1 +1,58 @@
-"""Networks of neural games, used functionally on flat parameter vectors (see flat.py)."""
+"""Networks of neural games, used functionally on flat parameter vectors (see flat.py).
+
+Image GAN architectures, by config name (``game.arch``):
+
+=================  ===========================================  ============================
+name               paper                                        module
+=================  ===========================================  ============================
+``dcgan``          seed 002 Table 3 (LEAD, CIFAR-10 DCGAN)       ``dcgan.py``
+``wgangp_cnn``     seed 001 "standard CNN" = WGAN-GP conv nets   ``wgangp.py``
+``resnet``         seed 002 Tables 4–5 (SNGAN); seed 001 ResNet  ``resnet.py``
+``gan_stability``  seed 003 Fig. 17 (GAN_stability ResNet)       ``gan_stability.py``
+=================  ===========================================  ============================
+
+``build_pair(arch, channels, image_size, generator={...}, discriminator={...})`` returns the two
+``nn.Module``s; wrap each in ``FlatModule``. Every generator maps z of shape (n, latent_dim) to
+images (n, channels, size, size) in [−1, 1] (tanh); every discriminator maps images to LOGITS
+of shape (n,) (apply the sigmoid in the loss). Normalization layers use batch statistics only
+and spectral norm keeps its power-iteration state as buffers (``layers.py``).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from torch import nn
+
+from minimax_cli.errors import ConfigError
+from minimax_cli.games.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from minimax_cli.games.nets.gan_stability import GSDiscriminator, GSGenerator
+from minimax_cli.games.nets.resnet import ResNetDiscriminator, ResNetGenerator
+from minimax_cli.games.nets.wgangp import WGANGPDiscriminator, WGANGPGenerator
+
+ARCHITECTURES = {
+    "dcgan": (DCGANGenerator, DCGANDiscriminator),
+    "wgangp_cnn": (WGANGPGenerator, WGANGPDiscriminator),
+    "resnet": (ResNetGenerator, ResNetDiscriminator),
+    "gan_stability": (GSGenerator, GSDiscriminator),
+}
+
+
+def _build(cls, role: str, arch: str, kwargs: dict) -> nn.Module:
+    accepted = [p for p in inspect.signature(cls).parameters]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ConfigError(f"unknown {role} option(s) {unknown} for arch={arch}; accepted: {', '.join(accepted)}")
+    return cls(**kwargs)
+
+
+def build_pair(arch: str, channels: int, image_size: int, generator: dict | None = None,
+               discriminator: dict | None = None) -> tuple[nn.Module, nn.Module]:
+    """(generator, discriminator) modules of architecture ``arch`` for c×s×s images."""
+    if arch not in ARCHITECTURES:
+        raise ConfigError(f"unknown game.arch {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    g_cls, d_cls = ARCHITECTURES[arch]
+    common = {"channels": channels, "image_size": image_size}
+    g = _build(g_cls, "generator", arch, {**common, **(generator or {})})
+    d = _build(d_cls, "discriminator", arch, {**common, **(discriminator or {})})
+    return g, d

@@ -8,8 +8,11 @@ game keeps an ``nn.Module`` only as the architecture and evaluates it with
     x0   = net.initial()                 # flat copy of the module's initial parameters
     out  = net(x, inputs)                # forward pass with parameters x (differentiable in x)
 
-Buffers (e.g. batch-norm running statistics) are not parameters: they stay in the module and
-are passed unchanged, so each forward is a pure function of (x, inputs).
+Buffers are not parameters: they stay in the module and are passed unchanged, so each forward
+is a pure function of (x, inputs). State that must evolve between steps but never inside a
+differentiated function (the power-iteration vectors of spectral normalization, see
+``nets/layers.py``) is a buffer too: ``net.apply(x, buffers, inputs)`` evaluates with explicit
+buffers (a pure function of (x, buffers, inputs)), ``net.set_buffers(buffers)`` stores new ones.
 """
 
 from __future__ import annotations
@@ -38,10 +41,24 @@ class FlatModule:
     def buffers(self) -> dict[str, torch.Tensor]:
         return dict(self.module.named_buffers())
 
-    def __call__(self, flat: torch.Tensor, *args, **kwargs):
+    def set_buffers(self, buffers: dict[str, torch.Tensor]) -> None:
+        """Copy new buffer values into the module (outside any torch.func transform)."""
+        own = dict(self.module.named_buffers())
+        unknown = set(buffers) - set(own)
+        if unknown:
+            raise KeyError(f"not buffers of this module: {sorted(unknown)}")
+        with torch.no_grad():
+            for name, value in buffers.items():
+                own[name].copy_(value)
+
+    def apply(self, flat: torch.Tensor, buffers: dict[str, torch.Tensor], *args, **kwargs):
+        """Forward pass with parameters ``flat`` and the given buffers (pure in both)."""
         params = self.unflatten(flat)
-        params.update(self.buffers())
+        params.update(buffers)
         return functional_call(self.module, params, args, kwargs)
+
+    def __call__(self, flat: torch.Tensor, *args, **kwargs):
+        return self.apply(flat, self.buffers(), *args, **kwargs)
 
     def to(self, device, dtype) -> "FlatModule":
         self.module.to(device=device, dtype=dtype)
