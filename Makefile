@@ -22,3 +22,12 @@ test-fast:  ## unit tests only
 
 bench:  ## benchmarks (ratios against GDA measured in the same run)
 	$(BIN)/python scripts/bench_starts.py
+
+# -- theory (issue 4) ----------------------------------------------------------------------------
+.PHONY: reproduce-dirac reproduce-dirac-quick
+
+reproduce-dirac:  ## seed 003 Fig. 1: Dirac-GAN tau-GDA, tau in {1,4,8,16} x mu in {0.3,1}, 4000 steps -> runs/reproduce/dirac (table.md, dirac_fig1.png)
+	$(BIN)/python scripts/reproduce_dirac.py --out $(RUNS)/reproduce/dirac
+
+reproduce-dirac-quick:  ## the CI variant of reproduce-dirac: tau in {8,16}, mu = 0.3, 1000 steps
+	$(BIN)/python scripts/reproduce_dirac.py --quick --out $(RUNS)/reproduce/dirac-quick
