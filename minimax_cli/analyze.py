@@ -27,18 +27,16 @@ OUTPUTS = ("text", "json")
 #: the keys every JSON report has (issue 4), in this order, then the extras
 REQUIRED_KEYS = ("point", "classification", "game_jacobian_eigs", "step_jacobian_eigs", "spectral_radius",
                  "tau_star")
-DEFAULTS = {"output": "text", "newton_tol": 1e-10, "newton_steps": 100, "tau_max_dim": 40, "max_dim": 2000,
-            "eps": 1e-6, "r": None, "gamma": 1.0}
+OPTIONS = ("output", "newton_tol", "newton_steps", "tau_max_dim", "max_dim", "eps", "r", "gamma")
 
 
 def options(cfg: DictConfig) -> dict:
-    """The ``analyze`` node of the config, validated (unknown keys and bad values: one line)."""
+    """The ``analyze`` node of the config (defaults in conf/config.yaml), validated: one line each."""
     node = cfg.get("analyze")
-    given = OmegaConf.to_container(node, resolve=True) if node is not None else {}
-    unknown = sorted(set(given) - set(DEFAULTS))
-    if unknown:
-        raise ConfigError(f"unknown config key 'analyze.{unknown[0]}' (keys of analyze: {', '.join(DEFAULTS)})")
-    opts = {**DEFAULTS, **given}
+    opts = OmegaConf.to_container(node, resolve=True) if node is not None else {}
+    missing = [k for k in OPTIONS if k not in opts]
+    if missing:
+        raise ConfigError(f"the config has no analyze.{missing[0]} (conf/config.yaml defines analyze.*)")
     if opts["output"] not in OUTPUTS:
         raise ConfigError(f"analyze.output must be one of {', '.join(OUTPUTS)} (got {opts['output']!r})")
     for key in ("newton_tol", "eps", "gamma"):

@@ -70,6 +70,16 @@ def test_points_by_index_and_by_newton(cli):
     assert rep["classification"]["class"] == "neither" and rep["tau_star"]["stable_intervals"] == []
 
 
+def test_seed003_examples_from_the_command_line(cli):
+    rep = analyze_json(cli, "game=tau_example1", "--json")
+    assert rep["classification"]["class"] == "local_minimax" and rep["tau_star"]["value"] == pytest.approx(2.0)
+    rep = analyze_json(cli, "game=tau_example2", "--json")
+    t = rep["tau_star"]
+    assert rep["classification"]["class"] == "neither" and t["value"] is None
+    assert t["stable_intervals"] == [[pytest.approx(0.5), pytest.approx(2.0)]]
+    assert t["instability_threshold"] == pytest.approx(2.0) and t["tau0"] == pytest.approx(6.25)
+
+
 def test_bilinear_game_reports_seed004_bounds(cli):
     rep = analyze_json(cli, "game=bilinear_random", "algo=gda", "--json")
     b = rep["bilinear_bounds"]

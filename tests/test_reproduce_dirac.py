@@ -29,6 +29,8 @@ def test_quick_dirac_reproduction(tmp_path):
     assert (tmp_path / "dirac_fig1.png").stat().st_size > 10_000
     table = (tmp_path / "table.md").read_text()
     assert "| 0.3 | 8 | 1.200-0.748i, 1.200+0.748i | no" in table and "| 0.3 | 16 | 1.073, 3.727 | yes" in table
-    for run in (tmp_path / "runs").iterdir():   # each run is a complete run directory of the CLI
+    runs = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    assert len(runs) == 2
+    for run in runs:   # each run is a complete run directory of the CLI
         summary = json.loads((run / "summary.json").read_text())
         assert summary["game"] == "dirac" and summary["algo"] == "tgda" and summary["step"] == 1000

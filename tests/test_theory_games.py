@@ -236,5 +236,5 @@ def test_torus_is_periodic_and_its_distance_wraps():
 def test_every_new_game_config_has_a_description():
     options = dict(list_options("game"))
     for name in ("dirac", "dirac_ns", "covariance", "covariance_quad", "poly53", "poly54", "torus",
-                 "bilinear", "bilinear_random"):
+                 "bilinear", "bilinear_random", "tau_example1", "tau_example2"):
         assert options[name] and "seed 00" in options[name], name

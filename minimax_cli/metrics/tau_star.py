@@ -176,8 +176,10 @@ def stable_intervals(J: np.ndarray, n1: int, roots: list[float]) -> list[tuple[f
     edges = [0.0] + list(roots) + [math.inf]
     out = []
     for lo, hi in zip(edges[:-1], edges[1:]):
-        probe = 1.0 if (lo == 0.0 and hi == math.inf) else hi / 2 if lo == 0.0 else 2 * lo if hi == math.inf \
-            else math.sqrt(lo * hi)
+        if hi == math.inf:
+            probe = 2.0 * lo if lo > 0 else 1.0
+        else:
+            probe = hi / 2.0 if lo == 0.0 else math.sqrt(lo * hi)
         if is_stable(J, n1, probe):
             out.append((lo, hi))
     return out
@@ -299,8 +301,7 @@ def analyze(J: np.ndarray, n1: int, zero_sum: bool = True, max_dim: int = 40) ->
             # stable on (r_k, ∞) and not at r_k (ν(r_k) = 0): τ* = r_k, or 0 without roots
             out["guard_map"] = intervals[-1][0]
         out["scan"] = scan_last_change(J, n1, stable_at_infinity=True)
-        values = [v for v in (out["theorem1"], out["guard_map"], out["scan"])]
-        checks = [_agree(values[0], values[1]), _agree(values[0], values[2])]
+        checks = [_agree(out["theorem1"], out["guard_map"]), _agree(out["theorem1"], out["scan"])]
         out["agree"] = all(ok for ok, _ in checks)
         rels = [r for _, r in checks if r is not None]
         out["rel_diff"] = max(rels) if rels else None
@@ -309,6 +310,8 @@ def analyze(J: np.ndarray, n1: int, zero_sum: bool = True, max_dim: int = 40) ->
             out["tau0"] = theorem2_tau0(J, n1)
         elif zero_sum and regular:
             notes.append("S1 is singular: Theorem 2's τ0 is not defined")
+        elif not zero_sum:
+            notes.append("Theorem 2's τ0 is computed for zero-sum games only")
         if intervals and not stable_last:
             out["instability_threshold"] = intervals[-1][1]
         elif stable_last:
