@@ -44,3 +44,12 @@ sweep-demo:  ## 12 small runs (g1 g2 g3 x gda tgda x 2 seeds) on 2 local process
 tune-demo:  ## optuna (TPE, 20 trials) tunes tau-GDA's lr_x and tau on g1; best in <sweep dir>/optimization_results.yaml
 	$(BIN)/minimax train -m hparams_search=toy_tgda hydra.sweep.dir=$(SWEEP_DIR)
 	$(BIN)/minimax report $(SWEEP_DIR) --by algo.lr_x,algo.tau --metric dist_to_eq
+
+# -- theory (issue 4) ----------------------------------------------------------------------------
+.PHONY: reproduce-dirac reproduce-dirac-quick
+
+reproduce-dirac:  ## seed 003 Fig. 1: Dirac-GAN tau-GDA, tau in {1,4,8,16} x mu in {0.3,1}, 4000 steps -> runs/reproduce/dirac (table.md, dirac_fig1.png)
+	$(BIN)/python scripts/reproduce_dirac.py --out $(RUNS)/reproduce/dirac
+
+reproduce-dirac-quick:  ## the CI variant of reproduce-dirac: tau in {8,16}, mu = 0.3, 1000 steps
+	$(BIN)/python scripts/reproduce_dirac.py --quick --out $(RUNS)/reproduce/dirac-quick

@@ -3,6 +3,7 @@
     minimax train [-m] [key=value ...]     one run, or a Hydra multirun sweep with -m
     minimax report PATH... [--by k,k] [--metric m] [--csv F] [--markdown F] [--plot F] [--status s]
                                            markdown table (and CSV, curves) over the runs under PATH
+    minimax analyze [--json] [key=value ...]  local theory at a critical point (no run directory)
     minimax info                           games, algorithms and hardware choices
 """
 
@@ -43,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                "  minimax train                                   g1 with GDA (the defaults)\n"
                "  minimax train game=g3 algo=gda_alt steps=2000 seed=3\n"
                "  minimax train -m game=g1,g2,g3 algo=gda,tgda algo.tau=1,4\n"
-               "  minimax report runs/multirun --by game.name,algo.name --metric dist_to_eq\n\n" + _catalog())
+               "  minimax report runs/multirun --by game.name,algo.name --metric dist_to_eq\n"
+               "  minimax analyze game=g1 algo=tgda algo.tau=4 --json\n\n" + _catalog())
     sub = parser.add_subparsers(dest="command", metavar="command")
     train = sub.add_parser("train", help="run one game x algorithm (Hydra overrides; -m for a sweep)",
                            description="Run a game with an algorithm; arguments are Hydra overrides "
@@ -75,6 +77,13 @@ def _parser() -> argparse.ArgumentParser:
                                                       "of markdown)")
     report.add_argument("--markdown", metavar="FILE", help="also write the markdown table to FILE")
     report.add_argument("--plot", metavar="FILE", help="PNG of each metric vs step: group mean, min–max band")
+    analyze = sub.add_parser(
+        "analyze", help="classify a critical point; spectra of the game and of the algorithm's step map; τ*",
+        description="Local theory at a critical point (same overrides as train): classification, "
+                    "game-Jacobian and step-map eigenvalues, τ* for τ-GDA, seed 004 bounds for "
+                    "bilinear games. point=null|k|[x...,y...]; analyze.* options in conf/config.yaml.")
+    analyze.add_argument("--json", action="store_true", help="print one JSON object (same as output=json)")
+    analyze.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. game=g1 algo=tgda point=[0.1,0.2]")
     sub.add_parser("info", help="list games, algorithms and hardware choices")
     return parser
 
@@ -121,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             if extra:
                 parser.error(f"unrecognized arguments: {' '.join(extra)}")
             return report(args)
+        if args.command == "analyze":
+            if extra:
+                parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            return analyze(args.overrides, args.json)
         if args.command == "info":
             print(_catalog())
             return 0
@@ -139,9 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
     from minimax_cli.config import check_run, compose, expand_sweeps, merge_overrides, sweeper_params
 
-    bad = [o for o in overrides if "=" not in o and not o.startswith("~")]
-    if bad:
-        raise MinimaxError(f"cannot parse override {bad[0]!r}: write key=value (e.g. game=g3, algo.lr_x=0.01)")
+    _check_overrides(overrides)
     jobs = expand_sweeps(overrides) if multirun else [overrides]
     if not multirun and len(expand_sweeps(overrides)) > 1:
         raise MinimaxError("comma-separated values make a sweep: add -m (minimax train -m ...)")
@@ -186,6 +197,34 @@ def report(args) -> int:
     for path in written:
         print(f"{PROG}: wrote {path}", file=sys.stderr)
     return 0
+
+
+def analyze(overrides: list[str], as_json: bool) -> int:
+    """`minimax analyze`: one configuration, a report on stdout (text, or one JSON object)."""
+    import json
+
+    from minimax_cli.analyze import analyze as run_analysis
+    from minimax_cli.analyze import format_text
+    from minimax_cli.config import compose, expand_sweeps
+
+    _check_overrides(overrides)
+    # `output=...` is short for `analyze.output=...`
+    overrides = [f"analyze.{o}" if o.split("=", 1)[0] == "output" else o for o in overrides]
+    if len(expand_sweeps(overrides)) > 1:
+        raise MinimaxError("analyze takes one configuration, not a sweep (remove the comma-separated values)")
+    cfg = compose(overrides)
+    report = run_analysis(cfg)
+    if as_json or cfg.analyze.output == "json":
+        print(json.dumps(report, allow_nan=False))
+    else:
+        print(format_text(report))
+    return 0
+
+
+def _check_overrides(overrides: list[str]) -> None:
+    bad = [o for o in overrides if "=" not in o and not o.startswith("~")]
+    if bad:
+        raise MinimaxError(f"cannot parse override {bad[0]!r}: write key=value (e.g. game=g3, algo.lr_x=0.01)")
 
 
 def _guard_run_dir(cfg, multirun: bool) -> None:

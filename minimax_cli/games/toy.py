@@ -5,6 +5,9 @@ All are zero-sum: the leader x minimizes f, the follower y maximizes it.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 
 from minimax_cli.errors import ConfigError
@@ -103,13 +106,42 @@ class Quadratic(AnalyticGame):
 
 
 class Bilinear(Quadratic):
-    """f = xᵀCy (C is n×m from the config): the pure-rotation game where GDA spirals out."""
+    """f = xᵀCy: the pure-rotation game where GDA spirals out (seed 004 §3: U(θ, ω) = θᵀCω).
 
-    def __init__(self, name, C, **kw):
-        rows = matrix(C, "game.C")
+    ``C`` is an n×m nested list, or ``random``: a dim×dim matrix with C_ij ~ U[0, 1) i.i.d. drawn
+    by numpy.random.default_rng(C_seed) (seed 004 Fig. 1: p = q = 5). ``start_radius`` r > 0 makes
+    the default start a point at distance r from the equilibrium in a direction drawn from the
+    run's seed (Fig. 1: r = 0.5); null keeps the all-ones start.
+    """
+
+    def __init__(self, name, C, dim=None, C_seed=0, start_radius=None, **kw):
+        if isinstance(C, str):
+            if C != "random":
+                raise ConfigError(f"game.C must be a nested list or 'random' (got {C!r})")
+            if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+                raise ConfigError(f"game.C=random needs game.dim, an integer >= 1 (p = q = dim; got {dim!r})")
+            if isinstance(C_seed, bool) or not isinstance(C_seed, int) or C_seed < 0:
+                raise ConfigError(f"game.C_seed must be an integer >= 0 (got {C_seed!r})")
+            rows = np.random.default_rng(C_seed).uniform(0.0, 1.0, size=(dim, dim)).tolist()
+        else:
+            if dim is not None:
+                raise ConfigError("game.dim is only used with game.C=random (the matrix given fixes the dimensions)")
+            rows = matrix(C, "game.C")
+        if start_radius is not None and (isinstance(start_radius, bool) or not isinstance(start_radius, (int, float))
+                                         or not math.isfinite(start_radius) or start_radius <= 0):
+            raise ConfigError(f"game.start_radius must be null or a number > 0 (got {start_radius!r})")
+        self.start_radius = None if start_radius is None else float(start_radius)
         n, m = len(rows), len(rows[0])
         zeros = lambda k: [[0.0] * k for _ in range(k)]  # noqa: E731
         super().__init__(name, A=zeros(n), B=rows, C=zeros(m), **kw)
+
+    def default_start(self):
+        if self.start_radius is None:
+            return super().default_start()
+        gen = torch.Generator().manual_seed(self._seed)
+        z = torch.randn(self.dim_x + self.dim_y, generator=gen, dtype=torch.float64)
+        z = self.start_radius * z / z.norm()
+        return z[: self.dim_x].tolist(), z[self.dim_x:].tolist()
 
 
 class GeneralQuadratic(AnalyticGame):

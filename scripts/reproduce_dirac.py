@@ -1,0 +1,188 @@
+"""Seed 003 Fig. 1 (Fiez & Ratliff 2021, §5; NOTES-003 §7.5): τ-GDA on the regularized Dirac-GAN.
+
+    python scripts/reproduce_dirac.py [--out runs/reproduce/dirac] [--quick]
+
+Runs `minimax train -m game=dirac algo=tgda ...` (the real CLI, one Hydra sweep) for
+(τ, μ) ∈ {1, 4, 8, 16} × {0.3, 1} with γ1 = 0.01, 4000 iterations from (θ0, ω0) = (1, 1) (the
+authors' notebook settings; the text gives none), then builds from the run directories:
+
+* ``table.md`` / ``rows.json``: per run the eigenvalues of J_τ(0, 0), whether they are real
+  (iff τ ≥ 1/μ²), the first logged step with distance to the equilibrium under 1e-3 and 1e-6,
+  the final distance, and how many turns the trajectory makes around the equilibrium
+  (cycling shows as ≥ ½ turn; with real eigenvalues the angle sweeps less than π);
+* ``dirac_fig1.png``: (a) trajectories, (b) distance to equilibrium, (c, d) spec(J_τ) against τ
+  for μ = 0.3 and μ = 1, as in the paper's Fig. 1.
+
+It checks the paper's claims (τ = 8 reaches the equilibrium before τ = 16 at μ = 0.3; trajectories
+cycle exactly when the eigenvalues are complex) and exits 1 if one fails. ``--quick`` (CI) runs
+τ ∈ {8, 16} at μ = 0.3 for 1000 steps. The sweep directory <out>/runs is this script's own and is
+replaced on each call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
+
+FULL = {"tau": (1, 4, 8, 16), "mu": (0.3, 1.0), "steps": 4000}
+QUICK = {"tau": (8, 16), "mu": (0.3,), "steps": 1000}
+LR = 0.01          # γ1 (NOTES-003 §7.5, from the authors' notebook)
+EPS = (1e-3, 1e-6)
+
+
+def run_sweep(out: Path, settings: dict) -> Path:
+    sweep = out / "runs"
+    if sweep.exists():
+        shutil.rmtree(sweep)
+    cmd = [sys.executable, "-m", "minimax_cli", "train", "-m", "game=dirac", "algo=tgda",
+           f"algo.lr_x={LR}", "algo.tau=" + ",".join(str(t) for t in settings["tau"]),
+           "game.mu=" + ",".join(str(m) for m in settings["mu"]), f"steps={settings['steps']}",
+           "tol=0", "log_every=10", "plot=false", "tensorboard=false", "progress=false", f"hydra.sweep.dir={sweep}"]
+    print("$", " ".join(cmd[1:]), flush=True)
+    subprocess.run(cmd, cwd=REPO, check=True)
+    return sweep
+
+
+@functools.lru_cache(maxsize=None)
+def game_jacobian(mu: float) -> np.ndarray:
+    """J at (0, 0) from the game itself (analyze's code path), once per μ."""
+    import torch
+
+    from minimax_cli.games.dirac import DiracGAN
+    from minimax_cli.metrics import spectrum
+
+    game = DiracGAN("dirac", mu=mu)
+    game.setup("cpu", torch.float64, 0)
+    zero = torch.zeros(1, dtype=torch.float64)
+    return spectrum.game_jacobian(game, zero, zero)
+
+
+def eigenvalues(mu: float, tau: float) -> np.ndarray:
+    """spec(J_τ(0, 0)), J_τ = Λ_τ J (seed 003 Eq. 3)."""
+    from minimax_cli.metrics import tau_star
+
+    return np.linalg.eigvals(tau_star.tau_jacobian(game_jacobian(mu), 1, tau))
+
+
+def table(run_dirs: list[Path]) -> tuple[str, list[dict]]:
+    """Markdown table (and its rows) of the Dirac-GAN runs, from each run directory's
+    .hydra/config.yaml, summary.json, metrics.jsonl and trajectories.npz."""
+    import yaml
+
+    rows = []
+    for run in run_dirs:
+        cfg = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
+        summary = json.loads((run / "summary.json").read_text())
+        history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        path = np.load(run / "trajectories.npz")["trajectory"][:, 0, :]
+        mu, tau = float(cfg["game"]["mu"]), float(cfg["algo"]["tau"])
+        eig = eigenvalues(mu, tau)
+        angle = np.unwrap(np.arctan2(path[:, 1], path[:, 0]))
+        rows.append({
+            "mu": mu, "tau": tau, "status": summary["status"], "steps": summary["step"],
+            "eigs": [[float(e.real), float(e.imag)] for e in sorted(eig, key=lambda e: (e.real, e.imag))],
+            "real": bool(np.abs(eig.imag).max() < 1e-12), "real_from_tau": 1 / mu**2,
+            **{f"steps_to_{eps:g}": next((r["step"] for r in history if float(r["dist_to_eq"]) < eps), None)
+               for eps in EPS},
+            "final_dist": float(summary["metrics"]["dist_to_eq"]),
+            "turns": float(np.abs(np.diff(angle)).sum() / (2 * math.pi)),
+        })
+    rows.sort(key=lambda r: (r["mu"], r["tau"]))
+    lines = ["| μ | τ | spec J_τ(0,0) | real (τ ≥ 1/μ²) | steps to 1e-3 | steps to 1e-6 | dist at end | turns around eq. |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        eigs = ", ".join(f"{re:.3f}" if abs(im) < 1e-12 else f"{re:.3f}{im:+.3f}i" for re, im in r["eigs"])
+        lines.append(f"| {r['mu']:g} | {r['tau']:g} | {eigs} | {'yes' if r['real'] else 'no'} (1/μ² = {r['real_from_tau']:.3g}) "
+                     f"| {r['steps_to_0.001'] or '—'} | {r['steps_to_1e-06'] or '—'} | {r['final_dist']:.2e} "
+                     f"| {r['turns']:.2f} |")
+    return "\n".join(lines), rows
+
+
+def check_claims(rows: list[dict]) -> list[tuple[str, bool]]:
+    """Seed 003 Fig. 1's claims, as checks on the table rows."""
+    by = {(r["mu"], r["tau"]): r for r in rows}
+    claims = []
+    a, b = by.get((0.3, 8.0)), by.get((0.3, 16.0))
+    if a and b:
+        key = "steps_to_1e-06" if a["steps_to_1e-06"] and b["steps_to_1e-06"] else "steps_to_0.001"
+        claims.append((f"μ = 0.3: τ = 8 reaches {key[9:]} at step {a[key]}, before τ = 16 (step {b[key]})",
+                       a[key] is not None and (b[key] is None or a[key] < b[key])))
+    for r in rows:
+        cycles = r["turns"] >= 0.5
+        claims.append((f"μ = {r['mu']:g}, τ = {r['tau']:g}: {'complex' if not r['real'] else 'real'} eigenvalues, "
+                       f"{r['turns']:.2f} turns ({'cycles' if cycles else 'no cycling'})", cycles == (not r["real"])))
+    return claims
+
+
+def figure(rows: list[dict], run_dirs: list[Path], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import yaml
+
+    fig, ax = plt.subplots(2, 2, figsize=(11, 9), dpi=100)
+    for run in sorted(run_dirs):
+        cfg = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
+        label = f"τ={cfg['algo']['tau']:g}, μ={cfg['game']['mu']:g}"
+        path_ = np.load(run / "trajectories.npz")["trajectory"][:, 0, :]
+        ax[0, 0].plot(path_[:, 0], path_[:, 1], lw=1, label=label)
+        history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        ax[0, 1].semilogy([h["step"] for h in history], [float(h["dist_to_eq"]) for h in history], lw=1, label=label)
+    ax[0, 0].plot([1], [1], "r^")
+    ax[0, 0].plot([0], [0], "*", color="gold", ms=12, mec="k")
+    ax[0, 0].set(xlabel="θ (generator)", ylabel="ω (discriminator)", title="(a) τ-GDA trajectories")
+    ax[0, 1].set(xlabel="iteration", ylabel="‖(θ, ω)‖", title="(b) distance to equilibrium")
+    for a in ax[0]:
+        a.legend(fontsize=7)
+    for panel, mu, tmax in ((ax[1, 0], 0.3, 20.0), (ax[1, 1], 1.0, 5.0)):
+        taus = np.arange(0.1, tmax, 0.05)
+        spec = np.array([sorted(eigenvalues(mu, t), key=lambda e: (e.real, e.imag)) for t in taus])
+        for i in range(2):
+            panel.plot(taus, spec[:, i].real, color="C0", lw=1.2, label="Re λ" if i == 0 else None)
+            panel.plot(taus, spec[:, i].imag, color="C3", lw=1.2, ls="--", label="Im λ" if i == 0 else None)
+        panel.axvline(1 / mu**2, color="k", lw=0.8, ls=":", label="τ = 1/μ² (real from here)")
+        panel.set(xlabel="τ", title=f"({'c' if mu < 1 else 'd'}) spec J_τ(0,0), μ = {mu:g}")
+        panel.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "reproduce" / "dirac")
+    parser.add_argument("--quick", action="store_true", help="CI variant: τ ∈ {8, 16}, μ = 0.3, 1000 steps")
+    args = parser.parse_args(argv)
+    settings = QUICK if args.quick else FULL
+    args.out.mkdir(parents=True, exist_ok=True)
+    sweep = run_sweep(args.out, settings)
+    run_dirs = sorted(p.parent for p in sweep.rglob("summary.json"))
+    text, rows = table(run_dirs)
+    claims = check_claims(rows)
+    header = (f"# Dirac-GAN, seed 003 Fig. 1: τ-GDA, γ1 = {LR}, {settings['steps']} iterations from (1, 1)\n\n"
+              f"Runs: `{sweep}` (minimax train -m game=dirac algo=tgda ...).\n\n")
+    checks = "\n".join(f"- [{'x' if ok else ' '}] {text_}" for text_, ok in claims)
+    (args.out / "table.md").write_text(header + text + "\n\nClaims:\n\n" + checks + "\n")
+    (args.out / "rows.json").write_text(json.dumps({"rows": rows, "claims": claims}, indent=1) + "\n")
+    figure(rows, run_dirs, args.out / "dirac_fig1.png")
+    print(text + "\n\n" + checks)
+    print(f"wrote {args.out / 'table.md'}, {args.out / 'dirac_fig1.png'}")
+    return 0 if all(ok for _, ok in claims) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
