@@ -21,6 +21,16 @@ def _clean(value):
     return value
 
 
+def _rows(path: Path) -> list[dict]:
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # a line torn by a kill
+            continue
+    return rows
+
+
 def write_json_atomic(path: Path, payload: dict) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -33,19 +43,32 @@ def write_json_atomic(path: Path, payload: dict) -> None:
 
 
 class RunLog:
-    def __init__(self, run_dir: Path, tensorboard: bool = True):
+    """``resume_step``: continue a run from a checkpoint taken at that step. Rows logged after it
+    (by the process that was killed) are dropped, so the resumed run logs each step once, as an
+    uninterrupted run would; TensorBoard purges its events after that step too."""
+
+    def __init__(self, run_dir: Path, tensorboard: bool = True, resume_step: int | None = None):
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._jsonl = open(self.dir / "metrics.jsonl", "a", buffering=1)
-        self._tb = None
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter  # heavy import: only when used
-
-            self._tb = SummaryWriter(log_dir=str(self.dir))
         self.last: dict[str, float] = {}
         #: fields added to every metrics.jsonl row (e.g. {"phase": "pretrain"}); not sent to TensorBoard
         self.fields: dict = {}
         self.history: list[dict] = []
+        path = self.dir / "metrics.jsonl"
+        if resume_step is not None and path.exists():
+            self.history = [r for r in _rows(path) if r["step"] <= resume_step]
+            tmp = path.with_name(".metrics.jsonl.tmp")
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in self.history))
+            os.replace(tmp, path)
+            for row in self.history:
+                self.last.update({k: float(v) for k, v in row.items() if k not in ("step", "wall_time_s", "phase")})
+        self._jsonl = open(path, "a", buffering=1)
+        self._tb = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter  # heavy import: only when used
+
+            purge = None if resume_step is None else resume_step + 1
+            self._tb = SummaryWriter(log_dir=str(self.dir), purge_step=purge)
 
     def log(self, step: int, metrics: dict[str, float], wall_time: float) -> None:
         record = {"step": step, "wall_time_s": round(wall_time, 6), **self.fields}

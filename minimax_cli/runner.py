@@ -43,6 +43,7 @@ class RunResult:
     metrics: dict = field(default_factory=dict)
     trajectory: torch.Tensor | None = None   # (T, P, dim_x + dim_y) for plotting, P <= plot_starts
     cost: dict = field(default_factory=dict)
+    ema: torch.Tensor | None = None      # the leader's exponential moving average (``ema``), if kept
 
     def fractions(self) -> dict:
         n = float(self.n_starts)
@@ -55,7 +56,8 @@ class RunResult:
 class Runner:
     def __init__(self, game, algo, *, steps: int, log_every: int, tol: float,
                  converge_on: str = "grad_norm", diverge_norm: float = 1e6, check_every=None,
-                 progress: bool = True, log=None, plot_starts: int = 16):
+                 progress: bool = True, log=None, plot_starts: int = 16, ema_beta: float | None = None,
+                 checkpoint=None, checkpoint_every: int = 0):
         if converge_on not in CONVERGE_ON:
             raise ConfigError(f"converge_on must be one of {', '.join(CONVERGE_ON)} (got {converge_on!r})")
         if converge_on == "dist_to_eq" and game.equilibrium() is None:
@@ -66,6 +68,12 @@ class Runner:
         self.batched = game.analytic
         self.check_every = check_every or (1 if self.batched else log_every)
         self.progress, self.log, self.plot_starts = progress, log, plot_starts
+        if ema_beta is not None and not 0.0 <= ema_beta < 1.0:
+            raise ConfigError(f"ema must be null or a number in [0, 1) (got {ema_beta})")
+        self.ema_beta = ema_beta
+        # checkpoint: a callable taking the loop's payload (train.py adds RNG and game state, writes it)
+        self.checkpoint = checkpoint if checkpoint is not None and checkpoint_every > 0 else None
+        self.checkpoint_every = checkpoint_every
         self.cost = CostMeter()
         eq = game.equilibrium()
         self._eq = None if eq is None else (eq.x, eq.y)
@@ -132,95 +140,95 @@ class Runner:
         init = lambda x, y: algo.init(x, y, self._oracle(game.sample(0) if not self.batched else None, 0))  # noqa: E731
         return vmap(init)(x0, y0) if self.batched else init(x0, y0)
 
-    def run(self, initial_state=None, start_step: int = 0) -> RunResult:
-        game, algo = self.game, self.algo
-        state = self.init_state() if initial_state is None else initial_state
+    def run(self, initial_state=None, start_step: int = 0, resume: dict | None = None) -> RunResult:
+        """Run to ``steps``. ``resume``: a payload of ``checkpoint_payload`` (a checkpoint) to
+        continue exactly where it was taken."""
+        game = self.game
+        if resume is not None:  # never re-initialize: init_state may draw a batch, moving the restored sampler
+            loop = _Loop.restore(self, resume)
+        else:
+            loop = _Loop.start(self, self.init_state() if initial_state is None else initial_state, start_step)
         self.cost.reset()
-        n = self._per_start(state["x"]).shape[0]
-        device = state["x"].device
-        status = torch.full((n,), RUNNING, dtype=torch.int8, device=device)
-        stop_step = torch.full((n,), -1, dtype=torch.long, device=device)
-
-        def step_fn(s, batch, t):
-            oracle = self._oracle(batch, t)
-            return algo.step(s, oracle)
-
-        def step_and_field_norm(s):
-            # analytic games check convergence every step: fuse it into the same vmapped call
-            new, info = step_fn(s, None, 0)
-            gx, gy = Oracle(game, None, CostMeter())._field(new["x"], new["y"])
-            return new, info, (gx.pow(2).sum() + gy.pow(2).sum()).sqrt()
-
-        vstep = vmap(step_and_field_norm) if self.batched else None
-        traj = [self._traj_point(state)] if self._plot else None
-        info_sum: dict[str, torch.Tensor] = {}
-        window = {"steps": 0, "grads": 0.0, "hvps": 0.0}
-        totals = {"steps": 0, "grads": 0.0, "hvps": 0.0}
-        metrics: dict[str, float] = {}
-        t0 = time.perf_counter()
-        t = start_step
+        vstep = vmap(self._step_and_field_norm) if self.batched else None
+        bar = self._progress_bar(loop.t)
         outcome = None
-        bar = self._progress_bar(start_step)
-
-        def log_now(step):
-            nonlocal metrics
-            metrics = self._log_metrics(step, state, status, info_sum, window, t0)
-
         try:
-            log_now(t)
-            while t < self.steps:
-                t += 1
-                running = status == RUNNING
+            if resume is None:
+                self._log_metrics(loop)
+            while loop.t < self.steps:
+                loop.t += 1
+                t = loop.t
+                running = loop.status == RUNNING
                 field_norm = None
                 if self.batched:
-                    new, info, field_norm = vstep(state)
+                    new, info, field_norm = vstep(loop.state)
                 else:
-                    new, info = step_fn(state, game.sample(t), t)
-                for acc in (window, totals):
+                    game.before_step(loop.state["x"], loop.state["y"], t)
+                    new, info = self._step(loop.state, game.sample(t), t)
+                for acc in (loop.window, loop.totals):
                     acc["steps"] += 1
                     acc["grads"] += self.cost.grads
                     acc["hvps"] += self.cost.hvps
                 self.cost.reset()
                 for key, value in info.items():
                     value = self._per_start(value.detach()).float()
-                    info_sum[key] = info_sum.get(key, 0) + value
+                    loop.info_sum[key] = loop.info_sum.get(key, 0) + value
                 ok = self._healthy(new)
                 diverged_now = running & ~ok
-                state = self._select(running & ok, new, state)
-                status = torch.where(diverged_now, torch.full_like(status, DIVERGED), status)
-                stop_step = torch.where(diverged_now, torch.full_like(stop_step, t), stop_step)
+                loop.state = self._select(running & ok, new, loop.state)
+                loop.mark(diverged_now, DIVERGED, t)
+                if self.ema_beta is not None:
+                    loop.ema = self.ema_beta * loop.ema + (1 - self.ema_beta) * loop.state["x"].detach()
                 checking = t % self.check_every == 0 or t % self.log_every == 0 or t == self.steps
                 if checking:
-                    converged_now = (status == RUNNING) & (self._criterion(state, new, field_norm) < self.tol)
-                    status = torch.where(converged_now, torch.full_like(status, CONVERGED), status)
-                    stop_step = torch.where(converged_now, torch.full_like(stop_step, t), stop_step)
-                if traj is not None:
-                    traj.append(self._traj_point(state))
+                    converged_now = (loop.status == RUNNING) & (self._criterion(loop.state, new, field_norm) < self.tol)
+                    loop.mark(converged_now, CONVERGED, t)
+                if loop.traj is not None:
+                    loop.traj.append(self._traj_point(loop.state))
                 if bar is not None:
                     bar.update(1)
-                if checking:
-                    done = not bool((status == RUNNING).any())
-                    if t % self.log_every == 0 or t == self.steps or done:
-                        log_now(t)
-                    if done:
-                        break
+                done = checking and not bool((loop.status == RUNNING).any())
+                if checking and (t % self.log_every == 0 or t == self.steps or done):
+                    self._log_metrics(loop)
+                if self.checkpoint is not None and (done or t % self.checkpoint_every == 0):
+                    self.checkpoint(self.checkpoint_payload(loop))
+                if done:
+                    break
         except KeyboardInterrupt:
             outcome = "interrupted"
-            log_now(t)
+            self._log_metrics(loop)
+            if self.checkpoint is not None:
+                self.checkpoint(self.checkpoint_payload(loop))
         finally:
             if bar is not None:
                 bar.close()
-        wall = time.perf_counter() - t0
         if outcome is None:
-            outcome = self._overall(status)
+            outcome = self._overall(loop.status)
+            if self.checkpoint is not None and loop.t % self.checkpoint_every:
+                self.checkpoint(self.checkpoint_payload(loop))   # the final state, for resume=... steps=more
+        totals = loop.totals
         return RunResult(
-            status=outcome, step=t, wall_time_s=wall, n_starts=n, start_status=status.cpu(),
-            stop_step=stop_step.cpu(), state=state, metrics=metrics,
-            trajectory=None if traj is None else torch.stack(traj).cpu(),
+            status=outcome, step=loop.t, wall_time_s=loop.elapsed(), n_starts=loop.status.numel(),
+            start_status=loop.status.cpu(), stop_step=loop.stop_step.cpu(), state=loop.state, metrics=loop.metrics,
+            trajectory=None if loop.traj is None else torch.stack(loop.traj).cpu(),
             cost={"grads": totals["grads"], "hvps": totals["hvps"],
                   "grads_per_step": totals["grads"] / max(totals["steps"], 1),
                   "hvps_per_step": totals["hvps"] / max(totals["steps"], 1)},
+            ema=loop.ema,
         )
+
+    def _step(self, state, batch, t):
+        return self.algo.step(state, self._oracle(batch, t))
+
+    def _step_and_field_norm(self, state):
+        # analytic games check convergence every step: fuse it into the same vmapped call
+        new, info = self._step(state, None, 0)
+        gx, gy = Oracle(self.game, None, CostMeter())._field(new["x"], new["y"])
+        return new, info, (gx.pow(2).sum() + gy.pow(2).sum()).sqrt()
+
+    def checkpoint_payload(self, loop: "_Loop") -> dict:
+        """Everything of the loop a resumed run needs to continue bit for bit (tensors, numbers)."""
+        return loop.payload()
 
     @staticmethod
     def _overall(status: torch.Tensor) -> str:
@@ -239,33 +247,35 @@ class Runner:
     def _eval_batch(self):
         return None if self.batched else self.game.eval_batch()
 
-    def _log_metrics(self, step, state, status, info_sum, window, t0) -> dict[str, float]:
-        m = self.measure(state, self._eval_batch())
+    def _log_metrics(self, loop: "_Loop") -> None:
+        m = self.measure(loop.state, self._eval_batch())
         metrics: dict[str, float] = {}
-        n = status.numel()
+        n = loop.status.numel()
         for key, value in m.items():
             metrics[key] = float(value.mean())
             if n > 1:
                 metrics[key + "/max"] = float(value.max())
+        window = loop.window
         if window["steps"]:
             metrics["cost/grads"] = window["grads"] / window["steps"]
             metrics["cost/hvps"] = window["hvps"] / window["steps"]
-            for key, total in info_sum.items():
+            for key, total in loop.info_sum.items():
                 metrics[f"algo/{key}"] = float(total.mean()) / window["steps"]
-        for key, value in self.game.extra_metrics(state["x"], state["y"], step).items():
+        x_eval = loop.ema if loop.ema is not None else loop.state["x"]
+        for key, value in self.game.extra_metrics(x_eval, loop.state["y"], loop.t).items():
             if isinstance(value, torch.Tensor) and value.numel() > 1:
                 metrics[key] = float(value.float().mean())
                 metrics[key + "/max"] = float(value.float().max())
             else:
                 metrics[key] = float(value)
         if n > 1:
-            metrics["fraction_converged"] = float((status == CONVERGED).float().mean())
-            metrics["fraction_diverged"] = float((status == DIVERGED).float().mean())
+            metrics["fraction_converged"] = float((loop.status == CONVERGED).float().mean())
+            metrics["fraction_diverged"] = float((loop.status == DIVERGED).float().mean())
         window["steps"], window["grads"], window["hvps"] = 0, 0.0, 0.0
-        info_sum.clear()
+        loop.info_sum.clear()
         if self.log is not None:
-            self.log.log(step, metrics, time.perf_counter() - t0)
-        return metrics
+            self.log.log(loop.t, metrics, loop.elapsed())
+        loop.metrics = metrics
 
     def _progress_bar(self, start):
         if not self.progress or not sys.stderr.isatty():
@@ -274,3 +284,58 @@ class Runner:
 
         return tqdm(total=self.steps, initial=start, delay=2.0, file=sys.stderr, dynamic_ncols=True,
                     desc=f"{self.game.name}/{self.algo.name}", leave=False)
+
+
+class _Loop:
+    """The mutable bookkeeping of one run, saved and restored whole by checkpoints."""
+
+    def __init__(self, runner: Runner):
+        self.runner = runner
+        self.metrics: dict[str, float] = {}
+
+    @classmethod
+    def start(cls, runner: Runner, state: dict, t: int) -> "_Loop":
+        loop = cls(runner)
+        n = runner._per_start(state["x"]).shape[0]
+        device = state["x"].device
+        loop.state, loop.t = state, t
+        loop.status = torch.full((n,), RUNNING, dtype=torch.int8, device=device)
+        loop.stop_step = torch.full((n,), -1, dtype=torch.long, device=device)
+        loop.window = {"steps": 0, "grads": 0.0, "hvps": 0.0}
+        loop.totals = {"steps": 0, "grads": 0.0, "hvps": 0.0}
+        loop.info_sum = {}
+        loop.ema = state["x"].detach().clone() if runner.ema_beta is not None else None
+        loop.traj = [runner._traj_point(state)] if runner._plot else None
+        loop._t0, loop._offset = time.perf_counter(), 0.0
+        return loop
+
+    @classmethod
+    def restore(cls, runner: Runner, p: dict) -> "_Loop":
+        loop = cls(runner)
+        loop.state, loop.t = p["state"], int(p["step"])
+        loop.status, loop.stop_step = p["status"], p["stop_step"]
+        loop.window, loop.totals = dict(p["window"]), dict(p["totals"])
+        loop.info_sum = dict(p["info_sum"])
+        loop.ema = p["ema"]
+        if runner.ema_beta is not None and loop.ema is None:
+            raise ConfigError("ema is set but the checkpoint was written without it")
+        loop.traj = list(p["trajectory"].unbind(0)) if p["trajectory"] is not None else (
+            [runner._traj_point(loop.state)] if runner._plot else None)
+        loop.metrics = dict(p["metrics"])
+        loop._t0, loop._offset = time.perf_counter(), float(p["wall_time_s"])
+        return loop
+
+    def elapsed(self) -> float:
+        return self._offset + time.perf_counter() - self._t0
+
+    def mark(self, mask: torch.Tensor, status: int, t: int) -> None:
+        self.status = torch.where(mask, torch.full_like(self.status, status), self.status)
+        self.stop_step = torch.where(mask, torch.full_like(self.stop_step, t), self.stop_step)
+
+    def payload(self) -> dict:
+        return {
+            "step": self.t, "state": self.state, "status": self.status, "stop_step": self.stop_step,
+            "window": dict(self.window), "totals": dict(self.totals), "info_sum": dict(self.info_sum),
+            "ema": self.ema, "trajectory": None if self.traj is None else torch.stack(self.traj),
+            "metrics": dict(self.metrics), "wall_time_s": self.elapsed(),
+        }

@@ -17,6 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from minimax_cli import checkpoint
 from minimax_cli.config import CONF_DIR, apply_threads, build, pretrain_phase, resolve_hardware
 from minimax_cli.errors import MinimaxError
 from minimax_cli.report import objective_value
@@ -36,7 +37,8 @@ def seed_everything(seed: int) -> None:
 
 
 def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
-    """Run one job of the config into ``run_dir``: metrics, summary, figures."""
+    """Run one job of the config into ``run_dir``: metrics, summary, figures; checkpoints every
+    ``checkpoint_every`` steps, and with ``resume`` continue from the run's last checkpoint."""
     seed_everything(int(cfg.seed))
     game = build(cfg.game, "game")
     algo = build(cfg.algo, "algo")
@@ -44,49 +46,93 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
     device, dtype = resolve_hardware(cfg.hardware, game)
     apply_threads(cfg.hardware)
     game.setup(device, dtype, int(cfg.seed))
+    resumed = _resume_payload(cfg, run_dir)
+    if resumed is not None:
+        checkpoint.restore_rng(resumed["rng"])
+        game.load_state_dict(resumed["game"])
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / ".hydra").mkdir(exist_ok=True)
     (run_dir / ".hydra" / "resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    runlog = RunLog(run_dir, tensorboard=bool(cfg.tensorboard))
-    log.info("run dir: %s", run_dir)
+    runlog = RunLog(run_dir, tensorboard=bool(cfg.tensorboard),
+                    resume_step=None if resumed is None else int(resumed["runner"]["step"]))
+    log.info("run dir: %s%s", run_dir, "" if resumed is None else f" (resumed at step {resumed['runner']['step']})")
+    every = int(cfg.get("checkpoint_every") or 0)
+    fingerprint = checkpoint.fingerprint(cfg)
+    pre_summary: dict | None = None if resumed is None else resumed.get("pretrain")
+
+    def saver(phase):
+        def save(payload):
+            checkpoint.save(checkpoint.path_in(run_dir), {
+                "phase": phase, "runner": payload, "rng": checkpoint.rng_state(), "game": game.state_dict(),
+                "config": fingerprint, "pretrain": pre_summary})
+        return save
+
     loop = dict(log_every=int(cfg.log_every), tol=float(cfg.tol), converge_on=str(cfg.converge_on),
                 diverge_norm=float(cfg.diverge_norm), check_every=cfg.check_every, progress=bool(cfg.progress),
-                log=runlog, plot_starts=int(cfg.plot_starts))
+                log=runlog, plot_starts=int(cfg.plot_starts), checkpoint_every=every)
     try:
-        pre = None
-        if pretrain is not None:  # phase 1 (e.g. seed 001's GDA-2 pretraining), same metrics.jsonl
+        start, state, resume_main = 0, None, None
+        if pretrain is not None and (resumed is None or resumed["phase"] == "pretrain"):
+            # phase 1 (e.g. seed 001's GDA-2 pretraining), logged into the same metrics.jsonl
             runlog.fields = {"phase": "pretrain"}
-            pre = Runner(game, pretrain[0], steps=pretrain[1], **loop).run()
-            runlog.fields = {"phase": "main"}
+            pre = Runner(game, pretrain[0], steps=pretrain[1], checkpoint=saver("pretrain"), **loop).run(
+                resume=None if resumed is None else resumed["runner"])
             log.info("pretraining (%s): %s after %d steps (%.2fs)", pretrain[0].name, pre.status, pre.step,
                      pre.wall_time_s)
-        if pre is None or pre.status in ("finished", "converged"):
-            start = 0 if pre is None else pre.step
-            runner = Runner(game, algo, steps=start + int(cfg.steps), **loop)
-            # the main algorithm starts from the pretrained (x, y) with a fresh algorithm state
-            state = None if pre is None else runner.init_state(pre.state["x"], pre.state["y"])
-            result = runner.run(initial_state=state, start_step=start)
-        else:  # pretraining diverged or was interrupted: the main phase does not run
-            result = pre
-        summary = summarize(cfg, game, algo, result, device, dtype)
-        if pre is not None:
-            summary["pretrain"] = {"algo": pretrain[0].name, "algo_params": pretrain[0].hparams(),
-                                   "steps": pretrain[1], "status": pre.status, "step": pre.step,
-                                   "wall_time_s": round(pre.wall_time_s, 6), "cost": pre.cost}
-        runlog.summary(summary)
-        if game.analytic:
-            save_starts(run_dir / "trajectories.npz", result, game)
-        if cfg.plot:
-            for png in game.figures(run_dir, result.state["x"], result.state["y"], result.step, runlog.history):
-                runlog.add_figure_png(Path(png).stem, png, result.step)
-        if cfg.plot and result.trajectory is not None:
-            from minimax_cli.plots import trajectory_png
-
-            png = trajectory_png(game, result.trajectory, run_dir / "trajectories.png",
-                                 title=f"{game.name} / {algo.name}: {result.status} at step {result.step}")
-            runlog.add_figure_png("trajectories", png, result.step)
+            pre_summary = {"algo": pretrain[0].name, "algo_params": pretrain[0].hparams(), "steps": pretrain[1],
+                           "status": pre.status, "step": pre.step, "wall_time_s": round(pre.wall_time_s, 6),
+                           "cost": pre.cost}
+            if pre.status not in ("finished", "converged"):  # diverged or interrupted: no main phase
+                result = pre
+                return _finish(cfg, game, algo, result, runlog, run_dir, device, dtype, pre_summary)
+            start, state = pre.step, (pre.state["x"], pre.state["y"])
+        elif pre_summary is not None:
+            start = int(pre_summary["step"])
+        if resumed is not None and resumed["phase"] == "main":
+            resume_main = resumed["runner"]
+        if pretrain is not None:
+            runlog.fields = {"phase": "main"}
+        runner = Runner(game, algo, steps=start + int(cfg.steps), ema_beta=cfg.get("ema"),
+                        checkpoint=saver("main"), **loop)
+        # after pretraining, the main algorithm starts from its (x, y) with a fresh algorithm state
+        initial = None if state is None or resume_main is not None else runner.init_state(*state)
+        result = runner.run(initial_state=initial, start_step=start, resume=resume_main)
+        return _finish(cfg, game, algo, result, runlog, run_dir, device, dtype, pre_summary)
     finally:
         runlog.close()
+
+
+def _resume_payload(cfg: DictConfig, run_dir: Path) -> dict | None:
+    """The checkpoint to continue from (``resume``: false | true | path of a checkpoint)."""
+    resume = cfg.get("resume", False)
+    if resume in (False, None, "false"):
+        return None
+    path = checkpoint.path_in(run_dir) if resume in (True, "true") else Path(str(resume))
+    payload = checkpoint.load(path)
+    checkpoint.check_config(payload, cfg, path)
+    return payload
+
+
+def _finish(cfg, game, algo, result: RunResult, runlog: RunLog, run_dir: Path, device, dtype,
+            pre_summary: dict | None) -> RunResult:
+    summary = summarize(cfg, game, algo, result, device, dtype)
+    if pre_summary is not None:
+        summary["pretrain"] = pre_summary
+    if result.ema is not None:
+        summary["ema"] = float(cfg.ema)
+    runlog.summary(summary)
+    if game.analytic:
+        save_starts(run_dir / "trajectories.npz", result, game)
+    if cfg.plot:
+        x_eval = result.ema if result.ema is not None else result.state["x"]
+        for png in game.figures(run_dir, x_eval, result.state["y"], result.step, runlog.history):
+            runlog.add_figure_png(Path(png).stem, png, result.step)
+    if cfg.plot and result.trajectory is not None:
+        from minimax_cli.plots import trajectory_png
+
+        png = trajectory_png(game, result.trajectory, run_dir / "trajectories.png",
+                             title=f"{game.name} / {algo.name}: {result.status} at step {result.step}")
+        runlog.add_figure_png("trajectories", png, result.step)
     log.info("%s after %d steps (%.2fs)%s -> %s", result.status, result.step, result.wall_time_s,
              _fraction_note(result), run_dir)
     return result

@@ -115,3 +115,17 @@ def test_mixed_outcomes_freeze_diverged_starts_at_a_finite_point():
     assert result.start_status.tolist() == [CONVERGED, DIVERGED, CONVERGED]
     assert torch.isfinite(result.state["x"]).all() and torch.isfinite(result.state["y"]).all()
     assert result.fractions() == {"fraction_converged": 2 / 3, "fraction_diverged": 1 / 3}
+
+
+def test_ema_of_the_leader_is_kept_per_start_and_used_for_evaluation():
+    game = make_game(G3, starts=[[7.0, 5.0], [1.0, 1.0]])
+    seen = []
+    game.extra_metrics = lambda x, y, step: seen.append(x.clone()) or {}
+    beta = 0.8
+    result = run(game, GDA(lr_x=0.01, lr_y=0.01), steps=30, log_every=30, ema_beta=beta, tol=0.0)
+    xs = result.trajectory[:, :, 0]                     # the plotted leader path, every step
+    ema = xs[0].clone()
+    for t in range(1, 31):
+        ema = beta * ema + (1 - beta) * xs[t]
+    torch.testing.assert_close(result.ema[:, 0], ema)
+    torch.testing.assert_close(seen[-1][:, 0], ema)     # extra metrics saw the EMA, not the iterate

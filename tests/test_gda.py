@@ -131,3 +131,24 @@ def test_adaptive_preconditioners_two_steps(game, kind):
 def test_bad_hyper_parameters_are_one_clear_error(kwargs, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         GDA(**kwargs)
+
+
+def test_lr_decay_is_seed003s_schedule(game):
+    """γ_k = γ / (1 + k)^ν at the k-th step (k = 0, 1, ...), seed 003's LambdaLR(1/(1+k)^ν)."""
+    nu = 0.5
+    x, y = run_steps(GDA(lr_x=0.1, lr_y=0.2, precond={"kind": "sgd", "lr_decay": nu}), game, 3)
+    xs, ys = X0.copy(), Y0.copy()
+    for k in range(3):
+        gx, gy = grad_x(xs, ys), grad_y(xs, ys)
+        xs, ys = xs - 0.1 / (1 + k) ** nu * gx, ys + 0.2 / (1 + k) ** nu * gy
+    np.testing.assert_allclose(x, xs, rtol=1e-12)
+    np.testing.assert_allclose(y, ys, rtol=1e-12)
+
+
+def test_lr_decay_with_rmsprop_keeps_one_step_counter(game):
+    algo = GDA(lr_x=0.1, lr_y=0.1, precond={"kind": "rmsprop", "lr_decay": 0.005})
+    oracle = Oracle(game)
+    state = algo.init(torch.tensor(X0), torch.tensor(Y0), oracle)
+    for _ in range(4):
+        state, _ = algo.step(state, oracle)
+    assert float(state["px"]["t"]) == 4.0 and set(state["px"]) == {"t", "v"}

@@ -28,6 +28,7 @@ class Precond:
     beta2: float = 0.999
     eps: float = 1e-8
     bias_correction: bool = True
+    lr_decay: float = 0.0
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -40,6 +41,8 @@ class Precond:
                 raise ConfigError(f"algo.precond.{key} must lie in [0, 1) (got {value})")
         if self.eps <= 0:
             raise ConfigError(f"algo.precond.eps must be > 0 (got {self.eps})")
+        if isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, (int, float)) or self.lr_decay < 0:
+            raise ConfigError(f"algo.precond.lr_decay must be a number >= 0 (got {self.lr_decay!r})")
 
     @classmethod
     def build(cls, spec, momentum: float = 0.0) -> "Precond":
@@ -49,10 +52,11 @@ class Precond:
         if spec is None or isinstance(spec, str):
             return cls(kind=spec or "sgd", momentum=float(momentum))
         spec = dict(spec)
-        unknown = set(spec) - {"kind", "beta1", "beta2", "eps", "bias_correction"}
+        allowed = ("kind", "beta1", "beta2", "eps", "bias_correction", "lr_decay")
+        unknown = set(spec) - set(allowed)
         if unknown:
             raise ConfigError(f"unknown key(s) algo.precond.{', algo.precond.'.join(sorted(unknown))} "
-                              "(allowed: kind, beta1, beta2, eps, bias_correction)")
+                              f"(allowed: {', '.join(allowed)})")
         return cls(momentum=float(momentum), **spec)
 
     @property
@@ -63,20 +67,21 @@ class Precond:
         st = {}
         if self.momentum != 0.0:
             st["delta"] = torch.zeros_like(p)
+        if self.kind in ("rmsprop", "adam") or self.lr_decay:
+            st["t"] = torch.zeros((), dtype=p.dtype, device=p.device)   # steps taken
         if self.kind in ("rmsprop", "adam"):
             st["v"] = torch.zeros_like(p)
-            st["t"] = torch.zeros((), dtype=p.dtype, device=p.device)
         if self.kind == "adam":
             st["m"] = torch.zeros_like(p)
         return st
 
     def direction(self, d: torch.Tensor, st: dict) -> tuple[torch.Tensor, dict]:
-        """P(d) and the updated moment estimates."""
+        """P(d) and the updated moment estimates (and step counter)."""
+        if "t" in st:
+            st = {**st, "t": st["t"] + 1}
         if self.kind == "sgd":
             return d, st
-        st = dict(st)
-        t = st["t"] + 1
-        st["t"] = t
+        t = st["t"]
         v = self.beta2 * st["v"] + (1 - self.beta2) * d * d
         st["v"] = v
         if self.bias_correction:
@@ -96,6 +101,8 @@ class Precond:
 
     def apply(self, pd: torch.Tensor, st: dict, lr) -> tuple[torch.Tensor, dict]:
         """The step from an already preconditioned direction P(d) (when P(d) is needed twice)."""
+        if self.lr_decay:
+            lr = lr / st["t"] ** self.lr_decay     # st["t"] = k + 1 after direction()
         delta = -lr * pd
         if self.momentum != 0.0:
             delta = delta + self.momentum * st["delta"]

@@ -94,6 +94,20 @@ class Game:
         points = self.critical_points()
         return points[0] if points else None
 
+    # -- state outside the players' parameters (checkpointed) -------------------------------------
+    def state_dict(self) -> dict:
+        """Everything a resumed run needs beyond (x, y) and the algorithm state: the data
+        sampler's generator, spectral-norm vectors … (tensors, numbers and strings only)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state:
+            raise ValueError(f"{type(self).__name__} keeps no state but the checkpoint has {sorted(state)}")
+
+    def before_step(self, x: torch.Tensor, y: torch.Tensor, step: int) -> None:
+        """Called before each step at the iterate the step starts from (e.g. one power iteration of
+        spectral normalization at the discriminator's current weights). Default: nothing."""
+
     # -- hooks the runner calls (neural games use them for W1, FID, sample figures ...) ----------
     def extra_metrics(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict:
         """Scalars logged beside the standard ones at every log step (names are fixed by the

@@ -209,6 +209,12 @@ class GAN(Game):
     def eval_batch(self):
         return self._eval
 
+    def state_dict(self) -> dict:
+        return {"sampler": self.sampler_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.load_sampler_state(state["sampler"])
+
     def sampler_state(self) -> torch.Tensor:
         """The training sampler's RNG state (a uint8 tensor), for checkpoints."""
         return self._sampler.get_state()

@@ -1,0 +1,133 @@
+"""Checkpoints and resume: a killed run continues to exactly the metrics of an uninterrupted twin."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import REPO, load_metrics, load_summary
+
+TOY = ["game=g3", "game.starts=[[7.0,5.0],[2.0,-1.0],[-3.0,3.0]]", "algo=fr", "algo.solver.kind=cg",
+       "algo.solver.iters=1", "algo.solver.adaptive=true", "algo.mixed=fd", "algo.precond=rmsprop",
+       "algo.lr_x=0.01", "algo.lr_y=0.01", "ema=0.9", "log_every=10", "tensorboard=false"]
+GAN = ["game=mog", "game.batch.mode=fresh", "game.batch.size=64", "game.generator.width=16",
+       "game.discriminator.width=16", "game.metrics.kl_samples=512", "game.metrics.mode_samples=500",
+       "algo=fr", "algo.lr_x=0.001", "algo.lr_y=0.001", "algo.precond=rmsprop", "algo.mixed=fd",
+       "algo.solver.kind=cg", "algo.solver.iters=2", "algo.solver.adaptive=true", "ema=0.9",
+       "pretrain.steps=15", "+algo@pretrain.algo=gda_alt", "pretrain.algo.lr_x=0.001",
+       "pretrain.algo.precond=adam", "log_every=10", "checkpoint_every=20", "plot=false", "tensorboard=false"]
+
+
+def rows_without_time(run_dir: Path) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "wall_time_s"} for r in load_metrics(run_dir)]
+
+
+def test_resume_continues_a_run_exactly(cli, tmp_path):
+    """40 steps, then resume to 100 == 100 steps at once: every logged row, the summary, the
+    per-start outcome (ridge damping, RMSprop moments, EMA and plotted trajectory all restored)."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert cli("train", *TOY, "steps=40", "checkpoint_every=10", f"hydra.run.dir={a}")[0] == 0
+    code, _, err = cli("train", f"resume={a}", "steps=100")
+    assert code == 0, err
+    assert cli("train", *TOY, "steps=100", f"hydra.run.dir={b}")[0] == 0
+    assert rows_without_time(a) == rows_without_time(b)
+    sa, sb = load_summary(a), load_summary(b)
+    assert sa["metrics"] == sb["metrics"] and sa["step"] == sb["step"] == 100 and sa["status"] == sb["status"]
+    ta, tb = np.load(a / "trajectories.npz"), np.load(b / "trajectories.npz")
+    for key in ("x", "y", "trajectory", "status", "stop_step"):
+        np.testing.assert_array_equal(ta[key], tb[key])
+
+
+def test_checkpoint_is_plain_tensors_and_holds_the_algorithm_state(cli, tmp_path):
+    run = tmp_path / "run"
+    assert cli("train", *TOY, "steps=20", "checkpoint_every=10", f"hydra.run.dir={run}")[0] == 0
+    payload = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    state = payload["runner"]["state"]
+    assert payload["phase"] == "main" and payload["runner"]["step"] == 20
+    assert set(state) >= {"x", "y", "px", "py", "damping"} and set(state["py"]) >= {"v", "t"}
+    assert payload["runner"]["ema"].shape == state["x"].shape
+    assert payload["config"]["algo.solver.kind"] == "cg"
+
+
+def test_a_corrupt_checkpoint_is_one_line_and_nothing_changes(cli, tmp_path):
+    run = tmp_path / "run"
+    assert cli("train", *TOY, "steps=20", "checkpoint_every=10", f"hydra.run.dir={run}")[0] == 0
+    ckpt = run / "checkpoints" / "last.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:200])            # truncated, as by a full disk
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    code, out, err = cli("train", f"resume={run}", "steps=40")
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"minimax: error: checkpoint {ckpt} is unreadable: corrupt, truncated or not written by minimax (")
+    assert line.endswith("); nothing was changed")
+    assert before == {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("change, named", [("algo.lr_x=0.02", "algo.lr_x: 0.01 -> 0.02"),
+                                           ("game.scale=0.1", "game.scale: 1.0 -> 0.1"),
+                                           ("seed=3", "seed: 0 -> 3")])
+def test_a_mismatched_config_is_refused(cli, tmp_path, change, named):
+    run = tmp_path / "run"
+    assert cli("train", *TOY, "steps=20", "checkpoint_every=10", f"hydra.run.dir={run}")[0] == 0
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    code, _, err = cli("train", f"resume={run}", change)
+    assert code == 2 and "belongs to another config" in err and named in err, err
+    assert before == {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["resume=true"], "resume=true needs the run's directory"),
+    (["resume=/nonexistent/run"], "is not a run directory"),
+    (["-m", "resume=true", "seed=1,2"], "resume=... continues one run"),
+])
+def test_bad_resume_requests_are_one_line(cli, args, message):
+    code, _, err = cli("train", *args)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_resume_without_a_checkpoint_says_so(cli, tmp_path):
+    run = tmp_path / "run"
+    assert cli("train", "steps=5", f"hydra.run.dir={run}")[0] == 0
+    code, _, err = cli("train", f"resume={run}")
+    assert code == 2 and "no checkpoint at" in err
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
+    """A GAN run (fresh minibatches, pre-training phase, FR with CG + damping + RMSprop, generator EMA)
+    killed with SIGKILL mid-way and resumed ends with metrics identical to its uninterrupted twin."""
+    env = dict(os.environ, MINIMAX_RUNS=str(tmp_path / "runs"), PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    killed, twin = tmp_path / "killed", tmp_path / "twin"
+    cmd = [sys.executable, "-m", "minimax_cli", "train", *GAN, "steps=80"]
+    proc = subprocess.Popen(cmd + [f"hydra.run.dir={killed}"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ckpt = killed / "checkpoints" / "last.pt"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if ckpt.exists() and (killed / "metrics.jsonl").exists():
+            steps = [json.loads(line)["step"] for line in (killed / "metrics.jsonl").read_text().splitlines()[-1:]]
+            if steps and steps[0] >= 55:                 # past the checkpoint at step 40 (15 pretrain + 25)
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read()}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not (killed / "summary.json").exists()
+    resumed = subprocess.run([sys.executable, "-m", "minimax_cli", "train", f"resume={killed}"], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    full = subprocess.run(cmd + [f"hydra.run.dir={twin}"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert full.returncode == 0, full.stderr
+    assert rows_without_time(killed) == rows_without_time(twin)
+    s_killed, s_twin = load_summary(killed), load_summary(twin)
+    assert s_killed["metrics"] == s_twin["metrics"]
+    assert s_killed["pretrain"]["status"] == s_twin["pretrain"]["status"] == "finished"
+    assert s_killed["step"] == s_twin["step"] == 95
