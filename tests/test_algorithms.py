@@ -15,21 +15,9 @@ from minimax_cli.algos.ridge import FollowTheRidge
 from minimax_cli.games.toy import G3, GeneralQuadratic, Quadratic
 from minimax_cli.oracle import CostMeter, Oracle
 from tests.conftest import make_game
-
-A = np.array([[2.0, 0.5], [0.5, 1.0]])
-B = np.array([[1.0, -2.0, 0.5], [0.3, 1.0, -1.0]])
-C = np.array([[-1.0, 0.2, 0.0], [0.2, -2.0, 0.1], [0.0, 0.1, -0.5]])
-X0 = np.array([0.7, -1.2])
-Y0 = np.array([0.4, 0.9, -0.3])
-n, m = 2, 3
-
-
-def gx(x, y):
-    return A @ x + B @ y
-
-
-def gy(x, y):
-    return B.T @ x + C @ y
+from tests.quadratic_case import A, B, C, X0, Y0, m, n, quadratic_game, run_steps
+from tests.quadratic_case import grad_x as gx
+from tests.quadratic_case import grad_y as gy
 
 
 def xi(z):  # the game vector field [∇_x f; −∇_y f]
@@ -43,15 +31,11 @@ Z0 = np.concatenate([X0, Y0])
 
 @pytest.fixture
 def game():
-    return make_game(Quadratic, A=A.tolist(), B=B.tolist(), C=C.tolist())
+    return quadratic_game()
 
 
 def run(algo, game, steps, x0=X0, y0=Y0):
-    oracle = Oracle(game)
-    state = algo.init(torch.tensor(x0), torch.tensor(y0), oracle)
-    for _ in range(steps):
-        state, _ = algo.step(state, oracle)
-    return np.concatenate([state["x"].numpy(), state["y"].numpy()])
+    return np.concatenate(run_steps(algo, game, steps, x0, y0))
 
 
 def close(a, b):

@@ -6,36 +6,13 @@ import torch
 
 from minimax_cli.algos.gda import GDA
 from minimax_cli.errors import ConfigError
-from minimax_cli.games.toy import Quadratic
 from minimax_cli.oracle import Oracle
-from tests.conftest import make_game
-
-A = np.array([[2.0, 0.5], [0.5, 1.0]])
-B = np.array([[1.0, -2.0, 0.5], [0.3, 1.0, -1.0]])
-C = np.array([[-1.0, 0.2, 0.0], [0.2, -2.0, 0.1], [0.0, 0.1, -0.5]])
-X0 = np.array([0.7, -1.2])
-Y0 = np.array([0.4, 0.9, -0.3])
-
-
-def grad_x(x, y):  # ∇_x f for f = ½xᵀAx + xᵀBy + ½yᵀCy
-    return A @ x + B @ y
-
-
-def grad_y(x, y):  # ∇_y f
-    return B.T @ x + C @ y
+from tests.quadratic_case import X0, Y0, grad_x, grad_y, quadratic_game, run_steps
 
 
 @pytest.fixture
 def game():
-    return make_game(Quadratic, A=A.tolist(), B=B.tolist(), C=C.tolist())
-
-
-def run_steps(algo, game, steps, x0=X0, y0=Y0):
-    oracle = Oracle(game)
-    state = algo.init(torch.tensor(x0), torch.tensor(y0), oracle)
-    for _ in range(steps):
-        state, _ = algo.step(state, oracle)
-    return state["x"].numpy(), state["y"].numpy()
+    return quadratic_game()
 
 
 def test_simultaneous_gda_one_step(game):
