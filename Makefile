@@ -53,3 +53,12 @@ reproduce-dirac:  ## seed 003 Fig. 1: Dirac-GAN tau-GDA, tau in {1,4,8,16} x mu 
 
 reproduce-dirac-quick:  ## the CI variant of reproduce-dirac: tau in {8,16}, mu = 0.3, 1000 steps
 	$(BIN)/python scripts/reproduce_dirac.py --quick --out $(RUNS)/reproduce/dirac-quick
+
+# -- multi-process / cluster (issue 7) ---------------------------------------------------------------
+.PHONY: ddp-check drill
+
+ddp-check:  ## 2 gloo processes on half batches vs 1 process (GDA, FR-CG, HessianFR-DG, LEAD): prints max abs/rel differences
+	$(BIN)/python -m pytest -q -p no:xdist -s tests/test_distributed.py -k two_processes
+
+drill:  ## reliability drill: 12-run submitit_local sweep, one job SIGKILLed and resumed, report shows all 12
+	$(BIN)/python -m pytest -q -p no:xdist -s tests/test_drill.py

@@ -27,7 +27,7 @@ FORMAT = 1
 NAME = "last.pt"
 #: config keys a resumed run may change: they do not alter the trajectory
 VOLATILE = ("steps", "resume", "checkpoint_every", "progress", "plot", "tensorboard", "runs_root",
-            "objective", "hardware.threads")
+            "objective", "hardware.threads", "hardware.timeout_s")
 
 
 def path_in(run_dir: Path) -> Path:

@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
+    from minimax_cli import distributed
     from minimax_cli.config import check_run, compose, expand_sweeps, merge_overrides, sweeper_params
 
     _check_overrides(overrides)
@@ -170,6 +171,10 @@ def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
         raise MinimaxError("comma-separated values make a sweep: add -m (minimax train -m ...)")
     # a search space in the config (hydra.sweeper.params, e.g. from hparams_search=...) is checked too
     head = compose(jobs[0], hydra_config=True)
+    added = distributed.prepare(head, overrides, multirun)  # hardware=ddp: hardware.nproc, torchrun's shared run dir
+    if added:
+        overrides, jobs = overrides + added, [job + added for job in jobs]
+        head = compose(jobs[0], hydra_config=True)
     params = sweeper_params(head)
     if params and not multirun and not hydra_flags:  # (--cfg job only prints the config)
         raise MinimaxError(f"this config sweeps {', '.join(p.split('=', 1)[0] for p in params)} "
@@ -277,7 +282,19 @@ def _resume_overrides(overrides: list[str]) -> list[str]:
     saved = [o for o in (yaml.safe_load(saved_file.read_text()) or [])
              if not o.split("=", 1)[0].lstrip("+~").startswith(("resume", "hydra."))]
     mine = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in ("resume", "hydra.run.dir")]
-    return merge_overrides(saved, mine) + [f"resume={ckpt}", f"hydra.run.dir={run_dir}"]
+    return _saved_searchpath(run_dir, given) + merge_overrides(saved, mine) + [f"resume={ckpt}",
+                                                                               f"hydra.run.dir={run_dir}"]
+
+
+def _saved_searchpath(run_dir: Path, given: dict) -> list[str]:
+    """The run's own hydra.searchpath override (its configs may live there), unless one is given."""
+    import yaml
+
+    hydra_file = run_dir / ".hydra" / "hydra.yaml"
+    if "hydra.searchpath" in given or not hydra_file.is_file():
+        return []
+    saved = ((yaml.safe_load(hydra_file.read_text()) or {}).get("hydra") or {}).get("overrides") or {}
+    return [o for o in saved.get("hydra") or [] if o.split("=", 1)[0].lstrip("+~") == "hydra.searchpath"]
 
 
 def _check_resume(cfg) -> None:
@@ -299,3 +316,7 @@ def _guard_run_dir(cfg, multirun: bool) -> None:
     if found:
         raise MinimaxError(f"{target} already holds a run ({found[0].name}); choose another "
                            f"hydra.{key}.dir (or leave it at its default timestamped directory)")
+
+
+if __name__ == "__main__":  # torchrun -m minimax_cli.cli train ...
+    raise SystemExit(main())

@@ -265,6 +265,9 @@ def check_run(cfg: DictConfig) -> None:
     build(cfg.algo, "algo")
     pretrain_phase(cfg)
     resolve_hardware(cfg.hardware, game)
+    from minimax_cli.distributed import check_config as check_distributed
+
+    check_distributed(cfg, game)
     check = getattr(game, "check", None)
     if check is not None:
         check()

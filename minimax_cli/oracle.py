@@ -45,7 +45,7 @@ class Oracle:
         """The same oracle on a fresh batch (GDA-k's inner steps); itself for deterministic games."""
         if self.sampler is None:
             return self
-        return Oracle(self.game, self.sampler(), self.cost, self.sampler)
+        return type(self)(self.game, self.sampler(), self.cost, self.sampler)
 
     # -- losses ---------------------------------------------------------------------------------
     def losses(self, x, y):

@@ -57,7 +57,7 @@ class Runner:
     def __init__(self, game, algo, *, steps: int, log_every: int, tol: float,
                  converge_on: str = "grad_norm", diverge_norm: float = 1e6, check_every=None,
                  progress: bool = True, log=None, plot_starts: int = 16, ema_beta: float | None = None,
-                 checkpoint=None, checkpoint_every: int = 0):
+                 checkpoint=None, checkpoint_every: int = 0, oracle=Oracle):
         if converge_on not in CONVERGE_ON:
             raise ConfigError(f"converge_on must be one of {', '.join(CONVERGE_ON)} (got {converge_on!r})")
         if converge_on == "dist_to_eq" and game.equilibrium() is None:
@@ -74,6 +74,7 @@ class Runner:
         # checkpoint: a callable taking the loop's payload (train.py adds RNG and game state, writes it)
         self.checkpoint = checkpoint if checkpoint is not None and checkpoint_every > 0 else None
         self.checkpoint_every = checkpoint_every
+        self.oracle = oracle  # the Oracle class (distributed.DistributedOracle in data-parallel runs)
         self.cost = CostMeter()
         eq = game.equilibrium()
         self._eq = None if eq is None else (eq.x, eq.y)
@@ -83,14 +84,14 @@ class Runner:
     # -- vectorization helpers -----------------------------------------------------------------
     def _oracle(self, batch, step):
         sampler = None if self.batched else (lambda: self.game.sample(step))
-        return Oracle(self.game, batch, self.cost, sampler)
+        return self.oracle(self.game, batch, self.cost, sampler)
 
     def _per_start(self, t: torch.Tensor) -> torch.Tensor:
         return t if self.batched else t.unsqueeze(0)
 
     def measure(self, state, batch=None, losses: bool = True) -> dict[str, torch.Tensor]:
         """Per-start diagnostics (not counted as algorithm cost)."""
-        oracle = Oracle(self.game, batch, CostMeter())
+        oracle = self.oracle(self.game, batch, CostMeter())
 
         def one(x, y):
             gx, gy = oracle.field(x, y)

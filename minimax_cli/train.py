@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from minimax_cli import checkpoint
+from minimax_cli import checkpoint, distributed
 from minimax_cli.config import CONF_DIR, apply_threads, build, pretrain_phase, resolve_hardware
 from minimax_cli.errors import MinimaxError
 from minimax_cli.report import objective_value
@@ -44,23 +44,29 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
     algo = build(cfg.algo, "algo")
     pretrain = pretrain_phase(cfg)
     device, dtype = resolve_hardware(cfg.hardware, game)
+    device = distributed.setup(cfg, game, device)  # hardware=ddp: join the ranks (rank 0 writes the run dir)
+    main = distributed.is_main()
     apply_threads(cfg.hardware)
     game.setup(device, dtype, int(cfg.seed))
     resumed = _resume_payload(cfg, run_dir)
     if resumed is not None:
         checkpoint.restore_rng(resumed["rng"])
         game.load_state_dict(resumed["game"])
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / ".hydra").mkdir(exist_ok=True)
-    (run_dir / ".hydra" / "resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    runlog = RunLog(run_dir, tensorboard=bool(cfg.tensorboard),
-                    resume_step=None if resumed is None else int(resumed["runner"]["step"]))
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / ".hydra").mkdir(exist_ok=True)
+        (run_dir / ".hydra" / "resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    runlog = distributed.NullLog() if not main else RunLog(
+        run_dir, tensorboard=bool(cfg.tensorboard), resume_step=None if resumed is None else int(resumed["runner"]["step"]))
     log.info("run dir: %s%s", run_dir, "" if resumed is None else f" (resumed at step {resumed['runner']['step']})")
     every = int(cfg.get("checkpoint_every") or 0)
     fingerprint = checkpoint.fingerprint(cfg)
     pre_summary: dict | None = None if resumed is None else resumed.get("pretrain")
 
     def saver(phase):
+        if not main:
+            return None
+
         def save(payload):
             checkpoint.save(checkpoint.path_in(run_dir), {
                 "phase": phase, "runner": payload, "rng": checkpoint.rng_state(), "game": game.state_dict(),
@@ -68,8 +74,8 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
         return save
 
     loop = dict(log_every=int(cfg.log_every), tol=float(cfg.tol), converge_on=str(cfg.converge_on),
-                diverge_norm=float(cfg.diverge_norm), check_every=cfg.check_every, progress=bool(cfg.progress),
-                log=runlog, plot_starts=int(cfg.plot_starts), checkpoint_every=every)
+                diverge_norm=float(cfg.diverge_norm), check_every=cfg.check_every, progress=bool(cfg.progress) and main,
+                log=runlog, plot_starts=int(cfg.plot_starts), checkpoint_every=every, oracle=distributed.oracle_class())
     try:
         start, state, resume_main = 0, None, None
         if pretrain is not None and (resumed is None or resumed["phase"] == "pretrain"):
@@ -115,7 +121,11 @@ def _resume_payload(cfg: DictConfig, run_dir: Path) -> dict | None:
 
 def _finish(cfg, game, algo, result: RunResult, runlog: RunLog, run_dir: Path, device, dtype,
             pre_summary: dict | None) -> RunResult:
+    ranks = distributed.summary_fields(result.state)  # data-parallel: world size, ranks in sync (every rank)
+    if not distributed.is_main():
+        return result
     summary = summarize(cfg, game, algo, result, device, dtype)
+    summary.update(ranks)
     if pre_summary is not None:
         summary["pretrain"] = pre_summary
     if result.ema is not None:
@@ -211,27 +221,37 @@ def hydra_entry(cfg: DictConfig) -> float:
     multirun = hc.mode == RunMode.MULTIRUN
     started = time.perf_counter()
     try:
-        result = execute(cfg, run_dir)
-        if result.status == "interrupted":
+        if distributed.should_launch(cfg):  # hardware=ddp: this job starts torchrun; its ranks write the run dir
+            status = distributed.launch(cfg, run_dir)
+        else:
+            status = execute(cfg, run_dir).status
+        if status == "interrupted":
             EXIT["code"] = 130
             if multirun:
                 raise KeyboardInterrupt
     except MinimaxError as exc:
-        _record_failure(run_dir, exc, started, multirun, user_error=True)
+        _record_failure(run_dir, exc, started, multirun, user_error=getattr(exc, "user_error", True),
+                        message=str(exc))
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # a bug: keep the traceback in the run's log, one line on the console
-        (run_dir / "error.txt").write_text(traceback.format_exc())
+        if distributed.is_main():
+            (run_dir / "error.txt").write_text(traceback.format_exc())
         _record_failure(run_dir, exc, started, multirun, user_error=False)
     objective = cfg.get("objective") or {}
     return objective_value(run_dir, str(objective.get("metric", "grad_norm/y")), str(objective.get("mode", "minimize")))
 
 
-def _record_failure(run_dir: Path, exc: Exception, started: float, multirun: bool, user_error: bool) -> None:
-    message = str(exc) if user_error else f"{type(exc).__name__}: {exc} (traceback in {run_dir / 'error.txt'})"
+def _record_failure(run_dir: Path, exc: Exception, started: float, multirun: bool, user_error: bool,
+                    message: str | None = None) -> None:
+    if message is None:
+        message = str(exc) if user_error else f"{type(exc).__name__}: {exc} (traceback in {run_dir / 'error.txt'})"
     if not multirun:  # a sweep's exit code does not depend on which launcher ran the failed job
         EXIT["code"] = 2 if user_error else 1
-    if user_error and not multirun and run_dir.exists() and _only_hydra_files(run_dir):
+    if distributed.report_failure(exc, message, user_error):  # a rank other than 0: it writes nothing
+        log.error("run failed: %s", message)
+        return
+    if user_error and not multirun and not distributed.active() and run_dir.exists() and _only_hydra_files(run_dir):
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no empty run behind
         log.error("%s", message)
         return

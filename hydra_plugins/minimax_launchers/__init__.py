@@ -1,0 +1,1 @@
+"""minimax's Hydra launchers (a Hydra plugin package: Hydra finds launchers only under hydra_plugins)."""

@@ -1,0 +1,77 @@
+"""submitit launchers (local, SLURM) whose sweep survives a job killed from outside.
+
+hydra-submitit-launcher collects the jobs' results in order and raises at the first job that left
+none: a job SIGKILLed by the out-of-memory killer, by SLURM (time limit, node failure, scancel) or
+by a user. ``minimax train -m`` then ends with a traceback and exit code 1, possibly before the
+later jobs (which keep running) have finished. These subclasses wait for every job instead; a job
+that left no result is logged in one line with its run directory and returned as completed with the
+worst objective (+inf when minimizing, -inf when maximizing), so the basic and optuna sweepers go
+on. The killed job's directory keeps what it wrote (metrics.jsonl, checkpoints; no summary.json, so
+``minimax report`` lists it as running/killed) and ``minimax train resume=<its dir>`` continues it.
+
+The joblib launcher (``hydra/launcher=parallel``) cannot be made tolerant this way: loky aborts the
+whole ``Parallel`` call when one worker process dies (TerminatedWorkerError), so the jobs not yet
+started never run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from unittest import mock
+
+from hydra.core.utils import JobReturn, JobStatus
+from omegaconf import OmegaConf, open_dict
+
+log = logging.getLogger("minimax")
+
+try:  # the `sweep` extra (hydra-submitit-launcher) may be absent: then there is nothing to offer
+    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLauncher, SlurmLauncher
+except ImportError:  # pragma: no cover
+    LocalLauncher = SlurmLauncher = None
+
+
+class _Tolerant:
+    """Mixin for BaseSubmititLauncher: a job without a result does not end the sweep."""
+
+    def launch(self, job_overrides, initial_job_idx):
+        from submitit.core import core
+        from submitit.core.utils import UncompletedJobError
+
+        collect = core.Job.results
+        launcher = self
+
+        def results(job):
+            try:
+                return collect(job)
+            except UncompletedJobError:
+                return [launcher._lost(job)]
+
+        with mock.patch.object(core.Job, "results", results):
+            return super().launch(job_overrides, initial_job_idx)
+
+    def _lost(self, job) -> JobReturn:
+        overrides, dir_key, num = job.submission().args[:3]
+        run_dir = "?"
+        try:  # the job's directory, as Hydra's run_job names it
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            with open_dict(cfg.hydra.job):
+                cfg.hydra.job.num = num
+            run_dir = str(Path(str(OmegaConf.select(cfg, dir_key))) / str(cfg.hydra.sweep.subdir))
+        except Exception:  # noqa: BLE001  the message still names the job by its overrides
+            pass
+        log.error("job #%d (%s) left no result: its process was killed (out of memory, time limit, a signal?); "
+                  "what it wrote is in %s; continue it with: minimax train resume=%s",
+                  num, " ".join(overrides), run_dir, run_dir)
+        mode = OmegaConf.select(self.config, "objective.mode", default="minimize")
+        return JobReturn(overrides=list(overrides), working_dir=run_dir, task_name=job.job_id,
+                         status=JobStatus.COMPLETED, _return_value=math.inf if mode == "minimize" else -math.inf)
+
+
+if LocalLauncher is not None:
+    class TolerantLocalLauncher(_Tolerant, LocalLauncher):
+        """submitit_local (one process per job on this machine) that survives a killed job."""
+
+    class TolerantSlurmLauncher(_Tolerant, SlurmLauncher):
+        """submitit_slurm (one SLURM job per run) that survives a killed job."""
