@@ -63,6 +63,17 @@ def load(path: Path) -> dict:
     return payload
 
 
+def to_device(tree, device):
+    """Every tensor of a (nested dict/list) payload moved to ``device``."""
+    if isinstance(tree, torch.Tensor):
+        return tree.to(device)
+    if isinstance(tree, dict):
+        return {k: to_device(v, device) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(to_device(v, device) for v in tree)
+    return tree
+
+
 # -- the config a checkpoint belongs to ------------------------------------------------------------
 def fingerprint(cfg: DictConfig) -> dict:
     """The resolved config without hydra's node and the keys a resume may change (flat dot keys)."""

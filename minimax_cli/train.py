@@ -48,7 +48,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
     main = distributed.is_main()
     apply_threads(cfg.hardware)
     game.setup(device, dtype, int(cfg.seed))
-    resumed = _resume_payload(cfg, run_dir)
+    resumed = _resume_payload(cfg, run_dir, device)
     if resumed is not None:
         checkpoint.restore_rng(resumed["rng"])
         game.load_state_dict(resumed["game"])
@@ -108,14 +108,16 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
         runlog.close()
 
 
-def _resume_payload(cfg: DictConfig, run_dir: Path) -> dict | None:
-    """The checkpoint to continue from (``resume``: false | true | path of a checkpoint)."""
+def _resume_payload(cfg: DictConfig, run_dir: Path, device) -> dict | None:
+    """The checkpoint to continue from (``resume``: false | true | path of a checkpoint), with the
+    loop's tensors on the run's device (RNG states stay on the CPU, where torch wants them)."""
     resume = cfg.get("resume", False)
     if resume in (False, None, "false"):
         return None
     path = checkpoint.path_in(run_dir) if resume in (True, "true") else Path(str(resume))
     payload = checkpoint.load(path)
     checkpoint.check_config(payload, cfg, path)
+    payload["runner"] = checkpoint.to_device(payload["runner"], device)
     return payload
 
 
