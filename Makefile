@@ -62,3 +62,32 @@ ddp-check:  ## 2 gloo processes on half batches vs 1 process (GDA, FR-CG, Hessia
 
 drill:  ## reliability drill: 12-run submitit_local sweep, one job SIGKILLed and resumed, report shows all 12
 	$(BIN)/python -m pytest -q -p no:xdist -s tests/test_drill.py
+# -- image GANs (issue 6) ----------------------------------------------------------------------------
+# The reproductions need a GPU, the datasets under $MINIMAX_DATA (or ./data) and the FID Inception weights
+# in the torch hub cache (README: Image GANs). Calling a target again resumes / keeps finished runs;
+# REPRO_ARGS="--only mnist_cnn" runs a subset, "--table-only" rebuilds the table, "--seeds N" changes seeds.
+.PHONY: reproduce-hessianfr-table1 reproduce-lead-cifar reproduce-tau-images bench-images \
+        reproduce-hessianfr-table1-smoke reproduce-lead-cifar-smoke reproduce-tau-images-smoke
+HARDWARE ?= hardware=cuda
+REPRO_ARGS ?=
+
+reproduce-hessianfr-table1:  ## seed 001 Table 1 (GPU): 4 settings x GDA-5/EG/FR-DG/FR-CG1/HessianFR-DG/CG1(/CG5), FID + time/100 it -> runs/reproduce/hessianfr-table1/table.md
+	$(BIN)/python scripts/reproduce_images.py hessianfr-table1 $(REPRO_ARGS) -- $(HARDWARE)
+
+reproduce-lead-cifar:  ## seed 002 Table 1 (GPU): CIFAR-10 DCGAN Adam vs LEAD-Adam, ResNet SNGAN vs LEAD-Adam, 5 seeds, FID + IS -> runs/reproduce/lead-cifar/table.md
+	$(BIN)/python scripts/reproduce_images.py lead-cifar $(REPRO_ARGS) -- $(HARDWARE)
+
+reproduce-tau-images:  ## seed 003 Figs. 2-3 (GPU): tau-GDA FID vs tau in {1,2,4,8(,16)}, mu in {10,1}, CIFAR-10 and CelebA, 3 seeds -> runs/reproduce/tau-images/
+	$(BIN)/python scripts/reproduce_images.py tau-images $(REPRO_ARGS) -- $(HARDWARE)
+
+reproduce-hessianfr-table1-smoke:  ## CPU smoke of reproduce-hessianfr-table1: tiny nets, fake data, untrained Inception, 2 steps (CI)
+	$(BIN)/python scripts/reproduce_images.py hessianfr-table1 --smoke
+
+reproduce-lead-cifar-smoke:  ## CPU smoke of reproduce-lead-cifar (CI)
+	$(BIN)/python scripts/reproduce_images.py lead-cifar --smoke
+
+reproduce-tau-images-smoke:  ## CPU smoke of reproduce-tau-images (CI)
+	$(BIN)/python scripts/reproduce_images.py tau-images --smoke
+
+bench-images:  ## it/s and peak memory per algorithm on a CIFAR-shaped DCGAN (synthetic data) as ratios to GDA-5; CPU: make bench-images BENCH_ARGS="--device cpu --width 16"
+	$(BIN)/python scripts/bench_images.py --device auto $(BENCH_ARGS) --markdown $(RUNS)/bench/images.md

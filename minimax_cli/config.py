@@ -103,7 +103,27 @@ def resolve_hardware(hw: DictConfig, game) -> tuple["torch.device", "torch.dtype
     threads = hw.get("threads", None)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"hardware.threads must be null or an integer >= 1 (got {threads!r})")
+    check_precision(hw, dtype)
     return torch.device(device), getattr(torch, dtype)
+
+
+def check_precision(hw: DictConfig, dtype: str) -> None:
+    """hardware.precision (oracle.py applies it) and hardware.compile (not available, see README)."""
+    from minimax_cli.oracle import PRECISIONS
+
+    precision = hw.get("precision", "fp32")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"hardware.precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
+    if precision != "fp32" and dtype != "float32":
+        raise ConfigError(f"hardware.precision={precision} applies to float32 runs (neural games); this run is "
+                          f"{dtype}: use hardware.precision=fp32 or hardware.dtype=float32")
+    compiled = hw.get("compile", False)
+    if not isinstance(compiled, bool):
+        raise ConfigError(f"hardware.compile must be true or false (got {compiled!r})")
+    if compiled:
+        raise ConfigError("hardware.compile=true is not available: with this torch, torch.compile skips a network's "
+                          "forward when it runs inside torch.func's grad/jvp/vjp (no graph is compiled), and every "
+                          "derivative here is one; set hardware.compile=false (README: Image GANs, Hardware)")
 
 
 def apply_threads(hw: DictConfig) -> None:

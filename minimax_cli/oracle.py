@@ -8,14 +8,63 @@ Notation: L_x, L_y are the players' own losses; the game vector field is
 
 Second-order products are forward-over-reverse (a JVP of a gradient, ~2 gradients of cost);
 no Hessian is materialized except by ``hess_yy`` / ``field_jacobian``, meant for small games.
+
+Precision (``hardware.precision``, set here and nowhere else; float32 games only):
+
+    fp32   every evaluation in IEEE float32 (TF32 off for matmuls and convolutions)
+    tf32   first-order evaluations (losses, gradients, the field) may use TF32 tensor cores
+    bf16   first-order evaluations run under bf16 autocast (matmuls/convolutions in bfloat16,
+           gradients returned in the players' float32)
+
+Second-order products (HVPs, field JVP/VJP, dense Hessians) always run in float32 with TF32 off:
+they are differences of gradients in the limit, where 8 mantissa bits cancel. For the same reason
+an algorithm that takes finite differences of gradients (``gradient_differences``: FR/HessianFR
+with ``mixed: fd``, the diagonal solver or adaptive CG damping) keeps its first-order evaluations in
+float32 too (``effective_precision``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass
 
 import torch
 from torch.func import grad, jacfwd, jvp, vjp
+
+from minimax_cli.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("fp32", "tf32", "bf16")
+
+
+def effective_precision(algo, precision: str) -> str:
+    """``precision`` unless the algorithm differences gradients (then bf16 falls back to fp32,
+    with a one-line warning): the precision its Oracle evaluates first-order quantities in."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"hardware.precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
+    if precision == "bf16" and getattr(algo, "gradient_differences", False):
+        log.warning("hardware.precision=bf16: %s takes finite differences of gradients, which bf16 rounding "
+                    "would swamp; its gradients stay in fp32", getattr(algo, "name", type(algo).__name__))
+        return "fp32"
+    return precision
+
+
+@contextlib.contextmanager
+def _tf32(enabled: bool):
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def apply_precision(precision: str) -> None:
+    """The process-wide TF32 switch for a run (fp32 and bf16: off; tf32: on). The Oracle turns it
+    off around second-order products."""
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
 
 
 @dataclass
@@ -37,20 +86,36 @@ class CostMeter:
 class Oracle:
     """The derivatives an algorithm may ask for, at any (x, y), on one fixed batch."""
 
-    def __init__(self, game, batch=None, cost: CostMeter | None = None, sampler=None):
+    def __init__(self, game, batch=None, cost: CostMeter | None = None, sampler=None, precision: str = "fp32"):
         self.game, self.batch, self.sampler = game, batch, sampler
         self.cost = cost if cost is not None else CostMeter()
+        if precision not in PRECISIONS:
+            raise ConfigError(f"hardware.precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
+        self.precision = precision
 
     def next_batch(self) -> "Oracle":
         """The same oracle on a fresh batch (GDA-k's inner steps); itself for deterministic games."""
         if self.sampler is None:
             return self
-        return type(self)(self.game, self.sampler(), self.cost, self.sampler)
+        return type(self)(self.game, self.sampler(), self.cost, self.sampler, self.precision)
+
+    # -- numerics -------------------------------------------------------------------------------
+    def _first_order(self):
+        """Where losses and gradients are evaluated: the configured precision."""
+        if self.precision == "bf16":
+            return torch.autocast(self.game.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _second_order(self):
+        """Where products of second derivatives are evaluated: float32, no TF32."""
+        return _tf32(False) if self.precision == "tf32" else contextlib.nullcontext()
 
     # -- losses ---------------------------------------------------------------------------------
     def losses(self, x, y):
-        return self.game.losses(x, y, self.batch)
+        with self._first_order():
+            return self.game.losses(x, y, self.batch)
 
+    # (loss_x / loss_y are the raw functions every derivative below is taken of)
     def loss_x(self, x, y):
         return self.game.loss_x(x, y, self.batch)
 
@@ -67,7 +132,8 @@ class Oracle:
     def field(self, x, y):
         """ξ = (∇_x L_x, ∇_y L_y)."""
         self.cost.grads += 1.0
-        return self._field(x, y)
+        with self._first_order():
+            return self._field(x, y)
 
     def _field(self, x, y):
         if self.game.zero_sum:  # one backward pass gives both
@@ -80,59 +146,70 @@ class Oracle:
 
     def grad_x(self, x, y):
         self.cost.grads += 0.5
-        return self._gx(x, y)
+        with self._first_order():
+            return self._gx(x, y)
 
     def grad_y(self, x, y):
         self.cost.grads += 0.5
-        return self._gy(x, y)
+        with self._first_order():
+            return self._gy(x, y)
 
     # -- second order (products) ----------------------------------------------------------------
     def hvp_yy(self, x, y, v):
         """∇²_yy L_y · v."""
         self.cost.hvps += 1.0
-        return jvp(lambda yy: self._gy(x, yy), (y,), (v,))[1]
+        with self._second_order():
+            return jvp(lambda yy: self._gy(x, yy), (y,), (v,))[1]
 
     def hvp_yx(self, x, y, u):
         """∇²_yx L_y · u = d/dε ∇_y L_y(x + εu, y)."""
         self.cost.hvps += 1.0
-        return jvp(lambda xx: self._gy(xx, y), (x,), (u,))[1]
+        with self._second_order():
+            return jvp(lambda xx: self._gy(xx, y), (x,), (u,))[1]
 
     def hvp_xy(self, x, y, v):
         """∇²_xy L_x · v = d/dε ∇_x L_x(x, y + εv)."""
         self.cost.hvps += 1.0
-        return jvp(lambda yy: self._gx(x, yy), (y,), (v,))[1]
+        with self._second_order():
+            return jvp(lambda yy: self._gx(x, yy), (y,), (v,))[1]
 
     def grad_y_of_leader(self, x, y):
         """∇_y L_x (general-sum FR's total derivative needs the leader's loss in y)."""
         self.cost.grads += 0.5
-        return grad(self.loss_x, argnums=1)(x, y)
+        with self._first_order():
+            return grad(self.loss_x, argnums=1)(x, y)
 
     def hvp_xy_follower(self, x, y, v):
         """∇²_xy L_y · v = d/dε ∇_x L_y(x, y + εv)."""
         self.cost.hvps += 1.0
-        return jvp(lambda yy: grad(self.loss_y, argnums=0)(x, yy), (y,), (v,))[1]
+        with self._second_order():
+            return jvp(lambda yy: grad(self.loss_y, argnums=0)(x, yy), (y,), (v,))[1]
 
     def hvp_xx(self, x, y, u):
         """∇²_xx L_x · u."""
         self.cost.hvps += 1.0
-        return jvp(lambda xx: self._gx(xx, y), (x,), (u,))[1]
+        with self._second_order():
+            return jvp(lambda xx: self._gx(xx, y), (x,), (u,))[1]
 
     def field_jvp(self, x, y, u, v):
         """J · (u, v), returned as its (x, y) blocks."""
         self.cost.hvps += 1.0
-        return jvp(self._field, (x, y), (u, v))[1]
+        with self._second_order():
+            return jvp(self._field, (x, y), (u, v))[1]
 
     def field_vjp(self, x, y, a, b):
         """Jᵀ · (a, b), returned as its (x, y) blocks."""
         self.cost.hvps += 1.0
-        _, pullback = vjp(self._field, x, y)
-        return pullback((a, b))
+        with self._second_order():
+            _, pullback = vjp(self._field, x, y)
+            return pullback((a, b))
 
     # -- dense (small games and tests only) -----------------------------------------------------
     def hess_yy(self, x, y):
         """∇²_yy L_y as a matrix (dim_y Hessian-vector products)."""
         self.cost.hvps += float(y.shape[-1])
-        return jacfwd(lambda yy: self._gy(x, yy))(y)
+        with self._second_order():
+            return jacfwd(lambda yy: self._gy(x, yy))(y)
 
     def field_jacobian(self, x, y):
         """The full Jacobian J of ξ at (x, y), as one (n+m)×(n+m) matrix (n+m products)."""
@@ -143,4 +220,5 @@ class Oracle:
             gx, gy = self._field(z[:n], z[n:])
             return torch.cat([gx, gy])
 
-        return jacfwd(flat_field)(torch.cat([x, y]))
+        with self._second_order():
+            return jacfwd(flat_field)(torch.cat([x, y]))

@@ -57,7 +57,7 @@ class Runner:
     def __init__(self, game, algo, *, steps: int, log_every: int, tol: float,
                  converge_on: str = "grad_norm", diverge_norm: float = 1e6, check_every=None,
                  progress: bool = True, log=None, plot_starts: int = 16, ema_beta: float | None = None,
-                 checkpoint=None, checkpoint_every: int = 0, oracle=Oracle):
+                 checkpoint=None, checkpoint_every: int = 0, oracle=Oracle, precision: str = "fp32"):
         if converge_on not in CONVERGE_ON:
             raise ConfigError(f"converge_on must be one of {', '.join(CONVERGE_ON)} (got {converge_on!r})")
         if converge_on == "dist_to_eq" and game.equilibrium() is None:
@@ -75,6 +75,7 @@ class Runner:
         self.checkpoint = checkpoint if checkpoint is not None and checkpoint_every > 0 else None
         self.checkpoint_every = checkpoint_every
         self.oracle = oracle  # the Oracle class (distributed.DistributedOracle in data-parallel runs)
+        self.precision = precision  # of the algorithm's first-order evaluations (oracle.py); diagnostics: fp32
         self.cost = CostMeter()
         eq = game.equilibrium()
         self._eq = None if eq is None else (eq.x, eq.y)
@@ -84,7 +85,7 @@ class Runner:
     # -- vectorization helpers -----------------------------------------------------------------
     def _oracle(self, batch, step):
         sampler = None if self.batched else (lambda: self.game.sample(step))
-        return self.oracle(self.game, batch, self.cost, sampler)
+        return self.oracle(self.game, batch, self.cost, sampler, self.precision)
 
     def _per_start(self, t: torch.Tensor) -> torch.Tensor:
         return t if self.batched else t.unsqueeze(0)
@@ -269,6 +270,9 @@ class Runner:
                 metrics[key + "/max"] = float(value.float().max())
             else:
                 metrics[key] = float(value)
+        if self.log is not None:  # periodic figures (image grids): the game decides when, e.g. every sample_every
+            for tag, png in self.game.snapshot(self.log.dir, x_eval, loop.state["y"], loop.t).items():
+                self.log.add_figure_png(tag, png, loop.t)
         if n > 1:
             metrics["fraction_converged"] = float((loop.status == CONVERGED).float().mean())
             metrics["fraction_diverged"] = float((loop.status == DIVERGED).float().mean())

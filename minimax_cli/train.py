@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from minimax_cli import checkpoint, distributed
 from minimax_cli.config import CONF_DIR, apply_threads, build, pretrain_phase, resolve_hardware
 from minimax_cli.errors import MinimaxError
+from minimax_cli.oracle import apply_precision, effective_precision
 from minimax_cli.report import objective_value
 from minimax_cli.runlog import RunLog, write_json_atomic
 from minimax_cli.runner import CONVERGED, DIVERGED, Runner, RunResult
@@ -47,6 +48,8 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
     device = distributed.setup(cfg, game, device)  # hardware=ddp: join the ranks (rank 0 writes the run dir)
     main = distributed.is_main()
     apply_threads(cfg.hardware)
+    precision = str(cfg.hardware.get("precision", "fp32"))
+    apply_precision(precision)
     game.setup(device, dtype, int(cfg.seed))
     resumed = _resume_payload(cfg, run_dir, device)
     if resumed is not None:
@@ -76,12 +79,14 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
     loop = dict(log_every=int(cfg.log_every), tol=float(cfg.tol), converge_on=str(cfg.converge_on),
                 diverge_norm=float(cfg.diverge_norm), check_every=cfg.check_every, progress=bool(cfg.progress) and main,
                 log=runlog, plot_starts=int(cfg.plot_starts), checkpoint_every=every, oracle=distributed.oracle_class())
+    precision_of = lambda a: effective_precision(a, precision)  # noqa: E731
     try:
         start, state, resume_main = 0, None, None
         if pretrain is not None and (resumed is None or resumed["phase"] == "pretrain"):
             # phase 1 (e.g. seed 001's GDA-2 pretraining), logged into the same metrics.jsonl
             runlog.fields = {"phase": "pretrain"}
-            pre = Runner(game, pretrain[0], steps=pretrain[1], checkpoint=saver("pretrain"), **loop).run(
+            pre = Runner(game, pretrain[0], steps=pretrain[1], checkpoint=saver("pretrain"),
+                         precision=precision_of(pretrain[0]), **loop).run(
                 resume=None if resumed is None else resumed["runner"])
             log.info("pretraining (%s): %s after %d steps (%.2fs)", pretrain[0].name, pre.status, pre.step,
                      pre.wall_time_s)
@@ -99,7 +104,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
         if pretrain is not None:
             runlog.fields = {"phase": "main"}
         runner = Runner(game, algo, steps=start + int(cfg.steps), ema_beta=cfg.get("ema"),
-                        checkpoint=saver("main"), **loop)
+                        checkpoint=saver("main"), precision=precision_of(algo), **loop)
         # after pretraining, the main algorithm starts from its (x, y) with a fresh algorithm state
         initial = None if state is None or resume_main is not None else runner.init_state(*state)
         result = runner.run(initial_state=initial, start_step=start, resume=resume_main)

@@ -117,6 +117,13 @@ class FollowTheRidge(GameOptimizer):
         self._bb_reuse = (self.solver.kind == "diag" and self.solver.diag_reuse and mixed == "fd"
                           and self.fd_alpha == 1.0 and (momentum_form == "eq9" or self.momentum == 0.0))
 
+    @property
+    def gradient_differences(self) -> bool:
+        """Whether a step takes finite differences of gradients (fd mixed products, the BB
+        diagonal, the LM reduction ratio of adaptive CG): under bf16 precision the Oracle then
+        keeps first-order evaluations in fp32."""
+        return self.mixed == "fd" or self.solver.kind == "diag" or (self.solver.kind == "cg" and self.solver.adaptive)
+
     # -- state ------------------------------------------------------------------------------------
     def init(self, x, y, oracle):
         state = {"x": x, "y": y, "px": self.px.init(x), "py": self.py.init(y)}

@@ -120,6 +120,12 @@ class Game:
         Returns the paths written (PNG files are also added to TensorBoard)."""
         return []
 
+    def snapshot(self, run_dir, x: torch.Tensor, y: torch.Tensor, step: int) -> dict:
+        """Called at every log step (x: the leader's EMA when ``ema`` is set): write periodic
+        figures (e.g. image grids every ``sample_every`` steps) into ``run_dir`` and return
+        {TensorBoard tag: PNG path} for those written now. Default: none."""
+        return {}
+
     def plot_value(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The scalar drawn as contours under 2-D trajectories (the leader's loss)."""
         return self.losses(x, y, None)[0]

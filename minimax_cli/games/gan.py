@@ -1,6 +1,14 @@
 """A GAN as a two-player game: generator = leader x, discriminator = follower y (flat vectors).
 
-G(x, z) and D(y, v) are MLPs evaluated by FlatModule, so every loss is a pure function of
+ONE mechanism (``GANGame``), configured with a data source and two networks:
+
+* ``GAN`` (``game=mog``): synthetic 1-D/2-D data (games/data/mog.py), MLP networks (nets/mlp.py),
+  metrics W1/KL/modes, KDE figures;
+* ``ImageGAN`` (``game=mnist|cifar10|celeba``, games/image_gan.py): torchvision images
+  (games/data/images.py), DCGAN / WGAN-GP CNN / SNGAN ResNet / GAN_stability ResNet
+  (nets/__init__.py ``build_pair``), spectral norm, FID / Inception score, image grids.
+
+G(x, z) and D(y, v) are networks evaluated by FlatModule, so every loss is a pure function of
 (x, y, batch) and torch.func can take any derivative of it (forward-over-reverse HVPs included,
 also through the gradient penalties). D returns a logit (a critic value for WGAN); σ is the
 logistic sigmoid, softplus(u) = log(1 + eᵘ), so log σ(u) = −softplus(−u), log(1 − σ(u)) = −softplus(u).
@@ -26,24 +34,32 @@ Penalties, only in the discriminator's loss L_y (any combination, each off at 0)
          mixed derivatives ∇²_yx L_y include the penalty's dependence on x (∇_y L_y, all that GDA
          uses, is the same either way).
     r1   (μ/2) · E_data ‖∇_v D(v)‖²  (Mescheder et al. 2018; seed 003 §4, with the ½ of its
-         Dirac-GAN cost; seed 003's image code omits the ½).
+         Dirac-GAN cost). ``r1_half: false`` drops the ½: μ · E_data ‖∇_v D(v)‖², what seed 003's
+         image code (GAN_stability's ``reg_param``) computes for its μ ∈ {1, 10}.
 
-Input gradients are per sample: D acts on each row independently, so ∇_v Σ_i D(v_i) has rows
-∇D(v_i). They are taken with torch.func.grad inside the loss, so the loss stays transformable.
+Input gradients: ∇_v Σ_i D(v_i), taken with torch.func.grad inside the loss (so the loss stays
+transformable). When D acts on each sample independently (MLPs, the CNN/ResNet critics without
+normalization) its rows are the per-sample gradients ∇D(v_i); a discriminator with batch
+normalization (DCGAN) couples the samples and this is the gradient of the summed output, which is
+what autograd-based implementations (``autograd.grad(D(v).sum(), v)``) compute too. ‖·‖ is the
+Euclidean norm over all of a sample's coordinates (pixels and channels for images).
 
 The game is zero-sum (``zero_sum``) exactly when the loss is saturating or WGAN and no penalty is
 on; with penalties it is a penalized zero-sum game (``penalized_zero_sum``: L_y = −L_x + penalty),
 and in both cases the oracle gets the field ξ from one backward pass of L_x (plus the penalty's).
 
-Batches: ``sample(step)`` returns {"real", "z"} (+ "eps" when gp > 0) from the game's own
-torch.Generator (seeded from the run seed; ``sampler_state`` / ``load_sampler_state`` for
-checkpoints). ``game.batch.mode``: ``fixed`` — ``dataset_size`` points drawn once at setup,
-each step uses ``size`` of them drawn without replacement (all of them, in order, when size =
-dataset_size: seed 000's full batch of 5,000); ``fresh`` — ``size`` new data points per step.
-The latent batch (``size`` draws) is new every step unless ``latent: fixed`` (then drawn once:
-with mode fixed and size = dataset_size the game is deterministic). ``eval_batch()`` is a batch
-of ``eval_size`` fixed at setup from a separate stream (the whole dataset as real part in fixed
-mode), so diagnostics never move the training stream.
+Batches are dicts {"real": (n, *sample shape), "z": (n, latent)} (+ "eps": (n, 1, ...) when
+gp > 0). Spectrally normalized discriminators advance their power iteration in ``before_step``
+(once per step, at the step's starting point; nets/layers.py) and checkpoint it in ``state_dict``.
+
+Synthetic data (``GAN``): ``sample(step)`` draws from the game's own torch.Generator (seeded from
+the run seed; ``sampler_state`` / ``load_sampler_state`` for checkpoints). ``game.batch.mode``:
+``fixed`` — ``dataset_size`` points drawn once at setup, each step uses ``size`` of them drawn
+without replacement (all of them, in order, when size = dataset_size: seed 000's full batch of
+5,000); ``fresh`` — ``size`` new data points per step. The latent batch (``size`` draws) is new
+every step unless ``latent: fixed`` (then drawn once: with mode fixed and size = dataset_size the
+game is deterministic). ``eval_batch()`` is a batch of ``eval_size`` fixed at setup from a separate
+stream (the whole dataset as real part in fixed mode), so diagnostics never move the training stream.
 """
 
 from __future__ import annotations
@@ -59,6 +75,7 @@ from minimax_cli.errors import ConfigError
 from minimax_cli.games.base import Game
 from minimax_cli.games.data.mog import make_dataset
 from minimax_cli.games.nets.flat import FlatModule
+from minimax_cli.games.nets.layers import power_iteration, spectral_layers
 from minimax_cli.games.nets.mlp import MLP, check_net
 
 LOSSES = ("saturating", "non_saturating", "wgan")
@@ -67,7 +84,7 @@ LATENT_MODES = ("fresh", "fixed")
 
 GEN_DEFAULTS = {"latent": 16, "depth": 2, "width": 64, "activation": "tanh", "init": "glorot_normal"}
 DISC_DEFAULTS = {"depth": 2, "width": 64, "activation": "tanh", "init": "glorot_normal"}
-LOSS_DEFAULTS = {"kind": "saturating", "l2": 0.0, "gp": 0.0, "gp_one_sided": False, "r1": 0.0}
+LOSS_DEFAULTS = {"kind": "saturating", "l2": 0.0, "gp": 0.0, "gp_one_sided": False, "r1": 0.0, "r1_half": True}
 BATCH_DEFAULTS = {"mode": "fixed", "dataset_size": 5000, "size": 5000, "latent": "fresh", "eval_size": None}
 METRIC_DEFAULTS = {"w1_samples": 512, "kl_samples": 4096, "kl_bandwidth": None, "kl_floor": 1e-10,
                    "mode_samples": 2500, "cover_frac": 0.2, "density_bandwidth": 0.1}
@@ -79,7 +96,8 @@ def stream_seed(seed: int, stream: str) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-def _merge(spec, defaults: dict, key: str) -> dict:
+def merge_spec(spec, defaults: dict, key: str) -> dict:
+    """``defaults`` updated with the config mapping ``spec``; an unknown key is one ConfigError."""
     spec = dict(spec or {})
     unknown = sorted(set(spec) - set(defaults))
     if unknown:
@@ -87,7 +105,7 @@ def _merge(spec, defaults: dict, key: str) -> dict:
     return {**defaults, **spec}
 
 
-def _number(value, key: str, low: float = 0.0, strict: bool = False, high: float | None = None) -> float:
+def check_number(value, key: str, low: float = 0.0, strict: bool = False, high: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(f"{key} must be a finite number (got {value!r})")
     if value < low or (strict and value == low) or (high is not None and value > high):
@@ -96,53 +114,160 @@ def _number(value, key: str, low: float = 0.0, strict: bool = False, high: float
     return float(value)
 
 
-def _count(value, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{key} must be an integer >= 1 (got {value!r})")
+def check_count(value, key: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{key} must be an integer >= {low} (got {value!r})")
     return value
 
 
-class GAN(Game):
-    """Generator (leader) vs discriminator (follower) on a synthetic dataset."""
+def check_loss(spec) -> dict:
+    """game.loss, validated (kind, penalties l2 / gp / r1, gp_one_sided, r1_half)."""
+    lc = merge_spec(spec, LOSS_DEFAULTS, "game.loss")
+    if lc["kind"] not in LOSSES:
+        raise ConfigError(f"game.loss.kind must be one of {', '.join(LOSSES)} (got {lc['kind']!r})")
+    for key in ("l2", "gp", "r1"):
+        lc[key] = check_number(lc[key], f"game.loss.{key}")
+    for key in ("gp_one_sided", "r1_half"):
+        if not isinstance(lc[key], bool):
+            raise ConfigError(f"game.loss.{key} must be true or false (got {lc[key]!r})")
+    return lc
+
+
+class GANGame(Game):
+    """The GAN game: losses, penalties, spectral-norm state (see the module docstring).
+
+    A configuration (subclass) supplies the data and the networks: in ``setup`` it calls
+    ``set_networks(generator, discriminator)`` with two nn.Modules (D returning logits) and
+    implements ``sample`` / ``eval_batch`` returning {"real", "z"(, "eps")} batches.
+    """
 
     analytic = False
 
+    def __init__(self, name: str, loss=None):
+        super().__init__(name)
+        self.loss_cfg = lc = check_loss(loss)
+        # zero-sum only without penalties: then L_y = -L_x exactly
+        self.zero_sum = lc["kind"] != "non_saturating" and lc["l2"] == lc["gp"] == lc["r1"] == 0.0
+        self.penalized_zero_sum = lc["kind"] != "non_saturating" and not self.zero_sum
+
+    # -- networks --------------------------------------------------------------------------------------
+    def set_networks(self, generator, discriminator) -> None:
+        """Wrap the two modules (already on the game's device and dtype) as pure functions."""
+        self.G, self.D = FlatModule(generator), FlatModule(discriminator)
+        self.dim_x, self.dim_y = self.G.size, self.D.size
+        self._x0, self._y0 = self.G.initial(), self.D.initial()
+        self._spectral = bool(spectral_layers(discriminator))
+
+    def initial_points(self):
+        return self._x0.clone().unsqueeze(0), self._y0.clone().unsqueeze(0)
+
+    def before_step(self, x, y, step):
+        """One power iteration of spectral normalization at the discriminator the step starts from."""
+        if self._spectral:
+            self.D.set_buffers(power_iteration(self.D, y))
+
+    def state_dict(self) -> dict:
+        """The spectral-norm vectors (subclasses add their samplers)."""
+        return {"spectral_norm": {k: v.detach().clone() for k, v in self.D.buffers().items()}} if self._spectral else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self._spectral:
+            self.D.set_buffers(state["spectral_norm"])
+
+    # -- losses ---------------------------------------------------------------------------------------
+    def _d(self, y, v):
+        """D's logits at the samples v, shape (n,)."""
+        return self.D(y, v).reshape(v.shape[0])
+
+    def _input_grad(self, y, v):
+        """∇_v Σ_i D(y, v_i): per-sample rows ∇D(v_i) when D acts on each sample alone."""
+        return grad(lambda u: self.D(y, u).sum())(v)
+
+    def penalty(self, x, y, batch):
+        """Σ of the discriminator's penalties (l2, gp, r1) at (x, y) on the batch."""
+        lc = self.loss_cfg
+        total = y.new_zeros(())
+        if lc["l2"] > 0:
+            total = total + lc["l2"] * y.pow(2).sum()
+        if lc["r1"] > 0:
+            coefficient = 0.5 * lc["r1"] if lc["r1_half"] else lc["r1"]
+            total = total + coefficient * self._input_grad(y, batch["real"]).flatten(1).pow(2).sum(1).mean()
+        if lc["gp"] > 0:
+            eps = batch["eps"]
+            mix = eps * batch["real"] + (1 - eps) * self.G(x, batch["z"])
+            # the 1e-12 only keeps the norm differentiable at an exactly zero gradient
+            norm = (self._input_grad(y, mix).flatten(1).pow(2).sum(1) + 1e-12).sqrt()
+            gap = (norm - 1).clamp(min=0) if lc["gp_one_sided"] else norm - 1
+            total = total + lc["gp"] * gap.pow(2).mean()
+        return total
+
+    def value(self, d_real, d_fake):
+        """f (saturating/non-saturating: E log σ(D(v)) + E log(1 − σ(D(G(z))))) or U (wgan)."""
+        if self.loss_cfg["kind"] == "wgan":
+            return d_real.mean() - d_fake.mean()
+        return -F.softplus(-d_real).mean() - F.softplus(d_fake).mean()
+
+    def _scores(self, x, y, batch):
+        return self._d(y, batch["real"]), self._d(y, self.G(x, batch["z"]))
+
+    def loss_x(self, x, y, batch):
+        """The generator's loss L_x."""
+        d_fake = self._d(y, self.G(x, batch["z"]))
+        if self.loss_cfg["kind"] == "non_saturating":
+            return F.softplus(-d_fake).mean()
+        return self.value(self._d(y, batch["real"]), d_fake)
+
+    def loss_y(self, x, y, batch):
+        """The discriminator's loss L_y = −f (or −U) + penalties."""
+        d_real, d_fake = self._scores(x, y, batch)
+        return -self.value(d_real, d_fake) + self.penalty(x, y, batch)
+
+    def losses(self, x, y, batch=None):
+        batch = self.eval_batch() if batch is None else batch
+        d_real, d_fake = self._scores(x, y, batch)
+        value = self.value(d_real, d_fake)
+        lx = F.softplus(-d_fake).mean() if self.loss_cfg["kind"] == "non_saturating" else value
+        ly = -value
+        if not self.zero_sum:
+            ly = ly + self.penalty(x, y, batch)
+        return lx, ly
+
+    def f(self, x, y, batch=None):
+        """The value f (= L_x) of the (penalized) zero-sum losses; the non-saturating game has none."""
+        if self.loss_cfg["kind"] == "non_saturating":
+            raise NotImplementedError("the non-saturating GAN is general-sum: it has no single value f")
+        return self.loss_x(x, y, self.eval_batch() if batch is None else batch)
+
+
+class GAN(GANGame):
+    """Generator (leader) vs discriminator (follower) on a synthetic dataset, MLP networks."""
+
     def __init__(self, name="mog", data="mog1d", sigma=None, generator=None, discriminator=None,
                  loss=None, batch=None, metrics=None):
-        super().__init__(name)
+        super().__init__(name, loss)
         self.dataset = make_dataset(data, sigma)
         self.gen_cfg = check_net(generator, "game.generator", GEN_DEFAULTS)
         self.disc_cfg = check_net(discriminator, "game.discriminator", DISC_DEFAULTS)
-        self.loss_cfg = lc = _merge(loss, LOSS_DEFAULTS, "game.loss")
-        if lc["kind"] not in LOSSES:
-            raise ConfigError(f"game.loss.kind must be one of {', '.join(LOSSES)} (got {lc['kind']!r})")
-        for key in ("l2", "gp", "r1"):
-            lc[key] = _number(lc[key], f"game.loss.{key}")
-        if not isinstance(lc["gp_one_sided"], bool):
-            raise ConfigError(f"game.loss.gp_one_sided must be true or false (got {lc['gp_one_sided']!r})")
-        self.batch_cfg = bc = _merge(batch, BATCH_DEFAULTS, "game.batch")
+        self.batch_cfg = bc = merge_spec(batch, BATCH_DEFAULTS, "game.batch")
         if bc["mode"] not in BATCH_MODES:
             raise ConfigError(f"game.batch.mode must be one of {', '.join(BATCH_MODES)} (got {bc['mode']!r})")
         if bc["latent"] not in LATENT_MODES:
             raise ConfigError(f"game.batch.latent must be one of {', '.join(LATENT_MODES)} (got {bc['latent']!r})")
         for key in ("dataset_size", "size"):
-            _count(bc[key], f"game.batch.{key}")
+            check_count(bc[key], f"game.batch.{key}")
         if bc["eval_size"] is not None:
-            _count(bc["eval_size"], "game.batch.eval_size")
+            check_count(bc["eval_size"], "game.batch.eval_size")
         if bc["mode"] == "fixed" and bc["size"] > bc["dataset_size"]:
             raise ConfigError(f"game.batch.size ({bc['size']}) exceeds game.batch.dataset_size "
                               f"({bc['dataset_size']}): fixed mode draws batches without replacement")
-        self.metric_cfg = mc = _merge(metrics, METRIC_DEFAULTS, "game.metrics")
+        self.metric_cfg = mc = merge_spec(metrics, METRIC_DEFAULTS, "game.metrics")
         for key in ("w1_samples", "kl_samples", "mode_samples"):
-            _count(mc[key], f"game.metrics.{key}")
+            check_count(mc[key], f"game.metrics.{key}")
         if mc["kl_bandwidth"] is not None:
-            _number(mc["kl_bandwidth"], "game.metrics.kl_bandwidth", strict=True)
-        _number(mc["kl_floor"], "game.metrics.kl_floor", strict=True)
-        _number(mc["cover_frac"], "game.metrics.cover_frac", strict=True, high=1.0)
-        _number(mc["density_bandwidth"], "game.metrics.density_bandwidth", strict=True)
-        # zero-sum only without penalties: then L_y = -L_x exactly
-        self.zero_sum = lc["kind"] != "non_saturating" and lc["l2"] == lc["gp"] == lc["r1"] == 0.0
-        self.penalized_zero_sum = lc["kind"] != "non_saturating" and not self.zero_sum
+            check_number(mc["kl_bandwidth"], "game.metrics.kl_bandwidth", strict=True)
+        check_number(mc["kl_floor"], "game.metrics.kl_floor", strict=True)
+        check_number(mc["cover_frac"], "game.metrics.cover_frac", strict=True, high=1.0)
+        check_number(mc["density_bandwidth"], "game.metrics.density_bandwidth", strict=True)
         self._sampler: torch.Generator | None = None
 
     # -- life cycle ---------------------------------------------------------------------------------
@@ -156,10 +281,7 @@ class GAN(Game):
         # drawn in float64 and cast: a run's networks do not depend on its dtype
         gen.double().initialize(g["init"], init)
         disc.double().initialize(d["init"], init)
-        self.G = FlatModule(gen.to(self.device, self.dtype))
-        self.D = FlatModule(disc.to(self.device, self.dtype))
-        self.dim_x, self.dim_y = self.G.size, self.D.size
-        self._x0, self._y0 = self.G.initial(), self.D.initial()
+        self.set_networks(gen.to(self.device, self.dtype), disc.to(self.device, self.dtype))
 
         bc = self.batch_cfg
         self._sampler = torch.Generator().manual_seed(stream_seed(seed, "sampler"))
@@ -170,9 +292,6 @@ class GAN(Game):
                          if bc["latent"] == "fixed" else None)
         self._eval = self._make_eval_batch(torch.Generator().manual_seed(stream_seed(seed, "eval")))
         self._metric_state = self._build_metrics()  # here, so the run's clock does not pay for it
-
-    def initial_points(self):
-        return self._x0.clone().unsqueeze(0), self._y0.clone().unsqueeze(0)
 
     # -- batches ------------------------------------------------------------------------------------
     def _latent(self, n: int, gen: torch.Generator) -> torch.Tensor:
@@ -210,10 +329,11 @@ class GAN(Game):
         return self._eval
 
     def state_dict(self) -> dict:
-        return {"sampler": self.sampler_state()}
+        return {"sampler": self.sampler_state(), **super().state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.load_sampler_state(state["sampler"])
+        super().load_state_dict(state)
 
     def sampler_state(self) -> torch.Tensor:
         """The training sampler's RNG state (a uint8 tensor), for checkpoints."""
@@ -221,65 +341,6 @@ class GAN(Game):
 
     def load_sampler_state(self, state: torch.Tensor) -> None:
         self._sampler.set_state(state)
-
-    # -- losses ---------------------------------------------------------------------------------------
-    def _input_grad(self, y, v):
-        """Rows ∇_v D(y, v_i) (D acts row-wise, so the gradient of the sum separates)."""
-        return grad(lambda u: self.D(y, u).sum())(v)
-
-    def penalty(self, x, y, batch):
-        """Σ of the discriminator's penalties (l2, gp, r1) at (x, y) on the batch."""
-        lc = self.loss_cfg
-        total = y.new_zeros(())
-        if lc["l2"] > 0:
-            total = total + lc["l2"] * y.pow(2).sum()
-        if lc["r1"] > 0:
-            total = total + 0.5 * lc["r1"] * self._input_grad(y, batch["real"]).pow(2).sum(-1).mean()
-        if lc["gp"] > 0:
-            eps = batch["eps"]
-            mix = eps * batch["real"] + (1 - eps) * self.G(x, batch["z"])
-            # the 1e-12 only keeps the norm differentiable at an exactly zero gradient
-            norm = (self._input_grad(y, mix).pow(2).sum(-1) + 1e-12).sqrt()
-            gap = (norm - 1).clamp(min=0) if lc["gp_one_sided"] else norm - 1
-            total = total + lc["gp"] * gap.pow(2).mean()
-        return total
-
-    def value(self, d_real, d_fake):
-        """f (saturating/non-saturating: E log σ(D(v)) + E log(1 − σ(D(G(z))))) or U (wgan)."""
-        if self.loss_cfg["kind"] == "wgan":
-            return d_real.mean() - d_fake.mean()
-        return -F.softplus(-d_real).mean() - F.softplus(d_fake).mean()
-
-    def _scores(self, x, y, batch):
-        return self.D(y, batch["real"]).squeeze(-1), self.D(y, self.G(x, batch["z"])).squeeze(-1)
-
-    def loss_x(self, x, y, batch):
-        """The generator's loss L_x."""
-        d_fake = self.D(y, self.G(x, batch["z"])).squeeze(-1)
-        if self.loss_cfg["kind"] == "non_saturating":
-            return F.softplus(-d_fake).mean()
-        return self.value(self.D(y, batch["real"]).squeeze(-1), d_fake)
-
-    def loss_y(self, x, y, batch):
-        """The discriminator's loss L_y = −f (or −U) + penalties."""
-        d_real, d_fake = self._scores(x, y, batch)
-        return -self.value(d_real, d_fake) + self.penalty(x, y, batch)
-
-    def losses(self, x, y, batch=None):
-        batch = self._eval if batch is None else batch
-        d_real, d_fake = self._scores(x, y, batch)
-        value = self.value(d_real, d_fake)
-        lx = F.softplus(-d_fake).mean() if self.loss_cfg["kind"] == "non_saturating" else value
-        ly = -value
-        if not self.zero_sum:
-            ly = ly + self.penalty(x, y, batch)
-        return lx, ly
-
-    def f(self, x, y, batch=None):
-        """The value f (= L_x) of the (penalized) zero-sum losses; the non-saturating game has none."""
-        if self.loss_cfg["kind"] == "non_saturating":
-            raise NotImplementedError("the non-saturating GAN is general-sum: it has no single value f")
-        return self.loss_x(x, y, self._eval if batch is None else batch)
 
     # -- diagnostics ----------------------------------------------------------------------------------
     def generate(self, x, n: int | None = None) -> torch.Tensor:

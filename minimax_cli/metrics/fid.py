@@ -128,23 +128,37 @@ class InceptionFeatures(nn.Module):
         return pool, self.fc(pool)
 
 
+def weights_path(weights: str | os.PathLike | None = "auto") -> Path | None:
+    """The weights file ``weights`` names ("auto": the torch hub cache); None for "random"."""
+    if weights == "random":
+        return None
+    return hub_weights_path() if weights in (None, "auto") else Path(weights)
+
+
+def check_weights(weights: str | os.PathLike | None = "auto", download: bool = False) -> None:
+    """Cheap existence check of the weights file: the one-line DataError ``load_inception`` would
+    raise (nothing is read; with ``download`` and "auto" a missing file is not an error)."""
+    path = weights_path(weights)
+    if path is None or path.is_file() or (download and weights in (None, "auto")):
+        return
+    raise DataError(
+        f"FID needs pytorch-fid's Inception weights {weights_file_name()}, not found at {path}; "
+        f"on a machine with internet download {weights_url()} into {hub_weights_path().parent} "
+        f"(the torch hub cache, $TORCH_HOME/hub/checkpoints) or set game.metrics.fid.weights=PATH")
+
+
 def load_inception(weights: str | os.PathLike | None = "auto", device="cpu", download: bool = False) -> InceptionFeatures:
     """The FID network: ``weights`` = "auto" (torch hub cache), a file path, or "random"."""
     if weights == "random":
         return InceptionFeatures(None).to(device)
-    path = hub_weights_path() if weights in (None, "auto") else Path(weights)
-    if not path.is_file():
-        if download and weights in (None, "auto"):
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                torch.hub.download_url_to_file(weights_url(), str(path))
-            except Exception as exc:  # noqa: BLE001 - any network failure becomes one line
-                raise DataError(f"could not download the FID Inception weights from {weights_url()} ({exc})") from None
-        else:
-            raise DataError(
-                f"FID needs pytorch-fid's Inception weights {weights_file_name()}, not found at {path}; "
-                f"on a machine with internet download {weights_url()} into {hub_weights_path().parent} "
-                f"(the torch hub cache, $TORCH_HOME/hub/checkpoints) or set metrics.fid.weights=PATH")
+    path = weights_path(weights)
+    check_weights(weights, download)
+    if not path.is_file():  # download=True and "auto"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.hub.download_url_to_file(weights_url(), str(path))
+        except Exception as exc:  # noqa: BLE001 - any network failure becomes one line
+            raise DataError(f"could not download the FID Inception weights from {weights_url()} ({exc})") from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - corrupt file
@@ -281,12 +295,14 @@ def stats_path(stats_dir, dataset_key: str, n: int) -> Path:
 
 
 def save_stats(path, mu: np.ndarray, sigma: np.ndarray) -> None:
-    """Atomically write pytorch-fid's --save-stats format (np.savez_compressed, keys mu, sigma)."""
+    """Atomically write pytorch-fid's --save-stats format: an .npz with keys mu, sigma (np.load reads
+    it either way; stored uncompressed: zlib takes seconds on a 2048×2048 float64 matrix and gains
+    little on it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     with open(tmp, "wb") as f:
-        np.savez_compressed(f, mu=mu, sigma=sigma)
+        np.savez(f, mu=mu, sigma=sigma)
     os.replace(tmp, path)
 
 

@@ -147,6 +147,12 @@ class ImageSource:
             return images
         return images + [root / "celeba" / f for f in CELEBA_FILES]
 
+    def check(self) -> None:
+        """Cheap existence check (no decoding): the one-line DataError ``load`` would raise for
+        missing files, unless ``download`` will fetch them."""
+        if not self.download and any(not p.exists() for p in self.expected_paths()):
+            raise self._missing_error(None)
+
     # -- reading ---------------------------------------------------------------------------------
     def load(self) -> torch.Tensor:
         """The images as a uint8 tensor (N, C, H, W) on the CPU (raises DataError if missing)."""
@@ -254,6 +260,40 @@ class ImageSource:
             np.save(tmp, images.numpy())
             os.replace(tmp, cache)
         return images
+
+
+@dataclass(frozen=True)
+class SyntheticImages:
+    """Random uint8 images of a given shape (``game.dataset=synthetic``): no files, for benchmarks
+    and tests. Pixel values are i.i.d. uniform on 0..255 from a generator seeded with ``seed``."""
+
+    channels: int = 3
+    image_size: int = 32
+    size: int = 1024
+    seed: int = 0
+    dataset: str = "synthetic"
+    download: bool = False
+
+    def __post_init__(self):
+        for key in ("channels", "image_size", "size"):
+            if not _positive_int(getattr(self, key)):
+                raise ConfigError(f"game.{'synthetic_size' if key == 'size' else key} must be a positive integer "
+                                  f"(got {getattr(self, key)!r})")
+
+    @property
+    def key(self) -> str:
+        return f"synthetic-c{self.channels}-{self.image_size}-n{self.size}-s{self.seed}"
+
+    def expected_paths(self) -> list[Path]:
+        return []
+
+    def check(self) -> None:
+        pass
+
+    def load(self) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(int(self.seed))
+        shape = (self.size, self.channels, self.image_size, self.image_size)
+        return torch.randint(0, 256, shape, generator=gen, dtype=torch.uint8)
 
 
 def _rgb(image):

@@ -72,14 +72,18 @@ class BatchNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dims = [0] + list(range(2, x.dim()))
         shape = [1, -1] + [1] * (x.dim() - 2)
-        mean = x.mean(dim=dims, keepdim=True)
-        var = (x - mean).square().mean(dim=dims, keepdim=True)
-        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight.view(shape) + self.bias.view(shape)
+        # in float32 when bf16 autocast (hardware.precision=bf16) hands us bf16 activations, as
+        # autocast's own batch_norm normalizes in float32; float32/64 inputs are used as they are
+        h = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        mean = h.mean(dim=dims, keepdim=True)
+        var = (h - mean).square().mean(dim=dims, keepdim=True)
+        return (h - mean) * torch.rsqrt(var + self.eps) * self.weight.view(shape) + self.bias.view(shape)
 
 
 def sn_sigma(weight: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """σ(W) = uᵀ W v with the stored singular-vector estimates u, v (constants)."""
-    return torch.dot(u, weight.reshape(weight.shape[0], -1) @ v)
+    # matmul, not torch.dot: under bf16 autocast (hardware.precision=bf16) both operands are cast alike
+    return u @ (weight.reshape(weight.shape[0], -1) @ v)
 
 
 def power_step(weight: torch.Tensor, u: torch.Tensor, steps: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
