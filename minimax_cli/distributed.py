@@ -314,6 +314,7 @@ def setup(cfg, game, device: torch.device) -> torch.device:
         # the game's own diagnostics are rank 0's (not part of the dynamics, maybe costly: FID)
         game.extra_metrics = lambda x, y, step: {}
         game.figures = lambda *args, **kwargs: []
+        game.snapshot = lambda *args, **kwargs: {}
     comm.barrier()
     return torch.device("cuda", comm.local_rank) if device.type == "cuda" else device
 
@@ -333,6 +334,7 @@ class NullLog:
     """RunLog's interface for ranks other than 0: they write nothing."""
 
     def __init__(self):
+        self.dir = None  # hooks that write files are muted on these ranks (see setup)
         self.fields: dict = {}
         self.history: list[dict] = []
         self.last: dict = {}
@@ -393,7 +395,8 @@ REDUCED = ("losses", "loss_x", "loss_y", "_gx", "_gy", "field", "_field", "grad_
            "hvp_yx", "hvp_xy", "grad_y_of_leader", "hvp_xy_follower", "hvp_xx", "field_jvp", "field_vjp",
            "hess_yy", "field_jacobian")
 #: Oracle methods that are bookkeeping
-NOT_REDUCED = ("__init__", "next_batch")
+# not derivatives: construction, a new batch, and the precision contexts the requests run in
+NOT_REDUCED = ("__init__", "next_batch", "_first_order", "_second_order")
 
 
 def _reduced(name: str):
