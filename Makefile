@@ -28,7 +28,8 @@ reproduce-toy:  ## seed 000 Fig. 3 / seed 001 Fig. 1: 8 algorithms on g1, g2, g3
 	$(BIN)/python scripts/reproduce_toy.py
 
 # -- sweeps and reports ----------------------------------------------------------------------------
-SWEEP_DIR := $(RUNS)/sweep-demo/$(shell date +%Y-%m-%d_%H-%M-%S)
+STAMP     := $(shell date +%Y-%m-%d_%H-%M-%S)
+SWEEP_DIR := $(RUNS)/sweep-demo/$(STAMP)
 
 .PHONY: report sweep-demo tune-demo
 
@@ -48,8 +49,8 @@ tune-demo:  ## optuna (TPE, 20 trials) tunes tau-GDA's lr_x and tau on g1; best 
 # -- theory (issue 4) ----------------------------------------------------------------------------
 .PHONY: reproduce-dirac reproduce-dirac-quick
 
-reproduce-dirac:  ## seed 003 Fig. 1: Dirac-GAN tau-GDA, tau in {1,4,8,16} x mu in {0.3,1}, 4000 steps -> runs/reproduce/dirac (table.md, dirac_fig1.png)
-	$(BIN)/python scripts/reproduce_dirac.py --out $(RUNS)/reproduce/dirac
+reproduce-dirac:  ## seed 003 Fig. 1: Dirac-GAN tau-GDA, tau in {1,4,8,16} x mu in {0.3,1}, 4000 steps -> runs/reproduce/dirac/<time> (table.md, dirac_fig1.png)
+	$(BIN)/python scripts/reproduce_dirac.py --out $(RUNS)/reproduce/dirac/$(STAMP)
 
 reproduce-dirac-quick:  ## the CI variant of reproduce-dirac: tau in {8,16}, mu = 0.3, 1000 steps
-	$(BIN)/python scripts/reproduce_dirac.py --quick --out $(RUNS)/reproduce/dirac-quick
+	$(BIN)/python scripts/reproduce_dirac.py --quick --out $(RUNS)/reproduce/dirac-quick/$(STAMP)

@@ -151,7 +151,11 @@ class Runner:
             gx, gy = Oracle(game, None, CostMeter())._field(new["x"], new["y"])
             return new, info, (gx.pow(2).sum() + gy.pow(2).sum()).sqrt()
 
-        vstep = vmap(step_and_field_norm) if self.batched else None
+        # tol <= 0: no start can converge, so the criterion is never computed; the field norm is
+        # fused into the step only when the criterion is the gradient norm
+        can_converge = self.tol > 0
+        fuse_norm = can_converge and self.converge_on == "grad_norm"
+        vstep = vmap(step_and_field_norm if fuse_norm else (lambda s: step_fn(s, None, 0))) if self.batched else None
         traj = [self._traj_point(state)] if self._plot else None
         info_sum: dict[str, torch.Tensor] = {}
         window = {"steps": 0, "grads": 0.0, "hvps": 0.0}
@@ -172,8 +176,10 @@ class Runner:
                 t += 1
                 running = status == RUNNING
                 field_norm = None
-                if self.batched:
+                if self.batched and fuse_norm:
                     new, info, field_norm = vstep(state)
+                elif self.batched:
+                    new, info = vstep(state)
                 else:
                     new, info = step_fn(state, game.sample(t), t)
                 for acc in (window, totals):
@@ -190,7 +196,7 @@ class Runner:
                 status = torch.where(diverged_now, torch.full_like(status, DIVERGED), status)
                 stop_step = torch.where(diverged_now, torch.full_like(stop_step, t), stop_step)
                 checking = t % self.check_every == 0 or t % self.log_every == 0 or t == self.steps
-                if checking:
+                if checking and can_converge:
                     converged_now = (status == RUNNING) & (self._criterion(state, new, field_norm) < self.tol)
                     status = torch.where(converged_now, torch.full_like(status, CONVERGED), status)
                     stop_step = torch.where(converged_now, torch.full_like(stop_step, t), stop_step)
