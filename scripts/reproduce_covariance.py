@@ -18,10 +18,12 @@ takes simultaneous steps with η = 10⁻³ (paper), coefficients 1 (paper: "lock
     CO    algo=co  algo.penalty=half_squared_norm gamma=1  (seed 004 Eq. 8–9, coefficient 1)
     LEAD  algo=lead algo.alpha=0.3                         (seed 002, α = its DCGAN α_d; not in seed 004)
 
-FR/HessianFR/GDN are left out: U is linear in the output weights v, so ∇²_yy U has a zero block and
-a non-zero coupling block, i.e. it is indefinite at every point — no strict local maximum in y
-exists and the ridge correction H_yy⁻¹H_yx∇_x f that defines FR is not meaningful here (and one
-CG-solved step costs ~40× a GDA step).
+FR/HessianFR/GDN are left out: U is linear in the output weights v, so H_yy = ∇²_yy U has a zero
+v-block; wherever its (W, v) coupling block is non-zero it is indefinite (at a random start its
+eigenvalues span [−1.04, 0.44] with H = 16), and at the equilibria (v = 0, VVᵀ = Σ) it vanishes
+altogether. The discriminator is never at a strict local maximum, so the ridge correction
+H_yy⁻¹H_yx∇_x f that defines FR is undefined or follows a saddle (and one CG-solved step costs ~40×
+a GDA step).
 
 All runs: tol = 0 (every seed runs all iterations, as in the paper), one `minimax train -m` sweep per
 method into <out>/runs/<algo>. Output (runs/reproduce/covariance[-quick]/<time>/, never overwritten):
