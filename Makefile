@@ -28,7 +28,8 @@ reproduce-toy:  ## seed 000 Fig. 3 / seed 001 Fig. 1: 8 algorithms on g1, g2, g3
 	$(BIN)/python scripts/reproduce_toy.py
 
 # -- sweeps and reports ----------------------------------------------------------------------------
-SWEEP_DIR := $(RUNS)/sweep-demo/$(shell date +%Y-%m-%d_%H-%M-%S)
+STAMP     := $(shell date +%Y-%m-%d_%H-%M-%S)
+SWEEP_DIR := $(RUNS)/sweep-demo/$(STAMP)
 
 .PHONY: report sweep-demo tune-demo
 
@@ -48,11 +49,32 @@ tune-demo:  ## optuna (TPE, 20 trials) tunes tau-GDA's lr_x and tau on g1; best 
 # -- theory (issue 4) ----------------------------------------------------------------------------
 .PHONY: reproduce-dirac reproduce-dirac-quick
 
-reproduce-dirac:  ## seed 003 Fig. 1: Dirac-GAN tau-GDA, tau in {1,4,8,16} x mu in {0.3,1}, 4000 steps -> runs/reproduce/dirac (table.md, dirac_fig1.png)
-	$(BIN)/python scripts/reproduce_dirac.py --out $(RUNS)/reproduce/dirac
+reproduce-dirac:  ## seed 003 Fig. 1: Dirac-GAN tau-GDA, tau in {1,4,8,16} x mu in {0.3,1}, 4000 steps -> runs/reproduce/dirac/<time> (table.md, dirac_fig1.png)
+	$(BIN)/python scripts/reproduce_dirac.py --out $(RUNS)/reproduce/dirac/$(STAMP)
 
 reproduce-dirac-quick:  ## the CI variant of reproduce-dirac: tau in {8,16}, mu = 0.3, 1000 steps
-	$(BIN)/python scripts/reproduce_dirac.py --quick --out $(RUNS)/reproduce/dirac-quick
+	$(BIN)/python scripts/reproduce_dirac.py --quick --out $(RUNS)/reproduce/dirac-quick/$(STAMP)
+
+.PHONY: reproduce-bilinear reproduce-bilinear-quick reproduce-covariance reproduce-covariance-quick \
+        reproduce-lead-quadratic reproduce-lead-quadratic-quick
+
+reproduce-bilinear:  ## seed 004 Fig. 1: SGA(gda)/OMD/PM/IU/CO at theorem step sizes on theta'C omega (C_seed 0, eps 1e-6; ~45 min CPU) -> runs/reproduce/bilinear/<time>
+	$(BIN)/python scripts/reproduce_bilinear.py --out $(RUNS)/reproduce/bilinear/$(STAMP)
+
+reproduce-bilinear-quick:  ## CI variant of reproduce-bilinear: C_seed 2568 (kappa 28), eps 1e-2, 2 starts (~1 min)
+	$(BIN)/python scripts/reproduce_bilinear.py --quick --out $(RUNS)/reproduce/bilinear-quick/$(STAMP)
+
+reproduce-covariance:  ## seed 004 Fig. 2 top: |Sigma - VV'|_F after 1e5 iterations, 16 seeds, 7 methods (~2.5 h on one core) -> runs/reproduce/covariance/<time>
+	$(BIN)/python scripts/reproduce_covariance.py --out $(RUNS)/reproduce/covariance/$(STAMP)
+
+reproduce-covariance-quick:  ## CI variant of reproduce-covariance: 600 iterations, GDA/OMD/PM/IU/CO (~1 min)
+	$(BIN)/python scripts/reproduce_covariance.py --quick --out $(RUNS)/reproduce/covariance-quick/$(STAMP)
+
+reproduce-lead-quadratic:  ## seed 002 §3-4: spectral radius of LEAD vs GDA/EG/OGDA/momentum over eta, h in {0,.1,.5,1,2}, runs at the best eta -> runs/reproduce/lead-quadratic/<time>
+	$(BIN)/python scripts/reproduce_lead_quadratic.py --out $(RUNS)/reproduce/lead-quadratic/$(STAMP)
+
+reproduce-lead-quadratic-quick:  ## CI variant of reproduce-lead-quadratic: h in {0, 2}, coarse grids (~1 min)
+	$(BIN)/python scripts/reproduce_lead_quadratic.py --quick --out $(RUNS)/reproduce/lead-quadratic-quick/$(STAMP)
 
 # -- multi-process / cluster (issue 7) ---------------------------------------------------------------
 .PHONY: ddp-check drill
@@ -62,6 +84,7 @@ ddp-check:  ## 2 gloo processes on half batches vs 1 process (GDA, FR-CG, Hessia
 
 drill:  ## reliability drill: 12-run submitit_local sweep, one job SIGKILLed and resumed, report shows all 12
 	$(BIN)/python -m pytest -q -p no:xdist -s tests/test_drill.py
+
 # -- image GANs (issue 6) ----------------------------------------------------------------------------
 # The reproductions need a GPU, the datasets under $MINIMAX_DATA (or ./data) and the FID Inception weights
 # in the torch hub cache (README: Image GANs). Calling a target again resumes / keeps finished runs;

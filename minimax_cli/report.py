@@ -20,7 +20,14 @@ Numbers, per group of runs and metric:
 - non-finite values are never dropped silently: ``:inf`` and ``:nan`` count them, ``:missing``
   counts runs without the metric, and the markdown cell says so (``1.2 ± 0.3 [1 inf]``);
 - partial runs (failed, interrupted, running/killed) are included with their last logged value and
-  listed under the table; select complete runs with ``status=["converged", "diverged", "finished"]``.
+  listed under the table; select complete runs with ``status=["converged", "diverged", "finished"]``;
+- *derived* metrics (``table(..., derived={name: fn})``) are computed from each run by ``fn(run)``:
+  a number, None (missing), or a sequence of numbers (one sample each, e.g. per start of a
+  vectorized run), and the statistics pool the samples of the group's runs.
+
+Layouts: ``to_markdown(rows)`` writes one line per group; ``to_markdown(rows, columns=[...])``
+chooses and orders its columns, custom cells included; ``pivot(rows, index, columns, cell)`` spreads
+one ``by`` key over the columns (game × algorithm).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from minimax_cli.errors import ConfigError, DataError
 from minimax_cli.runlog import STATUSES
@@ -246,14 +253,28 @@ def group_runs(runs: Sequence[Run], by: Sequence[str]) -> list[tuple[tuple, list
     return sorted(groups.items(), key=lambda kv: tuple(_value_key(v) for v in kv[0]))
 
 
-def table(runs: Sequence[Run], by: Sequence[str] | None = None, metrics: Sequence[str] | None = None) -> Table:
+#: a derived metric: run -> a number, None (missing) or a sequence of numbers (samples)
+Derived = Callable[[Run], "float | Sequence[float] | None"]
+
+
+def table(runs: Sequence[Run], by: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
+          derived: Mapping[str, Derived] | None = None) -> Table:
     """One row per group of runs: count, status counts, and per metric the statistics of the
-    final values (module docstring)."""
+    final values (module docstring).
+
+    ``derived`` maps extra metric names to functions of a run (a number, None, or a sequence of
+    samples that are pooled over the group); they come after ``metrics`` in the table. With
+    ``derived`` and no ``metrics``, the table holds the derived metrics only.
+    """
     runs = list(runs)
     by = _split(by) or list(DEFAULT_BY)
     _check_keys(runs, by)
-    metrics = _split(metrics) or default_metrics(runs)
+    derived = dict(derived or {})
+    metrics = _split(metrics) or ([] if derived else default_metrics(runs))
     _check_metrics(runs, metrics)
+    clash = [m for m in derived if m in metrics]
+    if clash:
+        raise ConfigError(f"derived metric {clash[0]!r} is also asked for as a logged metric; rename it")
     seen = dict.fromkeys(r.status for r in runs)
     statuses = list(ALL_STATUSES) + [s for s in seen if s not in ALL_STATUSES]
     rows = []
@@ -264,10 +285,25 @@ def table(runs: Sequence[Run], by: Sequence[str] | None = None, metrics: Sequenc
             row[status] = sum(r.status == status for r in members)
         for metric in metrics:
             row.update(_stats(metric, [r.final(metric) for r in members]))
+        for name, fn in derived.items():
+            row.update(_stats(name, [v for r in members for v in _samples(fn(r))]))
         rows.append(row)
     partial = [r for r in runs if r.status not in COMPLETE]
     notes = [_note(r) for r in partial]
-    return Table(rows, by, metrics, statuses, notes)
+    return Table(rows, by, metrics + list(derived), statuses, notes)
+
+
+def _samples(value) -> list[float | None]:
+    """A derived metric's value as samples: None -> [None]; a number -> [x]; a sequence -> its items."""
+    if value is None:
+        return [None]
+    if isinstance(value, (str, bytes)):
+        raise ConfigError(f"a derived metric returned text ({value!r}); return a number, None or numbers")
+    try:
+        items = list(value)
+    except TypeError:
+        return [_to_float(value)]
+    return [None if v is None else _to_float(v) for v in items]
 
 
 def _stats(metric: str, values: list[float | None]) -> dict:
@@ -310,19 +346,28 @@ def _check_metrics(runs: Sequence[Run], metrics: Sequence[str]) -> None:
 
 
 # -- writers ------------------------------------------------------------------------------------------------
-def to_markdown(rows: Table, path: str | os.PathLike | None = None) -> str:
+#: a column of ``to_markdown(columns=...)``: a key of the table, or (header, row -> cell text)
+Column = "str | tuple[str, Callable[[dict], str]]"
+
+
+def to_markdown(rows: Table, path: str | os.PathLike | None = None, columns: Sequence[Column] | None = None) -> str:
     """A markdown table: the ``by`` values, run and status counts, and ``mean ± std`` per metric
     with non-finite and missing values counted beside it; partial runs are listed below. Written
-    to ``path`` when given. Returns the text."""
-    # the five statuses of summary.json always; running/killed (or any other) only when present
-    statuses = [s for s in rows.statuses if s in STATUSES or any(row[s] for row in rows)]
-    header = rows.by + ["runs"] + statuses + rows.metrics
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" if i < len(rows.by) else "---:" for i in range(len(header))) + "|"]
+    to ``path`` when given. Returns the text.
+
+    ``columns`` chooses the columns and their order: a ``by`` key (its value), ``runs``, a status
+    (its count), ``status`` (``status_text``), a metric (``metric_cell``), or a pair
+    ``(header, fn)`` whose cell is ``fn(row)`` (a custom cell: any text computed from the row).
+    """
+    if columns is None:
+        # the five statuses of summary.json always; running/killed (or any other) only when present
+        statuses = [s for s in rows.statuses if s in STATUSES or any(row[s] for row in rows)]
+        columns = rows.by + ["runs"] + statuses + rows.metrics
+    specs = [_column(rows, c) for c in columns]
+    lines = ["| " + " | ".join(_escape(h) for h, _, _ in specs) + " |",
+             "|" + "|".join("---" if left else "---:" for _, _, left in specs) + "|"]
     for row in rows:
-        cells = [_display(row[k]) for k in rows.by] + [str(row["runs"])] + [str(row[s]) for s in statuses]
-        cells += [_cell(row, m) for m in rows.metrics]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(_escape(fn(row)) for _, fn, _ in specs) + " |")
     if rows.notes:
         lines += ["", f"{len(rows.notes)} partial run(s), metrics are their last logged values:"]
         lines += [f"- {note}" for note in rows.notes[:50]]
@@ -334,7 +379,100 @@ def to_markdown(rows: Table, path: str | os.PathLike | None = None) -> str:
     return text
 
 
-def _cell(row: dict, metric: str) -> str:
+def _column(rows: Table, column) -> tuple[str, Callable[[dict], str], bool]:
+    """(header, row -> text, left-aligned) of one ``to_markdown`` column."""
+    if isinstance(column, tuple):
+        if len(column) != 2 or not isinstance(column[0], str) or not callable(column[1]):
+            raise ConfigError(f"a custom column is a pair (header, function of the row); got {column!r}")
+        header, fn = column
+        return header, lambda row: str(fn(row)), True
+    if column in rows.by:
+        return column, lambda row: _display(row[column]), True
+    if column == "runs" or column in rows.statuses:
+        return column, lambda row: str(row[column]), False
+    if column == "status":
+        return column, lambda row: status_text(row, rows.statuses), True
+    if column in rows.metrics:
+        return column, lambda row: metric_cell(row, column), False
+    raise ConfigError(f"column {column!r} is not in the table (by keys: {', '.join(rows.by)}; runs, status, "
+                      f"the statuses; metrics: {', '.join(rows.metrics) or 'none'}; or a pair (header, function))")
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def status_text(row: dict, statuses: Sequence[str] = ALL_STATUSES) -> str:
+    """The statuses of a group's runs in words: ``converged`` when all share one, else
+    ``2 converged, 1 diverged``."""
+    counts = [(s, row.get(s, 0)) for s in statuses if row.get(s, 0)]
+    if len(counts) == 1 and counts[0][1] == row.get("runs"):
+        return counts[0][0]
+    return ", ".join(f"{n} {s}" for s, n in counts) or "no runs"
+
+
+def pivot(rows: Table, index: str | Sequence[str], columns: str, cell: str | Callable[[dict], str],
+          path: str | os.PathLike | None = None, corner: str | None = None,
+          row_order: Sequence | None = None, column_order: Sequence | None = None) -> str:
+    """A markdown table with the values of ``by`` key ``columns`` spread over the columns (e.g.
+    algorithm × game): one line per value of ``index`` (a ``by`` key or several), one column per
+    value of ``columns``, each cell ``cell`` of the group at that place — a metric name
+    (``metric_cell``) or a function of the row; "—" where no group is. ``corner`` heads the index
+    column(s); ``row_order``/``column_order`` fix the order (values of ``index``, a tuple of values
+    when it is several keys; of ``columns``); else the table's natural order. Written to ``path``
+    when given. Returns the text."""
+    index = _split(index)
+    for key in index + [columns]:
+        if key not in rows.by:
+            raise ConfigError(f"pivot key {key!r} is not a by key of the table ({', '.join(rows.by)})")
+    if columns in index:
+        raise ConfigError(f"pivot: {columns!r} cannot be both the index and the columns")
+    if isinstance(cell, str):
+        if cell not in rows.metrics:
+            raise ConfigError(f"pivot cell {cell!r} is not a metric of the table ({', '.join(rows.metrics) or 'none'})")
+        metric = cell
+        cell = lambda row: metric_cell(row, metric)  # noqa: E731
+    places: dict[tuple, dict] = {}
+    for row in rows:
+        key = (tuple(row[k] for k in index), row[columns])
+        if key in places:
+            others = [k for k in rows.by if k not in index and k != columns]
+            raise ConfigError(f"pivot: several groups at {key} (group the table by {', '.join(index + [columns])} "
+                              f"only, or add {', '.join(others)} to the index)")
+        places[key] = row
+    unwrap = (lambda v: v[0]) if len(index) == 1 else (lambda v: v)  # noqa: E731
+    index_values = list(dict.fromkeys(unwrap(k[0]) for k in places))
+    column_values = list(dict.fromkeys(k[1] for k in places))
+    index_values = _ordered(index_values, row_order, "row_order")
+    column_values = _ordered(column_values, column_order, "column_order")
+    heads = [corner] if corner is not None and len(index) == 1 else list(corner or index)
+    header = heads + [_display(c) for c in column_values]
+    lines = ["| " + " | ".join(_escape(h) for h in header) + " |",
+             "|" + "|".join(["---"] * len(heads) + ["---"] * len(column_values)) + "|"]
+    for value in index_values:
+        key = (value,) if len(index) == 1 else tuple(value)
+        cells = [_display(v) for v in key]
+        cells += [MISSING if (key, c) not in places else str(cell(places[(key, c)])) for c in column_values]
+        lines.append("| " + " | ".join(_escape(c) for c in cells) + " |")
+    text = "\n".join(lines) + "\n"
+    if path is not None:
+        _write(path, text)
+    return text
+
+
+def _ordered(values: list, order: Sequence | None, name: str) -> list:
+    if order is None:
+        return values
+    order = [tuple(v) if isinstance(v, list) else v for v in order]
+    unknown = [v for v in values if v not in order]
+    if unknown:
+        raise ConfigError(f"pivot {name} lacks {unknown[0]!r}, which the table has")
+    return [v for v in order if v in values]
+
+
+def metric_cell(row: dict, metric: str) -> str:
+    """``mean ± std`` of a metric in a table row, with non-finite and missing values counted
+    (``1.2 ± 0.3 [1 inf]``); "—" when there is no finite value."""
     mean, std = row[f"{metric}:mean"], row[f"{metric}:std"]
     text = MISSING if mean is None else _num(mean) + ("" if std is None else f" ± {_num(std)}")
     flags = [f"{row[f'{metric}:{kind}']} {kind}" for kind in ("inf", "nan", "missing") if row[f"{metric}:{kind}"]]

@@ -151,7 +151,13 @@ class Runner:
         else:
             loop = _Loop.start(self, self.init_state() if initial_state is None else initial_state, start_step)
         self.cost.reset()
-        vstep = vmap(self._step_and_field_norm) if self.batched else None
+        # tol <= 0: no start can converge, so the criterion is never computed; the field norm is
+        # fused into the step only when the criterion is the gradient norm
+        can_converge = self.tol > 0
+        fuse_norm = can_converge and self.converge_on == "grad_norm"
+        vstep = None
+        if self.batched:
+            vstep = vmap(self._step_and_field_norm if fuse_norm else (lambda s: self._step(s, None, 0)))
         bar = self._progress_bar(loop.t)
         outcome = None
         try:
@@ -162,8 +168,10 @@ class Runner:
                 t = loop.t
                 running = loop.status == RUNNING
                 field_norm = None
-                if self.batched:
+                if self.batched and fuse_norm:
                     new, info, field_norm = vstep(loop.state)
+                elif self.batched:
+                    new, info = vstep(loop.state)
                 else:
                     game.before_step(loop.state["x"], loop.state["y"], t)
                     new, info = self._step(loop.state, game.sample(t), t)
@@ -182,7 +190,7 @@ class Runner:
                 if self.ema_beta is not None:
                     loop.ema = self.ema_beta * loop.ema + (1 - self.ema_beta) * loop.state["x"].detach()
                 checking = t % self.check_every == 0 or t % self.log_every == 0 or t == self.steps
-                if checking:
+                if checking and can_converge:
                     converged_now = (loop.status == RUNNING) & (self._criterion(loop.state, new, field_norm) < self.tol)
                     loop.mark(converged_now, CONVERGED, t)
                 if loop.traj is not None:

@@ -1,12 +1,13 @@
 """Seed 003 Fig. 1 (Fiez & Ratliff 2021, §5; NOTES-003 §7.5): τ-GDA on the regularized Dirac-GAN.
 
-    python scripts/reproduce_dirac.py [--out runs/reproduce/dirac] [--quick]
+    python scripts/reproduce_dirac.py [--quick] [--out DIR]
 
 Runs `minimax train -m game=dirac algo=tgda ...` (the real CLI, one Hydra sweep) for
 (τ, μ) ∈ {1, 4, 8, 16} × {0.3, 1} with γ1 = 0.01, 4000 iterations from (θ0, ω0) = (1, 1) (the
 authors' notebook settings; the text gives none), then builds from the run directories:
 
-* ``table.md`` / ``rows.json``: per run the eigenvalues of J_τ(0, 0), whether they are real
+* ``table.md`` / ``rows.json`` (a `minimax report` table with derived metrics): per run the
+  eigenvalues of J_τ(0, 0), whether they are real
   (iff τ ≥ 1/μ²), the first logged step with distance to the equilibrium under 1e-3 and 1e-6,
   the final distance, and how many turns the trajectory makes around the equilibrium
   (cycling shows as ≥ ½ turn; with real eigenvalues the angle sweeps less than π);
@@ -15,17 +16,17 @@ authors' notebook settings; the text gives none), then builds from the run direc
 
 It checks the paper's claims (τ = 8 reaches the equilibrium before τ = 16 at μ = 0.3; trajectories
 cycle exactly when the eigenvalues are complex) and exits 1 if one fails. ``--quick`` (CI) runs
-τ ∈ {8, 16} at μ = 0.3 for 1000 steps. The sweep directory <out>/runs is this script's own and is
-replaced on each call.
+τ ∈ {8, 16} at μ = 0.3 for 1000 steps. Output: runs/reproduce/dirac[-quick]/<time>/ (or --out, which
+must be empty): the sweep under runs/, table.md and rows.json (built with minimax report), the figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import functools
 import json
 import math
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,8 +44,6 @@ EPS = (1e-3, 1e-6)
 
 def run_sweep(out: Path, settings: dict) -> Path:
     sweep = out / "runs"
-    if sweep.exists():
-        shutil.rmtree(sweep)
     cmd = [sys.executable, "-m", "minimax_cli", "train", "-m", "game=dirac", "algo=tgda",
            f"algo.lr_x={LR}", "algo.tau=" + ",".join(str(t) for t in settings["tau"]),
            "game.mu=" + ",".join(str(m) for m in settings["mu"]), f"steps={settings['steps']}",
@@ -75,38 +74,56 @@ def eigenvalues(mu: float, tau: float) -> np.ndarray:
     return np.linalg.eigvals(tau_star.tau_jacobian(game_jacobian(mu), 1, tau))
 
 
-def table(run_dirs: list[Path]) -> tuple[str, list[dict]]:
-    """Markdown table (and its rows) of the Dirac-GAN runs, from each run directory's
-    .hydra/config.yaml, summary.json, metrics.jsonl and trajectories.npz."""
-    import yaml
+def _first_step_under(eps: float):
+    """Derived metric: the first logged step whose distance to the equilibrium is under eps."""
+    def fn(run) -> float | None:
+        return next((float(r["step"]) for r in run.history if float(r.get("dist_to_eq", "nan")) < eps), None)
+    return fn
 
+
+def _turns(run) -> float:
+    """Turns the (first) trajectory makes around the equilibrium (0, 0)."""
+    path = np.load(run.path / "trajectories.npz")["trajectory"][:, 0, :]
+    angle = np.unwrap(np.arctan2(path[:, 1], path[:, 0]))
+    return float(np.abs(np.diff(angle)).sum() / (2 * math.pi))
+
+
+def table(sweep: Path) -> tuple[str, list[dict]]:
+    """Markdown table (and its rows) of the Dirac-GAN runs under ``sweep``, built with minimax
+    report from the run directories (config, summary.json, metrics.jsonl, trajectories.npz)."""
+    from minimax_cli import report
+
+    runs = report.collect_runs([sweep])
+    derived = {f"steps_to_{eps:g}": _first_step_under(eps) for eps in EPS}
+    derived["turns"] = _turns
+    grouped = report.table(runs, by=["game.mu", "algo.tau"], metrics=["dist_to_eq"], derived=derived)
     rows = []
-    for run in run_dirs:
-        cfg = yaml.safe_load((run / ".hydra" / "config.yaml").read_text())
-        summary = json.loads((run / "summary.json").read_text())
-        history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-        path = np.load(run / "trajectories.npz")["trajectory"][:, 0, :]
-        mu, tau = float(cfg["game"]["mu"]), float(cfg["algo"]["tau"])
+    for g in grouped:
+        mu, tau = float(g["game.mu"]), float(g["algo.tau"])
         eig = eigenvalues(mu, tau)
-        angle = np.unwrap(np.arctan2(path[:, 1], path[:, 0]))
+        steps = {f"steps_to_{eps:g}": None if g[f"steps_to_{eps:g}:mean"] is None else int(g[f"steps_to_{eps:g}:mean"])
+                 for eps in EPS}
         rows.append({
-            "mu": mu, "tau": tau, "status": summary["status"], "steps": summary["step"],
+            "mu": mu, "tau": tau, "status": report.status_text(g), "runs": g["runs"],
             "eigs": [[float(e.real), float(e.imag)] for e in sorted(eig, key=lambda e: (e.real, e.imag))],
-            "real": bool(np.abs(eig.imag).max() < 1e-12), "real_from_tau": 1 / mu**2,
-            **{f"steps_to_{eps:g}": next((r["step"] for r in history if float(r["dist_to_eq"]) < eps), None)
-               for eps in EPS},
-            "final_dist": float(summary["metrics"]["dist_to_eq"]),
-            "turns": float(np.abs(np.diff(angle)).sum() / (2 * math.pi)),
+            "real": bool(np.abs(eig.imag).max() < 1e-12), "real_from_tau": 1 / mu**2, **steps,
+            "final_dist": g["dist_to_eq:mean"], "turns": g["turns:mean"],
         })
-    rows.sort(key=lambda r: (r["mu"], r["tau"]))
-    lines = ["| μ | τ | spec J_τ(0,0) | real (τ ≥ 1/μ²) | steps to 1e-3 | steps to 1e-6 | dist at end | turns around eq. |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        eigs = ", ".join(f"{re:.3f}" if abs(im) < 1e-12 else f"{re:.3f}{im:+.3f}i" for re, im in r["eigs"])
-        lines.append(f"| {r['mu']:g} | {r['tau']:g} | {eigs} | {'yes' if r['real'] else 'no'} (1/μ² = {r['real_from_tau']:.3g}) "
-                     f"| {r['steps_to_0.001'] or '—'} | {r['steps_to_1e-06'] or '—'} | {r['final_dist']:.2e} "
-                     f"| {r['turns']:.2f} |")
-    return "\n".join(lines), rows
+    extra = {(r["mu"], r["tau"]): r for r in rows}
+    at = lambda g: extra[(float(g["game.mu"]), float(g["algo.tau"]))]  # noqa: E731
+
+    def spec(g):
+        return ", ".join(f"{re:.3f}" if abs(im) < 1e-12 else f"{re:.3f}{im:+.3f}i" for re, im in at(g)["eigs"])
+
+    columns = [("μ", lambda g: f"{g['game.mu']:g}"), ("τ", lambda g: f"{g['algo.tau']:g}"),
+               ("spec J_τ(0,0)", spec),
+               ("real (τ ≥ 1/μ²)", lambda g: f"{'yes' if at(g)['real'] else 'no'} (1/μ² = {at(g)['real_from_tau']:.3g})"),
+               ("steps to 1e-3", lambda g: at(g)["steps_to_0.001"] or "—"),
+               ("steps to 1e-6", lambda g: at(g)["steps_to_1e-06"] or "—"),
+               ("dist at end", lambda g: f"{g['dist_to_eq:mean']:.2e}"),
+               ("turns around eq.", lambda g: f"{g['turns:mean']:.2f}"),
+               "status"]
+    return report.to_markdown(grouped, columns=columns).rstrip("\n"), rows
 
 
 def check_claims(rows: list[dict]) -> list[tuple[str, bool]]:
@@ -164,18 +181,24 @@ def figure(rows: list[dict], run_dirs: list[Path], path: Path) -> Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "runs" / "reproduce" / "dirac")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output directory (default runs/reproduce/dirac[-quick]/<time>; never overwritten)")
     parser.add_argument("--quick", action="store_true", help="CI variant: τ ∈ {8, 16}, μ = 0.3, 1000 steps")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
-    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out or (REPO / "runs" / "reproduce" / ("dirac-quick" if args.quick else "dirac")
+                       / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
+    if out.exists() and any(out.iterdir()):
+        raise SystemExit(f"{out} is not empty; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    args.out = out
     sweep = run_sweep(args.out, settings)
     run_dirs = sorted(p.parent for p in sweep.rglob("summary.json"))
-    text, rows = table(run_dirs)
+    text, rows = table(sweep)
     claims = check_claims(rows)
     header = (f"# Dirac-GAN, seed 003 Fig. 1: τ-GDA, γ1 = {LR}, {settings['steps']} iterations from (1, 1)\n\n"
-              f"Runs: `{sweep}` (minimax train -m game=dirac algo=tgda ...).\n\n")
-    checks = "\n".join(f"- [{'x' if ok else ' '}] {text_}" for text_, ok in claims)
+              f"Runs: `{sweep}` (minimax train -m game=dirac algo=tgda ...); table built with minimax report.\n\n")
+    checks = "\n".join(f"* {'✓' if ok else '✗'} {text_}" for text_, ok in claims)
     (args.out / "table.md").write_text(header + text + "\n\nClaims:\n\n" + checks + "\n")
     (args.out / "rows.json").write_text(json.dumps({"rows": rows, "claims": claims}, indent=1) + "\n")
     figure(rows, run_dirs, args.out / "dirac_fig1.png")

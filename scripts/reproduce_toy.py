@@ -6,8 +6,10 @@ Runs every algorithm on every game from the default starts (η = 0.05 for all, S
 exact Hessians) as ONE `minimax train -m` sweep, then writes into the output directory
 (default runs/reproduce/toy/<time>/, never overwriting anything):
 
-* table.md   game × algorithm → status, final distance to (0,0) and steps, plus each paper claim
-             checked (✓/✗) and the notes that explain where a baseline departs from the figure;
+* table.md   algorithm × game → status, final distance to (0,0) and steps (a `minimax report`
+             pivot of the sweep's run directories), plus each paper claim checked (✓/✗) and the
+             notes that explain where a baseline departs from the figure; table.csv: the same
+             groups with every statistic;
 * <game>.png the trajectories of all algorithms over the contours of f, like seed 000 Fig. 3.
 
 Exit status 1 when a claim fails, so `make reproduce-toy` notices a regression.
@@ -17,12 +19,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
+
+from minimax_cli import report  # noqa: E402
 
 ALGOS = ["gda", "ogda", "eg", "sga", "co", "fr", "hessianfr", "gdn"]
 GAMES = ["g1", "g2", "g3"]
@@ -64,37 +70,35 @@ def run_sweep(games, algos, steps: int, sweep_dir: Path) -> None:
         raise SystemExit(f"the sweep failed (exit {code})")
 
 
-def collect(sweep_dir: Path) -> dict[tuple[str, str], dict]:
-    runs = {}
-    for summary_path in sorted(sweep_dir.glob("*/summary.json")):
-        s = json.loads(summary_path.read_text())
-        s["dir"] = summary_path.parent
-        runs[(s["game"], s["algo"])] = s
-    return runs
+def collect(sweep_dir: Path):
+    """The sweep's runs (minimax report) and their table: one group per (game, algorithm) with its
+    status, final distance to (0,0) and steps taken."""
+    runs = report.collect_runs([sweep_dir])
+    rows = report.table(runs, by=["game.name", "algo.name"], metrics=["dist_to_eq"],
+                        derived={"steps": lambda run: (run.summary or {}).get("step")})
+    return runs, rows
 
 
-def cell(run: dict | None) -> str:
-    if run is None:
-        return "—"
-    dist = run["metrics"].get("dist_to_eq")
-    dist = float(dist) if dist is not None else float("nan")
-    return f"{run['status']} ({dist:.2g}, {run['step']} steps)"
+def cell(row: dict) -> str:
+    dist = row["dist_to_eq:mean"]
+    steps = row["steps:mean"]
+    return (f"{report.status_text(row)} ({float('nan') if dist is None else dist:.2g}, "
+            f"{'?' if steps is None else f'{steps:.0f}'} steps)")
 
 
-def table(runs, games, algos) -> str:
-    lines = ["| algorithm | " + " | ".join(games) + " |", "|---|" + "---|" * len(games)]
-    for a in algos:
-        lines.append(f"| {a} | " + " | ".join(cell(runs.get((g, a))) for g in games) + " |")
-    return "\n".join(lines)
+def table(rows, games, algos) -> str:
+    return report.pivot(rows, index="algo.name", columns="game.name", cell=cell, corner="algorithm",
+                        row_order=algos, column_order=games)
 
 
-def check_claims(runs, games, algos) -> list[tuple[bool, str]]:
+def check_claims(rows, games, algos) -> list[tuple[bool, str]]:
+    status = {(r["game.name"], r["algo.name"]): report.status_text(r) for r in rows}
     results = []
     for game, claim_algos, expected, text in CLAIMS:
         wanted = [a for a in claim_algos if a in algos]
         if game not in games or not wanted:
             continue
-        bad = [f"{a}: {runs[(game, a)]['status']}" for a in wanted if runs[(game, a)]["status"] not in expected]
+        bad = [f"{a}: {status.get((game, a), 'no run')}" for a in wanted if status.get((game, a)) not in expected]
         results.append((not bad, text + (f" — got {', '.join(bad)}" if bad else "")))
     return results
 
@@ -103,16 +107,17 @@ def figures(runs, games, algos, out: Path) -> list[Path]:
     from minimax_cli.config import build, compose
     from minimax_cli.plots import trajectory_png
 
+    by_place = {(run.get("game.name"), run.get("algo.name")): run for run in runs}
     paths = []
     for g in games:
         game = build(compose([f"game={g}"]).game, "game")
         game.setup("cpu", torch.float64, 0)
         labels = []
         for a in algos:
-            run = runs.get((g, a))
-            if run is None or not (run["dir"] / "trajectories.npz").exists():
+            run = by_place.get((g, a))
+            if run is None or not (run.path / "trajectories.npz").exists():
                 continue
-            traj = np.load(run["dir"] / "trajectories.npz")["trajectory"]
+            traj = np.load(run.path / "trajectories.npz")["trajectory"]
             labels.append((a, torch.from_numpy(traj)))
         if labels:
             paths.append(trajectory_png(game, None, out / f"{g}.png", title=f"{g}: {', '.join(algos)}", labels=labels))
@@ -132,10 +137,12 @@ def main(argv=None) -> int:
         raise SystemExit(f"{out} is not empty; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     run_sweep(games, algos, args.steps, out / "runs")
-    runs = collect(out / "runs")
-    claims = check_claims(runs, games, algos)
+    runs, rows = collect(out / "runs")
+    claims = check_claims(rows, games, algos)
+    report.to_csv(rows, out / "table.csv")
     text = [f"# Toy games (seed 000 §6.1, seed 001 §4.1): {args.steps} steps, η = 0.05, SGA λ = 1, CO γ = 0.1",
-            "", "Cells: status (final distance to (0,0), steps taken).", "", table(runs, games, algos), "",
+            "", f"Runs: `{out / 'runs'}`; built with minimax report (table.csv: every statistic).", "",
+            "Cells: status (final distance to (0,0), steps taken).", "", table(rows, games, algos), "",
             "Claims:", ""] + [f"* {'✓' if ok else '✗'} {t}" for ok, t in claims] + ["", NOTES]
     (out / "table.md").write_text("\n".join(text) + "\n")
     for p in figures(runs, games, algos, out):

@@ -1,7 +1,7 @@
 """Seed 004 on bilinear games U = θᵀCω: theorem step sizes and bounds hold for their update rules.
 
-The update rules are simulated here directly (NOTES-004 §2 and §8) with numpy; a test running the
-project's algorithms (issue 3) belongs next to them.
+The update rules are simulated here directly (NOTES-004 §2 and §8) with numpy; the same statements
+for the project's algorithms (algo=gda/ogda/pm/iu/co) are in test_bilinear_algorithms.py.
 """
 
 import math

@@ -297,3 +297,88 @@ def test_a_run_killed_with_sigkill_is_reported_as_running_killed(cli, tmp_path):
     assert out.splitlines()[0].endswith("| failed | running/killed | dist_to_eq |")
     assert out.splitlines()[2].startswith("| g3 | gda | 1 | 0 | 0 | 0 | 0 | 0 | 1 | ")
     assert f"- running/killed: {run.path} (last logged step {logged[-1]['step']})" in out
+
+
+# -- derived metrics, chosen columns, pivot ---------------------------------------------------------------
+def test_derived_metrics_pool_samples_and_count_what_is_missing(sweep):
+    runs = report.collect_runs([sweep])
+    steps = {"0_g1_gda": [1.0, 3.0], "1_g1_gda": 5.0, "2_g1_gda": None, "3_g1_tgda": [2.0, float("inf")],
+             "4_g2_gda": (), "5_g2_gda": [float("nan")]}
+    rows = report.table(runs, metrics=["dist_to_eq"], derived={"samples": lambda run: steps[run.path.name]})
+    assert rows.metrics == ["dist_to_eq", "samples"]
+    g1_gda, g1_tgda, g2_gda = rows
+    # g1/gda pools 1, 3 (a vectorized run's two samples), 5 and one missing: mean 3, std 2
+    assert (g1_gda["samples:mean"], g1_gda["samples:std"], g1_gda["samples:n"], g1_gda["samples:missing"]) == (3.0, 2.0, 3, 1)
+    assert (g1_tgda["samples:mean"], g1_tgda["samples:n"], g1_tgda["samples:inf"]) == (2.0, 1, 1)
+    assert (g2_gda["samples:mean"], g2_gda["samples:n"], g2_gda["samples:nan"]) == (None, 0, 1)   # () adds nothing
+    assert g1_gda["dist_to_eq:mean"] == pytest.approx(7 / 3)                  # logged metrics unchanged
+    assert "samples:mean" in report.to_csv(rows).splitlines()[0]
+    only = report.table(runs, derived={"status_is_converged": lambda run: float(run.status == "converged")})
+    assert only.metrics == ["status_is_converged"] and only[0]["status_is_converged:mean"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("derived, message", [
+    ({"dist_to_eq": lambda run: 1.0}, "also asked for as a logged metric"),
+    ({"label": lambda run: "abc"}, "returned text"),
+])
+def test_derived_metric_errors_are_one_line(sweep, derived, message):
+    with pytest.raises(ConfigError, match=message):
+        report.table(report.collect_runs([sweep]), metrics=["dist_to_eq"], derived=derived)
+
+
+def test_markdown_with_chosen_columns_and_custom_cells(sweep):
+    rows = report.table(report.collect_runs([sweep]), metrics=["dist_to_eq"])
+    text = report.to_markdown(rows, columns=[
+        "algo.name", ("game", lambda row: row["game.name"].upper()), "status", "dist_to_eq", "runs",
+        ("best", lambda row: f"{row['dist_to_eq:mean'] - row['dist_to_eq:std']:.1f}" if row["dist_to_eq:std"] else "-")])
+    lines = text.splitlines()
+    assert lines[0] == "| algo.name | game | status | dist_to_eq | runs | best |"
+    assert lines[1] == "|---|---|---|---:|---:|---|"
+    assert lines[2] == "| gda | G1 | 2 converged, 1 diverged | 2.333 ± 1.528 | 3 | 0.8 |"
+    assert lines[3] == "| tgda | G1 | finished | 0.5 | 1 | - |"
+    assert lines[4] == "| gda | G2 | 1 diverged, 1 finished | 3 [1 nan] | 2 | - |"
+    with pytest.raises(ConfigError, match="column 'seed' is not in the table"):
+        report.to_markdown(rows, columns=["seed"])
+    with pytest.raises(ConfigError, match="custom column is a pair"):
+        report.to_markdown(rows, columns=[("a", "b", "c")])
+
+
+def test_status_text():
+    assert report.status_text({"runs": 2, "converged": 2, "diverged": 0}) == "converged"
+    assert report.status_text({"runs": 3, "converged": 1, "diverged": 2}) == "1 converged, 2 diverged"
+    assert report.status_text({"runs": 0}) == "no runs"
+
+
+def test_pivot_spreads_a_key_over_the_columns(sweep):
+    rows = report.table(report.collect_runs([sweep]), metrics=["dist_to_eq"])
+    text = report.pivot(rows, index="algo.name", columns="game.name", cell="dist_to_eq", corner="algorithm")
+    assert text.splitlines() == ["| algorithm | g1 | g2 |", "|---|---|---|",
+                                 "| gda | 2.333 ± 1.528 | 3 [1 nan] |",
+                                 "| tgda | 0.5 | — |"]                           # no tgda run on g2
+    custom = report.pivot(rows, "game.name", "algo.name", lambda row: f"{report.status_text(row)} ({row['runs']})",
+                          row_order=["g2", "g1"], column_order=["tgda", "gda", "eg"])
+    assert custom.splitlines()[0] == "| game.name | tgda | gda |"             # eg: no such group, no column
+    assert custom.splitlines()[2] == "| g2 | — | 1 diverged, 1 finished (2) |"
+    assert custom.splitlines()[3] == "| g1 | finished (1) | 2 converged, 1 diverged (3) |"
+    both = report.table(report.collect_runs([sweep]), by=["game.name", "algo.name", "status"], metrics=["dist_to_eq"])
+    two = report.pivot(both, ["game.name", "algo.name"], "status", "dist_to_eq")
+    assert two.splitlines()[0] == "| game.name | algo.name | converged | diverged | finished |"
+    assert "| g1 | gda | 1.5 ± 0.7071 | 4 | — |" in two.splitlines()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"index": "seed", "columns": "game.name", "cell": "dist_to_eq"}, "not a by key"),
+    ({"index": "game.name", "columns": "game.name", "cell": "dist_to_eq"}, "both the index and the columns"),
+    ({"index": "algo.name", "columns": "game.name", "cell": "w1"}, "not a metric of the table"),
+    ({"index": "algo.name", "columns": "game.name", "cell": "dist_to_eq", "row_order": ["gda"]}, "row_order lacks 'tgda'"),
+])
+def test_pivot_errors_are_one_line(sweep, kwargs, message):
+    rows = report.table(report.collect_runs([sweep]), metrics=["dist_to_eq"])
+    with pytest.raises(ConfigError, match=message):
+        report.pivot(rows, **kwargs)
+
+
+def test_pivot_refuses_several_groups_in_one_cell(sweep):
+    rows = report.table(report.collect_runs([sweep]), by=["game.name", "algo.name", "seed"], metrics=["dist_to_eq"])
+    with pytest.raises(ConfigError, match="several groups at"):
+        report.pivot(rows, "algo.name", "game.name", "dist_to_eq")

@@ -131,8 +131,10 @@ def test_relu_covariance_starts_equilibrium_and_metric():
     x, y = game.initial_points()
     assert x.shape == (3, 32) and y.shape == (3, 384)
     assert not torch.allclose(x[0], x[1])                                   # independent draws
-    again = make_game(CovarianceReLU, starts=1, seed=5).initial_points()
-    torch.testing.assert_close(again[0][0], x[0])                           # start 0 = the single start
+    for i in range(3):   # start i = the single start of seed 5 + i: N starts are N seeds, vectorized
+        again = make_game(CovarianceReLU, starts=1, seed=5 + i).initial_points()
+        torch.testing.assert_close(again[0][0], x[i])
+        torch.testing.assert_close(again[1][0], y[i])
     assert float(x.std()) == pytest.approx(1 / 4, rel=0.25)                  # V ~ N(0, 1/k)
     V = x.reshape(3, 2, 16)
     Sigma = torch.tensor([[1.0, 0.5], [0.5, 1.0]], dtype=torch.float64)

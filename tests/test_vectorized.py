@@ -61,3 +61,17 @@ def test_ball_starts_lie_in_the_ball_and_depend_on_the_seed():
     radius = ((xa - 1) ** 2 + (ya - 1) ** 2).sqrt()
     assert float(radius.max()) <= 0.5 + 1e-12
     assert not torch.equal(xa, b.initial_points()[0])
+
+
+@pytest.mark.parametrize("tol, converge_on", [(1e-300, "grad_norm"), (1e-300, "dist_to_eq"), (0.0, "grad_norm")])
+def test_the_convergence_check_never_changes_the_trajectories(tol, converge_on):
+    """The runner fuses ‖ξ‖ into the vectorized step only for converge_on=grad_norm with tol > 0 and
+    skips the check when tol <= 0: every path gives the same iterates."""
+    algo = OGDA("ogda", lr_x=0.02, lr_y=0.02)
+    reference = Runner(make_game(G3, starts=POINTS), algo, steps=30, log_every=10, tol=1e-300, progress=False).run()
+    other = Runner(make_game(G3, starts=POINTS), algo, steps=30, log_every=10, tol=tol, converge_on=converge_on,
+                   progress=False).run()
+    torch.testing.assert_close(other.state["x"], reference.state["x"], rtol=0, atol=0)
+    torch.testing.assert_close(other.state["y"], reference.state["y"], rtol=0, atol=0)
+    assert other.status == reference.status == "finished"
+    assert other.metrics["dist_to_eq"] == reference.metrics["dist_to_eq"]

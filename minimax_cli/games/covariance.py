@@ -88,7 +88,8 @@ class CovarianceReLU(_Covariance):
     discriminator with H units; closed-form WGAN value Eq. (10) with const = 1/√(2π).
 
     y = (w_1, …, w_H, v_1, …, v_H): the H×d first-layer weights row by row, then the output weights.
-    Starts (``init: random``): independent draws per start from the run's seed, std 1/√fan-in
+    Starts (``init: random``): start i drawn from the run's seed + i (so N vectorized starts are
+    the starts of N consecutive seeds), std 1/√fan-in
     times ``init_scale`` (V ~ N(0, 1/k), w_i ~ N(0, I/d), v_i ~ N(0, 1/H); the paper gives no
     initialization). The representative equilibrium is V = [chol(Σ) | 0], v = 0, W = the
     first start's W (any W with non-zero rows works: the set is VVᵀ = Σ, Σ_i v_i w_iw_iᵀ/‖Aᵀw_i‖ = 0).
@@ -114,12 +115,14 @@ class CovarianceReLU(_Covariance):
         self._check_dims()
 
     def _draws(self, n: int) -> torch.Tensor:
-        gen = torch.Generator().manual_seed(self._seed)
+        """n starts: start i is drawn from seed + i, so ``game.starts=N seed=s`` runs exactly the
+        single starts of seeds s, …, s+N−1 (N seeds as one vectorized run)."""
         scale = torch.cat([torch.full((self.dim_x,), 1 / math.sqrt(self.k)),
                            torch.full((self.hidden * self.d,), 1 / math.sqrt(self.d)),
                            torch.full((self.hidden,), 1 / math.sqrt(self.hidden))]).double()
-        z = torch.randn(n, self.dim_x + self.dim_y, generator=gen, dtype=torch.float64) * scale * self.init_scale
-        return z.to(self.device, self.dtype)
+        z = torch.stack([torch.randn(self.dim_x + self.dim_y, generator=torch.Generator().manual_seed(self._seed + i),
+                                     dtype=torch.float64) for i in range(n)])
+        return (z * scale * self.init_scale).to(self.device, self.dtype)
 
     def default_start(self):
         z = self._draws(1)[0]
