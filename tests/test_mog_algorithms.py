@@ -148,6 +148,23 @@ def test_barzilai_borwein_ridge_on_a_tiny_mlp_gan_matches_seed001_eq_3_33(lr_y2)
         assert float(info["diag_inverse"]) == pytest.approx(float(s), rel=1e-9)
 
 
+def test_gdn_with_an_adam_leader_keeps_the_followers_newton_step():
+    """GDN's yaml: precond_y = sgd, so with algo.precond=adam only the generator runs Adam (first Adam
+    step: m̂ = g, v̂ = g²) and the discriminator still steps y − G(x+, y)⁻¹ ∇_y L_y(x+, y)."""
+    game = tiny_gan(seed=2, loss={"kind": "saturating", "l2": 0.3})
+    batch = game.sample(1)
+    x, y = start(game)
+    gx, _ = grads(game, batch, x, y)
+    x1 = x - 0.01 * gx / (gx.abs() + 1e-8)
+    G, _ = follower_blocks(game, batch, x1, y)
+    y1 = y - torch.linalg.solve(G, grad_y(game, batch, x1, y))
+    algo = FollowTheRidge("gdn", lr_x=0.01, lr_y=0.0, lr_y2=1.0, mixed="fd", hessian_at="updated", solver="exact",
+                          precond="adam", precond_y="sgd")
+    state, _ = one_step(algo, game, x, y)
+    close(state["x"], x1)
+    close(state["y"], y1)
+
+
 def test_ridge_with_rmsprop_and_eq9_momentum_runs_the_paper_setting_on_a_gan():
     """seed 000 App. D.4 as configured for the MoG (RMSprop, CG + adaptive damping, fd), with Eq. 9
     momentum: finite, the damping adapts, and the correction is non-zero."""

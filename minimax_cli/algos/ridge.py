@@ -21,7 +21,8 @@ G_yx = ∇²_yx L_y (zero-sum: G = −H_yy, G_yx = −H_yx, so the signs below r
   Newton term with P_y. lr_y2 = 0 is exactly FR.
 * GDN (seed 001 §3.1.2): y_{t+1} = y_t − G⁻¹ ∇_y L_y(x_{t+1}, y_t) is lr_y = 0, lr_y2 = 1 with the
   mixed product by finite difference along Δx and G at (x_{t+1}, y_t): then the right-hand side is
-  −∇_y L_y(x_{t+1}, y_t) exactly.
+  −∇_y L_y(x_{t+1}, y_t) exactly. ``precond_y`` gives the follower its own preconditioner (default:
+  ``precond``); GDN's is sgd, so a preconditioned leader (Adam) leaves the Newton step intact.
 
 ``mixed`` chooses G_yx Δx: ``jvp`` (exact, at (x_t, y_t)) or ``fd`` (seed 001 Eq. 3.3 / seed 000
 App. D.4 step 1): (∇_y L_y(x_t + αΔx, y_t) − ∇_y L_y(x_t, y_t)) / α, α = ``fd_alpha`` (1: along
@@ -93,7 +94,7 @@ class FollowTheRidge(GameOptimizer):
 
     def __init__(self, name="fr", lr_x=0.05, lr_y=0.05, lr_y2=0.0, leader="gradient", solver="auto",
                  mixed="jvp", fd_alpha=1.0, hessian_at="auto", momentum=0.0, momentum_form="eq9",
-                 precond="sgd"):
+                 precond="sgd", precond_y=None):
         super().__init__(name)
         self.lr_x = check_rate(lr_x, "algo.lr_x")
         self.lr_y = check_rate(lr_y, "algo.lr_y")
@@ -111,7 +112,8 @@ class FollowTheRidge(GameOptimizer):
         # Eq. 9: momentum lives in the preconditioners (on the gradient parts); Eq. 3: on the
         # whole displacement, handled here.
         inner = self.momentum if momentum_form == "eq9" else 0.0
-        self.px, self.py = Precond.build(precond, inner), Precond.build(precond, inner)
+        self.px = Precond.build(precond, inner)
+        self.py = Precond.build(precond if precond_y is None else precond_y, inner)
         if momentum_form == "eq3":
             Precond.build(precond, momentum)  # validates the momentum range
         # the BB estimate can reuse last step's ∇_y L_y(x_{t+1}, y_t) when that is exactly the
