@@ -39,6 +39,7 @@ ALGOS: dict[str, list[str]] = {
     "lead": ["algo=lead"],
     "lead_adam": ["algo=lead_adam"],
     "fr_cg1": ["algo=fr", *RIDGE, "algo.solver.iters=1"],
+    "fr_cg1_fixed_damping": ["algo=fr", *RIDGE, "algo.solver.iters=1", "algo.solver.adaptive=false"],
     "fr_cg5": ["algo=fr", *RIDGE, "algo.solver.iters=5"],
     "fr_cg10": ["algo=fr", *RIDGE, "algo.solver.iters=10"],
     "hessianfr_cg1": ["algo=hessianfr", *RIDGE, "algo.solver.iters=1"],

@@ -45,7 +45,7 @@ def test_hessianfr_mog_quick_cost_ordering_of_the_cg_ablation(tmp_path):
     assert [rows[k]["hvps_per_step"] for k in ("hessianfr_dg", "hessianfr_cg1", "hessianfr_cg5", "hessianfr_cg10")] \
         == [0, 4, 12, 22]
     assert all(r["steps"] == 60 and r["status"] == "finished" for r in rows.values())
-    assert all(c["ok"] for c in checked(data)) and len(checked(data)) == 1
+    assert all(c["ok"] for c in checked(data)) and len(checked(data)) == 2
     for name in ("fig2_fig3.png", "fig4_fig5.png", "curves.png"):
         assert (out / name).stat().st_size > 10_000
     runs = sorted((out / "runs").glob("*/*/summary.json"))

@@ -27,9 +27,12 @@ G_yx = ∇²_yx L_y (zero-sum: G = −H_yy, G_yx = −H_yx, so the signs below r
 ``mixed`` chooses G_yx Δx: ``jvp`` (exact, at (x_t, y_t)) or ``fd`` (seed 001 Eq. 3.3 / seed 000
 App. D.4 step 1): (∇_y L_y(x_t + αΔx, y_t) − ∇_y L_y(x_t, y_t)) / α, α = ``fd_alpha`` (1: along
 the actual step, as App. D.4). ``hessian_at``: where G is evaluated — auto = (x_t, y_t) for jvp,
-(x_t + Δx, y_t) for fd (App. D.4 step 2). ``solver`` (linalg.py): exact | cg | diag; with
-``solver.adaptive`` the damping follows the reduction ratio of App. D.4 and a step whose ratio
-is ≤ 0 drops z.
+(x_t + Δx, y_t) for fd (App. D.4 step 2). ``solver`` (linalg.py): exact | cg | diag, or auto
+(exact on analytic games, cg on neural games; exact is refused above EXACT_MAX_DIM follower
+parameters); with ``solver.adaptive`` the damping follows the reduction ratio of App. D.4 and a step
+whose ratio is ≤ 0 drops z. A CG solve takes all its products with G from one kept graph at
+(xh, y_t) (``FollowerAt.curvature``), which at the finite-difference point also gives
+∇_y L_y(x_t + Δx, y_t).
 """
 
 from __future__ import annotations
