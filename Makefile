@@ -20,9 +20,10 @@ test:  ## run the whole test suite (slow end-to-end tests included)
 test-fast:  ## unit tests only
 	$(BIN)/python -m pytest -q -n auto -m 'not slow'
 
-bench:  ## benchmarks (ratios against GDA measured in the same run)
+bench:  ## benchmarks (ratios against GDA measured in the same run; bench_mog: ~3 min, 1 thread)
 	$(BIN)/python scripts/bench_starts.py
 	$(BIN)/python scripts/bench_algorithms.py --game g3
+	$(BIN)/python scripts/bench_mog.py
 
 reproduce-toy:  ## seed 000 Fig. 3 / seed 001 Fig. 1: 8 algorithms on g1, g2, g3 -> runs/reproduce/toy/<time>/
 	$(BIN)/python scripts/reproduce_toy.py
@@ -114,3 +115,33 @@ reproduce-tau-images-smoke:  ## CPU smoke of reproduce-tau-images (CI)
 
 bench-images:  ## it/s and peak memory per algorithm on a CIFAR-shaped DCGAN (synthetic data) as ratios to GDA-5; CPU: make bench-images BENCH_ARGS="--device cpu --width 16"
 	$(BIN)/python scripts/bench_images.py --device auto $(BENCH_ARGS) --markdown $(RUNS)/bench/images.md
+
+# -- GANs on synthetic data (issue 5) -------------------------------------------------------------------
+# Full targets run the papers' budgets on one CPU thread per process (hours, see README); *-quick are the
+# CI variants (about a minute each). Outputs: runs/reproduce/<name>/<time>/ (table.md, rows.json, PNGs).
+.PHONY: reproduce-fr-mog reproduce-hessianfr-mog reproduce-lead-8g reproduce-ls-mog \
+        reproduce-fr-mog-quick reproduce-hessianfr-mog-quick reproduce-lead-8g-quick reproduce-ls-mog-quick
+
+reproduce-fr-mog:  ## seed 000 Figs. 4, 11, 5: GDA/EG/CO/FR on 1-D MoG (+ momentum, 2-D grid), 50k iterations
+	$(BIN)/python scripts/reproduce_fr_mog.py
+
+reproduce-hessianfr-mog:  ## seed 001 Figs. 2-5: HessianFR-CG/DG, FR, GDN, GDA, GDA-2, EG vs iterations and seconds
+	$(BIN)/python scripts/reproduce_hessianfr_mog.py
+
+reproduce-lead-8g:  ## seed 002 Fig. 6: LEAD-Adam vs Adam on 8 Gaussians (3x2000 ReLU nets, 10k iterations, 4 seeds)
+	$(BIN)/python scripts/reproduce_lead_8g.py
+
+reproduce-ls-mog:  ## seed 004 Figs. 2-3: W1 over 16 seeds for SGA/OMD/PM/IU/CO (WGAN-GP, eta 1e-3, 50k iterations)
+	$(BIN)/python scripts/reproduce_ls_mog.py
+
+reproduce-fr-mog-quick:  ## CI variant of reproduce-fr-mog
+	$(BIN)/python scripts/reproduce_fr_mog.py --quick
+
+reproduce-hessianfr-mog-quick:  ## CI variant of reproduce-hessianfr-mog
+	$(BIN)/python scripts/reproduce_hessianfr_mog.py --quick
+
+reproduce-lead-8g-quick:  ## CI variant of reproduce-lead-8g
+	$(BIN)/python scripts/reproduce_lead_8g.py --quick
+
+reproduce-ls-mog-quick:  ## CI variant of reproduce-ls-mog
+	$(BIN)/python scripts/reproduce_ls_mog.py --quick

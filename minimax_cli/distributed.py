@@ -393,10 +393,12 @@ def shard(batch, rank: int, world: int):
 #: Oracle methods whose results are means over the batch (derivatives, losses): averaged over ranks
 REDUCED = ("losses", "loss_x", "loss_y", "_gx", "_gy", "field", "_field", "grad_x", "grad_y", "hvp_yy",
            "hvp_yx", "hvp_xy", "grad_y_of_leader", "hvp_xy_follower", "hvp_xx", "field_jvp", "field_vjp",
-           "hess_yy", "field_jacobian")
+           "hess_yy", "field_jacobian", "_value_field", "field_with_vjp", "value_field_with_vjp",
+           "follower_at", "follower_curvature")
 #: Oracle methods that are bookkeeping
-# not derivatives: construction, a new batch, and the precision contexts the requests run in
-NOT_REDUCED = ("__init__", "next_batch", "_first_order", "_second_order")
+# not derivatives: construction, a new batch, the precision contexts the requests run in, the local
+# follower loss and the vjp helper (used inside reduced requests only), and ``_share`` (overridden below)
+NOT_REDUCED = ("__init__", "next_batch", "_first_order", "_second_order", "_follower", "_with_vjp", "_share")
 
 
 def _reduced(name: str):
@@ -427,6 +429,11 @@ class DistributedOracle(Oracle):
         self._comm = _COMM
         self._depth = 0
         super().__init__(game, shard(batch, _COMM.rank, _COMM.world), *args, **kwargs)
+
+    def _share(self, out):
+        # a closure's product (a pullback, a kept graph's HVP) called by the algorithm: one
+        # all-reduce like a request; called inside a request it stays local
+        return out if self._depth else self._comm.mean(out)
 
 
 for _name in REDUCED:

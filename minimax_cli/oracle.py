@@ -21,6 +21,16 @@ they are differences of gradients in the limit, where 8 mantissa bits cancel. Fo
 an algorithm that takes finite differences of gradients (``gradient_differences``: FR/HessianFR
 with ``mixed: fd``, the diagonal solver or adaptive CG damping) keeps its first-order evaluations in
 float32 too (``effective_precision``).
+
+Derivatives in y alone go through ``Game.follower_loss(x, batch)``, the follower's loss as a function
+of y at a fixed x (a GAN computes its generator's samples there once). Where an algorithm needs many
+products with one Hessian (CG), ``follower_curvature`` keeps the graph of one gradient evaluation
+and answers each product with one reverse pass through it; products that come with the gradient of
+the same point (``with_grad``, ``field_with_vjp``) return the primal the product computes anyway.
+Every variant evaluates the same derivatives; only repeated work is skipped.
+
+In a data-parallel run every derivative is averaged over ranks (distributed.py): the results of
+methods directly, and what a returned closure or ``FollowerAt`` computes later through ``_share``.
 """
 
 from __future__ import annotations
@@ -125,8 +135,12 @@ class Oracle:
     def _gx(self, x, y):
         return grad(self.loss_x, argnums=0)(x, y)
 
+    def _follower(self, x):
+        """y ↦ L_y(x, y) at this x (``Game.follower_loss``)."""
+        return self.game.follower_loss(x, self.batch)
+
     def _gy(self, x, y):
-        return grad(self.loss_y, argnums=1)(x, y)
+        return grad(self._follower(x))(y)
 
     # -- first order ------------------------------------------------------------------------------
     def field(self, x, y):
@@ -144,6 +158,18 @@ class Oracle:
             return gx, grad(self.game.penalty, argnums=1)(x, y, self.batch) - gy
         return self._gx(x, y), self._gy(x, y)
 
+    def _value_field(self, x, y):
+        """ξ_U: the field of ``Game.value_losses``, the players' losses without the follower's
+        regularizer (equal to ξ for games without one)."""
+        if self.game.zero_sum:
+            return self._field(x, y)
+        if self.game.penalized_zero_sum:  # value losses (L_x, −L_x): one backward pass
+            gx, gy = grad(self.loss_x, argnums=(0, 1))(x, y)
+            return gx, -gy
+        value = self.game.value_losses
+        return (grad(lambda xx, yy: value(xx, yy, self.batch)[0], argnums=0)(x, y),
+                grad(lambda xx, yy: value(xx, yy, self.batch)[1], argnums=1)(x, y))
+
     def grad_x(self, x, y):
         self.cost.grads += 0.5
         with self._first_order():
@@ -159,19 +185,36 @@ class Oracle:
         """∇²_yy L_y · v."""
         self.cost.hvps += 1.0
         with self._second_order():
-            return jvp(lambda yy: self._gy(x, yy), (y,), (v,))[1]
+            return jvp(grad(self._follower(x)), (y,), (v,))[1]
 
-    def hvp_yx(self, x, y, u):
-        """∇²_yx L_y · u = d/dε ∇_y L_y(x + εu, y)."""
+    def follower_at(self, x) -> "FollowerAt":
+        """The follower's derivatives in y at this leader point, sharing what depends on x only."""
+        return FollowerAt(self, x)
+
+    def follower_curvature(self, x, y, count_grad: bool = True):
+        """``FollowerAt.curvature``: (∇_y L_y(x, y), v ↦ ∇²_yy L_y(x, y) v) for many products at one point."""
+        return self.follower_at(x).curvature(y, count_grad)
+
+    def hvp_yx(self, x, y, u, with_grad: bool = False):
+        """∇²_yx L_y · u = d/dε ∇_y L_y(x + εu, y); with_grad: (∇_y L_y(x, y), product), the
+        gradient being the primal of the same JVP (counted ½)."""
         self.cost.hvps += 1.0
         with self._second_order():
-            return jvp(lambda xx: self._gy(xx, y), (x,), (u,))[1]
+            g, product = jvp(lambda xx: self._gy(xx, y), (x,), (u,))
+        if with_grad:
+            self.cost.grads += 0.5
+            return g, product
+        return product
 
-    def hvp_xy(self, x, y, v):
-        """∇²_xy L_x · v = d/dε ∇_x L_x(x, y + εv)."""
+    def hvp_xy(self, x, y, v, with_grad: bool = False):
+        """∇²_xy L_x · v = d/dε ∇_x L_x(x, y + εv); with_grad: (∇_x L_x(x, y), product) (see hvp_yx)."""
         self.cost.hvps += 1.0
         with self._second_order():
-            return jvp(lambda yy: self._gx(x, yy), (y,), (v,))[1]
+            g, product = jvp(lambda yy: self._gx(x, yy), (y,), (v,))
+        if with_grad:
+            self.cost.grads += 0.5
+            return g, product
+        return product
 
     def grad_y_of_leader(self, x, y):
         """∇_y L_x (general-sum FR's total derivative needs the leader's loss in y)."""
@@ -204,12 +247,21 @@ class Oracle:
             _, pullback = vjp(self._field, x, y)
             return pullback((a, b))
 
+    def field_with_vjp(self, x, y):
+        """(ξ(x, y), (a, b) ↦ Jᵀ(a, b)): the field (counted as ``field``) from the forward pass of
+        its vector–Jacobian product, whose pullback is then applied per call (one HVP each)."""
+        return self._with_vjp(self._field, x, y)
+
+    def value_field_with_vjp(self, x, y):
+        """``field_with_vjp`` of the unpenalized field ξ_U (``Game.value_losses``; seed 004's CO term)."""
+        return self._with_vjp(self._value_field, x, y)
+
     # -- dense (small games and tests only) -----------------------------------------------------
     def hess_yy(self, x, y):
         """∇²_yy L_y as a matrix (dim_y Hessian-vector products)."""
         self.cost.hvps += float(y.shape[-1])
         with self._second_order():
-            return jacfwd(lambda yy: self._gy(x, yy))(y)
+            return jacfwd(grad(self._follower(x)))(y)
 
     def field_jacobian(self, x, y):
         """The full Jacobian J of ξ at (x, y), as one (n+m)×(n+m) matrix (n+m products)."""
@@ -222,3 +274,61 @@ class Oracle:
 
         with self._second_order():
             return jacfwd(flat_field)(torch.cat([x, y]))
+
+    # -- results handed out for later ----------------------------------------------------------------
+    def _share(self, out):
+        """What a closure or ``FollowerAt`` returned by a request computes after it (a pullback, a
+        product through a kept graph): as it is in one process; averaged over ranks when the oracle
+        is distributed, exactly like a request's own result."""
+        return out
+
+    def _with_vjp(self, field_fn, x, y):
+        """(field_fn(x, y), (a, b) ↦ Jᵀ(a, b)) from one forward pass (see ``field_with_vjp``)."""
+        self.cost.grads += 1.0
+        with self._second_order():  # the kept graph serves products: evaluated like them
+            xi, pullback = vjp(field_fn, x, y)
+
+        def transpose_product(a, b):
+            self.cost.hvps += 1.0
+            with self._second_order():
+                return self._share(pullback((a, b)))
+
+        return xi, transpose_product
+
+
+class FollowerAt:
+    """The follower's loss at a fixed leader point x (``Game.follower_loss``, built once: a GAN's
+    generator samples G(x, z) are computed here), for several derivatives in y."""
+
+    def __init__(self, oracle: Oracle, x):
+        # built outside any autocast: the generator's samples stay float32 for the products below
+        self.oracle, self.cost = oracle, oracle.cost
+        self.loss = oracle._follower(x)
+
+    def grad(self, y):
+        """∇_y L_y(x, y) (counted ½)."""
+        self.cost.grads += 0.5
+        with self.oracle._first_order():
+            return self.oracle._share(grad(self.loss)(y))
+
+    def curvature(self, y, count_grad: bool = True):
+        """(∇_y L_y(x, y), v ↦ ∇²_yy L_y(x, y) v) for many products at one point.
+
+        One gradient evaluation keeps its graph (torch.func.vjp of ∇_y L_y); each product is then
+        one reverse pass through it: the vector–Jacobian product of a gradient is the Hessian
+        (symmetric) times the vector, and no forward pass is repeated. Counted as one follower
+        gradient (½; ``count_grad=False`` where the caller has that gradient already and rebuilds
+        it only to keep the graph, as ``field_vjp`` recomputes its primal) and one HVP per product.
+        """
+        if count_grad:
+            self.cost.grads += 0.5
+        oracle = self.oracle
+        with oracle._second_order():
+            g, pullback = vjp(grad(self.loss), y)
+
+        def hvp(v):
+            self.cost.hvps += 1.0
+            with oracle._second_order():
+                return oracle._share(pullback(v)[0])
+
+        return oracle._share(g), hvp

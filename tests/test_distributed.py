@@ -79,7 +79,18 @@ def _oracle_calls(game, x, y):
         "hvp_xy_follower": lambda o: o.hvp_xy_follower(x, y, v),
         "field_jvp": lambda o: o.field_jvp(x, y, u, v), "field_vjp": lambda o: o.field_vjp(x, y, u, v),
         "hess_yy": lambda o: o.hess_yy(x, y), "field_jacobian": lambda o: o.field_jacobian(x, y),
+        "_value_field": lambda o: o._value_field(x, y),
+        # requests that hand out closures: their results and what the closures then compute
+        "field_with_vjp": lambda o: _closure_results(o.field_with_vjp(x, y), u, v),
+        "value_field_with_vjp": lambda o: _closure_results(o.value_field_with_vjp(x, y), u, v),
+        "follower_curvature": lambda o: _closure_results(o.follower_curvature(x, y), v),
+        "follower_at": lambda o: (o.follower_at(x).grad(y), *_closure_results(o.follower_at(x).curvature(y), v)),
     }
+
+
+def _closure_results(out, *args):
+    first, closure = out
+    return first, closure(*args)
 
 
 @pytest.mark.parametrize("loss", [{"kind": "non_saturating", "gp": 1.0, "l2": 1e-3},
@@ -122,7 +133,7 @@ class _CountingComm:
 
     def mean(self, tree):
         self.calls += 1
-        return torch.utils._pytree.tree_map(lambda t: 10 * t, tree)
+        return torch.utils._pytree.tree_map(lambda t: 10 * t if isinstance(t, torch.Tensor) else t, tree)
 
 
 def test_a_request_is_reduced_once_however_it_is_computed(monkeypatch):
@@ -142,6 +153,17 @@ def test_a_request_is_reduced_once_however_it_is_computed(monkeypatch):
     gx, gy = oracle.field(x, y)
     torch.testing.assert_close(gx, 10 * local.field(x, y)[0])
     assert comm.calls == 2 and oracle._depth == 0
+    # products handed out by a request are reduced when the algorithm calls them, once each
+    g, hvp = oracle.follower_curvature(x, y)
+    torch.testing.assert_close(g, 10 * local.grad_y(x, y))
+    torch.testing.assert_close(hvp(v), 10 * local.hvp_yy(x, y, v))
+    xi, transpose = oracle.field_with_vjp(x, y)
+    torch.testing.assert_close(xi[0], 10 * local.field(x, y)[0])
+    a, b = torch.ones(game.dim_x), v
+    for got, want in zip(transpose(a, b), local.field_vjp(x, y, a, b)):
+        torch.testing.assert_close(got, 10 * want)
+    torch.testing.assert_close(oracle.follower_at(x).grad(y), 10 * local.grad_y(x, y))
+    assert comm.calls == 8 and oracle._depth == 0
     assert type(oracle.next_batch()) is distributed.DistributedOracle
 
 

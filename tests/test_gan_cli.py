@@ -35,6 +35,23 @@ def test_mog_gda_200_steps_writes_metrics_figures_and_summary(tmp_path):
 
 
 @pytest.mark.slow
+def test_mog_hessianfr_200_steps_writes_metrics_figures_and_summary(tmp_path):
+    """HessianFR on the GAN from the command line: solver.kind=auto is CG there (10 steps, 2 HVPs
+    each, one for the right-hand side, one JVP for the mixed product), on a 64-point full batch to
+    keep the test cheap."""
+    root = tmp_path / "runs"
+    proc = run_subprocess(["train", "game=mog", "algo=hessianfr", "steps=200", "game.batch.dataset_size=64",
+                           "game.batch.size=64", "log_every=50"],
+                          env_extra={"MINIMAX_RUNS": str(root)})
+    assert proc.returncode == 0, proc.stderr
+    _, rows, summary = check_gan_run(root, 200)
+    assert [r["step"] for r in rows] == [0, 50, 100, 150, 200]
+    assert summary["algo"] == "hessianfr" and summary["algo_params"]["solver"]["kind"] == "cg"
+    assert summary["cost"]["hvps_per_step"] == 22.0 and summary["cost"]["grads_per_step"] == 1.0
+    assert all(r["algo/ridge_norm"] > 0 for r in rows[1:])
+
+
+@pytest.mark.slow
 def test_grid2d_with_fresh_minibatches(cli, runs_root):
     code, _, err = cli("train", "game=mog", "game.data=grid2d", "game.batch.mode=fresh", "game.batch.size=128",
                        "algo=gda", "algo.precond=adam", "algo.lr_x=1e-3", "steps=30")

@@ -325,13 +325,13 @@ def test_bf16_autocasts_first_order_evaluations_only(monkeypatch):
     x, y = start(g)
     batch = g.sample(1)
     seen = []
-    original = g.loss_y
+    original = g.follower_loss  # every derivative in y differentiates the follower's loss
 
-    def spy(xx, yy, b):
-        seen.append(torch.is_autocast_enabled("cpu"))
-        return original(xx, yy, b)
+    def spy(xx, b):
+        loss = original(xx, b)
+        return lambda yy: seen.append(torch.is_autocast_enabled("cpu")) or loss(yy)
 
-    monkeypatch.setattr(g, "loss_y", spy)
+    monkeypatch.setattr(g, "follower_loss", spy)
     fp32, bf16 = Oracle(g, batch), Oracle(g, batch, precision="bf16")
     gy32, gy16 = fp32.grad_y(x, y), bf16.grad_y(x, y)
     assert seen == [False, True] and gy16.dtype == torch.float32
@@ -344,8 +344,13 @@ def test_bf16_autocasts_first_order_evaluations_only(monkeypatch):
 def test_tf32_is_off_inside_second_order_products(monkeypatch):
     g = game(dtype=torch.float32)
     x, y = start(g)
-    seen, original = [], g.loss_y
-    monkeypatch.setattr(g, "loss_y", lambda xx, yy, b: seen.append(torch.backends.cuda.matmul.allow_tf32) or original(xx, yy, b))
+    seen, original = [], g.follower_loss
+
+    def spy(xx, b):
+        loss = original(xx, b)
+        return lambda yy: seen.append(torch.backends.cuda.matmul.allow_tf32) or loss(yy)
+
+    monkeypatch.setattr(g, "follower_loss", spy)
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     try:
         apply_precision("tf32")
@@ -353,6 +358,12 @@ def test_tf32_is_off_inside_second_order_products(monkeypatch):
         oracle.grad_y(x, y)
         oracle.hvp_yy(x, y, torch.ones_like(y))
         assert seen == [True, False] and torch.backends.cuda.matmul.allow_tf32
+        # the kept-graph products of CG: the graph is recorded without TF32, the plain gradient with it
+        seen.clear()
+        _, hvp = oracle.follower_curvature(x, y)
+        hvp(torch.ones_like(y))
+        oracle.follower_at(x).grad(y)
+        assert seen == [False, True] and torch.backends.cuda.matmul.allow_tf32
         apply_precision("fp32")
         assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
     finally:

@@ -16,6 +16,12 @@ CO, consensus optimization (Mescheder et al. 2017), the penalty's gradient added
 
 The two papers' γ differ by that factor of 2 (the FR reference code uses the second form with
 seed 000's γ = 0.1).
+
+``consensus_on``: ``field`` (R from ξ itself, the players' full losses) or ``value``: R = ½‖ξ_U‖²
+from the field of the game's value function without the follower's regularizer
+(``Game.value_losses``), as seed 004 §4 does for WGAN-GP ("R is defined with respect to the value
+function ... without including the gradient penalty"): direction ξ + c·γ J_Uᵀ ξ_U, where the first
+term still carries the penalty (L_dis = −U + R + Λ). For games without a regularizer both agree.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from minimax_cli.algos.base import DirectionOptimizer, check_rate
 from minimax_cli.errors import ConfigError
 
 PENALTIES = {"squared_norm": 2.0, "half_squared_norm": 1.0}
+CONSENSUS_ON = ("field", "value")
 
 
 class SGA(DirectionOptimizer):
@@ -37,9 +44,9 @@ class SGA(DirectionOptimizer):
 
     def step(self, state, oracle):
         x, y = state["x"], state["y"]
-        gx, gy = oracle.field(x, y)
+        (gx, gy), transpose = oracle.field_with_vjp(x, y)
         jx, jy = oracle.field_jvp(x, y, gx, gy)      # J ξ
-        tx, ty = oracle.field_vjp(x, y, gx, gy)      # Jᵀ ξ
+        tx, ty = transpose(gx, gy)                   # Jᵀ ξ
         ax, ay = 0.5 * (tx - jx), 0.5 * (ty - jy)    # Aᵀ ξ
         return self.move(state, gx + self.lam * ax, gy + self.lam * ay), {}
 
@@ -48,16 +55,23 @@ class ConsensusOptimization(DirectionOptimizer):
     """Consensus optimization: direction ξ + c·γ Jᵀξ, c = 2 (seed 000) or 1 (seed 004)."""
 
     def __init__(self, name="co", lr_x=0.05, lr_y=None, tau=None, gamma=0.1, penalty="squared_norm",
-                 momentum=0.0, precond="sgd"):
+                 consensus_on="field", momentum=0.0, precond="sgd"):
         super().__init__(name, lr_x, lr_y, tau, momentum, precond)
         self.gamma = check_rate(gamma, "algo.gamma")
         if penalty not in PENALTIES:
             raise ConfigError(f"algo.penalty must be one of {', '.join(PENALTIES)} (got {penalty!r})")
-        self.penalty = penalty
+        if consensus_on not in CONSENSUS_ON:
+            raise ConfigError(f"algo.consensus_on must be one of {', '.join(CONSENSUS_ON)} (got {consensus_on!r})")
+        self.penalty, self.consensus_on = penalty, consensus_on
 
     def step(self, state, oracle):
         x, y = state["x"], state["y"]
-        gx, gy = oracle.field(x, y)
-        tx, ty = oracle.field_vjp(x, y, gx, gy)      # Jᵀξ = ∇(½‖ξ‖²)
+        if self.consensus_on == "field":
+            (gx, gy), transpose = oracle.field_with_vjp(x, y)
+            tx, ty = transpose(gx, gy)                # Jᵀξ = ∇(½‖ξ‖²)
+        else:
+            gx, gy = oracle.field(x, y)
+            (ux, uy), transpose = oracle.value_field_with_vjp(x, y)
+            tx, ty = transpose(ux, uy)                # J_Uᵀξ_U = ∇(½‖ξ_U‖²)
         c = PENALTIES[self.penalty] * self.gamma
         return self.move(state, gx + c * tx, gy + c * ty), {}

@@ -9,6 +9,8 @@ Each step solves F(w) = w − z_t + Λ ξ(w) = 0 for w = z_{t+1}:
   exactly: (I + Λ J) z_{t+1} = z_t − Λ ξ(0).
 * ``inner: fixed_point`` — w ← z_t − Λ ξ(w) (a proximal-point iteration; contracts when
   max(η)·Lip(ξ) < 1), for games too large for a dense Jacobian.
+* ``inner: auto`` — newton on analytic games, fixed_point on neural games (seed 004 does not say
+  how IU was solved for its GANs). Newton is refused above NEWTON_MAX_DIM parameters.
 
 ``inner_steps`` iterations at most; iterations stop improving (masked) once ‖F(w)‖ ≤ inner_tol.
 The final residual ‖F(z_{t+1})‖ is logged as algo/residual.
@@ -22,19 +24,33 @@ from minimax_cli.algos.base import GameOptimizer, check_rate, follower_rate
 from minimax_cli.errors import ConfigError
 
 
+INNER = ("auto", "newton", "fixed_point")
+#: Newton's inner step materializes the (dim_x + dim_y)² Jacobian: small games only
+NEWTON_MAX_DIM = 2000
+
+
 class ImplicitUpdate(GameOptimizer):
     """Implicit (proximal) gradient descent-ascent: z_{t+1} = z_t − Λ ξ(z_{t+1})."""
 
-    def __init__(self, name="iu", lr_x=0.05, lr_y=None, tau=None, inner="newton", inner_steps=10, inner_tol=1e-12):
+    def __init__(self, name="iu", lr_x=0.05, lr_y=None, tau=None, inner="auto", inner_steps=10, inner_tol=1e-12):
         super().__init__(name)
         self.lr_x = check_rate(lr_x, "algo.lr_x")
         self.lr_y = follower_rate(self.lr_x, lr_y, tau)
-        if inner not in ("newton", "fixed_point"):
-            raise ConfigError(f"algo.inner must be newton or fixed_point (got {inner!r})")
+        if inner not in INNER:
+            raise ConfigError(f"algo.inner must be one of {', '.join(INNER)} (got {inner!r})")
         if isinstance(inner_steps, bool) or not isinstance(inner_steps, int) or inner_steps < 1:
             raise ConfigError(f"algo.inner_steps must be an integer >= 1 (got {inner_steps!r})")
         self.inner, self.inner_steps = inner, inner_steps
         self.inner_tol = check_rate(inner_tol, "algo.inner_tol")
+
+    def init(self, x, y, oracle):
+        if self.inner == "auto":
+            self.inner = "newton" if getattr(oracle.game, "analytic", True) else "fixed_point"
+        dim = x.shape[-1] + y.shape[-1]
+        if self.inner == "newton" and dim > NEWTON_MAX_DIM:
+            raise ConfigError(f"algo.inner=newton builds the dense {dim}x{dim} Jacobian of the field (at most "
+                              f"{NEWTON_MAX_DIM} parameters): use algo.inner=fixed_point")
+        return super().init(x, y, oracle)
 
     def step(self, state, oracle):
         x, y = state["x"], state["y"]

@@ -54,6 +54,16 @@ class LEAD(GameOptimizer):
         return {"x": x, "y": y, "dx": torch.zeros_like(x), "dy": torch.zeros_like(y),
                 "px": self.px.init(x), "py": self.py.init(y)}
 
+    @staticmethod
+    def _gradient_and_coupling(grad_fn, product_fn, alpha, x, y, delta):
+        """(the player's gradient, α · mixed derivative · the opponent's last move) at (x, y): the
+        gradient is the primal of the product's JVP; with α = 0 (LEAD-Adam's α_g) only the gradient."""
+        if alpha == 0.0:
+            g = grad_fn(x, y)
+            return g, torch.zeros_like(g)
+        g, product = product_fn(x, y, delta, with_grad=True)
+        return g, alpha * product
+
     def _move(self, p, grad, coupling, delta_prev, precond, st, lr):
         direction = grad + coupling if self.coupling == "inside" else grad
         step, st = precond.step(direction, st, lr)
@@ -64,14 +74,11 @@ class LEAD(GameOptimizer):
 
     def step(self, state, oracle):
         x, y, dx, dy = state["x"], state["y"], state["dx"], state["dy"]
-        gx = oracle.grad_x(x, y)
-        cx = self.alpha_x * oracle.hvp_xy(x, y, dy)
+        gx, cx = self._gradient_and_coupling(oracle.grad_x, oracle.hvp_xy, self.alpha_x, x, y, dy)
         x_new, dx_new, px = self._move(x, gx, cx, dx, self.px, state["px"], self.lr_x)
         if self.order == "simultaneous":
-            gy = oracle.grad_y(x, y)
-            cy = self.alpha_y * oracle.hvp_yx(x, y, dx)
+            gy, cy = self._gradient_and_coupling(oracle.grad_y, oracle.hvp_yx, self.alpha_y, x, y, dx)
         else:
-            gy = oracle.grad_y(x_new, y)
-            cy = self.alpha_y * oracle.hvp_yx(x_new, y, dx_new)
+            gy, cy = self._gradient_and_coupling(oracle.grad_y, oracle.hvp_yx, self.alpha_y, x_new, y, dx_new)
         y_new, dy_new, py = self._move(y, gy, cy, dy, self.py, state["py"], self.lr_y)
         return {"x": x_new, "y": y_new, "dx": dx_new, "dy": dy_new, "px": px, "py": py}, {}

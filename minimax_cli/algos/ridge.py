@@ -21,19 +21,23 @@ G_yx = ∇²_yx L_y (zero-sum: G = −H_yy, G_yx = −H_yx, so the signs below r
   Newton term with P_y. lr_y2 = 0 is exactly FR.
 * GDN (seed 001 §3.1.2): y_{t+1} = y_t − G⁻¹ ∇_y L_y(x_{t+1}, y_t) is lr_y = 0, lr_y2 = 1 with the
   mixed product by finite difference along Δx and G at (x_{t+1}, y_t): then the right-hand side is
-  −∇_y L_y(x_{t+1}, y_t) exactly.
+  −∇_y L_y(x_{t+1}, y_t) exactly. ``precond_y`` gives the follower its own preconditioner (default:
+  ``precond``); GDN's is sgd, so a preconditioned leader (Adam) leaves the Newton step intact.
 
 ``mixed`` chooses G_yx Δx: ``jvp`` (exact, at (x_t, y_t)) or ``fd`` (seed 001 Eq. 3.3 / seed 000
 App. D.4 step 1): (∇_y L_y(x_t + αΔx, y_t) − ∇_y L_y(x_t, y_t)) / α, α = ``fd_alpha`` (1: along
 the actual step, as App. D.4). ``hessian_at``: where G is evaluated — auto = (x_t, y_t) for jvp,
-(x_t + Δx, y_t) for fd (App. D.4 step 2). ``solver`` (linalg.py): exact | cg | diag; with
-``solver.adaptive`` the damping follows the reduction ratio of App. D.4 and a step whose ratio
-is ≤ 0 drops z.
+(x_t + Δx, y_t) for fd (App. D.4 step 2). ``solver`` (linalg.py): exact | cg | diag, or auto
+(exact on analytic games, cg on neural games; exact is refused above EXACT_MAX_DIM follower
+parameters); with ``solver.adaptive`` the damping follows the reduction ratio of App. D.4 and a step
+whose ratio is ≤ 0 drops z. A CG solve takes all its products with G from one kept graph at
+(xh, y_t) (``FollowerAt.curvature``), which at the finite-difference point also gives
+∇_y L_y(x_t + Δx, y_t).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import torch
 
@@ -42,12 +46,14 @@ from minimax_cli.algos.base import GameOptimizer, check_rate
 from minimax_cli.algos.precond import Precond
 from minimax_cli.errors import ConfigError
 
-SOLVERS = ("exact", "cg", "diag")
+SOLVERS = ("auto", "exact", "cg", "diag")
+#: the dense solve materializes G (dim_y HVPs, dim_y² entries): small games only
+EXACT_MAX_DIM = 2000
 
 
 @dataclass(frozen=True)
 class RidgeSolver:
-    kind: str = "exact"
+    kind: str = "auto"            # auto: exact on analytic games, cg on neural games (resolved at init)
     iters: int = 10               # CG steps (each 2 HVPs)
     tol: float = 1e-10            # CG stops improving once ‖r‖² ≤ tol·‖rhs‖²
     damping: float = 0.0          # λ in (G² + λI) z = G b (cg)
@@ -65,7 +71,7 @@ class RidgeSolver:
             raise ConfigError(f"algo.solver.iters must be an integer >= 1 (got {self.iters!r})")
         for key in ("tol", "damping", "damping_min", "diag_default"):
             check_rate(getattr(self, key), f"algo.solver.{key}")
-        if self.adaptive and self.kind != "cg":
+        if self.adaptive and self.kind not in ("cg", "auto"):
             raise ConfigError("algo.solver.adaptive (Levenberg–Marquardt damping) needs algo.solver.kind=cg")
         if self.adaptive and self.damping <= 0:
             raise ConfigError("algo.solver.adaptive needs an initial algo.solver.damping > 0 (it is multiplied)")
@@ -75,7 +81,7 @@ class RidgeSolver:
         if isinstance(spec, cls):
             return spec
         if spec is None or isinstance(spec, str):
-            return cls(kind=spec or "exact")
+            return cls(kind=spec or "auto")
         spec = dict(spec)
         allowed = {f.name for f in fields(cls)}
         unknown = sorted(set(spec) - allowed)
@@ -89,9 +95,9 @@ class FollowTheRidge(GameOptimizer):
 
     static_keys = frozenset({"t", "damping"})
 
-    def __init__(self, name="fr", lr_x=0.05, lr_y=0.05, lr_y2=0.0, leader="gradient", solver="exact",
+    def __init__(self, name="fr", lr_x=0.05, lr_y=0.05, lr_y2=0.0, leader="gradient", solver="auto",
                  mixed="jvp", fd_alpha=1.0, hessian_at="auto", momentum=0.0, momentum_form="eq9",
-                 precond="sgd"):
+                 precond="sgd", precond_y=None):
         super().__init__(name)
         self.lr_x = check_rate(lr_x, "algo.lr_x")
         self.lr_y = check_rate(lr_y, "algo.lr_y")
@@ -109,7 +115,8 @@ class FollowTheRidge(GameOptimizer):
         # Eq. 9: momentum lives in the preconditioners (on the gradient parts); Eq. 3: on the
         # whole displacement, handled here.
         inner = self.momentum if momentum_form == "eq9" else 0.0
-        self.px, self.py = Precond.build(precond, inner), Precond.build(precond, inner)
+        self.px = Precond.build(precond, inner)
+        self.py = Precond.build(precond if precond_y is None else precond_y, inner)
         if momentum_form == "eq3":
             Precond.build(precond, momentum)  # validates the momentum range
         # the BB estimate can reuse last step's ∇_y L_y(x_{t+1}, y_t) when that is exactly the
@@ -125,7 +132,22 @@ class FollowTheRidge(GameOptimizer):
         return self.mixed == "fd" or self.solver.kind == "diag" or (self.solver.kind == "cg" and self.solver.adaptive)
 
     # -- state ------------------------------------------------------------------------------------
+    def _resolve_solver(self, game, dim_y: int) -> None:
+        """``solver.kind: auto`` becomes exact on analytic games and cg on neural ones; a dense
+        solve of a follower with more than EXACT_MAX_DIM parameters is refused."""
+        if self.solver.kind == "auto":
+            kind = "exact" if getattr(game, "analytic", True) else "cg"
+            if self.solver.adaptive and kind != "cg":
+                raise ConfigError(f"algo.solver.adaptive needs algo.solver.kind=cg (auto chose {kind} for game "
+                                  f"{game.name}); set algo.solver.kind=cg")
+            self.solver = replace(self.solver, kind=kind)
+        if self.solver.kind == "exact" and dim_y > EXACT_MAX_DIM:
+            raise ConfigError(f"algo.solver.kind=exact builds the dense {dim_y}x{dim_y} follower Hessian (at most "
+                              f"{EXACT_MAX_DIM} parameters): use algo.solver.kind=cg (seed 000 App. D.4) or diag "
+                              "(seed 001 Eq. 3.33)")
+
     def init(self, x, y, oracle):
+        self._resolve_solver(oracle.game, y.shape[-1])
         state = {"x": x, "y": y, "px": self.px.init(x), "py": self.py.init(y)}
         if self.momentum_form == "eq3" and self.momentum != 0.0:
             state["dx_prev"], state["dy_prev"] = torch.zeros_like(x), torch.zeros_like(y)
@@ -149,20 +171,30 @@ class FollowTheRidge(GameOptimizer):
 
         # right-hand side of G z = b with b = −(lr_y2 · P_y g_y + G_yx Δx)
         x_moved = x + dx_corr
-        g_moved = None
+        xh = x if self.hessian_at == "current" else x_moved
+        g_moved, hvp, at_moved = None, None, None
+        if self.solver.kind == "cg":
+            # every product with G (CG's, the model residual's) through one kept graph at (xh, y); at
+            # the finite-difference point (α = 1, G at the moved leader) it also yields ∇_y L_y(x+Δx, y)
+            at_h = oracle.follower_at(xh)
+            at_moved = at_h if self.hessian_at == "updated" else None
+            shared = self.mixed == "fd" and self.fd_alpha == 1.0 and at_moved is not None
+            g_h, hvp = at_h.curvature(y, count_grad=shared)
+            g_moved = g_h if shared else None
         if self.mixed == "jvp":
             mixed = oracle.hvp_yx(x, y, dx_corr)
         else:
-            g_moved = oracle.grad_y(x + self.fd_alpha * dx_corr, y)
+            if g_moved is None:
+                g_moved = oracle.grad_y(x + self.fd_alpha * dx_corr, y)
             mixed = (g_moved - gy) / self.fd_alpha
         b = -(self.lr_y2 * pdy + mixed)
-        xh = x if self.hessian_at == "current" else x_moved
-        z = self._solve(oracle, xh, y, b, state, new, info, gy, g_moved)
+        z = self._solve(oracle, xh, y, b, state, new, info, gy, g_moved, hvp)
 
         if self.solver.kind == "cg" and self.solver.adaptive:
             target = gy - self.lr_y2 * pdy          # the follower's gradient the model aims at
-            true_residual = target - oracle.grad_y(x_moved, y + z)
-            model_residual = b - oracle.hvp_yy(xh, y, z)
+            at_moved = at_moved or oracle.follower_at(x_moved)
+            true_residual = target - at_moved.grad(y + z)
+            model_residual = b - hvp(z)
             rho = linalg.reduction_ratio(b, model_residual, true_residual)
             new["damping"] = linalg.lm_damping(state["damping"], rho, self.solver.damping_min,
                                                self.solver.damping_max or float("inf"))
@@ -181,13 +213,12 @@ class FollowTheRidge(GameOptimizer):
         info["ridge_norm"] = z.norm()
         return new, info
 
-    def _solve(self, oracle, xh, y, b, state, new, info, gy, g_moved):
+    def _solve(self, oracle, xh, y, b, state, new, info, gy, g_moved, hvp):
         kind = self.solver.kind
         if kind == "exact":
             return torch.linalg.solve(oracle.hess_yy(xh, y), b)
         if kind == "cg":
-            return linalg.cg_normal(lambda v: oracle.hvp_yy(xh, y, v), b, self.solver.iters,
-                                    state["damping"], self.solver.tol)
+            return linalg.cg_normal(hvp, b, self.solver.iters, state["damping"], self.solver.tol)
         # diag: G⁻¹ ≈ s·I from the follower's last move at the current leader
         g_prev = state["gy_prev"] if self._bb_reuse else oracle.grad_y(state["x"], state["y_prev"])
         s = linalg.bb_inverse(gy - g_prev, y - state["y_prev"], self.solver.diag_default,
@@ -204,8 +235,8 @@ class FollowTheRidge(GameOptimizer):
         if self.solver.kind == "exact":
             w = torch.linalg.solve(oracle.hess_yy(x, y), rhs)
         elif self.solver.kind == "cg":
-            w = linalg.cg_normal(lambda v: oracle.hvp_yy(x, y, v), rhs, self.solver.iters,
-                                 state["damping"], self.solver.tol)
+            _, hvp = oracle.follower_curvature(x, y, count_grad=False)
+            w = linalg.cg_normal(hvp, rhs, self.solver.iters, state["damping"], self.solver.tol)
         else:
             raise ConfigError("algo.leader=total needs algo.solver.kind exact or cg")
         return gx - oracle.hvp_xy_follower(x, y, w)

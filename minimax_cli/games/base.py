@@ -69,6 +69,19 @@ class Game:
         """L_y alone (override where it is cheaper than ``losses``)."""
         return self.losses(x, y, batch)[1]
 
+    def follower_loss(self, x: torch.Tensor, batch=None):
+        """y ↦ L_y(x, y, batch) at a fixed x: what the derivatives in y alone (∇_y L_y, ∇²_yy L_y
+        products) differentiate. A game overrides it to compute once what depends on x only (a GAN:
+        its generator's samples), so repeated products at one x do not redo it. Must equal loss_y;
+        the closure may capture tensors computed from x (derivatives in x still flow through them)."""
+        return lambda y: self.loss_y(x, y, batch)
+
+    def value_losses(self, x: torch.Tensor, y: torch.Tensor, batch=None):
+        """(L_x, L_y) of the game's value function alone, without the follower's regularizer (a
+        GAN's L2/gradient penalty). Seed 004 §4 computes consensus optimization's term R on these
+        (``algo.consensus_on=value``). Default: the losses (games without a regularizer)."""
+        return self.losses(x, y, batch)
+
     def penalty(self, x: torch.Tensor, y: torch.Tensor, batch=None) -> torch.Tensor:
         """L_y + L_x, the follower's regularizer, for games with ``penalized_zero_sum``."""
         raise NotImplementedError

@@ -185,6 +185,10 @@ class GANGame(Game):
 
     def penalty(self, x, y, batch):
         """Σ of the discriminator's penalties (l2, gp, r1) at (x, y) on the batch."""
+        return self._penalty(y, batch, self.G(x, batch["z"]) if self.loss_cfg["gp"] > 0 else None)
+
+    def _penalty(self, y, batch, fake):
+        """The penalties with the generator's samples ``fake`` = G(x, z) given (needed by gp only)."""
         lc = self.loss_cfg
         total = y.new_zeros(())
         if lc["l2"] > 0:
@@ -194,7 +198,7 @@ class GANGame(Game):
             total = total + coefficient * self._input_grad(y, batch["real"]).flatten(1).pow(2).sum(1).mean()
         if lc["gp"] > 0:
             eps = batch["eps"]
-            mix = eps * batch["real"] + (1 - eps) * self.G(x, batch["z"])
+            mix = eps * batch["real"] + (1 - eps) * fake
             # the 1e-12 only keeps the norm differentiable at an exactly zero gradient
             norm = (self._input_grad(y, mix).flatten(1).pow(2).sum(1) + 1e-12).sqrt()
             gap = (norm - 1).clamp(min=0) if lc["gp_one_sided"] else norm - 1
@@ -219,15 +223,30 @@ class GANGame(Game):
 
     def loss_y(self, x, y, batch):
         """The discriminator's loss L_y = −f (or −U) + penalties."""
-        d_real, d_fake = self._scores(x, y, batch)
-        return -self.value(d_real, d_fake) + self.penalty(x, y, batch)
+        return self.follower_loss(x, batch)(y)
 
-    def losses(self, x, y, batch=None):
+    def follower_loss(self, x, batch):
+        """y ↦ L_y(x, y): the generator's samples G(x, z) (shared by the score and the gradient
+        penalty's interpolates) are computed once, so ∇_y and ∇²_yy products at one x reuse them."""
+        fake = self.G(x, batch["z"])
+
+        def loss(y):
+            return -self.value(self._d(y, batch["real"]), self._d(y, fake)) + self._penalty(y, batch, fake)
+
+        return loss
+
+    def value_losses(self, x, y, batch=None):
+        """(L_x, −f): the players' losses without the discriminator's penalties (seed 004 §4's CO
+        term R is computed on U without the gradient penalty)."""
         batch = self.eval_batch() if batch is None else batch
         d_real, d_fake = self._scores(x, y, batch)
         value = self.value(d_real, d_fake)
         lx = F.softplus(-d_fake).mean() if self.loss_cfg["kind"] == "non_saturating" else value
-        ly = -value
+        return lx, -value
+
+    def losses(self, x, y, batch=None):
+        batch = self.eval_batch() if batch is None else batch
+        lx, ly = self.value_losses(x, y, batch)
         if not self.zero_sum:
             ly = ly + self.penalty(x, y, batch)
         return lx, ly

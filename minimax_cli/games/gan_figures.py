@@ -6,6 +6,9 @@
     grad_norms.png  ‖∇ₓL_x‖ and ‖∇ᵧL_y‖ against steps, log scale (seed 000 Fig. 4 row 3, Fig. 7);
                     a pretraining phase is shaded.
     distances.png   w1 and kl against steps (log scale) and modes covered.
+    samples.npz     the data behind samples.png, for figures across runs (scripts/reproduce_*):
+                    ``fake`` (the generated samples of the metrics, n × d), ``disc`` (D's
+                    prediction, as drawn) on ``grid`` (1-D) or on ``grid_x`` × ``grid_y`` (2-D).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ def gan_figures(game, run_dir, x, y, step, history) -> list[Path]:
     run_dir = Path(run_dir)
     paths = []
     fake = game.generate(x).detach().cpu().double()
+    _save_samples(game, run_dir / "samples.npz", fake.numpy(), y)   # data, not a figure: not returned
     if torch.isfinite(fake).all():
         draw = _samples_1d if game.dataset.dim == 1 else _samples_2d if game.dataset.dim == 2 else None
         if draw is not None:
@@ -54,6 +58,32 @@ def gan_figures(game, run_dir, x, y, step, history) -> list[Path]:
     return paths
 
 
+def _prediction_grid(game, y):
+    """D's prediction on the plotting grid: (axes, values), values shaped like the grid."""
+    ds = game.dataset
+    lo, hi = ds.bounds(margin=1.5 if ds.dim == 1 else 1.0)
+    if ds.dim == 1:
+        grid = np.linspace(float(lo[0]), float(hi[0]), 800)  # mog1d: [-5.9, 5.9] (seed 000 plots [-6, 6])
+        return [grid], game.discriminate(y, torch.as_tensor(grid)).cpu().numpy()
+    gx, gy = (np.linspace(float(lo[j]), float(hi[j]), 200) for j in (0, 1))
+    XX, YY = np.meshgrid(gx, gy, indexing="xy")
+    pred = game.discriminate(y, torch.as_tensor(np.stack([XX.ravel(), YY.ravel()], -1))).cpu().numpy()
+    return [gx, gy], pred.reshape(XX.shape)
+
+
+def _save_samples(game, path: Path, fake: np.ndarray, y) -> Path:
+    payload = {"fake": fake}
+    if game.dataset.dim <= 2:
+        axes, pred = _prediction_grid(game, y)
+        payload["disc"] = pred
+        if len(axes) == 1:
+            payload["grid"] = axes[0]
+        else:
+            payload["grid_x"], payload["grid_y"] = axes
+    np.savez_compressed(path, **payload)
+    return path
+
+
 def _save(plt, fig, path: Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
@@ -62,14 +92,12 @@ def _save(plt, fig, path: Path) -> Path:
 
 def _samples_1d(plt, game, fake, y):
     ds, h = game.dataset, game.metric_cfg["density_bandwidth"]
-    lo, hi = ds.bounds(margin=1.5)
-    grid = np.linspace(float(lo[0]), float(hi[0]), 800)  # mog1d: [-5.9, 5.9] (seed 000 plots [-6, 6])
+    (grid,), pred = _prediction_grid(game, y)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=110)
     ax1.plot(grid, ds.density(torch.as_tensor(grid)).numpy(), "k--", lw=1, label="data")
     ax1.fill_between(grid, kde_on_grid(fake, [grid], h), alpha=0.5, label=f"generator (KDE, h={h:g})")
     ax1.set_title("generator density")
     ax1.legend(fontsize=8)
-    pred = game.discriminate(y, torch.as_tensor(grid)).cpu().numpy()
     ax2.plot(grid, pred, lw=2)
     if game.loss_cfg["kind"] != "wgan":
         ax2.set_ylim(0, 1)
@@ -81,12 +109,10 @@ def _samples_1d(plt, game, fake, y):
 
 def _samples_2d(plt, game, fake, y):
     ds, h = game.dataset, game.metric_cfg["density_bandwidth"]
-    lo, hi = ds.bounds(margin=1.0)
-    gx, gy = (np.linspace(float(lo[j]), float(hi[j]), 200) for j in (0, 1))
+    (gx, gy), pred = _prediction_grid(game, y)
     XX, YY = np.meshgrid(gx, gy, indexing="xy")
-    pred = game.discriminate(y, torch.as_tensor(np.stack([XX.ravel(), YY.ravel()], -1))).cpu().numpy()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 5), dpi=110)
-    cs = ax1.contourf(XX, YY, pred.reshape(XX.shape), levels=20, cmap="RdBu_r", alpha=0.7)
+    cs = ax1.contourf(XX, YY, pred, levels=20, cmap="RdBu_r", alpha=0.7)
     fig.colorbar(cs, ax=ax1, shrink=0.8, label="critic" if game.loss_cfg["kind"] == "wgan" else "σ(D)")
     ax1.scatter(fake[:, 0], fake[:, 1], s=3, c="k", alpha=0.5, label="generated")
     ax1.scatter(ds.centres[:, 0], ds.centres[:, 1], s=12 if ds.n_modes == len(ds.centres) else 0.5,

@@ -1,0 +1,148 @@
+"""Per-step cost of the algorithms on seed 000's 1-D MoG GAN, as ratios to GDA in the same run.
+
+    python scripts/bench_mog.py [--rounds 15] [--block 3] [--algos gda,fr_cg1,...] [-- overrides]
+
+The game is `+experiment=fr_mog1d` (seed 000 §6.2.1 / App. D.2: 2×64 tanh MLPs, latent 16, full
+batch of 5,000 points, saturating loss, L2 on D, RMSprop 2e-4), torch single-threaded
+(`hardware.threads=1`). Every algorithm gets its own copy of the game and state; the timed unit
+is ``--block`` consecutive steps (sampling the step's batch included, metrics not), and the
+algorithms take turns block by block for ``--rounds`` rounds, so the noise of a shared machine
+hits all of them alike. Reported: the median time per step, its ratio to GDA's median, the
+counted evaluations per step (``grads``: vector-field evaluations, one player's gradient = ½;
+``hvps``: Hessian/Jacobian-vector products) and grad-equivalents (grads + 2·hvps: a
+forward-over-reverse product costs about two gradients) as a ratio to GDA.
+
+Targets (issue 5): HessianFR-DG ≤ 1.3× GDA, FR-CG1 ≤ 4× GDA in wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
+
+#: seed 000 App. D.4 (FR: CG on the normal equations, LM damping from λ = 1, finite-difference mixed
+#: product along the step) and seed 001 §3.3 (HessianFR-CGk / -DG, GDN).
+RIDGE = ["algo.mixed=fd", "algo.solver.kind=cg", "algo.solver.adaptive=true", "algo.solver.damping=1.0"]
+ALGOS: dict[str, list[str]] = {
+    "gda": ["algo=gda"],
+    "tgda": ["algo=tgda"],
+    "eg": ["algo=eg"],
+    "ogda": ["algo=ogda"],
+    "co": ["algo=co"],
+    "sga": ["algo=sga"],
+    "lead": ["algo=lead"],
+    "lead_adam": ["algo=lead_adam"],
+    "fr_cg1": ["algo=fr", *RIDGE, "algo.solver.iters=1"],
+    "fr_cg1_fixed_damping": ["algo=fr", *RIDGE, "algo.solver.iters=1", "algo.solver.adaptive=false"],
+    "fr_cg5": ["algo=fr", *RIDGE, "algo.solver.iters=5"],
+    "fr_cg10": ["algo=fr", *RIDGE, "algo.solver.iters=10"],
+    "hessianfr_cg1": ["algo=hessianfr", *RIDGE, "algo.solver.iters=1"],
+    "hessianfr_dg": ["algo=hessianfr", "algo.mixed=fd", "algo.solver.kind=diag"],
+    "gdn_cg5": ["algo=gdn", *RIDGE, "algo.solver.iters=5"],
+}
+TARGETS = {"hessianfr_dg": 1.3, "fr_cg1": 4.0}
+
+
+def build_case(name: str, overrides: list[str]):
+    import torch
+
+    from minimax_cli.config import apply_threads, build, compose, resolve_hardware
+    from minimax_cli.oracle import CostMeter, Oracle
+
+    cfg = compose(["+experiment=fr_mog1d", "hardware.threads=1", *ALGOS[name], *overrides])
+    game, algo = build(cfg.game, "game"), build(cfg.algo, "algo")
+    device, dtype = resolve_hardware(cfg.hardware, game)
+    apply_threads(cfg.hardware)
+    game.setup(device, dtype, int(cfg.seed))
+    x0, y0 = game.initial_points()
+    cost = CostMeter()
+    state = algo.init(x0[0], y0[0], Oracle(game, game.sample(0), cost))
+    cost.reset()
+    torch.manual_seed(0)
+    return {"game": game, "algo": algo, "state": state, "cost": cost, "times": [], "steps": 0}
+
+
+def run_block(case: dict, block: int) -> None:
+    from minimax_cli.oracle import Oracle
+
+    game, algo, cost = case["game"], case["algo"], case["cost"]
+    state = case["state"]
+    t0 = time.perf_counter()
+    for _ in range(block):
+        case["steps"] += 1
+        t = case["steps"]
+        oracle = Oracle(game, game.sample(t), cost, lambda t=t: game.sample(t))
+        state, _ = algo.step(state, oracle)
+    case["times"].append((time.perf_counter() - t0) / block)
+    case["state"] = state
+
+
+def measure(names: list[str], rounds: int, block: int, overrides: list[str], warmup: int = 1) -> dict:
+    from minimax_cli.runner import _warm_up_torch_func
+
+    _warm_up_torch_func()
+    cases = {name: build_case(name, overrides) for name in names}
+    for _ in range(warmup):               # first calls pay one-off dispatch/allocation costs
+        for case in cases.values():
+            run_block(case, 1)
+    for case in cases.values():
+        case["times"].clear()
+        case["cost"].reset()
+        case["steps_timed"] = case["steps"]
+    for _ in range(rounds):
+        for case in cases.values():
+            run_block(case, block)
+    rows = {}
+    for name, case in cases.items():
+        n = case["steps"] - case["steps_timed"]
+        rows[name] = {"ms": 1e3 * statistics.median(case["times"]),
+                      "ms_spread": (1e3 * min(case["times"]), 1e3 * max(case["times"])),
+                      "grads": case["cost"].grads / n, "hvps": case["cost"].hvps / n}
+    return rows
+
+
+def table(rows: dict, base: str = "gda") -> str:
+    ref = rows[base]
+    ref_eq = ref["grads"] + 2 * ref["hvps"]
+    lines = ["| algorithm | ms/step (median) | min–max | time / GDA | grads/step | hvps/step | grad-eq. / GDA | target |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for name, r in rows.items():
+        ratio = r["ms"] / ref["ms"]
+        target = TARGETS.get(name)
+        mark = "" if target is None else f"≤ {target:g}× {'✓' if ratio <= target else '✗'}"
+        eq = (r["grads"] + 2 * r["hvps"]) / ref_eq
+        lines.append(f"| {name} | {r['ms']:.1f} | {r['ms_spread'][0]:.0f}–{r['ms_spread'][1]:.0f} | {ratio:.2f}× "
+                     f"| {r['grads']:.2f} | {r['hvps']:.2f} | {eq:.2f}× | {mark} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15, help="timed blocks per algorithm (interleaved)")
+    parser.add_argument("--block", type=int, default=3, help="steps per timed block")
+    parser.add_argument("--algos", default=",".join(ALGOS), help=f"comma list of: {', '.join(ALGOS)}")
+    parser.add_argument("overrides", nargs="*", help="extra config overrides (e.g. game.batch.size=500)")
+    args = parser.parse_args(argv)
+    names = args.algos.split(",")
+    unknown = [n for n in names if n not in ALGOS]
+    if unknown:
+        parser.error(f"unknown algorithm {unknown[0]!r} (choose from {', '.join(ALGOS)})")
+    if "gda" not in names:
+        names = ["gda"] + names
+    rows = measure(names, args.rounds, args.block, args.overrides)
+    import torch
+
+    print(f"1-D MoG GAN (seed 000 setup{', ' + ' '.join(args.overrides) if args.overrides else ''}), "
+          f"{torch.get_num_threads()} thread(s), median over {args.rounds} interleaved blocks of {args.block} steps")
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

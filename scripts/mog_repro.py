@@ -1,0 +1,228 @@
+"""Shared machinery of the MoG GAN reproductions (scripts/reproduce_{fr,hessianfr,lead,ls}_mog.py).
+
+A reproduction is a list of *variants* (a label and the `minimax train` overrides that make it),
+each run through the real CLI as one `minimax train -m` sweep (seeds) into
+``<out>/runs/<label>/``, with ``algo.name=<label>`` so that `minimax report` groups by it. From the
+run directories it builds, with minimax_cli.report, a markdown table (collect_runs / table /
+to_markdown) and metric curves (plot), checks the paper's claims and writes ``table.md``,
+``rows.json`` and the figures into ``<out>`` = runs/reproduce/<name>/<time>/ (never overwritten).
+
+Claims are (text, ok, scope): ``both`` claims are checked at the quick (CI) setting and at the full
+one, ``full`` claims only at the full setting (reported "not checked" otherwise). The exit status
+is 1 when a checked claim fails. ``--estimate`` times a few steps of every variant at the full
+setting instead and prints the projected duration of the full reproduction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
+
+COMMON = ["tensorboard=false", "progress=false", "hardware.threads=1"]
+
+
+@dataclass
+class Variant:
+    label: str
+    overrides: list[str]
+    seeds: tuple[int, ...] = (0,)
+
+
+@dataclass
+class Claim:
+    text: str
+    ok: bool | None          # None: could not be evaluated (a run missing)
+    scope: str = "both"      # both | full
+
+
+@dataclass
+class Result:
+    runs: list = field(default_factory=list)
+    by_label: dict = field(default_factory=dict)
+
+
+def prepare(name: str, args, variants: list[Variant]) -> tuple[Path, Result]:
+    """The output directory and the runs: trained now, or with --reanalyze those already in --out."""
+    if args.reanalyze:
+        if args.out is None or not (args.out / "runs").is_dir():
+            raise SystemExit("--reanalyze needs --out DIR of an earlier reproduction (with DIR/runs)")
+        return args.out, run_variants(variants, args.out, train=False)
+    out = output_dir(name, args.out)
+    return out, run_variants(variants, out)
+
+
+def output_dir(name: str, out: Path | None) -> Path:
+    out = out or REPO / "runs" / "reproduce" / name / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    if out.exists() and any(out.iterdir()):
+        raise SystemExit(f"{out} is not empty; choose another --out (results are never overwritten)")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def run_variants(variants: list[Variant], out: Path, train: bool = True) -> Result:
+    """One `minimax train -m` per variant (in-process, the real CLI), then the runs collected
+    (``train=False``: only collect the runs already under <out>/runs)."""
+    from minimax_cli import report
+    from minimax_cli.cli import main as minimax
+
+    for v in variants if train else []:
+        seeds = ",".join(str(s) for s in v.seeds)
+        args = ["train", "-m", *v.overrides, f"algo.name={v.label}", f"seed={seeds}", *COMMON,
+                f"hydra.sweep.dir={out / 'runs' / v.label}"]
+        print("$ minimax " + " ".join(args[1:]), flush=True)
+        code = minimax(args)
+        if code != 0:
+            raise SystemExit(f"the sweep of {v.label} failed (exit {code})")
+    runs = report.collect_runs([out / "runs"])
+    by_label: dict[str, list] = {}
+    for run in runs:
+        by_label.setdefault(run.get("algo.name"), []).append(run)
+    return Result(runs, by_label)
+
+
+def curve(run, metric: str, phase: str | None = "main"):
+    """(steps, values, wall seconds) of a metric, from metrics.jsonl rows of one phase (rows of a
+    run without phases are all 'main')."""
+    rows = [r for r in run.history if metric in r and (phase is None or r.get("phase", "main") == phase)]
+    steps = [float(r["step"]) for r in rows]
+    values = [float(r[metric]) for r in rows]
+    wall = [float(r.get("wall_time_s", math.nan)) for r in rows]
+    return steps, values, wall
+
+
+def grad_norm(run, phase: str | None = "main"):
+    """(steps, ‖(∇ₓL_x, ∇ᵧL_y)‖, wall) on the eval batch, per logged row."""
+    s, gx, w = curve(run, "grad_norm/x", phase)
+    _, gy, _ = curve(run, "grad_norm/y", phase)
+    return s, [math.hypot(a, b) for a, b in zip(gx, gy)], w
+
+
+def tail_median(values: list[float], frac: float = 0.5) -> float:
+    """Median of the last ``frac`` of the values (robust to the oscillation of GAN gradient norms)."""
+    if not values:
+        return math.nan
+    k = max(1, int(round(len(values) * frac)))
+    return statistics.median(values[-k:])
+
+
+def report_table(result: Result, metrics: list[str]) -> str:
+    from minimax_cli import report
+
+    rows = report.table(result.runs, by=["algo.name"], metrics=metrics)
+    return report.to_markdown(rows)
+
+
+def write_outputs(out: Path, title: str, setting: str, tables: list[tuple[str, str]], claims: list[Claim],
+                  quick: bool, notes: str, extra: dict) -> int:
+    """table.md (tables, claims ✓/✗, notes) and rows.json; returns the exit status."""
+    lines = [f"# {title}", "", setting, "", f"Runs: `{out / 'runs'}` (one `minimax train -m` sweep per variant, "
+             "`algo.name` = the variant).", ""]
+    for heading, text in tables:
+        lines += [f"## {heading}", "", text.rstrip(), ""]
+    lines += ["## Claims", ""]
+    failed = False
+    for c in claims:
+        checked = c.scope == "both" or not quick
+        if not checked:
+            mark = "–"
+            suffix = " (full setting only; not checked here)"
+        elif c.ok is None:
+            mark, suffix = "✗", " (could not be evaluated)"
+            failed = True
+        else:
+            mark, suffix = ("✓" if c.ok else "✗"), ""
+            failed |= not c.ok
+        lines.append(f"* {mark} {c.text}{suffix}")
+    lines += ["", "## Notes", "", notes.rstrip(), ""]
+    text = "\n".join(lines)
+    (out / "table.md").write_text(text)
+    payload = {"claims": [{"text": c.text, "ok": c.ok, "scope": c.scope} for c in claims], "quick": quick, **extra}
+    (out / "rows.json").write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    print(text)
+    print(f"\nwritten: {out / 'table.md'}")
+    return 1 if failed else 0
+
+
+def load_samples(run):
+    """The final generated samples and discriminator grid of a run (samples.npz), or None."""
+    import numpy as np
+
+    path = Path(run.path) / "samples.npz"
+    return dict(np.load(path)) if path.exists() else None
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+# -- projected duration of the full setting -------------------------------------------------------------
+def estimate(variants: list[Variant], steps: int = 5, warmup: int = 2) -> list[dict]:
+    """Seconds per step of each variant at its full setting (median of ``steps`` timed steps after
+    ``warmup``; the main algorithm and, when there is one, the pretraining algorithm), and the
+    projected duration of its runs. Metrics and figures are not included (a few % at log_every ≥ 100)."""
+    import torch
+
+    from minimax_cli.config import apply_threads, build, compose, pretrain_phase, resolve_hardware
+    from minimax_cli.oracle import Oracle
+    from minimax_cli.runner import _warm_up_torch_func
+
+    _warm_up_torch_func()
+    rows = []
+    for v in variants:
+        cfg = compose([*v.overrides, *COMMON[2:]])
+        game = build(cfg.game, "game")
+        device, dtype = resolve_hardware(cfg.hardware, game)
+        apply_threads(cfg.hardware)
+        game.setup(device, dtype, 0)
+        phases = [(build(cfg.algo, "algo"), int(cfg.steps))]
+        pre = pretrain_phase(cfg)
+        if pre is not None:
+            phases.append(pre)
+        total = 0.0
+        per_step = []
+        for algo, n in phases:
+            x0, y0 = game.initial_points()
+            state = algo.init(x0[0], y0[0], Oracle(game, game.sample(0)))
+            times = []
+            for t in range(warmup + steps):
+                t0 = time.perf_counter()
+                state, _ = algo.step(state, Oracle(game, game.sample(t + 1), sampler=lambda t=t: game.sample(t + 1)))
+                times.append(time.perf_counter() - t0)
+            sec = statistics.median(times[warmup:])
+            per_step.append(sec)
+            total += sec * n
+        rows.append({"variant": v.label, "seeds": len(v.seeds), "s_per_step": per_step,
+                     "hours": total * len(v.seeds) / 3600})
+        print(f"{v.label:24s} {' + '.join(f'{1e3 * s:.1f} ms' for s in per_step)} per step  "
+              f"x {len(v.seeds)} seed(s) -> {total * len(v.seeds) / 3600:.2f} h", flush=True)
+        del game
+    hours = sum(r["hours"] for r in rows)
+    print(f"full reproduction, one process, {torch.get_num_threads()} thread(s): {hours:.1f} h")
+    return rows
+
+
+def main_args(description: str, argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="the reduced CI variant (minutes on 2 cores)")
+    parser.add_argument("--estimate", action="store_true",
+                        help="time a few steps of every full-setting variant and print the projected duration")
+    parser.add_argument("--out", type=Path, default=None, help="output directory (default runs/reproduce/<name>/<time>)")
+    parser.add_argument("--reanalyze", action="store_true",
+                        help="rebuild tables, claims and figures from the runs already in --out (no training)")
+    return parser.parse_args(argv)

@@ -1,0 +1,112 @@
+"""The MoG GAN reproductions' quick (CI) variants: real CLI sweeps, tables from minimax report,
+claims, figures; each well under two minutes on 2 cores."""
+
+import json
+
+import pytest
+
+from scripts import mog_repro, reproduce_fr_mog, reproduce_hessianfr_mog, reproduce_lead_8g, reproduce_ls_mog
+
+
+def outputs(out):
+    data = json.loads((out / "rows.json").read_text())
+    return data, (out / "table.md").read_text()
+
+
+def checked(data):
+    return [c for c in data["claims"] if c["scope"] == "both"]
+
+
+@pytest.mark.slow
+def test_fr_mog_quick_fr_leaves_gda_behind_from_the_gda_trained_point(tmp_path):
+    out = tmp_path / "fr"
+    code = reproduce_fr_mog.main(["--quick", "--out", str(out)])
+    data, text = outputs(out)
+    assert code == 0, text
+    rows = data["rows"]
+    assert set(rows) == {"gda", "eg", "co", "fr", "fr_m08", "fr_m09", "gda_2d", "fr_2d"}
+    assert rows["fr"]["steps"] == rows["gda"]["steps"] == 1500          # compared over steps 1,000–1,500
+    assert rows["fr"]["grad_norm_min"] * 5 <= rows["gda"]["grad_norm_min"]
+    assert len(checked(data)) == 2 and all(c["ok"] for c in checked(data))
+    assert "| gda |" in text and "* ✓ From the GDA-trained point" in text and "full setting only" in text
+    for name in ("fig4.png", "fig11.png", "fig5.png", "curves.png"):
+        assert (out / name).stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_hessianfr_mog_quick_cost_ordering_of_the_cg_ablation(tmp_path):
+    out = tmp_path / "hfr"
+    code = reproduce_hessianfr_mog.main(["--quick", "--out", str(out)])
+    data, text = outputs(out)
+    assert code == 0, text
+    rows = data["rows"]
+    assert set(rows) == {"gda", "gda2", "eg", "hessianfr_cg1", "hessianfr_cg5", "hessianfr_cg10", "hessianfr_dg"}
+    # counted products per step: 2k + 1 (CG) + 1 (the model residual of the damping rule); DG none
+    assert [rows[k]["hvps_per_step"] for k in ("hessianfr_dg", "hessianfr_cg1", "hessianfr_cg5", "hessianfr_cg10")] \
+        == [0, 4, 12, 22]
+    assert all(r["steps"] == 60 and r["status"] == "finished" for r in rows.values())
+    assert all(c["ok"] for c in checked(data)) and len(checked(data)) == 2
+    for name in ("fig2_fig3.png", "fig4_fig5.png", "curves.png"):
+        assert (out / name).stat().st_size > 10_000
+    runs = sorted((out / "runs").glob("*/*/summary.json"))
+    assert len(runs) == 7 and all(json.loads(p.read_text())["pretrain"]["steps"] == 50 for p in runs)
+
+
+@pytest.mark.slow
+def test_lead_8g_quick_pipeline(tmp_path):
+    out = tmp_path / "lead"
+    code = reproduce_lead_8g.main(["--quick", "--out", str(out)])
+    data, text = outputs(out)
+    assert code == 0, text
+    assert sorted(r["algo"] for r in data["rows"]) == ["adam", "lead_adam"]
+    summaries = {p.parent.parent.name: json.loads(p.read_text()) for p in (out / "runs").glob("*/*/summary.json")}
+    assert summaries["adam"]["algo_params"]["alpha_y"] == 0.0 and summaries["lead_adam"]["algo_params"]["alpha_y"] == 0.6
+    assert summaries["lead_adam"]["algo_params"]["order"] == "alternating"
+    assert (out / "fig6.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_ls_mog_quick_best_and_worst_runs(tmp_path):
+    out = tmp_path / "ls"
+    code = reproduce_ls_mog.main(["--quick", "--out", str(out)])
+    data, text = outputs(out)
+    assert code == 0, text
+    rows = data["rows"]
+    assert len(rows) == 6 and {r["algo"] for r in rows} == {"sim", "omd", "co"}
+    best = min(rows, key=lambda r: r["w1"])
+    worst = max((r for r in rows if r["status"] != "diverged"), key=lambda r: r["w1"])
+    assert f"| best | {best['algo']} | {best['seed']} | {best['w1']:.3f} |" in text
+    assert f"| worst converged | {worst['algo']} | {worst['seed']} | {worst['w1']:.3f} |" in text
+    co = json.loads(next((out / "runs" / "co").glob("*/summary.json")).read_text())
+    assert co["algo_params"]["consensus_on"] == "value" and co["algo_params"]["gamma"] == 1.0
+    for name in ("fig2_w1.png", "fig3_best_worst.png"):
+        assert (out / name).stat().st_size > 10_000
+
+
+def test_results_are_never_overwritten_and_reanalysis_needs_runs(tmp_path):
+    (tmp_path / "keep.txt").write_text("earlier results")
+    with pytest.raises(SystemExit, match="not empty"):
+        reproduce_ls_mog.main(["--quick", "--out", str(tmp_path)])
+    assert (tmp_path / "keep.txt").read_text() == "earlier results"
+    with pytest.raises(SystemExit, match="--reanalyze needs --out"):
+        reproduce_ls_mog.main(["--reanalyze", "--out", str(tmp_path / "nothing")])
+
+
+def test_claims_outside_the_quick_setting_are_reported_not_checked(tmp_path):
+    claims = [mog_repro.Claim("holds", True), mog_repro.Claim("needs the full budget", False, "full")]
+    code = mog_repro.write_outputs(tmp_path, "t", "s", [], claims, quick=True, notes="n", extra={})
+    text = (tmp_path / "table.md").read_text()
+    assert code == 0 and "* ✓ holds" in text and "* – needs the full budget (full setting only" in text
+    assert mog_repro.write_outputs(tmp_path, "t", "s", [], claims, quick=False, notes="n", extra={}) == 1
+    assert "* ✗ needs the full budget" in (tmp_path / "table.md").read_text()
+
+
+@pytest.mark.parametrize("script", [reproduce_fr_mog, reproduce_hessianfr_mog, reproduce_lead_8g, reproduce_ls_mog],
+                         ids=lambda m: m.__name__.split(".")[-1])
+def test_every_full_setting_variant_composes_and_validates(script):
+    from minimax_cli.config import check_run, compose
+
+    for variant in script.variants(quick=False):
+        cfg = compose([*variant.overrides, f"algo.name={variant.label}"])
+        check_run(cfg)
+        assert cfg.game.name == "mog" and cfg.steps >= 10_000
