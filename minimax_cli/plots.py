@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display), imported only when a figure is drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -17,13 +18,34 @@ def _pyplot():
     return plt
 
 
+
+def save_figure(fig, path: Path) -> Path:
+    """Lay out, write and close ``fig``; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path)
+    pyplot().close(fig)
+    return path
+
+
+def output_dir(name: str, out: Path | None, root: Path = Path("runs")) -> Path:
+    """A reproduction's output folder: ``out``, or <root>/reproduce/<name>/<time>; never one that
+    already holds results (a finished reproduction is never overwritten)."""
+    import datetime as dt
+
+    out = out or root / "reproduce" / name / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    if out.exists() and any(out.iterdir()):
+        raise SystemExit(f"{out} is not empty; choose another --out (results are never overwritten)")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def trajectory_png(game, trajectory: torch.Tensor, path: Path, title: str = "", labels=None) -> Path:
     """Trajectories (T, P, 2) of a 2-D game over the contours of its leader's loss.
 
     ``labels``: optional list of (name, trajectory) to draw several algorithms on one figure; then
     ``trajectory`` may be None.
     """
-    plt = _pyplot()
+    plt = pyplot()
     runs = labels if labels is not None else [(None, trajectory)]
     # a square frame around the starts and the critical point; runaway (diverging) paths are clipped
     starts = torch.cat([t[0].reshape(-1, 2) for _, t in runs])

@@ -16,7 +16,6 @@ setting instead and prints the projected duration of the full reproduction.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import statistics
@@ -28,6 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
+
+from minimax_cli.plots import output_dir, pyplot, save_figure  # noqa: E402,F401  (re-exported to the scripts)
 
 COMMON = ["tensorboard=false", "progress=false", "hardware.threads=1"]
 
@@ -58,16 +59,8 @@ def prepare(name: str, args, variants: list[Variant]) -> tuple[Path, Result]:
         if args.out is None or not (args.out / "runs").is_dir():
             raise SystemExit("--reanalyze needs --out DIR of an earlier reproduction (with DIR/runs)")
         return args.out, run_variants(variants, args.out, train=False)
-    out = output_dir(name, args.out)
+    out = output_dir(name, args.out, REPO / "runs")
     return out, run_variants(variants, out)
-
-
-def output_dir(name: str, out: Path | None) -> Path:
-    out = out or REPO / "runs" / "reproduce" / name / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"{out} is not empty; choose another --out (results are never overwritten)")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 def run_variants(variants: list[Variant], out: Path, train: bool = True) -> Result:
@@ -160,15 +153,6 @@ def load_samples(run):
 
     path = Path(run.path) / "samples.npz"
     return dict(np.load(path)) if path.exists() else None
-
-
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 # -- projected duration of the full setting -------------------------------------------------------------

@@ -45,6 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
 
 from minimax_cli import report  # noqa: E402
+from minimax_cli.plots import output_dir, pyplot, save_figure  # noqa: E402
 
 R, GAMMA = 0.5, 1.0            # Fig. 1: r = 0.5, γ = 1
 FULL = {"C_seed": 0, "eps": 1e-6, "n_starts": 4, "log_every": 10}
@@ -248,10 +249,7 @@ def build_table(p: dict, sweep: Path, algos: list[str]):
 
 def figure(p: dict, runs: dict, path: Path) -> Path:
     """‖z_t‖ vs iteration, log scale: (a) every iteration, (b) the first ones (SGA, OMD, IU)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 5), dpi=110)
     metric = "dist_to_eq/max" if len(p["starts"]) > 1 else "dist_to_eq"
@@ -275,10 +273,7 @@ def figure(p: dict, runs: dict, path: Path) -> Path:
                       f"κ = {p['kappa']:.3g}, r = {R}, γ = {GAMMA}", fontsize=9)
     axes[1].set_title("(b) the first iterations (SGA, OMD, IU)", fontsize=9)
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 NOTES = """\
@@ -310,11 +305,7 @@ def main(argv=None) -> int:
     unknown = [a for a in algos if a not in PAPER_NAME]
     if unknown:
         raise SystemExit(f"unknown algorithm {unknown[0]!r} (choose from {', '.join(PAPER_NAME)})")
-    out = args.out or (REPO / "runs" / "reproduce" / ("bilinear-quick" if args.quick else "bilinear")
-                       / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
-    if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"{out} is not empty; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir("bilinear-quick" if args.quick else "bilinear", args.out, REPO / "runs")
     p = plan(settings)
     started = dt.datetime.now()
     sweep = run_sweeps(out, p, algos)

@@ -47,6 +47,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
 
 from minimax_cli import report  # noqa: E402
+from minimax_cli.plots import output_dir, pyplot, save_figure  # noqa: E402
 
 LR, SEEDS = 1e-3, 16
 FULL_STEPS, QUICK_STEPS = 100_000, 600
@@ -166,10 +167,7 @@ def check_claims(rows: dict) -> tuple[list[tuple[bool, str]], list[str]]:
 
 
 def figure(runs, rows, algos, steps, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.8), dpi=110)
     by_algo = {r.get("algo.name"): r for r in runs}
@@ -193,10 +191,7 @@ def figure(runs, rows, algos, steps, path: Path) -> Path:
     b.legend(fontsize=8)
     for ax in (a, b):
         ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 NOTES = """\
@@ -235,11 +230,7 @@ def main(argv=None) -> int:
     unknown = [a for a in algos if a not in LABEL]
     if unknown:
         raise SystemExit(f"unknown algorithm {unknown[0]!r} (choose from {', '.join(LABEL)})")
-    out = args.out or (REPO / "runs" / "reproduce" / ("covariance-quick" if args.quick else "covariance")
-                       / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
-    if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"{out} is not empty; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir("covariance-quick" if args.quick else "covariance", args.out, REPO / "runs")
     started = dt.datetime.now()
     sweep = run_sweeps(out, algos, steps)
     minutes = (dt.datetime.now() - started).total_seconds() / 60

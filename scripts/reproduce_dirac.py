@@ -23,7 +23,6 @@ must be empty): the sweep under runs/, table.md and rows.json (built with minima
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import functools
 import json
 import math
@@ -35,6 +34,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
+
+from minimax_cli.plots import output_dir, pyplot, save_figure  # noqa: E402
 
 FULL = {"tau": (1, 4, 8, 16), "mu": (0.3, 1.0), "steps": 4000}
 QUICK = {"tau": (8, 16), "mu": (0.3,), "steps": 1000}
@@ -143,10 +144,7 @@ def check_claims(rows: list[dict]) -> list[tuple[str, bool]]:
 
 
 def figure(rows: list[dict], run_dirs: list[Path], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     import yaml
 
@@ -173,10 +171,7 @@ def figure(rows: list[dict], run_dirs: list[Path], path: Path) -> Path:
         panel.axvline(1 / mu**2, color="k", lw=0.8, ls=":", label="τ = 1/μ² (real from here)")
         panel.set(xlabel="τ", title=f"({'c' if mu < 1 else 'd'}) spec J_τ(0,0), μ = {mu:g}")
         panel.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv=None) -> int:
@@ -186,11 +181,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="CI variant: τ ∈ {8, 16}, μ = 0.3, 1000 steps")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
-    out = args.out or (REPO / "runs" / "reproduce" / ("dirac-quick" if args.quick else "dirac")
-                       / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
-    if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"{out} is not empty; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir("dirac-quick" if args.quick else "dirac", args.out, REPO / "runs")
     args.out = out
     sweep = run_sweep(args.out, settings)
     run_dirs = sorted(p.parent for p in sweep.rglob("summary.json"))

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mog_repro import (Claim, Variant, curve, estimate, grad_norm, load_samples, main_args,  # noqa: E402
-                       prepare, pyplot, report_table, tail_median, write_outputs)
+                       prepare, pyplot, save_figure, report_table, tail_median, write_outputs)
 
 NAME = "fr_mog"
 RIDGE = ["algo.mixed=fd", "algo.solver.kind=cg", "algo.solver.adaptive=true", "algo.solver.damping=1.0"]
@@ -181,10 +181,7 @@ def fig4(result, path: Path, labels: list[str]) -> Path | None:
     ax[1, 0].set_ylabel("σ(D(v))")
     ax[2, 0].set_ylabel("gradient norm")
     ax[2, 0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def norms_figure(result, path: Path, labels: list[str], title: str) -> Path | None:
@@ -204,10 +201,7 @@ def norms_figure(result, path: Path, labels: list[str], title: str) -> Path | No
         a.legend(fontsize=7)
         a.grid(alpha=0.3)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def fig5(result, path: Path) -> Path | None:
@@ -230,10 +224,7 @@ def fig5(result, path: Path) -> Path | None:
         ax[-1].semilogy(s, v, lw=1, label=label)
     ax[-1].set_title("‖(∇ₓL_x, ∇ᵧL_y)‖ (Fig. 7)")
     ax[-1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 NOTES = """\

@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mog_repro import (Claim, Variant, curve, estimate, grad_norm, main_args, prepare, pyplot,  # noqa: E402
+from mog_repro import (Claim, Variant, curve, estimate, grad_norm, main_args, prepare, pyplot, save_figure,  # noqa: E402
                        report_table, tail_median, write_outputs)
 
 NAME = "hessianfr_mog"
@@ -148,10 +148,7 @@ def norms_figure(result, labels: list[str], path: Path, title: str) -> Path | No
         a.grid(alpha=0.3)
         a.legend(fontsize=6)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 NOTES = f"""\

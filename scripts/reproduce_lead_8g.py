@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mog_repro import (Claim, Variant, estimate, load_samples, main_args, prepare, pyplot,  # noqa: E402
+from mog_repro import (Claim, Variant, estimate, load_samples, main_args, prepare, pyplot, save_figure,  # noqa: E402
                        report_table, write_outputs)
 
 NAME = "lead_8g"
@@ -92,10 +92,7 @@ def fig6(result, rows, path: Path) -> Path | None:
               title=f"{label} (seed {row['seed']}): {row['modes_covered']:g}/8 modes")
         a.legend(fontsize=7, loc="upper right")
     fig.suptitle("Fig. 6: samples at the end of training")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 NOTES = """\

@@ -48,6 +48,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
 
 from minimax_cli import report  # noqa: E402
+from minimax_cli.plots import output_dir, pyplot, save_figure  # noqa: E402
 
 A_COUPLING = [[1.0, 0.5], [-0.3, 0.6]]    # σ(A) = 1.118, 0.671 (the paper's examples give no A)
 EPS = 1e-6
@@ -332,10 +333,7 @@ def build_tables(spec: dict, settings: dict, sweep: Path):
 
 
 def figure(spec: dict, settings: dict, runs, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     hs = settings["h"]
     fig, axes = plt.subplots(1, len(hs) + 1, figsize=(4.3 * (len(hs) + 1), 4.2), dpi=100)
@@ -363,10 +361,7 @@ def figure(spec: dict, settings: dict, runs, path: Path) -> Path:
     ax.set(xlabel="iteration", ylabel="‖(x_t, y_t)‖", ylim=(1e-7, 1e3), title="h = 0: runs at each best η")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv=None) -> int:
@@ -376,11 +371,7 @@ def main(argv=None) -> int:
                         help="output directory (default runs/reproduce/lead-quadratic[-quick]/<time>; never overwritten)")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
-    out = args.out or (REPO / "runs" / "reproduce" / ("lead-quadratic-quick" if args.quick else "lead-quadratic")
-                       / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
-    if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"{out} is not empty; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir("lead-quadratic-quick" if args.quick else "lead-quadratic", args.out, REPO / "runs")
     started = dt.datetime.now()
     spec = spectra(settings)
     sweep = run_all(out, spec, settings["h"])

@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mog_repro import (Claim, Variant, curve, estimate, load_samples, main_args, prepare, pyplot,  # noqa: E402
+from mog_repro import (Claim, Variant, curve, estimate, load_samples, main_args, prepare, pyplot, save_figure,  # noqa: E402
                        report_table, write_outputs)
 
 NAME = "ls_mog"
@@ -138,10 +138,7 @@ def fig2(rows, path: Path) -> Path:
     ax.set_ylabel("W1 (512 samples)")
     ax.set_title("Fig. 2 (bottom): W1 after training, one point per seed")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def fig3(result, rows, path: Path) -> Path | None:
@@ -163,10 +160,7 @@ def fig3(result, rows, path: Path) -> Path | None:
             a.imshow(density.T, origin="lower", extent=(-1.5, 1.5, -1.5, 1.5), cmap="viridis")
         a.set_title(f"{title}: {row['algo']} seed {row['seed']}, W1 = {row['w1']:.3f}")
     fig.suptitle("Fig. 3: generator densities (KDE, bandwidth 0.05)")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 NOTES = """\

@@ -18,7 +18,6 @@ Exit status 1 when a claim fails, so `make reproduce-toy` notices a regression.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
 
@@ -29,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
 
 from minimax_cli import report  # noqa: E402
+from minimax_cli.plots import output_dir  # noqa: E402
 
 ALGOS = ["gda", "ogda", "eg", "sga", "co", "fr", "hessianfr", "gdn"]
 GAMES = ["g1", "g2", "g3"]
@@ -132,10 +132,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="output directory (default runs/reproduce/toy/<time>)")
     args = parser.parse_args(argv)
     games, algos = args.games.split(","), args.algos.split(",")
-    out = args.out or Path("runs/reproduce/toy") / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"{out} is not empty; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir("toy", args.out)
     run_sweep(games, algos, args.steps, out / "runs")
     runs, rows = collect(out / "runs")
     claims = check_claims(rows, games, algos)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from minimax_cli.metrics.distributions import kde_on_grid
-from minimax_cli.plots import _pyplot
+from minimax_cli.plots import pyplot
 
 
 def _series(history: list[dict], key: str):
@@ -40,7 +40,7 @@ def _shade_pretrain(ax, history):
 
 
 def gan_figures(game, run_dir, x, y, step, history) -> list[Path]:
-    plt = _pyplot()
+    plt = pyplot()
     run_dir = Path(run_dir)
     paths = []
     fake = game.generate(x).detach().cpu().double()
