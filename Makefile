@@ -65,7 +65,7 @@ reproduce-bilinear:  ## seed 004 Fig. 1: SGA(gda)/OMD/PM/IU/CO at theorem step s
 reproduce-bilinear-quick:  ## CI variant of reproduce-bilinear: C_seed 2568 (kappa 28), eps 1e-2, 2 starts (~1 min)
 	$(BIN)/python scripts/reproduce_bilinear.py --quick --out $(RUNS)/reproduce/bilinear-quick/$(STAMP)
 
-reproduce-covariance:  ## seed 004 Fig. 2 top: |Sigma - VV'|_F after 1e5 iterations, 16 seeds, 7 methods (~2.5 h on one core) -> runs/reproduce/covariance/<time>
+reproduce-covariance:  ## seed 004 Fig. 2 top: |Sigma - VV'|_F after 1e5 iterations, 16 seeds, 7 methods (~1 h on an idle core) -> runs/reproduce/covariance/<time>
 	$(BIN)/python scripts/reproduce_covariance.py --out $(RUNS)/reproduce/covariance/$(STAMP)
 
 reproduce-covariance-quick:  ## CI variant of reproduce-covariance: 600 iterations, GDA/OMD/PM/IU/CO (~1 min)

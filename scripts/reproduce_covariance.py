@@ -29,7 +29,7 @@ All runs: tol = 0 (every seed runs all iterations, as in the paper), one `minima
 method into <out>/runs/<algo>. Output (runs/reproduce/covariance[-quick]/<time>/, never overwritten):
 table.md (built with `minimax report`: cov_error mean ± std over the 16 seeds, min, max, cost per
 step), table.csv, covariance_fig2.png (per-seed final errors, log scale; mean error vs iteration).
-Exit 1 when a claim fails. Full target: the paper's t = 10⁵ iterations (about 2.5 h here on one core);
+Exit 1 when a claim fails. Full target: the paper's t = 10⁵ iterations (about 1 h on an idle core here, 2.5 h on a loaded one);
 ``--quick`` (CI): 600 iterations, GDA, OMD, PM, IU, CO.
 """
 

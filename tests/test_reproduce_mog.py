@@ -27,6 +27,8 @@ def test_fr_mog_quick_fr_leaves_gda_behind_from_the_gda_trained_point(tmp_path):
     assert set(rows) == {"gda", "eg", "co", "fr", "fr_m08", "fr_m09", "gda_2d", "fr_2d"}
     assert rows["fr"]["steps"] == rows["gda"]["steps"] == 1500          # compared over steps 1,000–1,500
     assert rows["fr"]["grad_norm_min"] * 5 <= rows["gda"]["grad_norm_min"]
+    short = [rows[k] for k in ("eg", "co", "fr_m08", "fr_m09", "gda_2d", "fr_2d")]   # their whole 50 steps
+    assert all(r["steps"] == 50 and r["grad_norm_min"] > 0 for r in short), short
     assert len(checked(data)) == 2 and all(c["ok"] for c in checked(data))
     assert "| gda |" in text and "* ✓ From the GDA-trained point" in text and "full setting only" in text
     for name in ("fig4.png", "fig11.png", "fig5.png", "curves.png"):
