@@ -26,13 +26,18 @@ def dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def cg(matvec: Callable[[torch.Tensor], torch.Tensor], rhs: torch.Tensor, iters: int,
-       tol: float = 0.0, x0: torch.Tensor | None = None) -> torch.Tensor:
+       tol: float = 0.0, x0: torch.Tensor | None = None, side: bool = False):
     """``iters`` conjugate-gradient steps for A z = rhs, A symmetric positive (semi)definite.
 
     Stops improving (masked) once ‖r‖² ≤ tol·‖rhs‖² (the reference code's relative test on the
-    squared residual).
+    squared residual). ``side``: ``matvec(p)`` returns (A p, S p) for a linear map S the matvec
+    computes on the way, and the result is (z, S z) with S z = Σ αᵢ S pᵢ accumulated like z (from
+    z0 = 0), at no extra product.
     """
+    if side and x0 is not None:
+        raise ValueError("cg(side=True) starts from z0 = 0")
     z = torch.zeros_like(rhs) if x0 is None else x0
+    sz = torch.zeros_like(rhs) if side else None
     r = rhs - matvec(z) if x0 is not None else rhs.clone()
     p = r.clone()
     rr = dot(r, r)
@@ -40,22 +45,38 @@ def cg(matvec: Callable[[torch.Tensor], torch.Tensor], rhs: torch.Tensor, iters:
     tiny = torch.finfo(rhs.dtype).tiny
     for _ in range(iters):
         Ap = matvec(p)
+        if side:
+            Ap, Sp = Ap
         pAp = dot(p, Ap)
         active = (rr > stop) & (pAp > tiny)
         alpha = torch.where(active, rr / torch.where(active, pAp, torch.ones_like(pAp)), torch.zeros_like(rr))
         z = z + alpha * p
+        if side:
+            sz = sz + alpha * Sp
         r = r - alpha * Ap
         rr_new = dot(r, r)
         beta = torch.where(active, rr_new / torch.where(rr > 0, rr, torch.ones_like(rr)), torch.zeros_like(rr))
         p = r + beta * p
         rr = torch.where(active, rr_new, rr)
-    return z
+    return (z, sz) if side else z
 
 
 def cg_normal(hvp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int, damping,
-              tol: float = 0.0) -> torch.Tensor:
-    """z ≈ (G² + λI)⁻¹ G b with ``iters`` CG steps (2 HVPs per step, 1 for the right-hand side)."""
-    return cg(lambda v: hvp(hvp(v)) + damping * v, hvp(b), iters, tol)
+              tol: float = 0.0, with_product: bool = False):
+    """z ≈ (G² + λI)⁻¹ G b with ``iters`` CG steps (2 HVPs per step, 1 for the right-hand side).
+
+    ``with_product``: (z, G z). Each CG matvec computes G p on its way to G(G p), so G z = Σ αᵢ G pᵢ
+    comes without the extra HVP that Levenberg–Marquardt's model residual b − G z would cost.
+    """
+    rhs = hvp(b)
+    if not with_product:
+        return cg(lambda v: hvp(hvp(v)) + damping * v, rhs, iters, tol)
+
+    def matvec(v):
+        gv = hvp(v)
+        return hvp(gv) + damping * v, gv
+
+    return cg(matvec, rhs, iters, tol, side=True)
 
 
 def lm_damping(damping: torch.Tensor, rho: torch.Tensor, low: float = 0.0, high: float = float("inf")) -> torch.Tensor:

@@ -43,6 +43,28 @@ def test_cg_normal_equations_handle_an_indefinite_hessian():
     np.testing.assert_allclose(z1.numpy(), np.linalg.solve(H @ H + 0.7 * np.eye(3), H @ b), rtol=1e-8)
 
 
+@pytest.mark.parametrize("iters, damping", [(1, 0.0), (1, 1.0), (3, 0.3), (8, 0.0)])
+def test_cg_normal_returns_g_z_from_its_own_products(iters, damping):
+    """with_product: the same z, and G z accumulated from CG's inner products G p equals G applied
+    to z, with one HVP fewer than computing it (2k + 1 products in all)."""
+    rng = np.random.default_rng(iters)
+    A = rng.normal(size=(6, 6))
+    H = torch.tensor(A + A.T)                       # symmetric, indefinite
+    b = torch.tensor(rng.normal(size=6))
+    calls = []
+
+    def hvp(v):
+        calls.append(1)
+        return H @ v
+
+    z_plain = linalg.cg_normal(hvp, b, iters, damping)
+    calls.clear()
+    z, gz = linalg.cg_normal(hvp, b, iters, damping, with_product=True)
+    assert len(calls) == 2 * iters + 1
+    torch.testing.assert_close(z, z_plain, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(gz, H @ z, rtol=1e-10, atol=1e-12)
+
+
 def test_cg_early_stop_is_masked_and_stays_finite():
     z = linalg.cg(lambda v: 2.0 * v, torch.tensor([1.0, 2.0]), iters=20, tol=1e-20)
     np.testing.assert_allclose(z.numpy(), [0.5, 1.0])

@@ -174,7 +174,7 @@ class FollowTheRidge(GameOptimizer):
         xh = x if self.hessian_at == "current" else x_moved
         g_moved, hvp, at_moved = None, None, None
         if self.solver.kind == "cg":
-            # every product with G (CG's, the model residual's) through one kept graph at (xh, y); at
+            # every product with G (the right-hand side, CG's) through one kept graph at (xh, y); at
             # the finite-difference point (α = 1, G at the moved leader) it also yields ∇_y L_y(x+Δx, y)
             at_h = oracle.follower_at(xh)
             at_moved = at_h if self.hessian_at == "updated" else None
@@ -188,13 +188,13 @@ class FollowTheRidge(GameOptimizer):
                 g_moved = oracle.grad_y(x + self.fd_alpha * dx_corr, y)
             mixed = (g_moved - gy) / self.fd_alpha
         b = -(self.lr_y2 * pdy + mixed)
-        z = self._solve(oracle, xh, y, b, state, new, info, gy, g_moved, hvp)
+        z, gz = self._solve(oracle, xh, y, b, state, new, info, gy, g_moved, hvp)
 
         if self.solver.kind == "cg" and self.solver.adaptive:
             target = gy - self.lr_y2 * pdy          # the follower's gradient the model aims at
             at_moved = at_moved or oracle.follower_at(x_moved)
             true_residual = target - at_moved.grad(y + z)
-            model_residual = b - hvp(z)
+            model_residual = b - gz                 # G z, accumulated by CG from its own products
             rho = linalg.reduction_ratio(b, model_residual, true_residual)
             new["damping"] = linalg.lm_damping(state["damping"], rho, self.solver.damping_min,
                                                self.solver.damping_max or float("inf"))
@@ -214,11 +214,15 @@ class FollowTheRidge(GameOptimizer):
         return new, info
 
     def _solve(self, oracle, xh, y, b, state, new, info, gy, g_moved, hvp):
+        """(z, G z): G z only where the damping needs it (adaptive CG), else None."""
         kind = self.solver.kind
         if kind == "exact":
-            return torch.linalg.solve(oracle.hess_yy(xh, y), b)
+            return torch.linalg.solve(oracle.hess_yy(xh, y), b), None
         if kind == "cg":
-            return linalg.cg_normal(hvp, b, self.solver.iters, state["damping"], self.solver.tol)
+            if self.solver.adaptive:
+                return linalg.cg_normal(hvp, b, self.solver.iters, state["damping"], self.solver.tol,
+                                        with_product=True)
+            return linalg.cg_normal(hvp, b, self.solver.iters, state["damping"], self.solver.tol), None
         # diag: G⁻¹ ≈ s·I from the follower's last move at the current leader
         g_prev = state["gy_prev"] if self._bb_reuse else oracle.grad_y(state["x"], state["y_prev"])
         s = linalg.bb_inverse(gy - g_prev, y - state["y_prev"], self.solver.diag_default,
@@ -227,7 +231,7 @@ class FollowTheRidge(GameOptimizer):
         if self._bb_reuse:
             new["gy_prev"] = g_moved
         info["diag_inverse"] = s
-        return s * b
+        return s * b, None
 
     def _total_derivative(self, oracle, x, y, gx, state):
         """D_x L_x = ∇_x L_x − ∇²_xy L_y (∇²_yy L_y)⁻¹ ∇_y L_x (seed 000 Alg. 2), at (x_t, y_t)."""
