@@ -347,7 +347,7 @@ def test_lead_converges_linearly_on_a_bilinear_game_where_gda_diverges():
     (FollowTheRidge("fr", lr_x=0.1, lr_y=0.1), 1.0, 1.0 + m),                        # H_yx Δx + dense H_yy
     (FollowTheRidge("fr", lr_x=0.1, lr_y=0.1, solver={"kind": "cg", "iters": 5}), 1.0, 1.0 + 1 + 2 * 5),
     (FollowTheRidge("fr", lr_x=0.1, lr_y=0.1, mixed="fd", solver={"kind": "cg", "iters": 5, "adaptive": True, "damping": 1.0}),
-     1.0 + 0.5 + 0.5, 1 + 2 * 5 + 1),                                                 # fd gradient, ρ's gradient; ρ's HVP
+     1.0 + 0.5 + 0.5, 1 + 2 * 5),                                                     # fd gradient, ρ's gradient; G z from CG
     (FollowTheRidge("frdg", lr_x=0.1, lr_y=0.1, mixed="fd", solver={"kind": "diag"}), 1.5, 0.0),
 ])
 def test_cost_per_step(game, algo, grads, hvps):
