@@ -18,7 +18,6 @@ def pyplot():
     return plt
 
 
-
 def save_figure(fig, path: Path) -> Path:
     """Lay out, write and close ``fig``; returns ``path``."""
     fig.tight_layout()
