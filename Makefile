@@ -59,7 +59,7 @@ reproduce-dirac-quick:  ## the CI variant of reproduce-dirac: tau in {8,16}, mu 
 .PHONY: reproduce-bilinear reproduce-bilinear-quick reproduce-covariance reproduce-covariance-quick \
         reproduce-lead-quadratic reproduce-lead-quadratic-quick
 
-reproduce-bilinear:  ## seed 004 Fig. 1: SGA(gda)/OMD/PM/IU/CO at theorem step sizes on theta'C omega (C_seed 0, eps 1e-6; ~45 min CPU) -> runs/reproduce/bilinear/<time>
+reproduce-bilinear:  ## seed 004 Fig. 1: SGA(gda)/OMD/PM/IU/CO at theorem step sizes on theta'C omega (C_seed 0, eps 1e-6; ~30 min CPU) -> runs/reproduce/bilinear/<time>
 	$(BIN)/python scripts/reproduce_bilinear.py --out $(RUNS)/reproduce/bilinear/$(STAMP)
 
 reproduce-bilinear-quick:  ## CI variant of reproduce-bilinear: C_seed 2568 (kappa 28), eps 1e-2, 2 starts (~1 min)
