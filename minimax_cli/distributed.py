@@ -397,8 +397,9 @@ REDUCED = ("losses", "loss_x", "loss_y", "_gx", "_gy", "field", "_field", "grad_
            "follower_at", "follower_curvature")
 #: Oracle methods that are bookkeeping
 # not derivatives: construction, a new batch, the precision contexts the requests run in, the local
-# follower loss and the vjp helper (used inside reduced requests only), and ``_share`` (overridden below)
-NOT_REDUCED = ("__init__", "next_batch", "_first_order", "_second_order", "_follower", "_with_vjp", "_share")
+# follower loss and the jvp/vjp helpers (used inside reduced requests only), and ``_share`` (overridden below)
+NOT_REDUCED = ("__init__", "next_batch", "_first_order", "_second_order", "_follower", "_gradient_jvp", "_with_vjp",
+               "_share")
 
 
 def _reduced(name: str):

@@ -198,23 +198,11 @@ class Oracle:
     def hvp_yx(self, x, y, u, with_grad: bool = False):
         """∇²_yx L_y · u = d/dε ∇_y L_y(x + εu, y); with_grad: (∇_y L_y(x, y), product), the
         gradient being the primal of the same JVP (counted ½)."""
-        self.cost.hvps += 1.0
-        with self._second_order():
-            g, product = jvp(lambda xx: self._gy(xx, y), (x,), (u,))
-        if with_grad:
-            self.cost.grads += 0.5
-            return g, product
-        return product
+        return self._gradient_jvp(lambda xx: self._gy(xx, y), x, u, with_grad)
 
     def hvp_xy(self, x, y, v, with_grad: bool = False):
         """∇²_xy L_x · v = d/dε ∇_x L_x(x, y + εv); with_grad: (∇_x L_x(x, y), product) (see hvp_yx)."""
-        self.cost.hvps += 1.0
-        with self._second_order():
-            g, product = jvp(lambda yy: self._gx(x, yy), (y,), (v,))
-        if with_grad:
-            self.cost.grads += 0.5
-            return g, product
-        return product
+        return self._gradient_jvp(lambda yy: self._gx(x, yy), y, v, with_grad)
 
     def grad_y_of_leader(self, x, y):
         """∇_y L_x (general-sum FR's total derivative needs the leader's loss in y)."""
@@ -281,6 +269,17 @@ class Oracle:
         product through a kept graph): as it is in one process; averaged over ranks when the oracle
         is distributed, exactly like a request's own result."""
         return out
+
+    def _gradient_jvp(self, gradient_fn, primal, tangent, with_grad: bool):
+        """The JVP of a player's gradient (one product); with_grad: (gradient, product), the gradient
+        being the JVP's primal (counted ½)."""
+        self.cost.hvps += 1.0
+        with self._second_order():
+            g, product = jvp(gradient_fn, (primal,), (tangent,))
+        if with_grad:
+            self.cost.grads += 0.5
+            return g, product
+        return product
 
     def _with_vjp(self, field_fn, x, y):
         """(field_fn(x, y), (a, b) ↦ Jᵀ(a, b)) from one forward pass (see ``field_with_vjp``)."""

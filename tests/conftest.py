@@ -44,6 +44,33 @@ def run_subprocess(args, env_extra=None, timeout=300, **kw):
                           capture_output=True, text=True, timeout=timeout, **kw)
 
 
+def kill_resume_and_twin(cmd: list[str], env: dict, killed: Path, twin: Path, past_step: int) -> None:
+    """SIGKILL ``cmd`` (a ``minimax train`` command line) running in ``killed`` once it has a
+    checkpoint and has logged a step >= ``past_step``, resume it there, and run ``cmd`` uninterrupted
+    in ``twin``: the two directories must then hold the same run."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(cmd + [f"hydra.run.dir={killed}"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        rows = (killed / "metrics.jsonl").read_text().splitlines() if (killed / "metrics.jsonl").exists() else []
+        if (killed / "checkpoints" / "last.pt").exists() and rows and json.loads(rows[-1])["step"] >= past_step:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read()}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert not (killed / "summary.json").exists()
+    resumed = subprocess.run([sys.executable, "-m", "minimax_cli", "train", f"resume={killed}"], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    full = subprocess.run(cmd + [f"hydra.run.dir={twin}"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert full.returncode == 0, full.stderr
+
+
 def run_dirs(root: Path) -> list[Path]:
     return sorted(p.parent for p in Path(root).rglob("summary.json"))
 

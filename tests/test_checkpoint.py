@@ -1,18 +1,14 @@
 """Checkpoints and resume: a killed run continues to exactly the metrics of an uninterrupted twin."""
 
-import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from tests.conftest import REPO, load_metrics, load_summary
+from tests.conftest import kill_resume_and_twin, load_metrics, load_summary
 
 TOY = ["game=g3", "game.starts=[[7.0,5.0],[2.0,-1.0],[-3.0,3.0]]", "algo=fr", "algo.solver.kind=cg",
        "algo.solver.iters=1", "algo.solver.adaptive=true", "algo.mixed=fd", "algo.precond=rmsprop",
@@ -106,26 +102,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     env = dict(os.environ, MINIMAX_RUNS=str(tmp_path / "runs"), PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     killed, twin = tmp_path / "killed", tmp_path / "twin"
     cmd = [sys.executable, "-m", "minimax_cli", "train", *GAN, "steps=80"]
-    proc = subprocess.Popen(cmd + [f"hydra.run.dir={killed}"], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    ckpt = killed / "checkpoints" / "last.pt"
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        if ckpt.exists() and (killed / "metrics.jsonl").exists():
-            steps = [json.loads(line)["step"] for line in (killed / "metrics.jsonl").read_text().splitlines()[-1:]]
-            if steps and steps[0] >= 55:                 # past the checkpoint at step 40 (15 pretrain + 25)
-                break
-        time.sleep(0.05)
-    assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read()}"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert not (killed / "summary.json").exists()
-    resumed = subprocess.run([sys.executable, "-m", "minimax_cli", "train", f"resume={killed}"], cwd=REPO, env=env,
-                             capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
-    full = subprocess.run(cmd + [f"hydra.run.dir={twin}"], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert full.returncode == 0, full.stderr
+    kill_resume_and_twin(cmd, env, killed, twin, past_step=55)   # past the checkpoint at step 40 (15 pretrain + 25)
     assert rows_without_time(killed) == rows_without_time(twin)
     s_killed, s_twin = load_summary(killed), load_summary(twin)
     assert s_killed["metrics"] == s_twin["metrics"]

@@ -466,14 +466,10 @@ def test_loading_the_fake_cifar_through_the_game(tmp_path, monkeypatch):
 def test_sigkill_then_resume_equals_an_uninterrupted_image_run(tmp_path):
     """A fake-MNIST (32×32) DCGAN with spectral norm, GDA-2 + Adam and EMA, killed with SIGKILL after
     its checkpoint at step 10 and resumed, logs exactly the rows of its uninterrupted twin."""
-    import json
     import os
-    import signal
-    import subprocess
     import sys
-    import time
 
-    from tests.conftest import REPO, load_metrics
+    from tests.conftest import kill_resume_and_twin, load_metrics
 
     write_mnist(tmp_path / "data", n_train=40)
     env = dict(os.environ, MINIMAX_RUNS=str(tmp_path / "runs"), PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
@@ -486,23 +482,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_image_run(tmp_path):
             "tensorboard=false", "progress=false", "plot=false"]
     cmd = [sys.executable, "-m", "minimax_cli", "train", *args]
     killed, twin = tmp_path / "killed", tmp_path / "twin"
-    proc = subprocess.Popen(cmd + [f"hydra.run.dir={killed}"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        rows = (killed / "metrics.jsonl").read_text().splitlines() if (killed / "metrics.jsonl").exists() else []
-        if (killed / "checkpoints" / "last.pt").exists() and rows and json.loads(rows[-1])["step"] >= 15:
-            break
-        time.sleep(0.02)
-    assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read()}"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert not (killed / "summary.json").exists()
-    resumed = subprocess.run([sys.executable, "-m", "minimax_cli", "train", f"resume={killed}"], cwd=REPO, env=env,
-                             capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
-    full = subprocess.run(cmd + [f"hydra.run.dir={twin}"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert full.returncode == 0, full.stderr
+    kill_resume_and_twin(cmd, env, killed, twin, past_step=15)
     assert reproducible(load_metrics(killed)) == reproducible(load_metrics(twin))
     assert load_summary(killed)["metrics"] == load_summary(twin)["metrics"] and load_summary(killed)["step"] == 30
     grid = "samples/step_00000030.png"
