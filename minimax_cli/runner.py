@@ -20,6 +20,7 @@ from torch.utils._pytree import tree_map
 from minimax_cli import progress
 from minimax_cli.errors import ConfigError
 from minimax_cli.oracle import CostMeter, Oracle
+from minimax_cli.trajectory import TrajectoryLog
 
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
 CONVERGE_ON = ("grad_norm", "dist_to_eq")
@@ -58,7 +59,7 @@ class Runner:
                  converge_on: str = "grad_norm", diverge_norm: float = 1e6, check_every=None,
                  progress: bool = True, log=None, plot_starts: int = 16, ema_beta: float | None = None,
                  checkpoint=None, checkpoint_every: int = 0, oracle=Oracle, precision: str = "fp32",
-                 title: str | None = None):
+                 title: str | None = None, trajectory_file=None):
         if converge_on not in CONVERGE_ON:
             raise ConfigError(f"converge_on must be one of {', '.join(CONVERGE_ON)} (got {converge_on!r})")
         if converge_on == "dist_to_eq" and game.equilibrium() is None:
@@ -71,6 +72,8 @@ class Runner:
         self.progress, self.log, self.plot_starts = progress, log, plot_starts
         #: the phase's name in progress lines (train.py: "pretraining ...", "training ...")
         self.title = title or f"training {game.name}/{algo.name}"
+        #: where the plotted paths of a 2-D game go (trajectory.py); None: kept in memory
+        self.trajectory_file = trajectory_file
         if ema_beta is not None and not 0.0 <= ema_beta < 1.0:
             raise ConfigError(f"ema must be null or a number in [0, 1) (got {ema_beta})")
         self.ema_beta = ema_beta
@@ -224,7 +227,7 @@ class Runner:
         return RunResult(
             status=outcome, step=loop.t, wall_time_s=loop.elapsed(), n_starts=loop.status.numel(),
             start_status=loop.status.cpu(), stop_step=loop.stop_step.cpu(), state=loop.state, metrics=loop.metrics,
-            trajectory=None if loop.traj is None else torch.stack(loop.traj).cpu(),
+            trajectory=None if loop.traj is None else loop.traj.tensor(),
             cost={"grads": totals["grads"], "hvps": totals["hvps"],
                   "grads_per_step": totals["grads"] / max(totals["steps"], 1),
                   "hvps_per_step": totals["hvps"] / max(totals["steps"], 1)},
@@ -323,7 +326,7 @@ class _Loop:
         loop.totals = {"steps": 0, "grads": 0.0, "hvps": 0.0}
         loop.info_sum = {}
         loop.ema = state["x"].detach().clone() if runner.ema_beta is not None else None
-        loop.traj = [runner._traj_point(state)] if runner._plot else None
+        loop.traj = TrajectoryLog.start(runner._traj_point(state), runner.trajectory_file) if runner._plot else None
         loop._t0, loop._offset = time.perf_counter(), 0.0
         return loop
 
@@ -337,8 +340,11 @@ class _Loop:
         loop.ema = p["ema"]
         if runner.ema_beta is not None and loop.ema is None:
             raise ConfigError("ema is set but the checkpoint was written without it")
-        loop.traj = list(p["trajectory"].unbind(0)) if p["trajectory"] is not None else (
-            [runner._traj_point(loop.state)] if runner._plot else None)
+        if runner._plot and (p.get("trajectory") is not None or p.get("trajectory_rows") is not None):
+            loop.traj = TrajectoryLog.restore(runner._traj_point(loop.state), runner.trajectory_file, p)
+        else:
+            loop.traj = TrajectoryLog.start(runner._traj_point(loop.state), runner.trajectory_file) \
+                if runner._plot else None
         loop.metrics = dict(p["metrics"])
         loop._t0, loop._offset = time.perf_counter(), float(p["wall_time_s"])
         return loop
@@ -354,6 +360,6 @@ class _Loop:
         return {
             "step": self.t, "state": self.state, "status": self.status, "stop_step": self.stop_step,
             "window": dict(self.window), "totals": dict(self.totals), "info_sum": dict(self.info_sum),
-            "ema": self.ema, "trajectory": None if self.traj is None else torch.stack(self.traj),
+            "ema": self.ema, **({"trajectory": None} if self.traj is None else self.traj.payload()),
             "metrics": dict(self.metrics), "wall_time_s": self.elapsed(),
         }

@@ -86,6 +86,10 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
     loop = dict(log_every=int(cfg.log_every), tol=float(cfg.tol), converge_on=str(cfg.converge_on),
                 diverge_norm=float(cfg.diverge_norm), check_every=cfg.check_every, progress=progress.enabled() and main,
                 log=runlog, plot_starts=int(cfg.plot_starts), checkpoint_every=every, oracle=distributed.oracle_class())
+
+    def trajectory_file(phase):  # a 2-D game's plotted paths, appended there (trajectory.py)
+        return checkpoint.trajectory_path_in(run_dir, phase) if main else None
+
     precision_of = lambda a: effective_precision(a, precision)  # noqa: E731
     try:
         start, state, resume_main = 0, None, None
@@ -94,7 +98,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
             runlog.fields = {"phase": "pretrain"}
             pre = Runner(game, pretrain[0], steps=pretrain[1], checkpoint=saver("pretrain"),
                          precision=precision_of(pretrain[0]), title=f"pretraining {game.name}/{pretrain[0].name}",
-                         **loop).run(
+                         trajectory_file=trajectory_file("pretrain"), **loop).run(
                 resume=None if resumed is None else resumed["runner"])
             log.info("pretraining (%s): %s after %d steps (%.2fs)", pretrain[0].name, pre.status, pre.step,
                      pre.wall_time_s)
@@ -112,7 +116,8 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
         if pretrain is not None:
             runlog.fields = {"phase": "main"}
         runner = Runner(game, algo, steps=start + int(cfg.steps), ema_beta=cfg.get("ema"),
-                        checkpoint=saver("main"), precision=precision_of(algo), **loop)
+                        checkpoint=saver("main"), precision=precision_of(algo), trajectory_file=trajectory_file("main"),
+                        **loop)
         # after pretraining, the main algorithm starts from its (x, y) with a fresh algorithm state
         initial = None if state is None or resume_main is not None else runner.init_state(*state)
         result = runner.run(initial_state=initial, start_step=start, resume=resume_main)
