@@ -73,20 +73,20 @@ class TrajectoryLog:
         return self.saved + sum(len(c) for c in self._chunks) + len(self._pending)
 
     def append(self, row: torch.Tensor) -> None:
-        self._pending.append(row.detach().to("cpu", copy=True))
+        self._pending.append(row.detach())  # (the caller's copy; moved to the CPU block by block)
         if len(self._pending) >= SPILL_ROWS:
             self.spill() if self.path is not None else self._stack()
 
     def _stack(self) -> None:
         if self._pending:
-            self._chunks.append(torch.stack(self._pending))
+            self._chunks.append(torch.stack(self._pending).cpu())
             self._pending = []
 
     def spill(self) -> None:
         """Append the rows held in memory to the file (flushed to disk before a checkpoint names them)."""
         if self.path is None or not self._pending:
             return
-        block = torch.stack(self._pending).contiguous().numpy()
+        block = torch.stack(self._pending).cpu().contiguous().numpy()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "ab") as fh:
             fh.write(block.tobytes())
@@ -109,5 +109,5 @@ class TrajectoryLog:
             dtype = torch.empty((), dtype=self.dtype).numpy().dtype
             flat = np.fromfile(self.path, dtype=dtype, count=self.saved * int(np.prod(self.shape)))
             parts.append(torch.from_numpy(flat.reshape(self.saved, *self.shape)))
-        parts += self._chunks + ([torch.stack(self._pending)] if self._pending else [])
+        parts += self._chunks + ([torch.stack(self._pending).cpu()] if self._pending else [])
         return torch.cat(parts) if parts else torch.empty((0, *self.shape), dtype=self.dtype)
