@@ -176,6 +176,12 @@ class Phase:
             self._say(self.line(), extra=FILE_ONLY if self._bar is not None else None)
 
     def _say(self, text: str, extra: dict | None = None) -> None:
+        if extra is None and any(p._bar is not None for p in list(_open)):
+            from tqdm import tqdm
+
+            with tqdm.external_write_mode(file=sys.stderr):  # the line above the bars, not through them
+                log.info("%s%s", self.label, text)
+            return
         log.info("%s%s", self.label, text, extra=extra)
 
 
