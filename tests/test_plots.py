@@ -20,7 +20,8 @@ def test_the_trajectory_legend_names_paths_starts_ends_and_critical_points(tmp_p
     fig = trajectory_figure(game, path, title="g3 / gda")
     assert legend(fig) == ["paths (2 starts)", "start", "end", "critical point"]
     ends = [line for line in fig.axes[0].lines if line.get_marker() == "o"]
-    assert [tuple(line.get_xydata()[0]) for line in ends] == [(5.0, 3.0), (1e3, 1e3)]  # a diverged path's last finite point
+    # a diverged path ends at its last finite point
+    assert [tuple(line.get_xydata()[0]) for line in ends] == [(5.0, 3.0), (1e3, 1e3)]
     pyplot().close(fig)
     several = trajectory_figure(make_game(Poly54, name="poly54"), None,
                                 labels=[("gda", path[:, :1]), ("tgda", path[:, :1] / 2)])
