@@ -26,7 +26,7 @@ bench:  ## benchmarks (ratios against GDA measured in the same run; bench_mog: ~
 	$(BIN)/python scripts/bench_mog.py
 
 reproduce-toy:  ## seed 000 Fig. 3 / seed 001 Fig. 1: 8 algorithms on g1, g2, g3 -> runs/reproduce/toy/<time>/
-	$(BIN)/python scripts/reproduce_toy.py
+	$(BIN)/python scripts/reproduce_toy.py --out $(RUNS)/reproduce/toy/$(STAMP)
 
 # -- sweeps and reports ----------------------------------------------------------------------------
 STAMP     := $(shell date +%Y-%m-%d_%H-%M-%S)

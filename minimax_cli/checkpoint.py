@@ -2,8 +2,9 @@
 
 A checkpoint (``<run dir>/checkpoints/last.pt``) holds everything a run needs to continue bit for
 bit on the same device: the algorithm state (players, momentum, Adam/RMSprop moments, damping,
-previous iterates), the loop's bookkeeping (step, per-start status, cost windows, EMA, plotted
-trajectory), the game's own state (data sampler generator, spectral-norm vectors), every RNG
+previous iterates), the loop's bookkeeping (step, per-start status, cost windows, EMA, the length
+of the plotted trajectory, whose rows go to the append-only ``checkpoints/trajectory.bin``:
+trajectory.py), the game's own state (data sampler generator, spectral-norm vectors), every RNG
 state, the phase (pre-training or main) and a fingerprint of the config. It is written
 atomically (temp file, fsync, rename), so a kill at any moment leaves either the previous or the
 new checkpoint, and it is read with ``torch.load(weights_only=True)``: tensors, numbers and
@@ -32,6 +33,15 @@ VOLATILE = ("steps", "resume", "checkpoint_every", "progress", "plot", "tensorbo
 
 def path_in(run_dir: Path) -> Path:
     return Path(run_dir) / "checkpoints" / NAME
+
+
+def trajectory_path_in(run_dir: Path, phase: str = "main") -> Path:
+    """The append-only file of a 2-D game's plotted paths, beside the checkpoint that counts its
+    rows (one per phase: the main phase must not cut the rows a pre-training checkpoint counts)."""
+    from minimax_cli.trajectory import NAME as TRAJECTORY
+
+    name = TRAJECTORY if phase == "main" else TRAJECTORY.replace(".", f"-{phase}.", 1)
+    return Path(run_dir) / "checkpoints" / name
 
 
 def save(path: Path, payload: dict) -> None:

@@ -66,8 +66,9 @@ def _parser() -> argparse.ArgumentParser:
                "  minimax report runs --status converged,finished --plot curves.png")
     report.add_argument("paths", nargs="+", metavar="PATH", help="run directories or folders holding runs")
     report.add_argument("--by", action="append", metavar="KEYS",
-                        help="config keys (dot paths) to group by, comma-separated or repeated "
-                             "(default: game.name,algo.name; also: status, run)")
+                        help="config keys (dot paths) to group by, comma-separated or repeated (default: "
+                             "game.name, algo.name and every config key that differs across the runs, e.g. a "
+                             "sweep's algo.tau; seeds are averaged; also: status, run)")
     report.add_argument("--metric", action="append", metavar="NAME",
                         help="a metric of summary.json/metrics.jsonl, repeatable (default: those of "
                              "w1, fid, kl, dist_to_eq, grad_norm/x, grad_norm/y the runs have)")
@@ -205,6 +206,8 @@ def report(args) -> int:
     rows = rep.table(runs, by=args.by, metrics=args.metric)
     markdown = rep.to_markdown(rows, args.markdown)
     sys.stdout.write(rep.to_csv(rows) if args.csv == "-" else markdown)
+    if args.csv == "-" and rows.caption:  # the CSV stays a table; what it is grouped by goes beside it
+        print(f"{PROG}: {rows.caption}", file=sys.stderr)
     written = []
     if args.csv and args.csv != "-":
         rep.to_csv(rows, args.csv)
@@ -213,6 +216,7 @@ def report(args) -> int:
         written.append(args.markdown)
     if args.plot:
         written.append(str(rep.plot(runs, rows.by, rows.metrics, args.plot)))
+    sys.stdout.flush()  # the table before the notes, when both go to one terminal or file
     for path in written:
         print(f"{PROG}: wrote {path}", file=sys.stderr)
     return 0

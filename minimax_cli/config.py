@@ -299,6 +299,9 @@ def check_run(cfg: DictConfig) -> None:
     tol = cfg.get("tol")
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0:
         raise ConfigError(f"tol must be a number >= 0 (got {tol!r})")
+    from minimax_cli.progress import interval_of
+
+    interval_of(cfg.get("progress", True))
     objective = cfg.get("objective") or {}
     if objective.get("mode", "minimize") not in ("minimize", "maximize"):
         raise ConfigError(f"objective.mode must be minimize or maximize (got {objective.get('mode')!r})")

@@ -39,11 +39,21 @@ def output_dir(name: str, out: Path | None, root: Path = Path("runs")) -> Path:
 
 
 def trajectory_png(game, trajectory: torch.Tensor, path: Path, title: str = "", labels=None) -> Path:
-    """Trajectories (T, P, 2) of a 2-D game over the contours of its leader's loss.
+    """Trajectories (T, P, 2) of a 2-D game over the contours of its leader's loss, to a PNG.
 
     ``labels``: optional list of (name, trajectory) to draw several algorithms on one figure; then
     ``trajectory`` may be None.
     """
+    fig = trajectory_figure(game, trajectory, title, labels)
+    path = Path(path)
+    fig.savefig(path)
+    pyplot().close(fig)
+    return path
+
+
+def trajectory_figure(game, trajectory: torch.Tensor, title: str = "", labels=None):
+    """The figure of ``trajectory_png``: paths, their starts (▲) and ends (●: the last finite point
+    of a diverged path), the game's known critical points (★), and a legend that names them."""
     plt = pyplot()
     runs = labels if labels is not None else [(None, trajectory)]
     # a square frame around the starts and the critical point; runaway (diverging) paths are clipped
@@ -63,25 +73,27 @@ def trajectory_png(game, trajectory: torch.Tensor, path: Path, title: str = "", 
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (name, traj) in enumerate(runs):
         t = traj.numpy()
+        color = colors[i % len(colors)] if labels is not None else "k"
         for p in range(t.shape[1]):
             path_p = t[:, p]
             keep = np.isfinite(path_p).all(-1)
-            color = colors[i % len(colors)] if labels is not None else "k"
             ax.plot(path_p[keep, 0], path_p[keep, 1], lw=1.1, color=color,
-                    label=name if (p == 0 and name) else None)
-            ax.plot(path_p[0, 0], path_p[0, 1], marker="^", color="red", ms=6)
-    for cp in game.critical_points():
-        ax.plot(float(cp.x.reshape(-1)[0]), float(cp.y.reshape(-1)[0]), marker="*", color="gold",
-                ms=12, mec="k")
+                    label=(name or ("path" if t.shape[1] == 1 else f"paths ({t.shape[1]} starts)")) if p == 0 else None)
+            ax.plot(path_p[0, 0], path_p[0, 1], ls="", marker="^", color="red", ms=6,
+                    label="start" if i == p == 0 else None)
+            if keep.any():
+                end = path_p[keep][-1]
+                ax.plot(end[0], end[1], ls="", marker="o", color=color, ms=4, mec="w", mew=0.6,
+                        label="end" if i == p == 0 else None)
+    points = game.critical_points()
+    for j, cp in enumerate(points):
+        ax.plot(float(cp.x.reshape(-1)[0]), float(cp.y.reshape(-1)[0]), ls="", marker="*", color="gold",
+                ms=12, mec="k", label=None if j else "critical point" + ("s" if len(points) > 1 else ""))
     ax.set_xlim(float(lo[0]), float(hi[0]))
     ax.set_ylim(float(lo[1]), float(hi[1]))
     ax.set_xlabel("x (leader)")
     ax.set_ylabel("y (follower)")
     ax.set_title(title)
-    if labels is not None:
-        ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper right", framealpha=0.85)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return fig

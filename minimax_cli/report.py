@@ -113,6 +113,19 @@ class Run:
                 names.update(dict.fromkeys(k for k in row if k not in ("step", "wall_time_s")))
         return list(names)
 
+    def overrides(self) -> list[str]:
+        """The keys the run's command line set (``algo.tau`` of ``algo.tau=4``; ``game`` of ``game=g3``)."""
+        saved = (self.summary or {}).get("overrides")
+        if saved is None:
+            file = self.path / ".hydra" / "overrides.yaml" if self.path is not None else None
+            try:
+                import yaml
+
+                saved = yaml.safe_load(file.read_text()) if file is not None and file.is_file() else []
+            except (OSError, ValueError):  # yaml's errors are ValueErrors
+                saved = []
+        return [str(o).split("=", 1)[0].lstrip("+~") for o in saved or [] if "=" in str(o)]
+
     def curve(self, metric: str):
         """(steps, values) of ``metric`` from metrics.jsonl as float arrays (missing values: nan)."""
         import numpy as np
@@ -229,9 +242,11 @@ class Table(list):
     index and iterate it. Row keys: each ``by`` key, ``runs``, each status in ``statuses``, and per
     metric ``m:mean``, ``m:std``, ``m:n`` (finite values), ``m:inf``, ``m:nan``, ``m:missing``."""
 
-    def __init__(self, rows, by, metrics, statuses, notes=()):
+    def __init__(self, rows, by, metrics, statuses, notes=(), caption=""):
         super().__init__(rows)
         self.by, self.metrics, self.statuses, self.notes = list(by), list(metrics), list(statuses), list(notes)
+        #: how the groups were chosen, when they were chosen automatically (``sweep_axes``)
+        self.caption = caption
 
     def columns(self) -> list[str]:
         stats = [f"{m}:{s}" for m in self.metrics for s in ("mean", "std", "n", "inf", "nan", "missing")]
@@ -253,6 +268,69 @@ def group_runs(runs: Sequence[Run], by: Sequence[str]) -> list[tuple[tuple, list
     return sorted(groups.items(), key=lambda kv: tuple(_value_key(v) for v in kv[0]))
 
 
+# -- which keys to group by -------------------------------------------------------------------------------
+#: config keys never grouped by: replicates (their runs are averaged) and settings that do not change
+#: a run's result (where it is written, how often it logs or draws, resuming)
+REPLICATES = ("seed", "seeds")
+BOOKKEEPING = ("hydra", "runs_root", "resume", "progress", "plot", "plot_starts", "tensorboard", "checkpoint_every",
+               "log_every", "metrics_every", "objective", "hardware.threads", "hardware.timeout_s", "analyze", "point")
+
+
+def _flat_keys(tree, prefix: str = "") -> list[str]:
+    """The dot paths of the leaves of a config (lists are leaves)."""
+    if not isinstance(tree, dict) or not tree:
+        return [prefix[:-1]] if prefix else []
+    return [k for key, value in tree.items() for k in _flat_keys(value, f"{prefix}{key}.")]
+
+
+def _under(key: str, roots: Sequence[str]) -> bool:
+    return any(key == r or key.startswith(r + ".") for r in roots)
+
+
+def _splits(runs: Sequence[Run], by: Sequence[str], key: str) -> bool:
+    """Whether ``key`` takes two values inside one group of runs grouped by ``by``."""
+    seen: dict[tuple, object] = {}
+    for run in runs:
+        group, value = tuple(run.get(k) for k in by), run.get(key)
+        if seen.setdefault(group, value) != value:
+            return True
+    return False
+
+
+def sweep_axes(runs: Sequence[Run]) -> tuple[list[str], list[str]]:
+    """The keys that tell the runs apart, and the replicate keys averaged over.
+
+    Groups are (game.name, algo.name) refined by every config key whose value still differs inside
+    a group: a sweep's axes (``algo.tau=1,4``), not the keys that merely come with a game or an
+    algorithm (its own parameters), nor one determined by the axes already chosen (``algo.lr_y``
+    interpolated from ``algo.tau``). Keys the command lines set are tried first, so an axis is named
+    as the user wrote it. Seeds are replicates and bookkeeping keys change no result (``REPLICATES``,
+    ``BOOKKEEPING``): those never split a group.
+    """
+    runs = list(runs)
+    by = [k for k in DEFAULT_BY if any(r.has(k) for r in runs)] or list(DEFAULT_BY)
+    typed = dict.fromkeys(k for r in runs for k in r.overrides())
+    keys = dict.fromkeys(k for r in runs for k in _flat_keys(r.config))
+    candidates = [k for k in typed if k in keys] + [k for k in keys if k not in typed]
+    for key in candidates:
+        if key not in by and not _under(key, REPLICATES + BOOKKEEPING) and _splits(runs, by, key):
+            by.append(key)
+    averaged = [k for k in keys if _under(k, REPLICATES) and len({r.get(k) for r in runs}) > 1]
+    return by, averaged
+
+
+def axes_caption(runs: Sequence[Run], by: Sequence[str], averaged: Sequence[str]) -> str:
+    """The sentence above an automatically grouped table: the axes found beyond game and algorithm,
+    and the replicates averaged ("" when there are neither)."""
+    extra = [k for k in by if k not in DEFAULT_BY]
+    if not extra and not averaged:
+        return ""
+    why = [f"{', '.join(extra)}: the config key{'s' if len(extra) > 1 else ''} whose values differ "
+           f"across the {len(runs)} runs"] if extra else []
+    why += [f"mean ± std over {k} ({len({r.get(k) for r in runs})} values)" for k in averaged]
+    return f"Grouped by {', '.join(by)} ({'; '.join(why)}; --by to choose)."
+
+
 #: a derived metric: run -> a number, None (missing) or a sequence of numbers (samples)
 Derived = Callable[[Run], "float | Sequence[float] | None"]
 
@@ -267,7 +345,10 @@ def table(runs: Sequence[Run], by: Sequence[str] | None = None, metrics: Sequenc
     ``derived`` and no ``metrics``, the table holds the derived metrics only.
     """
     runs = list(runs)
-    by = _split(by) or list(DEFAULT_BY)
+    by, caption = _split(by), ""
+    if not by:
+        by, averaged = sweep_axes(runs)
+        caption = axes_caption(runs, by, averaged)
     _check_keys(runs, by)
     derived = dict(derived or {})
     metrics = _split(metrics) or ([] if derived else default_metrics(runs))
@@ -290,7 +371,7 @@ def table(runs: Sequence[Run], by: Sequence[str] | None = None, metrics: Sequenc
         rows.append(row)
     partial = [r for r in runs if r.status not in COMPLETE]
     notes = [_note(r) for r in partial]
-    return Table(rows, by, metrics + list(derived), statuses, notes)
+    return Table(rows, by, metrics + list(derived), statuses, notes, caption)
 
 
 def _samples(value) -> list[float | None]:
@@ -364,7 +445,8 @@ def to_markdown(rows: Table, path: str | os.PathLike | None = None, columns: Seq
         statuses = [s for s in rows.statuses if s in STATUSES or any(row[s] for row in rows)]
         columns = rows.by + ["runs"] + statuses + rows.metrics
     specs = [_column(rows, c) for c in columns]
-    lines = ["| " + " | ".join(_escape(h) for h, _, _ in specs) + " |",
+    lines = [rows.caption, ""] if rows.caption else []
+    lines += ["| " + " | ".join(_escape(h) for h, _, _ in specs) + " |",
              "|" + "|".join("---" if left else "---:" for _, _, left in specs) + "|"]
     for row in rows:
         lines.append("| " + " | ".join(_escape(fn(row)) for _, fn, _ in specs) + " |")
@@ -539,43 +621,79 @@ def group_curve(runs: Sequence[Run], metric: str):
     return steps, mean, low, high, count
 
 
+#: the two panels of a metric when some runs diverged: a diverged run's curve (up to diverge_norm,
+#: ~1e6) would flatten every other curve on a shared axis
+PANELS = ("not diverged", "diverged")
+
+
+def curve_panels(runs: Sequence[Run], by: Sequence[str], metric: str) -> dict[str, list[tuple]]:
+    """What ``plot`` draws for one metric: per panel (``PANELS``; a single "all runs" panel when no
+    run diverged), the curves ``(group values, members, steps, mean, low, high)`` of the groups that
+    have finite values there, each group's runs split by panel."""
+    import numpy as np
+
+    split = any(r.status == "diverged" for r in runs)
+    panels: dict[str, list[tuple]] = {name: [] for name in (PANELS if split else ("all runs",))}
+    for values, members in group_runs(runs, by):
+        for name in panels:
+            inside = [r for r in members if name == "all runs" or (r.status == "diverged") == (name == "diverged")]
+            if not inside:
+                continue
+            steps, mean, low, high, _ = group_curve(inside, metric)
+            if np.isfinite(mean).any():
+                panels[name].append((values, inside, steps, mean, low, high))
+    return panels
+
+
+def _style(i: int, n: int) -> tuple:
+    """(colour, line style) of the i-th of n groups: distinct for up to 20 groups, then dashed."""
+    if n <= 10:
+        return f"C{i}", "-"
+    from matplotlib import colormaps
+
+    return colormaps["tab20"](i % 20), ("-", "--", ":", "-.")[i // 20 % 4]
+
+
 def plot(runs: Sequence[Run], by: Sequence[str] | None, metrics: Sequence[str] | None,
          path: str | os.PathLike) -> Path:
-    """One panel per metric: each group's mean curve vs step with its min–max band, to a PNG."""
+    """One row of panels per metric: each group's mean curve vs step with its min–max band, to a
+    PNG; diverged runs get a panel of their own (``curve_panels``), a group keeps its colour in both."""
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     runs = list(runs)
-    by = _split(by) or list(DEFAULT_BY)
+    by = _split(by) or sweep_axes(runs)[0]
     _check_keys(runs, by)
     metrics = _split(metrics) or default_metrics(runs)
     _check_metrics(runs, metrics)
-    groups = group_runs(runs, by)
-    fig = Figure(figsize=(7.5, 2.8 * len(metrics) + 0.6), layout="constrained")
+    groups = [values for values, _ in group_runs(runs, by)]
+    colors = {values: _style(i, len(groups)) for i, values in enumerate(groups)}
+    columns = 2 if any(r.status == "diverged" for r in runs) else 1
+    fig = Figure(figsize=(7.5 if columns == 1 else 12, 2.8 * len(metrics) + 0.6), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(len(metrics), 1, squeeze=False)[:, 0]
-    colors = [f"C{i % 10}" for i in range(len(groups))]
-    for ax, metric in zip(axes, metrics):
-        drawn = []
-        for color, (values, members) in zip(colors, groups):
-            steps, mean, low, high, _ = group_curve(members, metric)
-            if not np.isfinite(mean).any():
-                continue
-            label = " / ".join(_display(v) for v in values) + f" (n={len(members)})"
-            ax.plot(steps, mean, color=color, lw=1.5, label=label)
-            ax.fill_between(steps, low, high, color=color, alpha=0.2, lw=0)
-            drawn.append(np.concatenate([low[np.isfinite(low)], high[np.isfinite(high)]]))
-        values = np.concatenate(drawn) if drawn else np.empty(0)
-        if values.size and values.min() > 0 and values.max() / values.min() > 1e3:
-            ax.set_yscale("log")  # norms and distances that span decades
-        ax.set_ylabel(metric)
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-        if drawn:
-            ax.legend(fontsize=7, title=" / ".join(by), title_fontsize=7)
-        else:
-            ax.text(0.5, 0.5, f"no finite {metric} values", ha="center", va="center", transform=ax.transAxes)
+    axes = fig.subplots(len(metrics), columns, squeeze=False)
+    for row, metric in zip(axes, metrics):
+        for ax, (name, curves) in zip(row, curve_panels(runs, by, metric).items()):
+            drawn = []
+            for values, members, steps, mean, low, high in curves:
+                label = " / ".join(_display(v) for v in values) + f" (n={len(members)})"
+                color, dashes = colors[values]
+                ax.plot(steps, mean, color=color, ls=dashes, lw=1.5, label=label)
+                ax.fill_between(steps, low, high, color=color, alpha=0.2, lw=0)
+                drawn.append(np.concatenate([low[np.isfinite(low)], high[np.isfinite(high)]]))
+            values = np.concatenate(drawn) if drawn else np.empty(0)
+            if values.size and values.min() > 0 and values.max() / values.min() > 1e3:
+                ax.set_yscale("log")  # norms and distances that span decades
+            ax.set_ylabel(metric)
+            ax.set_xlabel("step")
+            ax.grid(alpha=0.3)
+            if columns > 1:
+                ax.set_title(f"{name} runs" if name != "all runs" else name, fontsize=8)
+            if drawn:
+                ax.legend(fontsize=7, title=" / ".join(by), title_fontsize=7)
+            else:
+                ax.text(0.5, 0.5, f"no finite {metric} values", ha="center", va="center", transform=ax.transAxes)
     fig.suptitle("mean over runs, band: min–max", fontsize=9)
     path = Path(path)
     try:

@@ -10,7 +10,6 @@ masks, so the host only synchronizes at check and log steps.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -18,8 +17,10 @@ import torch
 from torch.func import vmap
 from torch.utils._pytree import tree_map
 
+from minimax_cli import progress
 from minimax_cli.errors import ConfigError
 from minimax_cli.oracle import CostMeter, Oracle
+from minimax_cli.trajectory import TrajectoryLog
 
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
 CONVERGE_ON = ("grad_norm", "dist_to_eq")
@@ -57,7 +58,8 @@ class Runner:
     def __init__(self, game, algo, *, steps: int, log_every: int, tol: float,
                  converge_on: str = "grad_norm", diverge_norm: float = 1e6, check_every=None,
                  progress: bool = True, log=None, plot_starts: int = 16, ema_beta: float | None = None,
-                 checkpoint=None, checkpoint_every: int = 0, oracle=Oracle, precision: str = "fp32"):
+                 checkpoint=None, checkpoint_every: int = 0, oracle=Oracle, precision: str = "fp32",
+                 title: str | None = None, trajectory_file=None):
         if converge_on not in CONVERGE_ON:
             raise ConfigError(f"converge_on must be one of {', '.join(CONVERGE_ON)} (got {converge_on!r})")
         if converge_on == "dist_to_eq" and game.equilibrium() is None:
@@ -68,6 +70,10 @@ class Runner:
         self.batched = game.analytic
         self.check_every = check_every or (1 if self.batched else log_every)
         self.progress, self.log, self.plot_starts = progress, log, plot_starts
+        #: the phase's name in progress lines (train.py: "pretraining ...", "training ...")
+        self.title = title or f"training {game.name}/{algo.name}"
+        #: where the plotted paths of a 2-D game go (trajectory.py); None: kept in memory
+        self.trajectory_file = trajectory_file
         if ema_beta is not None and not 0.0 <= ema_beta < 1.0:
             raise ConfigError(f"ema must be null or a number in [0, 1) (got {ema_beta})")
         self.ema_beta = ema_beta
@@ -158,8 +164,9 @@ class Runner:
         vstep = None
         if self.batched:
             vstep = vmap(self._step_and_field_norm if fuse_norm else (lambda s: self._step(s, None, 0)))
-        bar = self._progress_bar(loop.t)
-        outcome = None
+        bar = progress.phase(self.title, total=self.steps, unit="steps", initial=loop.t, quiet=not self.progress)
+        bar.start()
+        outcome, ended = None, False
         try:
             if resume is None:
                 self._log_metrics(loop)
@@ -195,23 +202,23 @@ class Runner:
                     loop.mark(converged_now, CONVERGED, t)
                 if loop.traj is not None:
                     loop.traj.append(self._traj_point(loop.state))
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
                 done = checking and not bool((loop.status == RUNNING).any())
                 if checking and (t % self.log_every == 0 or t == self.steps or done):
                     self._log_metrics(loop)
+                    bar.set_note(_headline(loop.metrics))
                 if self.checkpoint is not None and (done or t % self.checkpoint_every == 0):
                     self.checkpoint(self.checkpoint_payload(loop))
                 if done:
                     break
+            ended = True
         except KeyboardInterrupt:
             outcome = "interrupted"
             self._log_metrics(loop)
             if self.checkpoint is not None:
                 self.checkpoint(self.checkpoint_payload(loop))
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close(done=ended)
         if outcome is None:
             outcome = self._overall(loop.status)
             if self.checkpoint is not None and loop.t % self.checkpoint_every:
@@ -220,7 +227,7 @@ class Runner:
         return RunResult(
             status=outcome, step=loop.t, wall_time_s=loop.elapsed(), n_starts=loop.status.numel(),
             start_status=loop.status.cpu(), stop_step=loop.stop_step.cpu(), state=loop.state, metrics=loop.metrics,
-            trajectory=None if loop.traj is None else torch.stack(loop.traj).cpu(),
+            trajectory=None if loop.traj is None else loop.traj.tensor(),
             cost={"grads": totals["grads"], "hvps": totals["hvps"],
                   "grads_per_step": totals["grads"] / max(totals["steps"], 1),
                   "hvps_per_step": totals["hvps"] / max(totals["steps"], 1)},
@@ -290,13 +297,14 @@ class Runner:
             self.log.log(loop.t, metrics, loop.elapsed())
         loop.metrics = metrics
 
-    def _progress_bar(self, start):
-        if not self.progress or not sys.stderr.isatty():
-            return None
-        from tqdm import tqdm
 
-        return tqdm(total=self.steps, initial=start, delay=2.0, file=sys.stderr, dynamic_ncols=True,
-                    desc=f"{self.game.name}/{self.algo.name}", leave=False)
+#: metrics shown beside a run's progress (the first few of these it logs)
+HEADLINE = ("fid", "is", "w1", "kl", "modes_covered", "dist_to_eq", "fraction_converged", "grad_norm/x", "grad_norm/y")
+
+
+def _headline(metrics: dict, most: int = 3) -> str:
+    shown = [f"{k} {metrics[k]:.4g}" for k in HEADLINE if k in metrics][:most]
+    return ", ".join(shown)
 
 
 class _Loop:
@@ -318,7 +326,7 @@ class _Loop:
         loop.totals = {"steps": 0, "grads": 0.0, "hvps": 0.0}
         loop.info_sum = {}
         loop.ema = state["x"].detach().clone() if runner.ema_beta is not None else None
-        loop.traj = [runner._traj_point(state)] if runner._plot else None
+        loop.traj = TrajectoryLog.start(runner._traj_point(state), runner.trajectory_file) if runner._plot else None
         loop._t0, loop._offset = time.perf_counter(), 0.0
         return loop
 
@@ -332,8 +340,11 @@ class _Loop:
         loop.ema = p["ema"]
         if runner.ema_beta is not None and loop.ema is None:
             raise ConfigError("ema is set but the checkpoint was written without it")
-        loop.traj = list(p["trajectory"].unbind(0)) if p["trajectory"] is not None else (
-            [runner._traj_point(loop.state)] if runner._plot else None)
+        if runner._plot and (p.get("trajectory") is not None or p.get("trajectory_rows") is not None):
+            loop.traj = TrajectoryLog.restore(runner._traj_point(loop.state), runner.trajectory_file, p)
+        else:
+            loop.traj = TrajectoryLog.start(runner._traj_point(loop.state), runner.trajectory_file) \
+                if runner._plot else None
         loop.metrics = dict(p["metrics"])
         loop._t0, loop._offset = time.perf_counter(), float(p["wall_time_s"])
         return loop
@@ -349,6 +360,6 @@ class _Loop:
         return {
             "step": self.t, "state": self.state, "status": self.status, "stop_step": self.stop_step,
             "window": dict(self.window), "totals": dict(self.totals), "info_sum": dict(self.info_sum),
-            "ema": self.ema, "trajectory": None if self.traj is None else torch.stack(self.traj),
+            "ema": self.ema, **({"trajectory": None} if self.traj is None else self.traj.payload()),
             "metrics": dict(self.metrics), "wall_time_s": self.elapsed(),
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import shutil
 import time
@@ -17,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from minimax_cli import checkpoint, distributed
+from minimax_cli import checkpoint, distributed, progress
 from minimax_cli.config import CONF_DIR, apply_threads, build, pretrain_phase, resolve_hardware
 from minimax_cli.errors import MinimaxError
 from minimax_cli.oracle import apply_precision, effective_precision
@@ -40,6 +41,10 @@ def seed_everything(seed: int) -> None:
 def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
     """Run one job of the config into ``run_dir``: metrics, summary, figures; checkpoints every
     ``checkpoint_every`` steps, and with ``resume`` continue from the run's last checkpoint."""
+    # the run directory first: setup (data, FID statistics) may take minutes
+    if os.environ.get("RANK", "0") == "0":  # (torchrun's other ranks: rank 0 speaks for the run)
+        resuming = cfg.get("resume", False) not in (False, None, "false")
+        log.info("run dir: %s%s", run_dir, " (resuming)" if resuming else "")
     seed_everything(int(cfg.seed))
     game = build(cfg.game, "game")
     algo = build(cfg.algo, "algo")
@@ -47,6 +52,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
     device, dtype = resolve_hardware(cfg.hardware, game)
     device = distributed.setup(cfg, game, device)  # hardware=ddp: join the ranks (rank 0 writes the run dir)
     main = distributed.is_main()
+    progress.configure(cfg.get("progress", True) if main else False, _job_label())
     apply_threads(cfg.hardware)
     precision = str(cfg.hardware.get("precision", "fp32"))
     apply_precision(precision)
@@ -61,7 +67,8 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
         (run_dir / ".hydra" / "resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     runlog = distributed.NullLog() if not main else RunLog(
         run_dir, tensorboard=bool(cfg.tensorboard), resume_step=None if resumed is None else int(resumed["runner"]["step"]))
-    log.info("run dir: %s%s", run_dir, "" if resumed is None else f" (resumed at step {resumed['runner']['step']})")
+    if resumed is not None:
+        log.info("resuming at step %d", resumed["runner"]["step"])
     every = int(cfg.get("checkpoint_every") or 0)
     fingerprint = checkpoint.fingerprint(cfg)
     pre_summary: dict | None = None if resumed is None else resumed.get("pretrain")
@@ -77,8 +84,12 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
         return save
 
     loop = dict(log_every=int(cfg.log_every), tol=float(cfg.tol), converge_on=str(cfg.converge_on),
-                diverge_norm=float(cfg.diverge_norm), check_every=cfg.check_every, progress=bool(cfg.progress) and main,
+                diverge_norm=float(cfg.diverge_norm), check_every=cfg.check_every, progress=progress.enabled() and main,
                 log=runlog, plot_starts=int(cfg.plot_starts), checkpoint_every=every, oracle=distributed.oracle_class())
+
+    def trajectory_file(phase):  # a 2-D game's plotted paths, appended there (trajectory.py)
+        return checkpoint.trajectory_path_in(run_dir, phase) if main else None
+
     precision_of = lambda a: effective_precision(a, precision)  # noqa: E731
     try:
         start, state, resume_main = 0, None, None
@@ -86,7 +97,8 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
             # phase 1 (e.g. seed 001's GDA-2 pretraining), logged into the same metrics.jsonl
             runlog.fields = {"phase": "pretrain"}
             pre = Runner(game, pretrain[0], steps=pretrain[1], checkpoint=saver("pretrain"),
-                         precision=precision_of(pretrain[0]), **loop).run(
+                         precision=precision_of(pretrain[0]), title=f"pretraining {game.name}/{pretrain[0].name}",
+                         trajectory_file=trajectory_file("pretrain"), **loop).run(
                 resume=None if resumed is None else resumed["runner"])
             log.info("pretraining (%s): %s after %d steps (%.2fs)", pretrain[0].name, pre.status, pre.step,
                      pre.wall_time_s)
@@ -104,13 +116,23 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
         if pretrain is not None:
             runlog.fields = {"phase": "main"}
         runner = Runner(game, algo, steps=start + int(cfg.steps), ema_beta=cfg.get("ema"),
-                        checkpoint=saver("main"), precision=precision_of(algo), **loop)
+                        checkpoint=saver("main"), precision=precision_of(algo), trajectory_file=trajectory_file("main"),
+                        **loop)
         # after pretraining, the main algorithm starts from its (x, y) with a fresh algorithm state
         initial = None if state is None or resume_main is not None else runner.init_state(*state)
         result = runner.run(initial_state=initial, start_step=start, resume=resume_main)
         return _finish(cfg, game, algo, result, runlog, run_dir, device, dtype, pre_summary)
     finally:
         runlog.close()
+
+
+def _job_label() -> str:
+    """``#<job> `` before the progress lines of a sweep's job (parallel jobs' lines interleave)."""
+    try:
+        hc = HydraConfig.get()
+    except ValueError:  # not under Hydra
+        return ""
+    return f"#{hc.job.num} " if hc.mode == RunMode.MULTIRUN else ""
 
 
 def _resume_payload(cfg: DictConfig, run_dir: Path, device) -> dict | None:
@@ -141,15 +163,17 @@ def _finish(cfg, game, algo, result: RunResult, runlog: RunLog, run_dir: Path, d
     if game.analytic:
         save_starts(run_dir / "trajectories.npz", result, game)
     if cfg.plot:
-        x_eval = result.ema if result.ema is not None else result.state["x"]
-        for png in game.figures(run_dir, x_eval, result.state["y"], result.step, runlog.history):
-            runlog.add_figure_png(Path(png).stem, png, result.step)
-    if cfg.plot and result.trajectory is not None:
-        from minimax_cli.plots import trajectory_png
+        with progress.phase("figures", unit="figures") as figures:
+            x_eval = result.ema if result.ema is not None else result.state["x"]
+            for png in game.figures(run_dir, x_eval, result.state["y"], result.step, runlog.history):
+                runlog.add_figure_png(Path(png).stem, png, result.step)
+                figures.update()
+            if result.trajectory is not None:
+                from minimax_cli.plots import trajectory_png
 
-        png = trajectory_png(game, result.trajectory, run_dir / "trajectories.png",
-                             title=f"{game.name} / {algo.name}: {result.status} at step {result.step}")
-        runlog.add_figure_png("trajectories", png, result.step)
+                png = trajectory_png(game, result.trajectory, run_dir / "trajectories.png",
+                                     title=f"{game.name} / {algo.name}: {result.status} at step {result.step}")
+                runlog.add_figure_png("trajectories", png, result.step)
     log.info("%s after %d steps (%.2fs)%s -> %s", result.status, result.step, result.wall_time_s,
              _fraction_note(result), run_dir)
     return result

@@ -108,3 +108,59 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert s_killed["metrics"] == s_twin["metrics"]
     assert s_killed["pretrain"]["status"] == s_twin["pretrain"]["status"] == "finished"
     assert s_killed["step"] == s_twin["step"] == 95
+
+
+# -- the plotted trajectory of a 2-D game: its own append-only file, not the checkpoint ----------------------
+def test_a_2d_checkpoint_stays_the_same_size_however_long_the_run(cli, tmp_path):
+    sizes = {}
+    for steps in (20, 200):
+        run = tmp_path / f"run{steps}"
+        assert cli("train", *TOY, "tol=0", f"steps={steps}", "checkpoint_every=10", f"hydra.run.dir={run}")[0] == 0
+        payload = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+        assert payload["runner"]["trajectory"] is None and payload["runner"]["trajectory_rows"] == steps + 1
+        rows = np.fromfile(run / "checkpoints" / "trajectory.bin").reshape(-1, 3, 2)
+        np.testing.assert_array_equal(rows, np.load(run / "trajectories.npz")["trajectory"])
+        sizes[steps] = (run / "checkpoints" / "last.pt").stat().st_size
+    assert abs(sizes[200] - sizes[20]) < 256, sizes
+
+
+def test_trajectory_log_appends_counts_and_cuts_back(tmp_path, monkeypatch):
+    from minimax_cli import trajectory
+    from minimax_cli.errors import DataError
+
+    monkeypatch.setattr(trajectory, "SPILL_ROWS", 4)
+    path = tmp_path / "checkpoints" / "trajectory.bin"
+    rows = [torch.full((2, 2), float(i)) for i in range(11)]
+    log = trajectory.TrajectoryLog.start(rows[0], path)
+    for row in rows[1:6]:
+        log.append(row)
+    assert log.saved == 4 and len(log) == 6                     # 4 rows spilled without a checkpoint
+    assert log.payload() == {"trajectory": None, "trajectory_rows": 6} and path.stat().st_size == 6 * 4 * 8
+    for row in rows[6:]:                                        # a process killed after its checkpoint at row 6 ...
+        log.append(row)
+    log.spill()
+    resumed = trajectory.TrajectoryLog.restore(rows[0], path, {"trajectory_rows": 6})
+    assert path.stat().st_size == 6 * 4 * 8                     # ... leaves rows the resumed run drops
+    for row in rows[6:]:
+        resumed.append(row)
+    torch.testing.assert_close(resumed.tensor(), torch.stack(rows), rtol=0, atol=0)
+    memory = trajectory.TrajectoryLog.start(rows[0])            # no file: rows in memory and in the payload
+    for row in rows[1:]:
+        memory.append(row)
+    torch.testing.assert_close(memory.payload()["trajectory"], torch.stack(rows), rtol=0, atol=0)
+    with pytest.raises(DataError, match="holds 10 rows of the plotted trajectory, the checkpoint needs 20"):
+        trajectory.TrajectoryLog.restore(rows[0], path, {"trajectory_rows": 20})
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_keeps_a_2d_trajectory_row_identical(tmp_path):
+    env = dict(os.environ, MINIMAX_RUNS=str(tmp_path / "runs"), PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    killed, twin = tmp_path / "killed", tmp_path / "twin"
+    cmd = [sys.executable, "-m", "minimax_cli", "train", *TOY, "tol=0", "steps=240", "checkpoint_every=40",
+           "progress=false"]
+    kill_resume_and_twin(cmd, env, killed, twin, past_step=100)
+    assert rows_without_time(killed) == rows_without_time(twin)
+    ta, tb = np.load(killed / "trajectories.npz"), np.load(twin / "trajectories.npz")
+    assert ta["trajectory"].shape == (241, 3, 2)
+    for key in ("x", "y", "trajectory", "status", "stop_step"):
+        np.testing.assert_array_equal(ta[key], tb[key])

@@ -91,7 +91,8 @@ def test_reliability_drill_kill_one_job_of_a_sweep_resume_it_and_lose_nothing(tm
 
     code, table, err = cli("report", str(sweep), "--metric", "grad_norm/y")
     assert code == 0, err
-    lines = table.splitlines()
+    caption, _, *lines = table.splitlines()                 # the seeds are replicates: averaged, and said so
+    assert caption == "Grouped by game.name, algo.name (mean ± std over seed (2 values); --by to choose)."
     assert lines[0] == ("| game.name | algo.name | runs | converged | diverged | finished | interrupted | failed "
                         "| grad_norm/y |")
     assert "running/killed" not in table

@@ -75,7 +75,8 @@ def test_table_groups_and_computes_mean_std_and_counts(sweep):
 
 def test_markdown_shows_every_number_and_every_excluded_value(sweep):
     rows = report.table(report.collect_runs([sweep]), metrics=["dist_to_eq", "grad_norm/y"])
-    lines = report.to_markdown(rows).splitlines()
+    caption, blank, *lines = report.to_markdown(rows).splitlines()
+    assert caption == "Grouped by game.name, algo.name (mean ± std over seed (3 values); --by to choose)." and not blank
     assert lines[0] == ("| game.name | algo.name | runs | converged | diverged | finished | interrupted | failed "
                         "| dist_to_eq | grad_norm/y |")
     assert lines[2] == "| g1 | gda | 3 | 2 | 1 | 0 | 0 | 0 | 2.333 ± 1.528 | 0.5 ± 0 [1 inf] |"
@@ -331,7 +332,7 @@ def test_markdown_with_chosen_columns_and_custom_cells(sweep):
     text = report.to_markdown(rows, columns=[
         "algo.name", ("game", lambda row: row["game.name"].upper()), "status", "dist_to_eq", "runs",
         ("best", lambda row: f"{row['dist_to_eq:mean'] - row['dist_to_eq:std']:.1f}" if row["dist_to_eq:std"] else "-")])
-    lines = text.splitlines()
+    lines = text.splitlines()[2:]        # below the caption
     assert lines[0] == "| algo.name | game | status | dist_to_eq | runs | best |"
     assert lines[1] == "|---|---|---|---:|---:|---|"
     assert lines[2] == "| gda | G1 | 2 converged, 1 diverged | 2.333 ± 1.528 | 3 | 0.8 |"
@@ -382,3 +383,68 @@ def test_pivot_refuses_several_groups_in_one_cell(sweep):
     rows = report.table(report.collect_runs([sweep]), by=["game.name", "algo.name", "seed"], metrics=["dist_to_eq"])
     with pytest.raises(ConfigError, match="several groups at"):
         report.pivot(rows, "algo.name", "game.name", "dist_to_eq")
+
+
+# -- grouping by what varies (no --by) -----------------------------------------------------------------------
+def test_a_sweep_is_grouped_by_its_axes_and_its_seeds_are_averaged(cli, runs_root, tmp_path):
+    """The README's sweep shape: algo.tau is an axis (τ = 1 and τ = 4 are not averaged together);
+    algo.lr_y (= τ·lr_x) follows from it and seeds are replicates; neither makes a column."""
+    sweep = tmp_path / "sweep"
+    code, _, err = cli("train", "-m", "game=g1", "algo=gda,tgda", "algo.tau=1,4", "seed=0,1", "steps=30",
+                       "game.starts=2", "plot=false", "tensorboard=false", "progress=false",
+                       f"hydra.sweep.dir={sweep}")
+    assert code == 0, err
+    runs = report.collect_runs([sweep])
+    by, averaged = report.sweep_axes(runs)
+    assert (by, averaged) == (["game.name", "algo.name", "algo.tau"], ["seed"])
+    code, out, err = cli("report", str(sweep), "--metric", "dist_to_eq")
+    assert code == 0, err
+    caption, blank, header, _, *lines = out.splitlines()
+    assert caption == ("Grouped by game.name, algo.name, algo.tau (algo.tau: the config key whose values differ "
+                       "across the 8 runs; mean ± std over seed (2 values); --by to choose).")
+    assert header.startswith("| game.name | algo.name | algo.tau | runs |")
+    assert [line.split(" | ")[1:4] for line in lines] == [["gda", "1", "2"], ["gda", "4", "2"], ["tgda", "1", "2"],
+                                                          ["tgda", "4", "2"]]
+    code, out, err = cli("report", str(sweep), "--by", "algo.name", "--metric", "dist_to_eq", "--csv", "-")
+    assert code == 0 and out.splitlines()[0].startswith("algo.name,runs,") and "Grouped" not in out + err
+    code, out, err = cli("report", str(sweep), "--metric", "dist_to_eq", "--csv", "-")
+    assert out.splitlines()[0].startswith("game.name,algo.name,algo.tau,runs,") and "Grouped by" in err
+
+
+def test_axes_ignore_bookkeeping_keys_and_keys_that_come_with_a_game(tmp_path):
+    def run(name, game, extra, overrides=()):
+        path = make_run(tmp_path, name, game=game, final={"dist_to_eq": 1.0})
+        config = yaml.safe_load((path / ".hydra" / "resolved.yaml").read_text())
+        config["game"].update({"a": 1.0 if game == "g1" else 2.0})      # a parameter of the game itself
+        config.update(extra)
+        (path / ".hydra" / "resolved.yaml").write_text(yaml.safe_dump(config))
+        (path / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(list(overrides)))
+
+    run("a", "g1", {"steps": 100, "progress": True, "runs_root": "x", "plot": True}, ["game=g1", "steps=100"])
+    run("b", "g2", {"steps": 100, "progress": False, "runs_root": "y", "plot": False})
+    run("c", "g1", {"steps": 200, "progress": 3, "runs_root": "z", "plot": True}, ["game=g1", "steps=200"])
+    runs = report.collect_runs([tmp_path])
+    assert report.sweep_axes(runs) == (["game.name", "algo.name", "steps"], [])
+    rows = report.table(runs, metrics=["dist_to_eq"])
+    assert [(r["game.name"], r["steps"]) for r in rows] == [("g1", 100), ("g1", 200), ("g2", 100)]
+
+
+def test_diverged_runs_get_a_panel_of_their_own(tmp_path):
+    """A diverged run's curve (up to ~1e6) no longer sets the scale of the others: it is drawn
+    beside them, its group keeping its colour."""
+    def rows(values):
+        return [{"step": 10 * i, "wall_time_s": 0.0, "dist_to_eq": v} for i, v in enumerate(values)]
+
+    make_run(tmp_path, "a", seed=0, status="converged", rows=rows([1.0, 0.5, 0.25]))
+    make_run(tmp_path, "b", seed=1, status="diverged", rows=rows([1.0, 1e3, 1e6]))
+    make_run(tmp_path, "c", algo="tgda", status="finished", rows=rows([2.0, 1.5, 1.0]))
+    runs = report.collect_runs([tmp_path])
+    panels = report.curve_panels(runs, ["algo.name"], "dist_to_eq")
+    assert list(panels) == ["not diverged", "diverged"]
+    kept = {values: (len(members), high.max()) for values, members, steps, mean, low, high in panels["not diverged"]}
+    assert kept == {("gda",): (1, 1.0), ("tgda",): (1, 2.0)}
+    ((values, members, _, mean, _, _),) = panels["diverged"]
+    assert values == ("gda",) and [m.path.name for m in members] == ["b"] and mean.max() == 1e6
+    assert list(report.curve_panels(runs[:1] + runs[2:], ["algo.name"], "dist_to_eq")) == ["all runs"]
+    png = report.plot(runs, ["algo.name"], ["dist_to_eq"], tmp_path / "curves.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"

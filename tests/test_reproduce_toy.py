@@ -1,8 +1,12 @@
 """`make reproduce-toy` at reduced steps: the table, the claims, the figures."""
 
+import shutil
+import subprocess
+
 import pytest
 
 from scripts import reproduce_toy
+from tests.conftest import REPO
 
 
 @pytest.mark.slow
@@ -27,3 +31,10 @@ def test_refuses_a_non_empty_output_directory(tmp_path):
     with pytest.raises(SystemExit, match="not empty"):
         reproduce_toy.main(["--out", str(tmp_path)])
     assert (tmp_path / "keep.txt").read_text() == "earlier results"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_reproduce_toy_writes_under_runs_like_the_other_targets(tmp_path):
+    dry = subprocess.run(["make", "-n", "reproduce-toy", f"RUNS={tmp_path}"], cwd=REPO, capture_output=True,
+                         text=True, check=True).stdout
+    assert f"scripts/reproduce_toy.py --out {tmp_path}/reproduce/toy/" in dry

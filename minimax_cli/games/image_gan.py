@@ -43,6 +43,7 @@ from pathlib import Path
 
 import torch
 
+from minimax_cli import progress
 from minimax_cli.errors import ConfigError, DataError
 from minimax_cli.games.data.images import ImageBatches, ImageSource, SyntheticImages, default_data_root
 from minimax_cli.games.gan import GANGame, check_count, merge_spec, stream_seed
@@ -64,7 +65,8 @@ def inception(weights: str, device: torch.device, download: bool = False):
 
     key = (str(weights), str(device))
     if key not in _INCEPTION:
-        _INCEPTION[key] = load_inception(weights, device, download)
+        with progress.phase(f"loading the FID Inception network (weights: {weights})"):
+            _INCEPTION[key] = load_inception(weights, device, download)
     return _INCEPTION[key]
 
 
@@ -238,7 +240,8 @@ class ImageGAN(GANGame):
             out = {"fid": math.nan, **({"is": math.nan, "is_std": math.nan} if fc["inception_score"] else {})}
         else:
             batches = batches_of(lambda s, b: self.generate(x, self._fid_z[s:s + b]), fc["samples"], fc["batch_size"])
-            out = self._fid.evaluate(batches, inception_score=fc["inception_score"])
+            with progress.phase(f"FID at step {step}", total=fc["samples"], unit="images") as counter:
+                out = self._fid.evaluate(batches, inception_score=fc["inception_score"], counter=counter)
         out["fid_time_s"] = time.perf_counter() - started
         return out
 

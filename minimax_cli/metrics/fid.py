@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from minimax_cli import progress
 from minimax_cli.errors import DataError
 
 FEATURE_DIM = 2048
@@ -228,9 +229,10 @@ def batches_of(generate: Callable[[int, int], torch.Tensor], n: int, batch_size:
 
 
 def inception_outputs(model: InceptionFeatures, batches: Iterable[torch.Tensor], quantize: bool = True,
-                      logits: bool = False):
+                      logits: bool = False, counter=None):
     """One pass over the batches: (mu, sigma) of the pool3 features, and the softmax
-    probabilities (N, 1008) when ``logits`` (for the Inception score)."""
+    probabilities (N, 1008) when ``logits`` (for the Inception score). ``counter``: a progress
+    phase advanced by each batch's size."""
     device = next(model.parameters()).device
     moments, probs = Moments(), []
     with _full_precision(device):
@@ -239,6 +241,8 @@ def inception_outputs(model: InceptionFeatures, batches: Iterable[torch.Tensor],
             moments.add(pool)
             if logits:
                 probs.append(torch.softmax(out.double(), dim=1).cpu())
+            if counter is not None:
+                counter.update(len(batch))
     mu, sigma = moments.result()
     return (mu, sigma, torch.cat(probs)) if logits else (mu, sigma)
 
@@ -339,7 +343,9 @@ def real_statistics(path, images_u8: torch.Tensor | Callable[[], torch.Tensor], 
         torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]
     model = model() if (model is not None and not isinstance(model, nn.Module)) else model
     batches = (images[idx[i:i + batch_size].to(images.device)] for i in range(0, n, batch_size))
-    mu, sigma = inception_outputs(model, batches)
+    with progress.phase("FID statistics of the real images", total=n, unit="images",
+                        detail=f"once per dataset, then read from {path}") as counter:
+        mu, sigma = inception_outputs(model, batches, counter=counter)
     save_stats(path, mu, sigma)
     return mu, sigma
 
@@ -366,14 +372,15 @@ class FID:
         diff = mu - self.mu_r
         return float(diff @ diff) + self.trace_r + float(sigma.trace()) - 2 * trace_sqrt_product(self.factor_r, sigma)
 
-    def __call__(self, batches: Iterable[torch.Tensor]) -> float:
-        return self.distance(*inception_outputs(self.model, batches, self.quantize))
+    def __call__(self, batches: Iterable[torch.Tensor], counter=None) -> float:
+        return self.distance(*inception_outputs(self.model, batches, self.quantize, counter=counter))
 
-    def evaluate(self, batches: Iterable[torch.Tensor], inception_score: bool = False) -> dict:
+    def evaluate(self, batches: Iterable[torch.Tensor], inception_score: bool = False, counter=None) -> dict:
+        """{"fid"} (+ "is", "is_std"); ``counter``: a progress phase advanced per batch."""
         from minimax_cli.metrics.inception_score import inception_score as score
 
         if not inception_score:
-            return {"fid": self(batches)}
-        mu, sigma, probs = inception_outputs(self.model, batches, self.quantize, logits=True)
+            return {"fid": self(batches, counter)}
+        mu, sigma, probs = inception_outputs(self.model, batches, self.quantize, logits=True, counter=counter)
         is_mean, is_std = score(probs, self.splits)
         return {"fid": self.distance(mu, sigma), "is": is_mean, "is_std": is_std}

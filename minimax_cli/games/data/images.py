@@ -46,6 +46,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from minimax_cli import progress
 from minimax_cli.errors import ConfigError, DataError
 from minimax_cli.games.data.sampler import EpochSampler
 
@@ -156,14 +157,15 @@ class ImageSource:
     # -- reading ---------------------------------------------------------------------------------
     def load(self) -> torch.Tensor:
         """The images as a uint8 tensor (N, C, H, W) on the CPU (raises DataError if missing)."""
-        if self.dataset == "celeba":
-            images = self._load_celeba()
-        else:
-            images, targets = self._load_labelled()
-            if self.classes is not None:
-                images = images[self._class_subset(targets)]
-            if self.image_size == 32 and images.shape[-1] == 28:  # MNIST for 32×32 nets: black border
-                images = F.pad(images, (2, 2, 2, 2))
+        with progress.phase(f"reading {NAMES[self.dataset]} {self.split}", unit="images", detail=str(self.data_root)):
+            if self.dataset == "celeba":
+                images = self._load_celeba()
+            else:
+                images, targets = self._load_labelled()
+                if self.classes is not None:
+                    images = images[self._class_subset(targets)]
+                if self.image_size == 32 and images.shape[-1] == 28:  # MNIST for 32×32 nets: black border
+                    images = F.pad(images, (2, 2, 2, 2))
         log.info("%s: %d images of %s, %.1f MB", NAMES[self.dataset], len(images), tuple(images.shape[1:]),
                  images.numel() / 2 ** 20)
         return images
@@ -249,11 +251,15 @@ class ImageSource:
             if arr.shape == shape and arr.dtype == np.uint8:
                 return torch.from_numpy(arr)
             log.warning("ignoring %s: shape %s, expected %s", cache, arr.shape, shape)
-        log.info("decoding %d CelebA images at %d×%d (once; cached in %s)", len(ds), self.image_size,
-                 self.image_size, cache)
         loader = torch.utils.data.DataLoader(ds, batch_size=256, shuffle=False, num_workers=self.workers,
                                              collate_fn=_stack_images)
-        images = torch.cat(list(loader)) if len(ds) else torch.zeros(shape, dtype=torch.uint8)
+        chunks = []
+        with progress.phase(f"decoding CelebA at {self.image_size}×{self.image_size}", total=len(ds), unit="images",
+                            detail=f"once, then read from {cache}" if self.cache else "") as decoding:
+            for chunk in loader:
+                chunks.append(chunk)
+                decoding.update(len(chunk))
+        images = torch.cat(chunks) if chunks else torch.zeros(shape, dtype=torch.uint8)
         if self.cache:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_suffix(f".tmp{os.getpid()}.npy")
