@@ -261,10 +261,10 @@ class GANGame(Game):
 class GAN(GANGame):
     """Generator (leader) vs discriminator (follower) on a synthetic dataset, MLP networks."""
 
-    def __init__(self, name="mog", data="mog1d", sigma=None, generator=None, discriminator=None,
+    def __init__(self, name="mog", data="mog1d", sigma=None, centers=None, generator=None, discriminator=None,
                  loss=None, batch=None, metrics=None):
         super().__init__(name, loss)
-        self.dataset = make_dataset(data, sigma)
+        self.dataset = make_dataset(data, sigma, centers)
         self.gen_cfg = check_net(generator, "game.generator", GEN_DEFAULTS)
         self.disc_cfg = check_net(discriminator, "game.discriminator", DISC_DEFAULTS)
         self.batch_cfg = bc = merge_spec(batch, BATCH_DEFAULTS, "game.batch")
@@ -276,7 +276,12 @@ class GAN(GANGame):
             check_count(bc[key], f"game.batch.{key}")
         if bc["eval_size"] is not None:
             check_count(bc["eval_size"], "game.batch.eval_size")
-        if bc["mode"] == "fixed" and bc["size"] > bc["dataset_size"]:
+        rows = getattr(self.dataset, "points", None)   # a samples file: fixed mode trains on its rows
+        if bc["mode"] == "fixed" and rows is not None and bc["size"] > len(rows):
+            raise ConfigError(f"game.batch.size ({bc['size']}) exceeds the {len(rows)} samples of {self.dataset.path}: "
+                              f"fixed mode draws batches without replacement; set game.batch.size <= {len(rows)} "
+                              f"or game.batch.mode=fresh")
+        if bc["mode"] == "fixed" and rows is None and bc["size"] > bc["dataset_size"]:
             raise ConfigError(f"game.batch.size ({bc['size']}) exceeds game.batch.dataset_size "
                               f"({bc['dataset_size']}): fixed mode draws batches without replacement")
         self.metric_cfg = mc = merge_spec(metrics, METRIC_DEFAULTS, "game.metrics")
@@ -305,8 +310,9 @@ class GAN(GANGame):
         bc = self.batch_cfg
         self._sampler = torch.Generator().manual_seed(stream_seed(seed, "sampler"))
         data_gen = torch.Generator().manual_seed(stream_seed(seed, "dataset"))
-        self._dataset = (self.tensor(self.dataset.sample(bc["dataset_size"], data_gen))
-                         if bc["mode"] == "fixed" else None)
+        rows = getattr(self.dataset, "points", None)
+        self._dataset = (None if bc["mode"] != "fixed" else self.tensor(rows) if rows is not None
+                         else self.tensor(self.dataset.sample(bc["dataset_size"], data_gen)))
         self._fixed_z = (self._latent(bc["size"], torch.Generator().manual_seed(stream_seed(seed, "latent")))
                          if bc["latent"] == "fixed" else None)
         self._eval = self._make_eval_batch(torch.Generator().manual_seed(stream_seed(seed, "eval")))
@@ -384,27 +390,31 @@ class GAN(GANGame):
         real = ds.sample(n, gen)
         state = {"real": real, "z": self._latent(n, gen), "kl": None}
         if ds.dim <= 2:
-            h = mc["kl_bandwidth"] or ds.sigma
+            h = mc["kl_bandwidth"] or ds.kde_bandwidth
             lo, hi = ds.bounds(margin=3 * h)
             state["kl"] = GridKL(real[: mc["kl_samples"]], lo, hi, h, mc["kl_floor"])
         return state
 
     def extra_metrics(self, x, y, step):
-        """w1 (exact EMD, m = w1_samples), kl (grid KDE, d ≤ 2), modes_covered, high_quality_frac."""
+        """w1 (exact EMD, m = w1_samples, any dimension), kl (grid KDE, d ≤ 2), and where the data has
+        modes (the built-in datasets; a samples file with game.centers) modes_covered, high_quality_frac."""
         from minimax_cli.metrics.distributions import mode_coverage, w1
 
         mc, ds, state = self.metric_cfg, self.dataset, self._metric_state
         fake = self.generate(x).detach().cpu().double()
+        modes = ds.centres is not None
         if not torch.isfinite(fake).all():
-            return {"w1": math.nan, "kl": math.nan, "modes_covered": 0, "high_quality_frac": 0.0}
+            return {"w1": math.nan, **({"kl": math.nan} if state["kl"] is not None else {}),
+                    **({"modes_covered": 0, "high_quality_frac": 0.0} if modes else {})}
         m = mc["w1_samples"]
         out = {"w1": w1(fake[:m], state["real"][:m])}
         if state["kl"] is not None:
             out["kl"] = state["kl"](fake[: mc["kl_samples"]])
-        covered, quality = mode_coverage(fake[: mc["mode_samples"]], ds.centres, ds.labels, ds.mode_weights(),
-                                         ds.sigma, mc["cover_frac"])
-        out["modes_covered"] = covered
-        out["high_quality_frac"] = quality
+        if modes:
+            covered, quality = mode_coverage(fake[: mc["mode_samples"]], ds.centres, ds.labels, ds.mode_weights(),
+                                             ds.sigma, mc["cover_frac"])
+            out["modes_covered"] = covered
+            out["high_quality_frac"] = quality
         return out
 
     def figures(self, run_dir, x, y, step, history):
