@@ -46,7 +46,9 @@ import torch
 from minimax_cli.errors import ConfigError, DataError
 from minimax_cli.games.data.images import ImageBatches, ImageSource, SyntheticImages, default_data_root
 from minimax_cli.games.gan import GANGame, check_count, merge_spec, stream_seed
-from minimax_cli.games.nets import build_pair
+from minimax_cli.games.nets import build_net
+from minimax_cli.games.nets.custom import build_custom, check_forward, is_custom
+from minimax_cli.games.nets.flat import FlatModule
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +95,9 @@ class ImageGAN(GANGame):
         self.gen_cfg = {k: v for k, v in dict(generator or {}).items() if v is not None}
         self.disc_cfg = {k: v for k, v in dict(discriminator or {}).items() if v is not None}
         with torch.device("meta"):  # validates the architecture and its options without allocating
-            gen, _ = self._build_pair()
-        self.latent = int(gen.latent_dim)
+            gen, _ = self._build_pair(0, builtin_only=True)
+        # an own generator's z size: its latent_dim attribute or game.generator.latent_dim, known once built
+        self.latent = int(gen.latent_dim) if gen is not None else self.gen_cfg.get("latent_dim")
         self.batch_cfg = bc = merge_spec(batch, BATCH_DEFAULTS, "game.batch")
         check_count(bc["size"], "game.batch.size", low=2)   # batch statistics (BatchNorm) need two samples
         if bc["eval_size"] is not None:
@@ -119,8 +122,40 @@ class ImageGAN(GANGame):
                               f"({fc['samples']} < {fc['is_splits']})")
         self._fid = None
 
-    def _build_pair(self):
-        return build_pair(self.arch, self.source.channels, self.source.image_size, self.gen_cfg, self.disc_cfg)
+    def _build_pair(self, seed: int, builtin_only: bool = False):
+        """(generator, discriminator): game.arch's modules, or own ones named by ``_target_`` (built
+        from their own seed stream; None with ``builtin_only``)."""
+        c, s = self.source.channels, self.source.image_size
+        nets = []
+        for role, cfg in (("generator", self.gen_cfg), ("discriminator", self.disc_cfg)):
+            if not is_custom(cfg):
+                nets.append(build_net(self.arch, role, c, s, cfg))
+            elif builtin_only:
+                nets.append(None)
+            else:
+                nets.append(build_custom(cfg, f"game.{role}", stream_seed(seed, f"init-{role}"), own_keys=("latent_dim",),
+                                         fill={"channels": c, "image_size": s}, dtype=torch.float32))
+        return nets
+
+    def _latent_of(self, gen) -> int:
+        latent = getattr(gen, "latent_dim", None) or self.gen_cfg.get("latent_dim")
+        if isinstance(latent, bool) or not isinstance(latent, int) or latent < 1:
+            raise ConfigError(f"game.generator: {self.gen_cfg.get('_target_')} has no integer latent_dim attribute; "
+                              f"set game.generator.latent_dim=N (the size of z)")
+        return latent
+
+    def _check_networks(self, G, D, device, dtype) -> None:
+        """Shapes, purity and second derivatives of own networks on 4 probe inputs (nets/custom.py)."""
+        c, s = self.source.channels, self.source.image_size
+        probe = torch.Generator().manual_seed(0)
+        if is_custom(self.gen_cfg):
+            z = torch.randn(4, self.latent, generator=probe).to(device, dtype)
+            check_forward(G, G.initial().to(device, dtype), z, "game.generator", self.gen_cfg["_target_"],
+                          lambda shape: shape == (4, c, s, s), f"(4, {c}, {s}, {s}): one image per latent row")
+        if is_custom(self.disc_cfg):
+            v = torch.rand(4, c, s, s, generator=probe).mul(2).sub(1).to(device, dtype)
+            check_forward(D, D.initial().to(device, dtype), v, "game.discriminator", self.disc_cfg["_target_"],
+                          lambda shape: shape in ((4,), (4, 1)), "(4,) or (4, 1): one logit per image")
 
     # -- validation before a run (the CLI calls it; no run directory exists yet) ----------------------
     def check(self) -> None:
@@ -128,6 +163,10 @@ class ImageGAN(GANGame):
         from minimax_cli.metrics.fid import check_weights
 
         self.source.check()
+        if is_custom(self.gen_cfg) or is_custom(self.disc_cfg):   # own networks: built and probed on the CPU
+            gen, disc = self._networks(0)
+            self.latent = self._latent_of(gen)
+            self._check_networks(FlatModule(gen), FlatModule(disc), torch.device("cpu"), torch.float32)
         fc = self.metric_cfg["fid"]
         if self.metric_cfg["fid_every"] and fc["required"]:
             try:
@@ -145,7 +184,9 @@ class ImageGAN(GANGame):
         self.images = ImageBatches(images, bc["size"], stream_seed(seed, "sampler"), self.device, dtype,
                                    hflip=self.hflip, dequantize=self.dequantize)
         gen, disc = self._networks(seed)
+        self.latent = self._latent_of(gen)
         self.set_networks(gen.to(self.device, dtype), disc.to(self.device, dtype))
+        self._check_networks(self.G, self.D, self.device, dtype)
         self._noise = torch.Generator(device=self.device)
         self._noise.manual_seed(stream_seed(seed, "noise"))
         # the diagnostics' batch and the grids' latents: fixed at setup, from streams of their own
@@ -164,7 +205,7 @@ class ImageGAN(GANGame):
             torch.manual_seed(stream_seed(seed, "init"))
             torch.set_default_dtype(torch.float32)
             try:
-                return self._build_pair()
+                return self._build_pair(seed)
             finally:
                 torch.set_default_dtype(saved)
 
