@@ -3,7 +3,8 @@ images and the image architectures (seed 001 §4.3, seed 002 §7.2 / App. I, see
 
     data        ImageSource (games/data/images.py): torchvision's MNIST / CIFAR10 / CelebA classes
                 reading ``data_root`` (default $MINIMAX_DATA or ./data), decoded once to a uint8
-                tensor on the training device; ``dataset: synthetic`` = random images, no files
+                tensor on the training device; ``dataset: synthetic`` = random images, no files;
+                ``dataset: folder`` = every image under ``root`` (games/data/folder.py, game=images)
     batches     {"real": (size, C, H, W) in [−1, 1], "z": (size, latent) ~ N(0, I)} (+ "eps" for
                 WGAN-GP): real images from ImageBatches (an epoch sampler on the device; optional
                 horizontal flips and seed 003's dequantization noise), z and eps from the game's
@@ -44,6 +45,7 @@ from pathlib import Path
 import torch
 
 from minimax_cli.errors import ConfigError, DataError
+from minimax_cli.games.data.folder import FolderImages
 from minimax_cli.games.data.images import ImageBatches, ImageSource, SyntheticImages, default_data_root
 from minimax_cli.games.gan import GANGame, check_count, merge_spec, stream_seed
 from minimax_cli.games.nets import build_net
@@ -73,7 +75,7 @@ def inception(weights: str, device: torch.device, download: bool = False):
 class ImageGAN(GANGame):
     """Generator (leader) vs discriminator (follower) on an image dataset."""
 
-    def __init__(self, name="cifar10", dataset="cifar10", data_root=None, download=False, split="train",
+    def __init__(self, name="cifar10", dataset="cifar10", root=None, data_root=None, download=False, split="train",
                  image_size=None, classes=None, per_class=None, crop=None, celeba_loader="torchvision",
                  workers=0, cache=True, channels=None, synthetic_size=1024, hflip=False, dequantize=False,
                  arch="dcgan", generator=None, discriminator=None, loss=None, batch=None, metrics=None):
@@ -81,11 +83,16 @@ class ImageGAN(GANGame):
         for key, value in (("download", download), ("hflip", hflip), ("dequantize", dequantize), ("cache", cache)):
             if not isinstance(value, bool):
                 raise ConfigError(f"game.{key} must be true or false (got {value!r})")
+        if root is not None and dataset != "folder":
+            raise ConfigError(f"game.root applies to dataset=folder (game=images), not {dataset}")
         if dataset == "synthetic":
             self.source = SyntheticImages(3 if channels is None else channels, image_size or 32, synthetic_size)
+        elif dataset == "folder":
+            self.source = FolderImages(root, 32 if image_size is None else image_size, 3 if channels is None else channels,
+                                       data_root, cache)
         else:
             if channels is not None:
-                raise ConfigError(f"game.channels applies to dataset=synthetic only ({dataset} has its own)")
+                raise ConfigError(f"game.channels applies to dataset=synthetic or folder only ({dataset} has its own)")
             self.source = ImageSource(dataset, data_root, split, image_size,
                                       None if classes is None else tuple(classes), per_class, crop, celeba_loader,
                                       download, cache, workers)
