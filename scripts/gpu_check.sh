@@ -13,8 +13,8 @@
 #   4. a short image GAN run with FID (synthetic CIFAR-shaped images, untrained Inception: weights=random)
 #   5. the 1-D MoG GAN with FR and HessianFR on cuda vs the same run on the CPU, float64, 5 steps: max
 #      relative difference of every metric and of the final players (scripts/compare_devices.py)
-# Without CUDA every step runs in a CPU-sized form that checks the script itself (tiny networks, cpu vs
-# cpu), and the CUDA-only tests are skipped: CI runs it so (tests/test_environment.py).
+# Without CUDA every step runs in a CPU-sized form that checks the script itself (tiny networks, bf16
+# only, FR only, cpu vs cpu), and the CUDA-only tests are skipped: CI runs it so (tests/test_environment.py).
 # The missing pure-Python packages of an existing environment (hydra-core, omegaconf, POT, pytorch-fid)
 # can be added with pip, or as wheels on an offline machine: README, "Set up".
 # Exit status: the number of failed steps (0: all passed).
@@ -69,6 +69,7 @@ if "$PYTHON" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else
     IMAGES=(game.synthetic_size=2048 game.batch.size=64 steps=200 log_every=50 game.metrics.fid_every=100
             game.metrics.fid.samples=2000 game.metrics.fid.real_samples=2000 game.metrics.fid.batch_size=100)
     MOG=(--algos fr,hessianfr --steps 5 --devices cpu,cuda)
+    PRECISIONS=(fp32 tf32 bf16)
 else
     CUDA=0
     DEVICE=cpu
@@ -79,12 +80,13 @@ else
     MOG=(--algos fr --steps 2 --devices cpu,cpu -- game.generator.width=8 game.discriminator.width=8
          game.batch.dataset_size=64 game.batch.size=64 game.metrics.w1_samples=64 game.metrics.kl_samples=128
          game.metrics.mode_samples=128)
+    PRECISIONS=(bf16)   # the autocast path; fp32 / tf32 differ from it only on a GPU
 fi
 
 # -p no:cacheprovider: a read-only checkout stays untouched
 step "tests that use the GPU (tests/test_cuda.py)" \
     "$PYTHON" -m pytest -q -p no:xdist -p no:cacheprovider tests/test_cuda.py -rs
-for precision in fp32 tf32 bf16; do
+for precision in "${PRECISIONS[@]}"; do
     step "bench_images.py, hardware=$DEVICE, precision $precision" \
         "$PYTHON" scripts/bench_images.py "${BENCH[@]}" --precision "$precision"
 done

@@ -52,7 +52,7 @@ def test_every_dependency_is_a_range_and_its_pin_lies_in_it():
 def test_readme_states_the_oldest_supported_torch_of_pyproject():
     floor = next(str(r.specifier) for r in requirements() if r.name == "torch")
     assert floor.startswith(">=")
-    assert f"torch {floor[2:]}" in (REPO / "README.md").read_text()
+    assert f"The oldest supported torch is {floor[2:]}:" in (REPO / "README.md").read_text()
 
 
 @pytest.mark.slow
@@ -88,9 +88,8 @@ def test_gpu_check_script_runs_its_cpu_sized_checks_without_a_gpu(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     steps = re.findall(r"^== (.+): (ok|FAILED.*) in \d+ s$", out, re.M)
-    assert len(steps) == 7 and all(status == "ok" for _, status in steps), steps
+    assert len(steps) == 5 and all(status == "ok" for _, status in steps), steps
     assert "no CUDA device, CPU-sized checks only: 0 failed" in out
     assert re.search(r"fr, 1-D MoG GAN, float64, 2 steps, cpu vs cpu: max relative difference 0 ", out)
     assert re.search(r"FID \d+\.\d+ \(untrained Inception\)", out)
-    for precision in ("fp32", "tf32", "bf16"):
-        assert f"precision {precision})" in out    # bench_images' table header
+    assert "precision bf16)" in out    # bench_images' table header
