@@ -9,10 +9,10 @@ RUNS   ?= runs
 help:  ## list targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
-install:  ## create .venv and install minimax (editable) with pinned torch/torchvision and test tools
+install:  ## create .venv and install minimax (editable) + test tools, exactly the tested set (constraints.txt)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -e '.[test,sweep]'
+	$(BIN)/python -m pip install -e '.[test,sweep]' -c constraints.txt
 
 test:  ## run the whole test suite (slow end-to-end tests included)
 	$(BIN)/python -m pytest -q -n auto

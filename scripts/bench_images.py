@@ -2,6 +2,7 @@
 
     python scripts/bench_images.py [--device cpu|cuda|auto] [--width 256] [--batch 64] [--steps 50]
                                    [--warmup 3] [--algos GDA-5,EG,...] [--loss ns|wgangp] [--markdown FILE]
+                                   [--precision fp32|tf32|bf16]
 
 The game is ``game=cifar10 game.dataset=synthetic`` (random 3×32×32 uint8 images in memory, no
 files): seed 002's DCGAN (Table 3) with ``width`` channels next to the image (256 in the paper;
@@ -57,7 +58,8 @@ def overrides(args, algo: str) -> list[str]:
               f"game.batch.size={args.batch}", "game.metrics.fid_every=0", "game.metrics.sample_every=0",
               "algo.lr_x=2e-5", "algo.lr_y=5e-5",
               "algo.precond={kind:adam,beta1:0.5,beta2:0.9,eps:1e-8,bias_correction:true}", f"hardware={args.device}",
-              "hardware.threads=" + (str(args.threads) if args.threads else "null")]
+              "hardware.threads=" + (str(args.threads) if args.threads else "null"),
+              f"hardware.precision={args.precision}"]
     if args.loss == "wgangp":
         common += ["game.loss.kind=wgan", "game.loss.gp=10.0", "game.discriminator.batchnorm=false"]
     return common + ALGOS[algo]
@@ -73,12 +75,15 @@ def child(args) -> dict:
     import torch
 
     from minimax_cli.config import apply_threads, build, compose, resolve_hardware
+    from minimax_cli.oracle import apply_precision, effective_precision
     from minimax_cli.runner import Runner
 
     cfg = compose(overrides(args, args.child))
     game, algo = build(cfg.game, "game"), build(cfg.algo, "algo")
     device, dtype = resolve_hardware(cfg.hardware, game)
     apply_threads(cfg.hardware)
+    apply_precision(args.precision)   # as train.py: the process-wide TF32 switch, then the Oracle's contexts
+    precision = effective_precision(algo, args.precision)
     game.setup(device, dtype, 0)
     cuda = device.type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
@@ -89,10 +94,10 @@ def child(args) -> dict:
     else:
         base = _rss_bytes()
     runner = Runner(game, algo, steps=args.warmup, log_every=max(args.warmup, 1), tol=0.0,
-                    diverge_norm=float("inf"), progress=False)
+                    diverge_norm=float("inf"), progress=False, precision=precision)
     state = runner.run().state          # warm-up (allocator, kernels); the timed run continues from it
     runner = Runner(game, algo, steps=args.warmup + args.steps, log_every=args.warmup + args.steps, tol=0.0,
-                    diverge_norm=float("inf"), progress=False)
+                    diverge_norm=float("inf"), progress=False, precision=precision)
     sync()
     t0 = time.perf_counter()
     result = runner.run(initial_state=state, start_step=args.warmup)
@@ -108,7 +113,7 @@ def child(args) -> dict:
 def measure(args, algo: str) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", algo, "--device", args.device,
            "--width", str(args.width), "--batch", str(args.batch), "--steps", str(args.steps),
-           "--warmup", str(args.warmup), "--loss", args.loss] + (["--threads", str(args.threads)] if args.threads else [])
+           "--warmup", str(args.warmup), "--loss", args.loss, "--precision", args.precision] + (["--threads", str(args.threads)] if args.threads else [])
     env = dict(os.environ)
     if args.threads:
         env["OMP_NUM_THREADS"] = str(args.threads)
@@ -120,7 +125,8 @@ def measure(args, algo: str) -> dict:
 
 def table(rows: list[dict], args) -> str:
     base = next(r for r in rows if r["algo"] == "GDA-5")
-    lines = [f"CIFAR-shaped DCGAN (3x32x32, width {args.width}, batch {args.batch}, {args.loss} loss, synthetic data), "
+    lines = [f"CIFAR-shaped DCGAN (3x32x32, width {args.width}, batch {args.batch}, {args.loss} loss, synthetic data, "
+             f"precision {args.precision}), "
              f"{args.steps} timed steps after {args.warmup} warm-up, device {base['device']}, "
              f"G {base['params'][0]:,} / D {base['params'][1]:,} parameters",
              "",
@@ -148,6 +154,8 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
     parser.add_argument("--loss", default="ns", choices=("ns", "wgangp"))
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "tf32", "bf16"),
+                        help="hardware.precision of the runs (README: Image GANs, Hardware)")
     parser.add_argument("--algos", default=",".join(ALGOS))
     parser.add_argument("--markdown", type=Path, default=None, help="also write the table here")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)

@@ -173,7 +173,7 @@ def test_synthetic_images_are_seeded_uint8():
 @pytest.mark.parametrize("kw, message", [
     ({"arch": "vgg"}, "unknown game.arch 'vgg'"),
     ({"generator": {"width": 3}}, "unknown generator option(s) ['width'] for arch=wgangp_cnn"),
-    ({"channels": 1, "dataset": "mnist"}, "game.channels applies to dataset=synthetic only"),
+    ({"channels": 1, "dataset": "mnist"}, "game.channels applies to dataset=synthetic or folder only"),
     ({"batch": {"size": 1}}, "game.batch.size must be an integer >= 2"),
     ({"metrics": {"fid_every": 5, "resolution": 2}}, "unknown key game.metrics.resolution"),
     ({"metrics": {"fid": {"samples": 5, "inception_score": True}}}, "needs game.metrics.fid.samples >= is_splits"),

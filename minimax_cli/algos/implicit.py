@@ -54,6 +54,8 @@ class ImplicitUpdate(GameOptimizer):
 
     def step(self, state, oracle):
         x, y = state["x"], state["y"]
+        if self.inner == "auto":   # a resumed run restores its state without init
+            self.inner = "newton" if getattr(oracle.game, "analytic", True) else "fixed_point"
         n = x.shape[-1]
         z = torch.cat([x, y])
         lam = torch.cat([torch.full_like(x, self.lr_x), torch.full_like(y, self.lr_y)])

@@ -162,6 +162,8 @@ class FollowTheRidge(GameOptimizer):
     # -- the step ---------------------------------------------------------------------------------
     def step(self, state, oracle):
         x, y = state["x"], state["y"]
+        if self.solver.kind == "auto":   # a resumed run restores its state without init
+            self._resolve_solver(oracle.game, y.shape[-1])
         new, info = {}, {}
         gx, gy = oracle.field(x, y)
         dx_dir = gx if self.leader == "gradient" else self._total_derivative(oracle, x, y, gx, state)

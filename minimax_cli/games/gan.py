@@ -74,6 +74,7 @@ from torch.func import grad
 from minimax_cli.errors import ConfigError
 from minimax_cli.games.base import Game
 from minimax_cli.games.data.mog import make_dataset
+from minimax_cli.games.nets.custom import build_custom, check_forward, is_custom
 from minimax_cli.games.nets.flat import FlatModule
 from minimax_cli.games.nets.layers import power_iteration, spectral_layers
 from minimax_cli.games.nets.mlp import MLP, check_net
@@ -118,6 +119,17 @@ def check_count(value, key: str, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"{key} must be an integer >= {low} (got {value!r})")
     return value
+
+
+def _net_spec(spec, key: str, defaults: dict) -> dict:
+    """A network node: minimax's MLP options (validated), or an own module with ``_target_``
+    (nets/custom.py; only ``latent``, the generator's z size, is minimax's to check)."""
+    if not is_custom(spec):   # `_target_: null` (the yaml's placeholder) is minimax's MLP
+        return check_net({k: v for k, v in dict(spec or {}).items() if k != "_target_"}, key, defaults)
+    spec = {**defaults, **dict(spec)}
+    if "latent" in defaults:
+        check_count(spec["latent"], f"{key}.latent")
+    return spec
 
 
 def check_loss(spec) -> dict:
@@ -261,12 +273,12 @@ class GANGame(Game):
 class GAN(GANGame):
     """Generator (leader) vs discriminator (follower) on a synthetic dataset, MLP networks."""
 
-    def __init__(self, name="mog", data="mog1d", sigma=None, generator=None, discriminator=None,
+    def __init__(self, name="mog", data="mog1d", sigma=None, centers=None, generator=None, discriminator=None,
                  loss=None, batch=None, metrics=None):
         super().__init__(name, loss)
-        self.dataset = make_dataset(data, sigma)
-        self.gen_cfg = check_net(generator, "game.generator", GEN_DEFAULTS)
-        self.disc_cfg = check_net(discriminator, "game.discriminator", DISC_DEFAULTS)
+        self.dataset = make_dataset(data, sigma, centers)
+        self.gen_cfg = _net_spec(generator, "game.generator", GEN_DEFAULTS)
+        self.disc_cfg = _net_spec(discriminator, "game.discriminator", DISC_DEFAULTS)
         self.batch_cfg = bc = merge_spec(batch, BATCH_DEFAULTS, "game.batch")
         if bc["mode"] not in BATCH_MODES:
             raise ConfigError(f"game.batch.mode must be one of {', '.join(BATCH_MODES)} (got {bc['mode']!r})")
@@ -276,7 +288,12 @@ class GAN(GANGame):
             check_count(bc[key], f"game.batch.{key}")
         if bc["eval_size"] is not None:
             check_count(bc["eval_size"], "game.batch.eval_size")
-        if bc["mode"] == "fixed" and bc["size"] > bc["dataset_size"]:
+        rows = getattr(self.dataset, "points", None)   # a samples file: fixed mode trains on its rows
+        if bc["mode"] == "fixed" and rows is not None and bc["size"] > len(rows):
+            raise ConfigError(f"game.batch.size ({bc['size']}) exceeds the {len(rows)} samples of {self.dataset.path}: "
+                              f"fixed mode draws batches without replacement; set game.batch.size <= {len(rows)} "
+                              f"or game.batch.mode=fresh")
+        if bc["mode"] == "fixed" and rows is None and bc["size"] > bc["dataset_size"]:
             raise ConfigError(f"game.batch.size ({bc['size']}) exceeds game.batch.dataset_size "
                               f"({bc['dataset_size']}): fixed mode draws batches without replacement")
         self.metric_cfg = mc = merge_spec(metrics, METRIC_DEFAULTS, "game.metrics")
@@ -290,23 +307,55 @@ class GAN(GANGame):
         self._sampler: torch.Generator | None = None
 
     # -- life cycle ---------------------------------------------------------------------------------
+    def check(self) -> None:
+        """Own networks (``_target_``): built and evaluated once on the CPU, so a module torch.func
+        cannot use is one line before the run starts (the CLI calls this)."""
+        if is_custom(self.gen_cfg) or is_custom(self.disc_cfg):
+            gen, disc = self._networks(0)
+            self._check_networks(FlatModule(gen), FlatModule(disc), torch.device("cpu"), torch.float64)
+
+    def _networks(self, seed: int):
+        """(generator, discriminator) in float64, initialized from the run seed only (drawn in float64
+        and cast later: a run's networks do not depend on its dtype)."""
+        g, d, dim = self.gen_cfg, self.disc_cfg, self.dataset.dim
+        init = torch.Generator().manual_seed(stream_seed(seed, "init"))
+        nets = []
+        for role, cfg, sizes, own in (("generator", g, (g["latent"], dim), GEN_DEFAULTS),
+                                      ("discriminator", d, (dim, 1), DISC_DEFAULTS)):
+            if is_custom(cfg):
+                nets.append(build_custom(cfg, f"game.{role}", stream_seed(seed, f"init-{role}"), own_keys=own,
+                                         fill={"latent": g["latent"], "data_dim": dim}, dtype=torch.float64))
+            else:
+                nets.append(MLP(*sizes, cfg["depth"], cfg["width"], cfg["activation"]).double()
+                            .initialize(cfg["init"], init))
+        return nets
+
+    def _check_networks(self, G, D, device, dtype) -> None:
+        """Shapes, purity and second derivatives of own networks on 4 probe inputs."""
+        probe = torch.Generator().manual_seed(0)
+        z = torch.randn(4, self.gen_cfg["latent"], generator=probe, dtype=torch.float64).to(device, dtype)
+        v = self.dataset.sample(4, probe).to(device, dtype)
+        dim = self.dataset.dim
+        if is_custom(self.gen_cfg):
+            check_forward(G, G.initial().to(device, dtype), z, "game.generator", self.gen_cfg["_target_"],
+                          lambda shape: shape == (4, dim), f"(4, {dim}): one sample of the data per latent row")
+        if is_custom(self.disc_cfg):
+            check_forward(D, D.initial().to(device, dtype), v, "game.discriminator", self.disc_cfg["_target_"],
+                          lambda shape: shape in ((4,), (4, 1)), "(4,) or (4, 1): one logit per sample")
+
     def setup(self, device, dtype, seed):
         super().setup(device, dtype, seed)
         self.seed = int(seed)
-        g, d = self.gen_cfg, self.disc_cfg
-        init = torch.Generator().manual_seed(stream_seed(seed, "init"))
-        gen = MLP(g["latent"], self.dataset.dim, g["depth"], g["width"], g["activation"])
-        disc = MLP(self.dataset.dim, 1, d["depth"], d["width"], d["activation"])
-        # drawn in float64 and cast: a run's networks do not depend on its dtype
-        gen.double().initialize(g["init"], init)
-        disc.double().initialize(d["init"], init)
+        gen, disc = self._networks(seed)
         self.set_networks(gen.to(self.device, self.dtype), disc.to(self.device, self.dtype))
+        self._check_networks(self.G, self.D, self.device, self.dtype)
 
         bc = self.batch_cfg
         self._sampler = torch.Generator().manual_seed(stream_seed(seed, "sampler"))
         data_gen = torch.Generator().manual_seed(stream_seed(seed, "dataset"))
-        self._dataset = (self.tensor(self.dataset.sample(bc["dataset_size"], data_gen))
-                         if bc["mode"] == "fixed" else None)
+        rows = getattr(self.dataset, "points", None)
+        self._dataset = (None if bc["mode"] != "fixed" else self.tensor(rows) if rows is not None
+                         else self.tensor(self.dataset.sample(bc["dataset_size"], data_gen)))
         self._fixed_z = (self._latent(bc["size"], torch.Generator().manual_seed(stream_seed(seed, "latent")))
                          if bc["latent"] == "fixed" else None)
         self._eval = self._make_eval_batch(torch.Generator().manual_seed(stream_seed(seed, "eval")))
@@ -384,27 +433,31 @@ class GAN(GANGame):
         real = ds.sample(n, gen)
         state = {"real": real, "z": self._latent(n, gen), "kl": None}
         if ds.dim <= 2:
-            h = mc["kl_bandwidth"] or ds.sigma
+            h = mc["kl_bandwidth"] or ds.kde_bandwidth
             lo, hi = ds.bounds(margin=3 * h)
             state["kl"] = GridKL(real[: mc["kl_samples"]], lo, hi, h, mc["kl_floor"])
         return state
 
     def extra_metrics(self, x, y, step):
-        """w1 (exact EMD, m = w1_samples), kl (grid KDE, d ≤ 2), modes_covered, high_quality_frac."""
+        """w1 (exact EMD, m = w1_samples, any dimension), kl (grid KDE, d ≤ 2), and where the data has
+        modes (the built-in datasets; a samples file with game.centers) modes_covered, high_quality_frac."""
         from minimax_cli.metrics.distributions import mode_coverage, w1
 
         mc, ds, state = self.metric_cfg, self.dataset, self._metric_state
         fake = self.generate(x).detach().cpu().double()
+        modes = ds.centres is not None
         if not torch.isfinite(fake).all():
-            return {"w1": math.nan, "kl": math.nan, "modes_covered": 0, "high_quality_frac": 0.0}
+            return {"w1": math.nan, **({"kl": math.nan} if state["kl"] is not None else {}),
+                    **({"modes_covered": 0, "high_quality_frac": 0.0} if modes else {})}
         m = mc["w1_samples"]
         out = {"w1": w1(fake[:m], state["real"][:m])}
         if state["kl"] is not None:
             out["kl"] = state["kl"](fake[: mc["kl_samples"]])
-        covered, quality = mode_coverage(fake[: mc["mode_samples"]], ds.centres, ds.labels, ds.mode_weights(),
-                                         ds.sigma, mc["cover_frac"])
-        out["modes_covered"] = covered
-        out["high_quality_frac"] = quality
+        if modes:
+            covered, quality = mode_coverage(fake[: mc["mode_samples"]], ds.centres, ds.labels, ds.mode_weights(),
+                                             ds.sigma, mc["cover_frac"])
+            out["modes_covered"] = covered
+            out["high_quality_frac"] = quality
         return out
 
     def figures(self, run_dir, x, y, step, history):

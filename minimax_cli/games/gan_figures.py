@@ -115,8 +115,12 @@ def _samples_2d(plt, game, fake, y):
     cs = ax1.contourf(XX, YY, pred, levels=20, cmap="RdBu_r", alpha=0.7)
     fig.colorbar(cs, ax=ax1, shrink=0.8, label="critic" if game.loss_cfg["kind"] == "wgan" else "σ(D)")
     ax1.scatter(fake[:, 0], fake[:, 1], s=3, c="k", alpha=0.5, label="generated")
-    ax1.scatter(ds.centres[:, 0], ds.centres[:, 1], s=12 if ds.n_modes == len(ds.centres) else 0.5,
-                c="gold", label="data centres")
+    if ds.centres is not None:
+        ax1.scatter(ds.centres[:, 0], ds.centres[:, 1], s=12 if ds.n_modes == len(ds.centres) else 0.5,
+                    c="gold", label="data centres")
+    else:   # a samples file without game.centers: (up to 1,000 of) its rows
+        rows = ds.points[:: max(1, len(ds.points) // 1000)]
+        ax1.scatter(rows[:, 0], rows[:, 1], s=2, c="gold", alpha=0.6, label="data")
     ax1.set_title("samples over the discriminator")
     ax1.legend(fontsize=8, loc="upper right")
     density = kde_on_grid(fake, [gx, gy], h)  # (len(gx), len(gy))

@@ -3,7 +3,8 @@ images and the image architectures (seed 001 §4.3, seed 002 §7.2 / App. I, see
 
     data        ImageSource (games/data/images.py): torchvision's MNIST / CIFAR10 / CelebA classes
                 reading ``data_root`` (default $MINIMAX_DATA or ./data), decoded once to a uint8
-                tensor on the training device; ``dataset: synthetic`` = random images, no files
+                tensor on the training device; ``dataset: synthetic`` = random images, no files;
+                ``dataset: folder`` = every image under ``root`` (games/data/folder.py, game=images)
     batches     {"real": (size, C, H, W) in [−1, 1], "z": (size, latent) ~ N(0, I)} (+ "eps" for
                 WGAN-GP): real images from ImageBatches (an epoch sampler on the device; optional
                 horizontal flips and seed 003's dequantization noise), z and eps from the game's
@@ -45,9 +46,12 @@ import torch
 
 from minimax_cli import progress
 from minimax_cli.errors import ConfigError, DataError
+from minimax_cli.games.data.folder import FolderImages
 from minimax_cli.games.data.images import ImageBatches, ImageSource, SyntheticImages, default_data_root
 from minimax_cli.games.gan import GANGame, check_count, merge_spec, stream_seed
-from minimax_cli.games.nets import build_pair
+from minimax_cli.games.nets import build_net
+from minimax_cli.games.nets.custom import build_custom, check_forward, is_custom
+from minimax_cli.games.nets.flat import FlatModule
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +77,7 @@ def inception(weights: str, device: torch.device, download: bool = False):
 class ImageGAN(GANGame):
     """Generator (leader) vs discriminator (follower) on an image dataset."""
 
-    def __init__(self, name="cifar10", dataset="cifar10", data_root=None, download=False, split="train",
+    def __init__(self, name="cifar10", dataset="cifar10", root=None, data_root=None, download=False, split="train",
                  image_size=None, classes=None, per_class=None, crop=None, celeba_loader="torchvision",
                  workers=0, cache=True, channels=None, synthetic_size=1024, hflip=False, dequantize=False,
                  arch="dcgan", generator=None, discriminator=None, loss=None, batch=None, metrics=None):
@@ -81,11 +85,16 @@ class ImageGAN(GANGame):
         for key, value in (("download", download), ("hflip", hflip), ("dequantize", dequantize), ("cache", cache)):
             if not isinstance(value, bool):
                 raise ConfigError(f"game.{key} must be true or false (got {value!r})")
+        if root is not None and dataset != "folder":
+            raise ConfigError(f"game.root applies to dataset=folder (game=images), not {dataset}")
         if dataset == "synthetic":
             self.source = SyntheticImages(3 if channels is None else channels, image_size or 32, synthetic_size)
+        elif dataset == "folder":
+            self.source = FolderImages(root, 32 if image_size is None else image_size, 3 if channels is None else channels,
+                                       data_root, cache)
         else:
             if channels is not None:
-                raise ConfigError(f"game.channels applies to dataset=synthetic only ({dataset} has its own)")
+                raise ConfigError(f"game.channels applies to dataset=synthetic or folder only ({dataset} has its own)")
             self.source = ImageSource(dataset, data_root, split, image_size,
                                       None if classes is None else tuple(classes), per_class, crop, celeba_loader,
                                       download, cache, workers)
@@ -95,8 +104,9 @@ class ImageGAN(GANGame):
         self.gen_cfg = {k: v for k, v in dict(generator or {}).items() if v is not None}
         self.disc_cfg = {k: v for k, v in dict(discriminator or {}).items() if v is not None}
         with torch.device("meta"):  # validates the architecture and its options without allocating
-            gen, _ = self._build_pair()
-        self.latent = int(gen.latent_dim)
+            gen, _ = self._build_pair(0, builtin_only=True)
+        # an own generator's z size: its latent_dim attribute or game.generator.latent_dim, known once built
+        self.latent = int(gen.latent_dim) if gen is not None else self.gen_cfg.get("latent_dim")
         self.batch_cfg = bc = merge_spec(batch, BATCH_DEFAULTS, "game.batch")
         check_count(bc["size"], "game.batch.size", low=2)   # batch statistics (BatchNorm) need two samples
         if bc["eval_size"] is not None:
@@ -121,8 +131,40 @@ class ImageGAN(GANGame):
                               f"({fc['samples']} < {fc['is_splits']})")
         self._fid = None
 
-    def _build_pair(self):
-        return build_pair(self.arch, self.source.channels, self.source.image_size, self.gen_cfg, self.disc_cfg)
+    def _build_pair(self, seed: int, builtin_only: bool = False):
+        """(generator, discriminator): game.arch's modules, or own ones named by ``_target_`` (built
+        from their own seed stream; None with ``builtin_only``)."""
+        c, s = self.source.channels, self.source.image_size
+        nets = []
+        for role, cfg in (("generator", self.gen_cfg), ("discriminator", self.disc_cfg)):
+            if not is_custom(cfg):
+                nets.append(build_net(self.arch, role, c, s, cfg))
+            elif builtin_only:
+                nets.append(None)
+            else:
+                nets.append(build_custom(cfg, f"game.{role}", stream_seed(seed, f"init-{role}"), own_keys=("latent_dim",),
+                                         fill={"channels": c, "image_size": s}, dtype=torch.float32))
+        return nets
+
+    def _latent_of(self, gen) -> int:
+        latent = getattr(gen, "latent_dim", None) or self.gen_cfg.get("latent_dim")
+        if isinstance(latent, bool) or not isinstance(latent, int) or latent < 1:
+            raise ConfigError(f"game.generator: {self.gen_cfg.get('_target_')} has no integer latent_dim attribute; "
+                              f"set game.generator.latent_dim=N (the size of z)")
+        return latent
+
+    def _check_networks(self, G, D, device, dtype) -> None:
+        """Shapes, purity and second derivatives of own networks on 4 probe inputs (nets/custom.py)."""
+        c, s = self.source.channels, self.source.image_size
+        probe = torch.Generator().manual_seed(0)
+        if is_custom(self.gen_cfg):
+            z = torch.randn(4, self.latent, generator=probe).to(device, dtype)
+            check_forward(G, G.initial().to(device, dtype), z, "game.generator", self.gen_cfg["_target_"],
+                          lambda shape: shape == (4, c, s, s), f"(4, {c}, {s}, {s}): one image per latent row")
+        if is_custom(self.disc_cfg):
+            v = torch.rand(4, c, s, s, generator=probe).mul(2).sub(1).to(device, dtype)
+            check_forward(D, D.initial().to(device, dtype), v, "game.discriminator", self.disc_cfg["_target_"],
+                          lambda shape: shape in ((4,), (4, 1)), "(4,) or (4, 1): one logit per image")
 
     # -- validation before a run (the CLI calls it; no run directory exists yet) ----------------------
     def check(self) -> None:
@@ -130,6 +172,10 @@ class ImageGAN(GANGame):
         from minimax_cli.metrics.fid import check_weights
 
         self.source.check()
+        if is_custom(self.gen_cfg) or is_custom(self.disc_cfg):   # own networks: built and probed on the CPU
+            gen, disc = self._networks(0)
+            self.latent = self._latent_of(gen)
+            self._check_networks(FlatModule(gen), FlatModule(disc), torch.device("cpu"), torch.float32)
         fc = self.metric_cfg["fid"]
         if self.metric_cfg["fid_every"] and fc["required"]:
             try:
@@ -147,7 +193,9 @@ class ImageGAN(GANGame):
         self.images = ImageBatches(images, bc["size"], stream_seed(seed, "sampler"), self.device, dtype,
                                    hflip=self.hflip, dequantize=self.dequantize)
         gen, disc = self._networks(seed)
+        self.latent = self._latent_of(gen)
         self.set_networks(gen.to(self.device, dtype), disc.to(self.device, dtype))
+        self._check_networks(self.G, self.D, self.device, dtype)
         self._noise = torch.Generator(device=self.device)
         self._noise.manual_seed(stream_seed(seed, "noise"))
         # the diagnostics' batch and the grids' latents: fixed at setup, from streams of their own
@@ -166,7 +214,7 @@ class ImageGAN(GANGame):
             torch.manual_seed(stream_seed(seed, "init"))
             torch.set_default_dtype(torch.float32)
             try:
-                return self._build_pair()
+                return self._build_pair(seed)
             finally:
                 torch.set_default_dtype(saved)
 

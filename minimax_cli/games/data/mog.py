@@ -14,6 +14,9 @@ the mode diagnostics need: the centres, their weights, the mode each centre belo
                 divided by 7.5: the scaling of Gulrajani et al.'s WGAN-GP toy code; seed 001
                 §4.3 names a swiss roll without details)
 
+Or the researcher's own samples (``SampleData``): ``game.data=path/to/samples.npy`` (.csv, .txt,
+.pt), its rows the data distribution, modes only where ``game.centers`` are given.
+
 The swiss roll is a continuum of centres: its "centres" are 1,000 points of the noiseless curve
 at equally spaced t (each weight 1/1000; the data's t is uniform, so this is the mixture the
 data converges to), grouped into 10 equal-t segments that play the role of modes.
@@ -22,10 +25,12 @@ data converges to), grouped into 10 equal-t segments that play the role of modes
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
 import torch
 
-from minimax_cli.errors import ConfigError
+from minimax_cli.errors import ConfigError, DataError
 
 
 class Dataset:
@@ -60,6 +65,11 @@ class Dataset:
         idx = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         noise = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
         return self.centres[idx] + self.sigma * noise
+
+    @property
+    def kde_bandwidth(self) -> float:
+        """Default bandwidth of the KL estimate's KDEs: σ (Scott's rule would blur the modes)."""
+        return self.sigma
 
     def bounds(self, margin: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
         """A box holding the data: the centres' range widened by 4σ (+ margin) on each side."""
@@ -107,13 +117,175 @@ DATASETS = {
 }
 
 
-def make_dataset(name: str, sigma=None) -> Dataset:
-    """The dataset ``name`` with mode standard deviation ``sigma`` (None: the dataset's default)."""
-    if name not in DATASETS:
-        raise ConfigError(f"game.data must be one of {', '.join(DATASETS)} (got {name!r})")
-    default, builder = DATASETS[name]
-    if sigma is None:
-        sigma = default
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
+def make_dataset(name: str, sigma=None, centers=None) -> Dataset:
+    """The dataset ``name`` with mode standard deviation ``sigma`` (None: the dataset's default), or
+    the samples file ``name`` (SampleData, with optional ``centers``)."""
+    if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, (int, float))
+                              or not math.isfinite(sigma) or sigma <= 0):
         raise ConfigError(f"game.sigma must be a number > 0 (the std of each mode) or null (got {sigma!r})")
-    return builder(float(sigma))
+    if isinstance(name, str) and name in DATASETS:
+        if centers is not None:
+            raise ConfigError(f"game.centers applies to a samples file (game.data=path.npy); {name} has its own")
+        default, builder = DATASETS[name]
+        return builder(float(default if sigma is None else sigma))
+    if isinstance(name, str) and Path(name).suffix.lower() in SAMPLE_SUFFIXES:
+        return SampleData(name, sigma, centers)
+    raise ConfigError(f"game.data must be one of {', '.join(DATASETS)} or a samples file "
+                      f"({', '.join(SAMPLE_SUFFIXES)}; rows = samples, columns = dimensions) (got {name!r})")
+
+
+# -- the researcher's own samples ------------------------------------------------------------------------
+SAMPLE_SUFFIXES = (".npy", ".csv", ".txt", ".pt")
+
+
+class SampleData(Dataset):
+    """A samples file as the data distribution: the empirical distribution (1/N) Σ_i δ(v − v_i) of
+    its N rows (``game.data=path/to/samples.npy``, .csv/.txt or .pt; any dimension d).
+
+    ``sample(n)`` draws n rows uniformly with replacement (i.i.d. from the empirical distribution,
+    for fresh batches and the metrics' real samples); ``game.batch.mode=fixed`` trains on the rows
+    themselves. Modes exist only when centres are given (``game.centers``: a list of points or a
+    file like the samples); σ, the per-mode std of the mode metrics, is ``game.sigma`` or, when
+    null, estimated as the RMS per-coordinate distance of the rows to their nearest centre, and
+    each mode's weight is the share of rows nearest to it. Without centres there are no mode
+    metrics. ``kde_bandwidth`` (KL, figures): σ when known, else Scott's rule on the rows.
+    """
+
+    def __init__(self, path, sigma=None, centers=None):
+        self.path = Path(str(path)).expanduser()
+        self.name = self.path.name
+        self.points = load_samples(self.path, "game.data")
+        n, d = self.points.shape
+        if n < 2:
+            raise DataError(f"game.data: {self.path} holds {n} sample; a data distribution needs at least 2 rows")
+        self.centres = None if centers is None else _centres(centers, d)
+        self.weights = torch.full((n,), 1.0 / n, dtype=torch.float64)
+        if self.centres is not None:
+            self.labels = torch.arange(len(self.centres))
+            nearest_dist, nearest = torch.cdist(self.points, self.centres).min(1)
+            self._mode_weights = torch.bincount(nearest, minlength=len(self.centres)).double() / n
+            if sigma is None:
+                sigma = float(nearest_dist.pow(2).mean().div(d).sqrt()) or 1e-12
+        self.sigma = None if sigma is None else float(sigma)
+
+    @property
+    def dim(self) -> int:
+        return self.points.shape[1]
+
+    @property
+    def n_modes(self) -> int:
+        return 0 if self.centres is None else len(self.centres)
+
+    def mode_weights(self) -> torch.Tensor:
+        return self._mode_weights
+
+    @property
+    def kde_bandwidth(self) -> float:
+        if self.sigma is not None:
+            return self.sigma
+        n, d = self.points.shape   # Scott's rule, averaged over coordinates
+        return float(self.points.std(0).mean().clamp(min=1e-12)) * n ** (-1.0 / (d + 4))
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return self.points[torch.randint(len(self.points), (n,), generator=generator)]
+
+    def bounds(self, margin: float = 0.0):
+        pad = 3.0 * self.kde_bandwidth + margin
+        return self.points.min(0).values - pad, self.points.max(0).values + pad
+
+    def density(self, points: torch.Tensor) -> torch.Tensor:
+        """A Gaussian KDE of (at most 5,000 of) the rows, bandwidth ``kde_bandwidth`` (for figures)."""
+        points = torch.as_tensor(points, dtype=torch.float64).reshape(-1, self.dim)
+        rows = self.points[:: max(1, len(self.points) // 5000)]
+        h = self.kde_bandwidth
+        sq = torch.cdist(points, rows).pow(2)
+        return torch.exp(-sq / (2 * h ** 2)).mean(-1) / (2 * math.pi * h ** 2) ** (self.dim / 2)
+
+
+def load_samples(path: Path, key: str) -> torch.Tensor:
+    """The rows of a .npy / .csv / .txt / .pt file as a float64 (N, d) tensor (a 1-D array is (N, 1));
+    anything else is one DataError line naming the file and what is wrong with it."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SAMPLE_SUFFIXES:
+        raise DataError(f"{key}: {path} is not a samples file (.npy, .csv, .txt or .pt)")
+    if not path.is_file():
+        raise DataError(f"{key}: no such file {path.resolve()} (a relative path is from the directory minimax "
+                        f"runs in)")
+    try:
+        if suffix == ".npy":
+            with open(path, "rb") as fh:
+                if fh.read(6) != b"\x93NUMPY":
+                    raise DataError(f"{key}: {path} is not a .npy file (no NumPy header; write it with numpy.save)")
+            array = np.load(path, allow_pickle=False)
+        elif suffix == ".pt":
+            array = torch.load(path, map_location="cpu", weights_only=True)
+            if not isinstance(array, torch.Tensor):
+                raise DataError(f"{key}: {path} holds a {type(array).__name__}, not one tensor of shape (n, d) "
+                                f"(save it with torch.save(tensor, path))")
+            array = array.detach().numpy() if array.dtype != torch.bfloat16 else array.double().numpy()
+        else:
+            array = _read_text_table(path)
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001  numpy/torch parse errors: one line
+        reason = " ".join(str(exc).split())[:200]
+        raise DataError(f"{key}: cannot read {path} ({type(exc).__name__}: {reason})") from None
+    array = np.asarray(array)
+    if array.dtype.kind not in "fiu":
+        raise DataError(f"{key}: {path} holds {array.dtype} values; the samples must be real numbers")
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        raise DataError(f"{key}: {path} has shape {tuple(array.shape)}; expected (n samples, d) or (n,)")
+    if array.size == 0:
+        raise DataError(f"{key}: {path} is empty (shape {tuple(array.shape)})")
+    bad = ~np.isfinite(array.astype(np.float64))
+    if bad.any():
+        row = int(np.nonzero(bad.any(1))[0][0])
+        raise DataError(f"{key}: {path} holds {int(bad.sum())} NaN or infinite value(s) (first in row {row})")
+    return torch.as_tensor(array, dtype=torch.float64).contiguous()
+
+
+def _read_text_table(path: Path) -> np.ndarray:
+    """A CSV (or whitespace-separated) table of numbers, with or without one header line."""
+    with open(path, encoding="utf-8") as fh:
+        lines = [line for line in fh.read().splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        return np.zeros((0, 0))
+    delimiter = "," if "," in lines[0] else None
+
+    def numbers(line):
+        return [float(v) for v in line.split(delimiter)]
+
+    try:
+        numbers(lines[0])
+    except ValueError:   # a header line
+        lines = lines[1:]
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            rows.append(numbers(line))
+        except ValueError:
+            raise DataError(f"game.data: {path} line {i + 1} is not a row of numbers: {line[:80]!r}") from None
+    if len({len(r) for r in rows}) > 1:
+        raise DataError(f"game.data: {path} has rows of different lengths ({sorted({len(r) for r in rows})})")
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+
+
+def _centres(centers, dim: int) -> torch.Tensor:
+    """game.centers: a list of points (each of the data's dimension) or a samples-like file of them."""
+    if isinstance(centers, (str, Path)):
+        c = load_samples(Path(str(centers)).expanduser(), "game.centers")
+    else:
+        try:
+            c = torch.as_tensor(centers, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            raise ConfigError(f"game.centers must be a list of points [[...], ...] or a file (got {centers!r})") from None
+        if c.dim() == 1 and dim == 1:
+            c = c[:, None]
+        if c.dim() != 2 or not len(c) or not torch.isfinite(c).all():
+            raise ConfigError(f"game.centers must be a non-empty list of finite points (got {centers!r})")
+    if c.shape[1] != dim:
+        raise ConfigError(f"game.centers have dimension {c.shape[1]}, the samples {dim}")
+    return c

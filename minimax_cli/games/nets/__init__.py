@@ -46,13 +46,16 @@ def _build(cls, role: str, arch: str, kwargs: dict) -> nn.Module:
     return cls(**kwargs)
 
 
+def build_net(arch: str, role: str, channels: int, image_size: int, options: dict | None = None) -> nn.Module:
+    """The ``role`` (generator | discriminator) module of architecture ``arch`` for c×s×s images."""
+    if arch not in ARCHITECTURES:
+        raise ConfigError(f"unknown game.arch {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    cls = ARCHITECTURES[arch][0 if role == "generator" else 1]
+    return _build(cls, role, arch, {"channels": channels, "image_size": image_size, **(options or {})})
+
+
 def build_pair(arch: str, channels: int, image_size: int, generator: dict | None = None,
                discriminator: dict | None = None) -> tuple[nn.Module, nn.Module]:
     """(generator, discriminator) modules of architecture ``arch`` for c×s×s images."""
-    if arch not in ARCHITECTURES:
-        raise ConfigError(f"unknown game.arch {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
-    g_cls, d_cls = ARCHITECTURES[arch]
-    common = {"channels": channels, "image_size": image_size}
-    g = _build(g_cls, "generator", arch, {**common, **(generator or {})})
-    d = _build(d_cls, "discriminator", arch, {**common, **(discriminator or {})})
-    return g, d
+    return (build_net(arch, "generator", channels, image_size, generator),
+            build_net(arch, "discriminator", channels, image_size, discriminator))
