@@ -71,9 +71,9 @@ class RidgeSolver:
             raise ConfigError(f"algo.solver.iters must be an integer >= 1 (got {self.iters!r})")
         for key in ("tol", "damping", "damping_min", "diag_default"):
             check_rate(getattr(self, key), f"algo.solver.{key}")
-        if self.adaptive and self.kind not in ("cg", "auto"):
-            raise ConfigError("algo.solver.adaptive (Levenberg–Marquardt damping) needs algo.solver.kind=cg")
-        if self.adaptive and self.damping <= 0:
+        # like iters and damping, adaptive belongs to the CG solve: exact and diag ignore it (so a
+        # setup that plans CG with LM damping also runs its DG variant by solver.kind=diag alone)
+        if self.adaptive and self.kind in ("cg", "auto") and self.damping <= 0:
             raise ConfigError("algo.solver.adaptive needs an initial algo.solver.damping > 0 (it is multiplied)")
 
     @classmethod
@@ -136,9 +136,6 @@ class FollowTheRidge(GameOptimizer):
         solve of a follower with more than EXACT_MAX_DIM parameters is refused."""
         if self.solver.kind == "auto":
             kind = "exact" if getattr(game, "analytic", True) else "cg"
-            if self.solver.adaptive and kind != "cg":
-                raise ConfigError(f"algo.solver.adaptive needs algo.solver.kind=cg (auto chose {kind} for game "
-                                  f"{game.name}); set algo.solver.kind=cg")
             self.solver = replace(self.solver, kind=kind)
         if self.solver.kind == "exact" and dim_y > EXACT_MAX_DIM:
             raise ConfigError(f"algo.solver.kind=exact builds the dense {dim_y}x{dim_y} follower Hessian (at most "
