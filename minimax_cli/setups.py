@@ -286,7 +286,12 @@ def summary_line(res: Resolution) -> str:
     by: dict[str, list[str]] = {}
     for path, source in res.sources.items():
         if source not in (ALGO_YAML, TAU):
-            by.setdefault(source, []).append(path.removeprefix("algo."))
+            short = path.removeprefix("algo.")
+            head = short.split(".")[0]
+            siblings = [p for p, s in res.sources.items() if p.removeprefix("algo.").split(".")[0] == head and s == source]
+            name = head if len(siblings) > 1 else short   # precond.kind, precond.beta1 ... -> precond
+            if name not in by.get(source, []):
+                by.setdefault(source, []).append(name)
     if not by:
         return f"algo={res.option}: every value from conf/algo/{res.option}.yaml"
     parts = [f"{source}: {', '.join(paths)}" for source, paths in by.items()]

@@ -200,7 +200,7 @@ def test_every_game_gives_every_algorithm_its_defaults(algo):
         if algo == "gdn":   # the follower's Newton step, unpreconditioned
             assert (hp["lr_y"], hp["lr_y2"], hp["py"]["kind"]) == (0.0, 1.0, "sgd")
         if game == "mog":
-            assert (cfg.steps, cfg.log_every, cfg.game.batch.size) == (1500, 250, 500)
+            assert (cfg.steps, cfg.log_every, cfg.ema, cfg.game.batch.size) == (2500, 250, 0.99, 500)
 
 
 def test_a_game_default_never_overrides_the_command_line():
@@ -267,3 +267,22 @@ def test_every_algorithm_stays_finite_on_mog_with_its_defaults(algo, tmp_path):
     assert result.status == "finished"
     assert all(bool(torch.isfinite(v).all()) for k, v in result.state.items() if k in ("x", "y"))
     assert math.isfinite(result.step)
+
+
+@pytest.mark.slow
+def test_the_headline_command_covers_the_three_modes(tmp_path):
+    """`minimax train algo=hessianfr game=mog` with the game's defaults (HessianFR-DG, Adam 3e-3, 2,500
+    steps on batches of 500, the generator's EMA evaluated): all 3 modes, W1 <= 0.25 (README quickstart)."""
+    import json
+
+    from tests.conftest import run_subprocess
+
+    run = tmp_path / "run"
+    proc = run_subprocess(["train", "algo=hessianfr", "game=mog", "hardware.threads=1", "tensorboard=false",
+                           f"hydra.run.dir={run}"], timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["step"] == 2500
+    assert summary["algo_params"]["solver"]["kind"] == "diag" and summary["ema"] == 0.99
+    assert summary["metrics"]["modes_covered"] == 3 and summary["metrics"]["w1"] <= 0.25
+    assert "# algo=hessianfr: effective values" in (run / ".hydra" / "resolved.yaml").read_text()
