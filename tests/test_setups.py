@@ -286,3 +286,18 @@ def test_the_headline_command_covers_the_three_modes(tmp_path):
     assert summary["algo_params"]["solver"]["kind"] == "diag" and summary["ema"] == 0.99
     assert summary["metrics"]["modes_covered"] == 3 and summary["metrics"]["w1"] <= 0.25
     assert "# algo=hessianfr: effective values" in (run / ".hydra" / "resolved.yaml").read_text()
+
+
+def test_every_audit_table_the_configs_cite_exists():
+    """conf/ cites docs/setups.md#<anchor>; each anchor is a heading there (GitHub's anchor rules)."""
+    import re
+
+    from minimax_cli.config import CONF_DIR
+
+    docs = (CONF_DIR.parent / "docs" / "setups.md").read_text()
+    anchors = {re.sub(r"[^\w\- ]", "", h.strip("# ").lower()).replace(" ", "-")
+               for h in docs.splitlines() if h.startswith("#")}
+    cited = {m for p in CONF_DIR.rglob("*.yaml") for m in re.findall(r"docs/setups\.md#([\w-]+)", p.read_text())}
+    assert cited and cited <= anchors, cited - anchors
+    for name in option_names(EXP):
+        assert name in cited or name.startswith("hessianfr_") and name != "hessianfr_mog1d", name
