@@ -95,7 +95,7 @@ def algo_option(cfg: DictConfig, choices=None) -> str | None:
             choices = HydraConfig.get().runtime.choices
         except ValueError:  # not inside a Hydra job
             choices = None
-    option = choices.get("algo") if choices is not None else None
+    option = _choice(choices, "algo")
     if option is None and isinstance(cfg.get("algo"), DictConfig):
         option = cfg.algo.get("name")
     return None if option is None else str(option)
@@ -131,7 +131,12 @@ def resolve(cfg: DictConfig, overrides=(), choices=None) -> Resolution:
                 f"{origin} plans for algo={', '.join(names)} ({table.get('source', 'docs/setups.md')}); "
                 f"algo={option} is not one of them: choose one of those, or add setup.strict=false to run "
                 f"{option} with the setup's common values (setup.all) and its own yaml for the rest")
-        _apply_algo(cfg, table, option, origin, user, res.sources)
+        _apply_algo(cfg.algo, "algo", table, option, origin, user, res.sources)
+        pre = OmegaConf.select(cfg, "pretrain.algo", default=None)
+        pre_option = _choice(choices, "algo@pretrain.algo") or (pre.get("name") if isinstance(pre, DictConfig) else None)
+        if isinstance(pre, DictConfig) and origin.startswith("game "):
+            # a game's values reach a pretraining algorithm too (an experiment states its pretraining itself)
+            _apply_algo(pre, "pretrain.algo", table, str(pre_option), origin, user, res.sources, strict=False)
         for key, value in (table.get("run") or {}).items():
             if key in user:
                 continue
@@ -139,6 +144,9 @@ def resolve(cfg: DictConfig, overrides=(), choices=None) -> Resolution:
                 cfg[key] = value
             res.sources[str(key)] = origin
     _fill_sources(algo, "algo", user, res.sources)
+    pre = OmegaConf.select(cfg, "pretrain.algo", default=None)
+    if isinstance(pre, DictConfig):
+        _fill_sources(pre, "pretrain.algo", user, res.sources)
     for key in user:
         if key in cfg and not key.startswith("algo."):
             res.sources.setdefault(key, COMMAND_LINE)
@@ -156,31 +164,42 @@ def _check_table(table: DictConfig, origin: str) -> None:
         raise ConfigError(f"{origin}: unknown setup key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
 
 
-def _apply_algo(cfg, table, option, origin, user, sources) -> None:
-    algo = cfg.algo
+def _choice(choices, group: str):
+    if choices is None:
+        return None
+    try:
+        return choices.get(group)
+    except Exception:  # noqa: BLE001  (Hydra's choices node)
+        return None
+
+
+def _apply_algo(algo, prefix, table, option, origin, user, sources, strict=True) -> None:
+    """The table's `all` and its entry for ``option`` on the algorithm node at ``prefix``."""
     common = table.get("all") or {}
     own = (table.get("algos") or {}).get(option) or {}
-    tau_defined = _tau_defined(algo, user)
+    tau_defined = _tau_defined(algo, prefix, user)
     for key, value in common.items():
         key = str(key)
         if key not in algo or (key == "lr_y" and tau_defined):
             continue  # `all` applies where the algorithm has the key (IU has no preconditioner)
-        _assign(algo, key, value, f"algo.{key}", user, sources, origin)
+        _assign(algo, key, value, f"{prefix}.{key}", user, sources, origin)
     for key, value in own.items():
         key = str(key)
         if key not in algo:
+            if not strict:
+                continue
             keys = ", ".join(str(k) for k in algo.keys() if not str(k).startswith("_"))
             raise ConfigError(f"{origin}: setup.algos.{option}.{key} is not a key of algo={option} (its keys: {keys})")
-        if key == "lr_y" and "tau" in user:
+        if key == "lr_y" and f"{prefix}.tau" in user:
             continue
-        _assign(algo, key, value, f"algo.{key}", user, sources, origin)
+        _assign(algo, key, value, f"{prefix}.{key}", user, sources, origin)
 
 
-def _tau_defined(algo: DictConfig, user: set[str]) -> bool:
+def _tau_defined(algo: DictConfig, prefix: str, user: set[str]) -> bool:
     """Whether the follower's rate is τ·lr_x by the algorithm's own τ ≠ 1 or a command-line τ."""
-    if "tau" not in algo or "lr_y" not in algo or "algo.lr_y" in user:
+    if "tau" not in algo or "lr_y" not in algo or f"{prefix}.lr_y" in user:
         return False
-    if "algo.tau" in user:
+    if f"{prefix}.tau" in user:
         return True
     return OmegaConf.is_interpolation(algo, "lr_y") and algo.get("tau") not in (None, 1, 1.0)
 

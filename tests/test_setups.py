@@ -301,3 +301,12 @@ def test_every_audit_table_the_configs_cite_exists():
     assert cited and cited <= anchors, cited - anchors
     for name in option_names(EXP):
         assert name in cited or name.startswith("hessianfr_") and name != "hessianfr_mog1d", name
+
+
+def test_a_games_values_reach_a_pretraining_algorithm_an_experiments_do_not_change_its_own():
+    _, cfg = effective(["game=mog", "+algo@pretrain.algo=gda", "pretrain.steps=5", "pretrain.algo.lr_x=0.01"])
+    pre = build(cfg.pretrain.algo, "pretrain.algo").hparams()
+    assert (pre["lr_x"], pre["lr_y"], pre["px"]["kind"]) == (0.01, 3e-3, "adam")
+    _, cfg = effective([f"+{EXP}=hessianfr_mog1d", "algo=hessianfr"])   # GDA-2 at 1e-4, as the paper's pretraining
+    pre = build(cfg.pretrain.algo, "pretrain.algo").hparams()
+    assert (pre["lr_x"], pre["lr_y"], pre["k"], pre["px"]["kind"]) == (1e-4, 1e-4, 2, "adam")
