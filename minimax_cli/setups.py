@@ -9,7 +9,8 @@ One table format serves both:
       name: fr_mog1d                        # experiment's (top level), which replaces the game's
       source: seed 000 §6.2.1, App. D.2     # one line: where the values come from (docs/setups.md)
       strict: true                          # an algorithm not under `algos` is an error (false: `all` only)
-      run: {steps: 2000, log_every: 100}    # top-level keys the setup brings (a game cannot set them otherwise)
+      run: {steps: 2000, log_every: 100}    # keys outside algo the setup brings, by dot path (a game's yaml
+                                            # cannot set them otherwise), e.g. hardware.threads
       all:                                  # every algorithm, where its config has the key
         lr_x: 2.0e-4
         lr_y: 2.0e-4
@@ -84,8 +85,8 @@ def table_of(cfg: DictConfig) -> tuple[DictConfig | None, str | None]:
     return None, None
 
 
-def algo_option(cfg: DictConfig, choices=None) -> str | None:
-    """The conf/algo option the config was composed with (Hydra's choice), else algo.name."""
+def hydra_choices(cfg: DictConfig, choices=None):
+    """Hydra's group choices of this composition: given, in the config's hydra node, or the running job's."""
     if choices is None and isinstance(cfg, DictConfig):
         choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None)
     if choices is None:
@@ -95,9 +96,15 @@ def algo_option(cfg: DictConfig, choices=None) -> str | None:
             choices = HydraConfig.get().runtime.choices
         except ValueError:  # not inside a Hydra job
             choices = None
-    option = _choice(choices, "algo")
-    if option is None and isinstance(cfg.get("algo"), DictConfig):
-        option = cfg.algo.get("name")
+    return choices
+
+
+def algo_option(cfg: DictConfig, choices=None, group: str = "algo", node: str = "algo") -> str | None:
+    """The conf/algo option the config was composed with (Hydra's choice), else the node's name."""
+    option = _choice(hydra_choices(cfg, choices), group)
+    algo = OmegaConf.select(cfg, node, default=None)
+    if option is None and isinstance(algo, DictConfig):
+        option = algo.get("name")
     return None if option is None else str(option)
 
 
@@ -113,6 +120,7 @@ def resolve(cfg: DictConfig, overrides=(), choices=None) -> Resolution:
     cfg = copy.deepcopy(cfg)
     option = algo_option(cfg, choices)
     table, origin = table_of(cfg)
+    from_experiment = cfg.get("setup") is not None
     with open_dict(cfg):
         cfg.pop("setup", None)
         if isinstance(cfg.get("game"), DictConfig):
@@ -133,16 +141,16 @@ def resolve(cfg: DictConfig, overrides=(), choices=None) -> Resolution:
                 f"{option} with the setup's common values (setup.all) and its own yaml for the rest")
         _apply_algo(cfg.algo, "algo", table, option, origin, user, res.sources)
         pre = OmegaConf.select(cfg, "pretrain.algo", default=None)
-        pre_option = _choice(choices, "algo@pretrain.algo") or (pre.get("name") if isinstance(pre, DictConfig) else None)
-        if isinstance(pre, DictConfig) and origin.startswith("game "):
+        if isinstance(pre, DictConfig) and not from_experiment:
             # a game's values reach a pretraining algorithm too (an experiment states its pretraining itself)
+            pre_option = algo_option(cfg, choices, "algo@pretrain.algo", "pretrain.algo")
             _apply_algo(pre, "pretrain.algo", table, str(pre_option), origin, user, res.sources, strict=False)
         for key, value in (table.get("run") or {}).items():
-            if key in user:
+            key = str(key)
+            if _touched(key, user):
                 continue
-            with open_dict(cfg):
-                cfg[key] = value
-            res.sources[str(key)] = origin
+            OmegaConf.update(cfg, key, value, force_add=True)   # dotted keys too (hardware.threads)
+            res.sources[key] = origin
     _fill_sources(algo, "algo", user, res.sources)
     pre = OmegaConf.select(cfg, "pretrain.algo", default=None)
     if isinstance(pre, DictConfig):

@@ -200,12 +200,14 @@ def test_every_game_gives_every_algorithm_its_defaults(algo):
         if algo == "gdn":   # the follower's Newton step, unpreconditioned
             assert (hp["lr_y"], hp["lr_y2"], hp["py"]["kind"]) == (0.0, 1.0, "sgd")
         if game == "mog":
-            assert (cfg.steps, cfg.log_every, cfg.ema, cfg.game.batch.size) == (2500, 250, 0.99, 500)
+            assert (cfg.steps, cfg.log_every, cfg.ema, cfg.game.batch.size, cfg.hardware.threads) == (2500, 250, 0.99,
+                                                                                                      500, 1)
 
 
 def test_a_game_default_never_overrides_the_command_line():
-    hp, cfg = effective(["game=mog", "algo=gda", "algo.lr_x=0.01", "algo.precond=sgd", "steps=7"])
+    hp, cfg = effective(["game=mog", "algo=gda", "algo.lr_x=0.01", "algo.precond=sgd", "steps=7", "hardware.threads=2"])
     assert hp["lr_x"] == 0.01 and hp["lr_y"] == 3e-3 and hp["px"]["kind"] == "sgd" and cfg.steps == 7
+    assert cfg.hardware.threads == 2 and cfg.log_every == 250
 
 
 # -- the mechanics the setups need ---------------------------------------------------------------------------
@@ -278,8 +280,8 @@ def test_the_headline_command_covers_the_three_modes(tmp_path):
     from tests.conftest import run_subprocess
 
     run = tmp_path / "run"
-    proc = run_subprocess(["train", "algo=hessianfr", "game=mog", "hardware.threads=1", "tensorboard=false",
-                           f"hydra.run.dir={run}"], timeout=900)
+    proc = run_subprocess(["train", "algo=hessianfr", "game=mog", "tensorboard=false", f"hydra.run.dir={run}"],
+                          timeout=900)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["step"] == 2500
