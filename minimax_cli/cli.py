@@ -4,7 +4,8 @@
     minimax report PATH... [--by k,k] [--metric m] [--csv F] [--markdown F] [--plot F] [--status s]
                                            markdown table (and CSV, curves) over the runs under PATH
     minimax analyze [--json] [key=value ...]  local theory at a critical point (no run directory)
-    minimax info                           games, algorithms and hardware choices
+    minimax info [key=value ...]           games, algorithms, hardware, paper setups; with overrides, the
+                                           effective algorithm values and where each came from
 """
 
 from __future__ import annotations
