@@ -260,10 +260,10 @@ def test_fresh_batch_gives_the_second_mover_a_new_batch_and_alpha_zero_lead_is_a
 @pytest.mark.slow
 @pytest.mark.parametrize("algo", option_names("algo"))
 def test_every_algorithm_stays_finite_on_mog_with_its_defaults(algo, tmp_path):
-    """A few hundred steps of every algorithm on game=mog with the game's defaults."""
+    """200 steps of every algorithm on game=mog with the game's defaults."""
     from minimax_cli.train import execute
 
-    cfg = compose(["game=mog", f"algo={algo}", "steps=300", "log_every=300", "progress=false", "plot=false",
+    cfg = compose(["game=mog", f"algo={algo}", "steps=200", "log_every=200", "progress=false", "plot=false",
                    "tensorboard=false", "hardware.threads=1"])
     result = execute(cfg, tmp_path / "run")
     assert result.status == "finished"
