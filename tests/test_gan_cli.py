@@ -66,7 +66,7 @@ def test_pretraining_logs_into_the_same_metrics_and_hands_over_x_y(cli, runs_roo
     # deterministic game (fixed data and latents) and stateless SGD: 20 pretraining steps + 10 steps
     # of the same algorithm must land exactly where 30 steps of it do
     det = ["game=mog", *SMALL_BATCH, "game.batch.latent=fixed", "algo.lr_x=0.01", "algo.lr_y=0.01", "algo.precond=sgd",
-           "log_every=10", "plot=false"]
+           "ema=null", "log_every=10", "plot=false"]
     code, _, err = cli("train", *det, "+algo@pretrain.algo=gda", "pretrain.algo.lr_x=0.01", "pretrain.algo.lr_y=0.01",
                        "pretrain.algo.precond=sgd", "pretrain.steps=20", "steps=10")
     assert code == 0, err
