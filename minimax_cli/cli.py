@@ -4,7 +4,8 @@
     minimax report PATH... [--by k,k] [--metric m] [--csv F] [--markdown F] [--plot F] [--status s]
                                            markdown table (and CSV, curves) over the runs under PATH
     minimax analyze [--json] [key=value ...]  local theory at a critical point (no run directory)
-    minimax info                           games, algorithms and hardware choices
+    minimax info [key=value ...]           games, algorithms, hardware, paper setups; with overrides, the
+                                           effective algorithm values and where each came from
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ def _catalog() -> str:
         if not options:
             continue
         lines.append(f"{title} ({syntax}):")
+        if group == "experiment":  # each paper setup with the algorithms it plans for
+            from minimax_cli.setups import planned_in_file
+
+            options = [(name, f"[algo={','.join(planned_in_file(name))}] {text}") for name, text in options]
         width = max(len(name) for name, _ in options)
         lines += [f"  {name:<{width}}  {text}" for name, text in options]
     return "\n".join(lines)
@@ -86,7 +91,13 @@ def _parser() -> argparse.ArgumentParser:
                     "bilinear games. point=null|k|[x...,y...]; analyze.* options in conf/config.yaml.")
     analyze.add_argument("--json", action="store_true", help="print one JSON object (same as output=json)")
     analyze.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. game=g1 algo=tgda point=[0.1,0.2]")
-    sub.add_parser("info", help="list games, algorithms and hardware choices")
+    info_parser = sub.add_parser(
+        "info", help="list games, algorithms and hardware choices; with overrides, the effective "
+                     "algorithm values and where each came from",
+        description="Games, algorithms, hardware, paper setups. With overrides (e.g. game=mog algo=hessianfr): "
+                    "the algorithm's effective values and their source (algo yaml, the game's or "
+                    "experiment's setup, the command line).")
+    info_parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. game=mog algo=hessianfr")
     return parser
 
 
@@ -137,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(f"unrecognized arguments: {' '.join(extra)}")
             return analyze(args.overrides, args.json)
         if args.command == "info":
-            print(_catalog())
-            return 0
+            if extra:
+                parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            return info(args.overrides)
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         parser.print_help()
@@ -176,6 +188,8 @@ def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
     if added:
         overrides, jobs = overrides + added, [job + added for job in jobs]
         head = compose(jobs[0], hydra_config=True)
+    if not multirun and _job_config_flags(hydra_flags):
+        return print_job_config(jobs[0], resolve="--resolve" in hydra_flags)
     params = sweeper_params(head)
     if params and not multirun and not hydra_flags:  # (--cfg job only prints the config)
         raise MinimaxError(f"this config sweeps {', '.join(p.split('=', 1)[0] for p in params)} "
@@ -195,6 +209,41 @@ def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
     sys.argv = [PROG] + (["--multirun"] if multirun else []) + hydra_flags + overrides
     train_mod.hydra_entry()
     return train_mod.EXIT["code"]
+
+
+def _job_config_flags(flags: list[str]) -> bool:
+    """``--cfg job`` (optionally with ``--resolve``): printed here, with where each value came from."""
+    rest = [f for f in flags if f != "--resolve"]
+    return rest in (["--cfg", "job"], ["-c", "job"], ["--cfg=job"])
+
+
+def print_job_config(overrides: list[str], resolve: bool = False) -> int:
+    """The job's config as a run would use it (the setup table applied), then where every algorithm
+    value came from: the algorithm's yaml, the game's or experiment's setup, or the command line."""
+    from omegaconf import OmegaConf
+
+    from minimax_cli import setups
+    from minimax_cli.config import compose
+
+    res = setups.resolve(compose(overrides, hydra_config=True, setups=False), overrides)
+    cfg = res.cfg
+    job = OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"])
+    print(OmegaConf.to_yaml(job, resolve=resolve) + setups.describe(res))
+    return 0
+
+
+def info(overrides: list[str]) -> int:
+    """The catalog; with overrides, also the effective algorithm values of that composition."""
+    print(_catalog())
+    if overrides:
+        from minimax_cli import setups
+        from minimax_cli.config import compose
+
+        _check_overrides(overrides)
+        res = setups.resolve(compose(overrides, hydra_config=True, setups=False), overrides)
+        print()
+        print(setups.describe(res).replace("# ", "", 1).replace("\n#   ", "\n  "))
+    return 0
 
 
 def report(args) -> int:

@@ -8,7 +8,7 @@ import os
 import re
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from minimax_cli.errors import ConfigError
 
@@ -194,8 +194,11 @@ def merge_overrides(base: list[str], overrides: list[str]) -> list[str]:
     return [o for o in base if key(o) not in given] + list(overrides)
 
 
-def compose(overrides: list[str], hydra_config: bool = False) -> DictConfig:
-    """Compose conf/ with overrides as Hydra would, raising ConfigError with one clear line."""
+def compose(overrides: list[str], hydra_config: bool = False, setups: bool = True) -> DictConfig:
+    """Compose conf/ with overrides as Hydra would, raising ConfigError with one clear line.
+
+    With ``setups`` (the default) the game's or experiment's setup table is applied as a run
+    applies it (minimax_cli/setups.py): the config a run would use."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -203,11 +206,20 @@ def compose(overrides: list[str], hydra_config: bool = False) -> DictConfig:
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return hydra_compose(config_name="config", overrides=list(overrides), return_hydra_config=hydra_config)
+            cfg = hydra_compose(config_name="config", overrides=list(overrides),
+                                return_hydra_config=hydra_config or setups)
     except Exception as exc:  # Hydra/OmegaConf errors: rewrite as one line
         raise ConfigError(explain_hydra_error(exc, overrides)) from None
     finally:
         GlobalHydra.instance().clear()
+    if setups:
+        from minimax_cli.setups import apply
+
+        cfg = apply(cfg, overrides)  # after composition, before validation (check_run)
+        if not hydra_config:
+            with open_dict(cfg):
+                del cfg["hydra"]
+    return cfg
 
 
 #: configs the sweep plugins (pyproject's `sweep` extra) register

@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from minimax_cli import checkpoint, distributed, progress
+from minimax_cli import checkpoint, distributed, progress, setups
 from minimax_cli.config import CONF_DIR, apply_threads, build, pretrain_phase, resolve_hardware
 from minimax_cli.errors import MinimaxError
 from minimax_cli.oracle import apply_precision, effective_precision
@@ -38,9 +38,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
+def execute(cfg: DictConfig, run_dir: Path, sources: str = "") -> RunResult:
     """Run one job of the config into ``run_dir``: metrics, summary, figures; checkpoints every
-    ``checkpoint_every`` steps, and with ``resume`` continue from the run's last checkpoint."""
+    ``checkpoint_every`` steps, and with ``resume`` continue from the run's last checkpoint.
+    ``sources`` (setups.describe: where each algorithm value came from) ends resolved.yaml."""
     # the run directory first: setup (data, FID statistics) may take minutes
     if os.environ.get("RANK", "0") == "0":  # (torchrun's other ranks: rank 0 speaks for the run)
         resuming = cfg.get("resume", False) not in (False, None, "false")
@@ -64,7 +65,8 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / ".hydra").mkdir(exist_ok=True)
-        (run_dir / ".hydra" / "resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        (run_dir / ".hydra" / "resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True)
+                                                          + (sources + "\n" if sources else ""))
     runlog = distributed.NullLog() if not main else RunLog(
         run_dir, tensorboard=bool(cfg.tensorboard), resume_step=None if resumed is None else int(resumed["runner"]["step"]))
     if resumed is not None:
@@ -252,10 +254,14 @@ def hydra_entry(cfg: DictConfig) -> float:
     multirun = hc.mode == RunMode.MULTIRUN
     started = time.perf_counter()
     try:
+        # the game's / experiment's values for this algorithm, where the command line set none
+        setup = setups.resolve(cfg, list(hc.overrides.task), hc.runtime.choices)
+        cfg = setup.cfg
+        log.info("%s", setups.summary_line(setup))
         if distributed.should_launch(cfg):  # hardware=ddp: this job starts torchrun; its ranks write the run dir
             status = distributed.launch(cfg, run_dir)
         else:
-            status = execute(cfg, run_dir).status
+            status = execute(cfg, run_dir, setups.describe(setup)).status
         if status == "interrupted":
             EXIT["code"] = 130
             if multirun:

@@ -55,7 +55,8 @@ def build_case(name: str, overrides: list[str]):
     from minimax_cli.config import apply_threads, build, compose, resolve_hardware
     from minimax_cli.oracle import CostMeter, Oracle
 
-    cfg = compose(["+experiment=fr_mog1d", "hardware.threads=1", *ALGOS[name], *overrides])
+    # setup.strict=false: the algorithms seed 000 does not run get the setup's common values (RMSprop 2e-4)
+    cfg = compose(["+experiment=fr_mog1d", "setup.strict=false", "hardware.threads=1", *ALGOS[name], *overrides])
     game, algo = build(cfg.game, "game"), build(cfg.algo, "algo")
     device, dtype = resolve_hardware(cfg.hardware, game)
     apply_threads(cfg.hardware)

@@ -117,10 +117,15 @@ def report_table(result: Result, metrics: list[str]) -> str:
 
 
 def write_outputs(out: Path, title: str, setting: str, tables: list[tuple[str, str]], claims: list[Claim],
-                  quick: bool, notes: str, extra: dict) -> int:
-    """table.md (tables, claims ✓/✗, notes) and rows.json; returns the exit status."""
+                  quick: bool, notes: str, extra: dict, audit: tuple[str, ...] = ()) -> int:
+    """table.md (tables, claims ✓/✗, notes) and rows.json; returns the exit status. ``audit``: the
+    experiments whose audit table (docs/setups.md) states every value the runs use."""
     lines = [f"# {title}", "", setting, "", f"Runs: `{out / 'runs'}` (one `minimax train -m` sweep per variant, "
              "`algo.name` = the variant).", ""]
+    if audit:
+        cited = ", ".join(f"`docs/setups.md#{a}`" for a in audit)
+        lines += [f"Setup audit: {cited} (each value: paper section, reference-code file:line, ours, why); "
+                  "each run's `.hydra/resolved.yaml` ends with where every algorithm value came from.", ""]
     for heading, text in tables:
         lines += [f"## {heading}", "", text.rstrip(), ""]
     lines += ["## Claims", ""]

@@ -14,9 +14,11 @@ both players) for 10,000 iterations (the `pretrain:` phase), then each algorithm
     hessianfr_cg1, hessianfr_cg10         the CG ablation (Figs. 4–5, with cg5 and dg)
     gdn_cg5, gdn_dg                       GDN (η_y1 = 0, η_y2 = 1: the follower's Newton step)
 
-CG solves use the normal equations with Levenberg–Marquardt damping from λ = 1 and the
-finite-difference mixed product (seed 000 App. D.4; seed 001 gives neither). All rates are 1e-4
-("fine-tuned", not reported). Seconds are the main phase's wall clock from metrics.jsonl.
+Every value is the experiment's (docs/setups.md#hessianfr_mog1d): CG solves use the normal equations
+with Levenberg–Marquardt damping from λ = 1 and the finite-difference mixed product (seed 000 App.
+D.4; seed 001 gives neither); all rates are 1e-4 ("fine-tuned", not reported); a variant names only
+what makes it one (follower steps, solver kind and iterations). Seconds are the main phase's wall
+clock from metrics.jsonl.
 
 Quick setting (CI): 200 points, rates 1e-3 (10×), 50 GDA-2 pretraining steps, then 60 steps of
 gda, gda2, eg and the four HessianFR variants, without per-run figures (FR and GDN run in
@@ -37,8 +39,7 @@ from mog_repro import (Claim, Variant, curve, estimate, grad_norm, main_args, pr
                        report_table, tail_median, write_outputs)
 
 NAME = "hessianfr_mog"
-CG = ["algo.mixed=fd", "algo.solver.kind=cg", "algo.solver.adaptive=true", "algo.solver.damping=1.0"]
-DG = ["algo.mixed=fd", "algo.solver.kind=diag"]
+DG = ["algo.solver.kind=diag"]   # the experiment's ridge methods run CG5 with the fd mixed product
 BASELINES = ["gda", "gda2", "eg"]
 RIDGE = ["fr_cg5", "fr_dg", "hessianfr_cg5", "hessianfr_dg", "gdn_cg5", "gdn_dg"]
 ABLATION = ["hessianfr_cg1", "hessianfr_cg5", "hessianfr_cg10", "hessianfr_dg"]
@@ -46,21 +47,20 @@ THRESHOLD = 1e-3       # ‖(∇ₓ, ∇ᵧ)‖ that counts as converged for the
 
 
 def variants(quick: bool) -> list[Variant]:
-    lr = 1e-3 if quick else 1e-4
-    r = [f"algo.lr_x={lr}"]
-    fr = ["algo=fr", *r, f"algo.lr_y={lr}"]
-    hfr = ["algo=hessianfr", *r, f"algo.lr_y={lr}", f"algo.lr_y2={lr}"]
-    gdn = ["algo=gdn", *r]
     game = ["+experiment=hessianfr_mog1d"]
+    fast = []                       # the quick setting's 10x rates (gdn keeps its Newton step)
     if quick:
+        lr = 1e-3
         game += ["game.batch.dataset_size=200", "game.batch.size=200", "pretrain.steps=50",
-                 f"pretrain.algo.lr_x={lr}", "steps=60", "log_every=20", "plot=false"]
+                 f"pretrain.algo.lr_x={lr}", f"pretrain.algo.lr_y={lr}", "steps=60", "log_every=20", "plot=false"]
+        fast = [f"algo.lr_x={lr}", f"algo.lr_y={lr}"]
+    hfr = ["algo=hessianfr", *fast] + ([f"algo.lr_y2={lr}"] if quick else [])
     table = {
-        "gda": ["algo=gda", *r], "gda2": ["algo=gda", *r, "algo.follower_steps=2"], "eg": ["algo=eg", *r],
-        "fr_cg5": [*fr, *CG, "algo.solver.iters=5"], "fr_dg": [*fr, *DG],
-        "hessianfr_cg1": [*hfr, *CG, "algo.solver.iters=1"], "hessianfr_cg5": [*hfr, *CG, "algo.solver.iters=5"],
-        "hessianfr_cg10": [*hfr, *CG, "algo.solver.iters=10"], "hessianfr_dg": [*hfr, *DG],
-        "gdn_cg5": [*gdn, *CG, "algo.solver.iters=5"], "gdn_dg": [*gdn, *DG],
+        "gda": ["algo=gda", *fast], "gda2": ["algo=gda", *fast, "algo.follower_steps=2"], "eg": ["algo=eg", *fast],
+        "fr_cg5": ["algo=fr", *fast], "fr_dg": ["algo=fr", *fast, *DG],
+        "hessianfr_cg1": [*hfr, "algo.solver.iters=1"], "hessianfr_cg5": hfr,
+        "hessianfr_cg10": [*hfr, "algo.solver.iters=10"], "hessianfr_dg": [*hfr, *DG],
+        "gdn_cg5": ["algo=gdn", *fast[:1]], "gdn_dg": ["algo=gdn", *fast[:1], *DG],
     }
     skip = {"fr_cg5", "fr_dg", "gdn_cg5", "gdn_dg"} if quick else set()
     return [Variant(label, [*game, *over]) for label, over in table.items() if label not in skip]
@@ -191,7 +191,7 @@ def main(argv=None) -> int:
     return write_outputs(out, "HessianFR on the 1-D MoG GAN (seed 001 Figs. 2–5)", setting,
                          [("minimax report (final values)", table), ("Per variant (main phase)", "\n".join(lines))],
                          claims(rows), args.quick, NOTES,
-                         {"rows": rows})
+                         {"rows": rows}, audit=("hessianfr_mog1d",))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,8 @@ SMOKE = ["steps=2", "log_every=2", "checkpoint_every=0", "game.batch.size=4", "g
          "game.metrics.fid.samples=2", "game.metrics.fid.real_samples=2", "game.metrics.fid.batch_size=2",
          "hardware.threads=1", "progress=false"]
 
-HFR = ["algo=hessianfr", "algo.lr_y2=2e-5", "algo.mixed=fd"]
+# Every optimizer runs with its experiment's values (docs/setups.md: the audit of each against its paper
+# and the reference code); a variant names only what makes it one (solver kind and iterations).
 TARGETS = {
     "hessianfr-table1": {
         "title": "Seed 001 Table 1: FID and time per 100 iterations (WGAN-GP, Adam, eta_x = 2e-5, eta_y = (5e-5, 2e-5))",
@@ -61,14 +62,15 @@ TARGETS = {
             "cifar10_resnet": ("CIFAR-10 (ResNet)", "hessianfr_cifar10_resnet", "resnet"),
             "celeba_resnet": ("CelebA (ResNet)", "hessianfr_celeba_resnet", "resnet"),
         },
-        "optimizers": {
-            "gda5": ("GDA-5", ["algo=gda", "algo.follower_steps=5"]),
+        "audit": "hessianfr-table-1",
+        "optimizers": {     # the setup: GDA-5, fd mixed products, CG1 (conf/experiment/common/hessianfr_table1.yaml)
+            "gda5": ("GDA-5", ["algo=gda"]),
             "eg": ("EG", ["algo=eg"]),
-            "fr_dg": ("FR-DG", ["algo=fr", "algo.mixed=fd", "algo.solver.kind=diag"]),
-            "fr_cg1": ("FR-CG1", ["algo=fr", "algo.mixed=fd", "algo.solver.kind=cg", "algo.solver.iters=1"]),
-            "hfr_dg": ("HessianFR-DG", HFR + ["algo.solver.kind=diag"]),
-            "hfr_cg1": ("HessianFR-CG1", HFR + ["algo.solver.kind=cg", "algo.solver.iters=1"]),
-            "hfr_cg5": ("HessianFR-CG5", HFR + ["algo.solver.kind=cg", "algo.solver.iters=5"]),
+            "fr_dg": ("FR-DG", ["algo=fr", "algo.solver.kind=diag"]),
+            "fr_cg1": ("FR-CG1", ["algo=fr"]),
+            "hfr_dg": ("HessianFR-DG", ["algo=hessianfr", "algo.solver.kind=diag"]),
+            "hfr_cg1": ("HessianFR-CG1", ["algo=hessianfr"]),
+            "hfr_cg5": ("HessianFR-CG5", ["algo=hessianfr", "algo.solver.iters=5"]),
         },
         "only": {"hfr_cg5": ("mnist_cnn",)},          # Table 1 has CG5 on MNIST only
         "smoke_optimizers": {"mnist_cnn": None, "*": ("hfr_cg1",)},   # None: all
@@ -91,12 +93,12 @@ TARGETS = {
             "dcgan": ("DCGAN", "lead_cifar_dcgan", "dcgan"),
             "resnet": ("ResNet", "lead_cifar_resnet", "resnet"),
         },
-        "optimizers": {
-            "adam": ("Adam", ["algo=gda", "algo.order=alternating_follower_first"]),
-            "sngan": ("SNGAN (Adam, 5 D steps)", ["algo=gda", "algo.order=alternating_follower_first",
-                                                  "algo.follower_steps=5", "algo.lr_y=2e-4"]),
+        "audit": "lead_cifar_dcgan, docs/setups.md#lead_cifar_resnet",
+        "optimizers": {     # each experiment's gda is its baseline (Adam / SNGAN's 5 D steps), lead_adam its α
+            "adam": ("Adam", ["algo=gda"]),
+            "sngan": ("SNGAN (Adam, 5 D steps)", ["algo=gda"]),
             "lead_adam": ("LEAD-Adam", ["algo=lead_adam"]),
-            "lead_adam_resnet": ("LEAD-Adam", ["algo=lead_adam", "algo.alpha_x=0.5", "algo.alpha_y=0.01"]),
+            "lead_adam_resnet": ("LEAD-Adam", ["algo=lead_adam"]),
         },
         "only": {"adam": ("dcgan",), "lead_adam": ("dcgan",), "sngan": ("resnet",), "lead_adam_resnet": ("resnet",)},
         "smoke_optimizers": {"*": None},
@@ -113,6 +115,7 @@ TARGETS = {
                                            ("celeba", "CelebA", "tgda_celeba", (1, 2, 4, 8, 16)))
             for mu in (10, 1) for tau in taus
         },
+        "audit": "tgda_cifar10",
         "optimizers": {"tgda": ("tau-GDA", [])},
         "smoke_settings": ("cifar10_mu10_tau1", "cifar10_mu10_tau4", "cifar10_mu1_tau4", "celeba_mu10_tau8"),
         "smoke_optimizers": {"*": None},
@@ -435,7 +438,10 @@ def main(argv=None) -> int:
     failed = [d for d in done if d[1].startswith("failed")]
     header = (f"# {target['title']}{' — SMOKE (tiny nets, fake data, untrained Inception: not FIDs)' if args.smoke else ''}\n\n"
               f"Runs: `{out / 'runs'}` ({len(done)} run(s) this call, {len(failed)} failed, "
-              f"{time.perf_counter() - started:.0f} s).\n\n")
+              f"{time.perf_counter() - started:.0f} s).\n\n"
+              f"Setup audit: `docs/setups.md#{target['audit']}` (each value: paper section, reference-code "
+              "file:line, ours, why); each run's `.hydra/resolved.yaml` ends with where every algorithm value "
+              "came from.\n\n")
     (out / "table.md").write_text(header + text + "\nClaims:\n\n" + (checks or "- (none checkable)") + "\n")
     (out / "rows.json").write_text(json.dumps({"rows": rows, "claims": claims, "runs": done}, indent=1) + "\n")
     print("\n" + header + text + "\nClaims:\n\n" + checks)

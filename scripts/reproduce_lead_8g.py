@@ -4,14 +4,15 @@
 
 Full setting (`+experiment=lead_ring8`): 8 Gaussians on the unit circle with variance 0.05 (as the
 text says), generator and discriminator with three hidden layers of 2,000 ReLU units (Table 2),
-latent 64, batch 128, saturating loss, 10,000 iterations, seeds 0–3. Both variants run seed 002's
-Alg. 2 (alternating, Adam on the coupled gradient) with the same rates and Adam moments:
+latent 64, batch 128, PyTorch's default init, non-saturating loss, 10,000 iterations, seeds 0–3.
+Every value is the experiment's (docs/setups.md#lead_ring8): where the paper is silent, the authors'
+8-Gaussian script (Gaussians_py3.py): lr 3e-4 for both players, Adam β G (0.5, 0.9) and D (0.55, 0.9),
+α = 0.6 for both, a D step then a G step on new noise. The two variants:
 
-    adam        α_x = α_y = 0 (Alg. 2 without the coupling: alternating Adam)
-    lead_adam   α_x = α_y = 0.6
+    adam        algo=gda: plain Adam, the same order, rates and moments (the script's `adam` rule)
+    lead_adam   algo=lead_adam: Adam on the coupled gradient (Alg. 2), α_x = α_y = 0.6
 
-The paper gives neither rates, α nor Adam's β for this experiment; the values are those of the
-authors' public 8-Gaussian script (lr 3e-4 for both players, β = (0.5, 0.9), α = 0.6). Fig. 6's claim
+Fig. 6's claim
 is read through the mode metrics: Adam collapses (covers fewer than 8 modes) while LEAD-Adam covers
 all 8 (modes_covered; high_quality_frac and w1 are reported beside).
 
@@ -33,9 +34,8 @@ from mog_repro import (Claim, Variant, estimate, load_samples, main_args, prepar
                        report_table, write_outputs)
 
 NAME = "lead_8g"
-SHARED = ["+experiment=lead_ring8", "algo=lead_adam", "algo.lr_x=3e-4", "algo.lr_y=3e-4",
-          "algo.precond={kind:adam,beta1:0.5,beta2:0.9,eps:1e-8,bias_correction:true}"]
-COUPLING = {"adam": ["algo.alpha_x=0.0", "algo.alpha_y=0.0"], "lead_adam": ["algo.alpha_x=0.6", "algo.alpha_y=0.6"]}
+SHARED = ["+experiment=lead_ring8"]
+COUPLING = {"adam": ["algo=gda"], "lead_adam": ["algo=lead_adam"]}
 
 
 def variants(quick: bool) -> list[Variant]:
@@ -96,14 +96,15 @@ def fig6(result, rows, path: Path) -> Path | None:
 
 
 NOTES = """\
+* Every value and its source: docs/setups.md#lead_ring8 (paper section, reference line, why).
 * Taken from the text: the data (variance 0.05, read as written; the authors' script draws std 0.05
   on a circle of radius 2 and divides by √2, i.e. much narrower modes), Table 2's networks, latent 64,
-  batch 128, 10k iterations, the saturating loss (Fig. 6 shows both losses).
-* Not in the text, taken from the authors' public 8-Gaussian script (values only): lr 3e-4, Adam
-  β = (0.5, 0.9), α = 0.6 for both players. Both variants run Alg. 2 as written (leader first, the
-  coupling through each player's own loss, α multiplying it); the script updates the discriminator
-  first and couples through the generator's loss, which our implementation does not copy.
-* Weights use PyTorch's default initialization (Table 2; the script draws N(0, 0.02)).
+  batch 128, 10k iterations, PyTorch's default init (the script draws N(0, 0.02):
+  game.generator.init=normal_0.02 game.discriminator.init=normal_0.02 for its).
+* Not in the text, from the authors' 8-Gaussian script: lr 3e-4, Adam β G (0.5, 0.9) / D (0.55, 0.9),
+  α = 0.6 for both players, the non-saturating loss, a D step then a G step on new noise; the Adam
+  baseline is plain Adam in the same loop. The script couples D through the generator's loss
+  (∇²_yx L_x); ours through each player's own (Alg. 2 as written): equal for zero-sum losses.
 * Quick setting (CI): 2×64 networks for 300 iterations, one seed; the claims of Fig. 6 need the full
   setting (at the quick scale neither method has found the modes).
 """
@@ -129,7 +130,7 @@ def main(argv=None) -> int:
                "Full setting: seed 002 App. H / I.1 (`+experiment=lead_ring8`), 10,000 iterations, seeds 0–3.")
     return write_outputs(out, "LEAD-Adam vs Adam on 8 Gaussians (seed 002 Fig. 6)", setting,
                          [("minimax report (mean ± std over seeds)", table), ("Per run", "\n".join(lines))],
-                         claims(rows), args.quick, NOTES, {"rows": rows})
+                         claims(rows), args.quick, NOTES, {"rows": rows}, audit=("lead_ring8",))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ def check_gan_run(root, steps):
 @pytest.mark.slow
 def test_mog_gda_200_steps_writes_metrics_figures_and_summary(tmp_path):
     root = tmp_path / "runs"
-    proc = run_subprocess(["train", "game=mog", "algo=gda", "steps=200"], env_extra={"MINIMAX_RUNS": str(root)})
+    proc = run_subprocess(["train", "game=mog", "algo=gda", "steps=200", "log_every=10"],
+                          env_extra={"MINIMAX_RUNS": str(root)})
     assert proc.returncode == 0, proc.stderr
     _, rows, summary = check_gan_run(root, 200)
     assert len(rows) == 21 and summary["game"] == "mog"
@@ -37,11 +38,11 @@ def test_mog_gda_200_steps_writes_metrics_figures_and_summary(tmp_path):
 @pytest.mark.slow
 def test_mog_hessianfr_200_steps_writes_metrics_figures_and_summary(tmp_path):
     """HessianFR on the GAN from the command line: solver.kind=auto is CG there (10 steps, 2 HVPs
-    each, one for the right-hand side, one JVP for the mixed product), on a 64-point full batch to
-    keep the test cheap."""
+    each, one for the right-hand side, one JVP for the mixed product; the game's default is DG), on a
+    64-point full batch to keep the test cheap."""
     root = tmp_path / "runs"
     proc = run_subprocess(["train", "game=mog", "algo=hessianfr", "steps=200", "game.batch.dataset_size=64",
-                           "game.batch.size=64", "log_every=50"],
+                           "game.batch.size=64", "log_every=50", "algo.solver.kind=auto", "algo.mixed=jvp"],
                           env_extra={"MINIMAX_RUNS": str(root)})
     assert proc.returncode == 0, proc.stderr
     _, rows, summary = check_gan_run(root, 200)
@@ -64,9 +65,10 @@ def test_grid2d_with_fresh_minibatches(cli, runs_root):
 def test_pretraining_logs_into_the_same_metrics_and_hands_over_x_y(cli, runs_root, tmp_path, monkeypatch):
     # deterministic game (fixed data and latents) and stateless SGD: 20 pretraining steps + 10 steps
     # of the same algorithm must land exactly where 30 steps of it do
-    det = ["game=mog", *SMALL_BATCH, "game.batch.latent=fixed", "algo.lr_x=0.01", "log_every=10", "plot=false"]
-    code, _, err = cli("train", *det, "+algo@pretrain.algo=gda", "pretrain.algo.lr_x=0.01", "pretrain.steps=20",
-                       "steps=10")
+    det = ["game=mog", *SMALL_BATCH, "game.batch.latent=fixed", "algo.lr_x=0.01", "algo.lr_y=0.01", "algo.precond=sgd",
+           "ema=null", "log_every=10", "plot=false"]
+    code, _, err = cli("train", *det, "+algo@pretrain.algo=gda", "pretrain.algo.lr_x=0.01", "pretrain.algo.lr_y=0.01",
+                       "pretrain.algo.precond=sgd", "pretrain.steps=20", "steps=10")
     assert code == 0, err
     (run,) = run_dirs(runs_root)
     rows, summary = load_metrics(run), load_summary(run)

@@ -52,17 +52,15 @@ class DirectionOptimizer(GameOptimizer):
 
     The direction d is descent-oriented for the player's own loss (∇_x L_x for GDA); the player's
     preconditioner (precond.py) turns it into a step with its learning rate, momentum included.
-    Learning rates: ``lr_x`` and ``lr_y`` or ``tau`` (lr_y = τ·lr_x).
+    Learning rates: ``lr_x`` and ``lr_y`` or ``tau`` (lr_y = τ·lr_x); preconditioners: ``precond``
+    with each player's own fields in ``precond_x`` / ``precond_y`` (``player_preconds``).
     """
 
-    def __init__(self, name, lr_x, lr_y=None, tau=None, momentum=0.0, precond="sgd"):
+    def __init__(self, name, lr_x, lr_y=None, tau=None, momentum=0.0, precond="sgd", precond_x=None, precond_y=None):
         super().__init__(name)
-        from minimax_cli.algos.precond import Precond
-
         self.lr_x = check_rate(lr_x, "algo.lr_x")
         self.lr_y = follower_rate(self.lr_x, lr_y, tau)
-        self.px = Precond.build(precond, momentum)
-        self.py = Precond.build(precond, momentum)
+        self.px, self.py = player_preconds(precond, precond_x, precond_y, momentum)
 
     def init(self, x, y, oracle):
         return {"x": x, "y": y, "px": self.px.init(x), "py": self.py.init(y)}
@@ -72,6 +70,39 @@ class DirectionOptimizer(GameOptimizer):
         dx, px = self.px.step(dx_dir, state["px"], self.lr_x)
         dy, py = self.py.step(dy_dir, state["py"], self.lr_y)
         return {"x": state["x"] + dx, "y": state["y"] + dy, "px": px, "py": py}
+
+
+def player_preconds(precond, precond_x=None, precond_y=None, momentum: float = 0.0):
+    """(P_x, P_y) from the shared ``precond`` and each player's own fields.
+
+    ``precond`` is a kind name (that kind's standard settings) or a mapping {kind, beta1, beta2, eps,
+    bias_correction, lr_decay}; ``precond_x`` / ``precond_y`` (a kind name, a mapping, or null)
+    replace the shared value field by field where they are not null: seed 002's 8-Gaussians runs
+    Adam with β1 = 0.5 for G and 0.55 for D, i.e. precond_y.beta1 = 0.55.
+    """
+    from minimax_cli.algos.precond import Precond
+
+    def fields(spec) -> dict:
+        if spec is None:
+            return {}
+        if isinstance(spec, Precond):
+            return {k: getattr(spec, k) for k in spec.__dataclass_fields__ if k != "momentum"}
+        if isinstance(spec, str):
+            return {"kind": spec}
+        return {k: v for k, v in dict(spec).items() if v is not None}
+
+    shared = fields(precond)
+    return tuple(Precond.build({**shared, **fields(own)}, momentum) for own in (precond_x, precond_y))
+
+
+def check_fresh_batch(value, order: str) -> bool:
+    """``fresh_batch``: a bool, meaningful only when the players move one after the other."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"algo.fresh_batch must be true or false (got {value!r})")
+    if value and order == "simultaneous":
+        raise ConfigError("algo.fresh_batch=true gives the second player's step a new batch: it needs an "
+                          "alternating algo.order (both players move from one batch when simultaneous)")
+    return value
 
 
 def check_rate(value, key: str, allow_zero: bool = True) -> float:

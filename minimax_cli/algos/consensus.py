@@ -36,8 +36,9 @@ CONSENSUS_ON = ("field", "value")
 class SGA(DirectionOptimizer):
     """Symplectic gradient adjustment: direction ξ + λ Aᵀξ."""
 
-    def __init__(self, name="sga", lr_x=0.05, lr_y=None, tau=None, lam=1.0, momentum=0.0, precond="sgd"):
-        super().__init__(name, lr_x, lr_y, tau, momentum, precond)
+    def __init__(self, name="sga", lr_x=0.05, lr_y=None, tau=None, lam=1.0, momentum=0.0, precond="sgd",
+                 precond_x=None, precond_y=None):
+        super().__init__(name, lr_x, lr_y, tau, momentum, precond, precond_x, precond_y)
         if isinstance(lam, bool) or not isinstance(lam, (int, float)):
             raise ConfigError(f"algo.lam must be a number (got {lam!r})")
         self.lam = float(lam)
@@ -55,8 +56,8 @@ class ConsensusOptimization(DirectionOptimizer):
     """Consensus optimization: direction ξ + c·γ Jᵀξ, c = 2 (seed 000) or 1 (seed 004)."""
 
     def __init__(self, name="co", lr_x=0.05, lr_y=None, tau=None, gamma=0.1, penalty="squared_norm",
-                 consensus_on="field", momentum=0.0, precond="sgd"):
-        super().__init__(name, lr_x, lr_y, tau, momentum, precond)
+                 consensus_on="field", momentum=0.0, precond="sgd", precond_x=None, precond_y=None):
+        super().__init__(name, lr_x, lr_y, tau, momentum, precond, precond_x, precond_y)
         self.gamma = check_rate(gamma, "algo.gamma")
         if penalty not in PENALTIES:
             raise ConfigError(f"algo.penalty must be one of {', '.join(PENALTIES)} (got {penalty!r})")

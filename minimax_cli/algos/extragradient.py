@@ -40,8 +40,9 @@ class OGDA(DirectionOptimizer):
 class Extrapolation(DirectionOptimizer):
     """Extra-gradient (lookahead = lr) and the predictive method PM (lookahead = γ)."""
 
-    def __init__(self, name="eg", lr_x=0.05, lr_y=None, tau=None, lookahead=None, momentum=0.0, precond="sgd"):
-        super().__init__(name, lr_x, lr_y, tau, momentum, precond)
+    def __init__(self, name="eg", lr_x=0.05, lr_y=None, tau=None, lookahead=None, momentum=0.0, precond="sgd",
+                 precond_x=None, precond_y=None):
+        super().__init__(name, lr_x, lr_y, tau, momentum, precond, precond_x, precond_y)
         if lookahead is None:
             self.gamma_x, self.gamma_y = self.lr_x, self.lr_y
         else:

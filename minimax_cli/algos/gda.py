@@ -7,6 +7,8 @@ seed 001 App. A):
     τ-GDA          lr_y = τ · lr_x  (timescale separation, seed 003)
     heavy ball     P(d) = momentum · Δ_prev − lr · d, momentum ∈ (−1, 1), negative allowed
     GDA-k          the follower takes k steps per leader step (seed 001's GDA-2 / GDA-5)
+    fresh_batch    alternating orders: the second player's gradient on a new batch (the training
+                   loops of seeds 002/003 draw new noise for the generator's step)
 
 with P the player's preconditioner (sgd | rmsprop | adam, see precond.py). For zero-sum games
 ∇_y L_y = −∇_y f, so the follower ascends f.
@@ -14,7 +16,7 @@ with P the player's preconditioner (sgd | rmsprop | adam, see precond.py). For z
 
 from __future__ import annotations
 
-from minimax_cli.algos.base import DirectionOptimizer
+from minimax_cli.algos.base import DirectionOptimizer, check_fresh_batch
 from minimax_cli.errors import ConfigError
 
 ORDERS = ("simultaneous", "alternating", "alternating_follower_first")
@@ -24,20 +26,22 @@ class GDA(DirectionOptimizer):
     """Gradient descent-ascent: simultaneous or alternating, τ-scaled, heavy-ball, GDA-k."""
 
     def __init__(self, name="gda", lr_x=0.05, lr_y=None, tau=None, order="simultaneous",
-                 momentum=0.0, precond="sgd", follower_steps=1):
-        super().__init__(name, lr_x, lr_y, tau, momentum, precond)
+                 momentum=0.0, precond="sgd", follower_steps=1, precond_x=None, precond_y=None, fresh_batch=False):
+        super().__init__(name, lr_x, lr_y, tau, momentum, precond, precond_x, precond_y)
         self.tau = self.lr_y / self.lr_x if self.lr_x > 0 else None
         if order not in ORDERS:
             raise ConfigError(f"algo.order must be one of {', '.join(ORDERS)} (got {order!r})")
         if isinstance(follower_steps, bool) or not isinstance(follower_steps, int) or follower_steps < 1:
             raise ConfigError(f"algo.follower_steps must be an integer >= 1 (got {follower_steps!r})")
         self.order, self.k = order, follower_steps
+        self.fresh_batch = check_fresh_batch(fresh_batch, order)
 
     def step(self, state, oracle):
         x, y = state["x"], state["y"]
+        second = oracle.next_batch() if self.fresh_batch else oracle   # the second mover's batch
         if self.order == "alternating_follower_first":
             y, py = self._follower(x, y, state["py"], oracle)
-            dx, px = self.px.step(oracle.grad_x(x, y), state["px"], self.lr_x)
+            dx, px = self.px.step(second.grad_x(x, y), state["px"], self.lr_x)
             return {"x": x + dx, "y": y, "px": px, "py": py}, {}
         if self.order == "simultaneous":
             gx, gy = oracle.field(x, y)
@@ -45,7 +49,7 @@ class GDA(DirectionOptimizer):
             y_next, py = self._follower(x, y, state["py"], oracle, first_grad=gy)
             return {"x": x + dx, "y": y_next, "px": px, "py": py}, {}
         dx, px = self.px.step(oracle.grad_x(x, y), state["px"], self.lr_x)
-        y_next, py = self._follower(x + dx, y, state["py"], oracle)
+        y_next, py = self._follower(x + dx, y, state["py"], second)
         return {"x": x + dx, "y": y_next, "px": px, "py": py}, {}
 
     def _follower(self, x, y, py, oracle, first_grad=None):

@@ -17,22 +17,35 @@ gradient is fed to the preconditioner, the follower answers the leader's new mov
 
 Alg. 2 lists α as an input but leaves it out of lines 7 and 15; the experiments give α per player
 (α_d, α_g), so α multiplies the coupling term here. Products are forward-over-reverse HVPs.
+
+``order: alternating_follower_first`` is the reference code's 8-Gaussians loop (a D step, then a G
+step against the new D, each coupled to the other's latest move):
+
+    y_{t+1} = y_t − η_y Adam(∇_y L_y(x_t, y_t) + α_y ∇²_yx L_y(x_t, y_t)(x_t − x_{t−1}))
+    x_{t+1} = x_t − η_x Adam(∇_x L_x(x_t, y_{t+1}) + α_x ∇²_xy L_x(x_t, y_{t+1})(y_{t+1} − y_t))
+
+``fresh_batch`` (alternating orders) evaluates the second player's step on a new batch, as that
+loop draws new noise for G's step. ``precond_x`` / ``precond_y``: each player's own Adam fields.
 """
 
 from __future__ import annotations
 
 import torch
 
-from minimax_cli.algos.base import GameOptimizer, check_rate, follower_rate
+from minimax_cli.algos.base import GameOptimizer, check_fresh_batch, check_rate, follower_rate, player_preconds
 from minimax_cli.algos.precond import Precond
 from minimax_cli.errors import ConfigError
+
+
+ORDERS = ("simultaneous", "alternating", "alternating_follower_first")
 
 
 class LEAD(GameOptimizer):
     """Least action dynamics (seed 002 Eq. 12 / Alg. 1) and LEAD-Adam (Alg. 2)."""
 
     def __init__(self, name="lead", lr_x=0.05, lr_y=None, tau=None, alpha=0.05, alpha_x=None, alpha_y=None,
-                 momentum=0.0, coupling="outside", order="simultaneous", precond="sgd"):
+                 momentum=0.0, coupling="outside", order="simultaneous", precond="sgd", precond_x=None,
+                 precond_y=None, fresh_batch=False):
         super().__init__(name)
         self.lr_x = check_rate(lr_x, "algo.lr_x")
         self.lr_y = follower_rate(self.lr_x, lr_y, tau)
@@ -42,13 +55,14 @@ class LEAD(GameOptimizer):
         self.alpha_y = float(alpha if alpha_y is None else alpha_y)
         if coupling not in ("outside", "inside"):
             raise ConfigError(f"algo.coupling must be outside (Eq. 12) or inside (Alg. 2) (got {coupling!r})")
-        if order not in ("simultaneous", "alternating"):
-            raise ConfigError(f"algo.order must be simultaneous or alternating (got {order!r})")
+        if order not in ORDERS:
+            raise ConfigError(f"algo.order must be one of {', '.join(ORDERS)} (got {order!r})")
         self.coupling, self.order = coupling, order
+        self.fresh_batch = check_fresh_batch(fresh_batch, order)
         self.momentum = float(momentum)
         Precond.build(precond, momentum)  # validates the momentum range
         # β acts on the whole displacement (coupling included), so it lives here, not in P
-        self.px, self.py = Precond.build(precond), Precond.build(precond)
+        self.px, self.py = player_preconds(precond, precond_x, precond_y)
 
     def init(self, x, y, oracle):
         return {"x": x, "y": y, "dx": torch.zeros_like(x), "dy": torch.zeros_like(y),
@@ -74,11 +88,18 @@ class LEAD(GameOptimizer):
 
     def step(self, state, oracle):
         x, y, dx, dy = state["x"], state["y"], state["dx"], state["dy"]
+        second = oracle.next_batch() if self.fresh_batch else oracle   # the second mover's batch
+        if self.order == "alternating_follower_first":
+            gy, cy = self._gradient_and_coupling(oracle.grad_y, oracle.hvp_yx, self.alpha_y, x, y, dx)
+            y_new, dy_new, py = self._move(y, gy, cy, dy, self.py, state["py"], self.lr_y)
+            gx, cx = self._gradient_and_coupling(second.grad_x, second.hvp_xy, self.alpha_x, x, y_new, dy_new)
+            x_new, dx_new, px = self._move(x, gx, cx, dx, self.px, state["px"], self.lr_x)
+            return {"x": x_new, "y": y_new, "dx": dx_new, "dy": dy_new, "px": px, "py": py}, {}
         gx, cx = self._gradient_and_coupling(oracle.grad_x, oracle.hvp_xy, self.alpha_x, x, y, dy)
         x_new, dx_new, px = self._move(x, gx, cx, dx, self.px, state["px"], self.lr_x)
         if self.order == "simultaneous":
             gy, cy = self._gradient_and_coupling(oracle.grad_y, oracle.hvp_yx, self.alpha_y, x, y, dx)
         else:
-            gy, cy = self._gradient_and_coupling(oracle.grad_y, oracle.hvp_yx, self.alpha_y, x_new, y, dx_new)
+            gy, cy = self._gradient_and_coupling(second.grad_y, second.hvp_yx, self.alpha_y, x_new, y, dx_new)
         y_new, dy_new, py = self._move(y, gy, cy, dy, self.py, state["py"], self.lr_y)
         return {"x": x_new, "y": y_new, "dx": dx_new, "dy": dy_new, "px": px, "py": py}, {}

@@ -42,7 +42,7 @@ from dataclasses import dataclass, fields, replace
 import torch
 
 from minimax_cli import linalg
-from minimax_cli.algos.base import GameOptimizer, check_rate
+from minimax_cli.algos.base import GameOptimizer, check_rate, player_preconds
 from minimax_cli.algos.precond import Precond
 from minimax_cli.errors import ConfigError
 
@@ -71,9 +71,9 @@ class RidgeSolver:
             raise ConfigError(f"algo.solver.iters must be an integer >= 1 (got {self.iters!r})")
         for key in ("tol", "damping", "damping_min", "diag_default"):
             check_rate(getattr(self, key), f"algo.solver.{key}")
-        if self.adaptive and self.kind not in ("cg", "auto"):
-            raise ConfigError("algo.solver.adaptive (Levenberg–Marquardt damping) needs algo.solver.kind=cg")
-        if self.adaptive and self.damping <= 0:
+        # like iters and damping, adaptive belongs to the CG solve: exact and diag ignore it (so a
+        # setup that plans CG with LM damping also runs its DG variant by solver.kind=diag alone)
+        if self.adaptive and self.kind in ("cg", "auto") and self.damping <= 0:
             raise ConfigError("algo.solver.adaptive needs an initial algo.solver.damping > 0 (it is multiplied)")
 
     @classmethod
@@ -97,7 +97,7 @@ class FollowTheRidge(GameOptimizer):
 
     def __init__(self, name="fr", lr_x=0.05, lr_y=0.05, lr_y2=0.0, leader="gradient", solver="auto",
                  mixed="jvp", fd_alpha=1.0, hessian_at="auto", momentum=0.0, momentum_form="eq9",
-                 precond="sgd", precond_y=None):
+                 precond="sgd", precond_x=None, precond_y=None):
         super().__init__(name)
         self.lr_x = check_rate(lr_x, "algo.lr_x")
         self.lr_y = check_rate(lr_y, "algo.lr_y")
@@ -115,8 +115,7 @@ class FollowTheRidge(GameOptimizer):
         # Eq. 9: momentum lives in the preconditioners (on the gradient parts); Eq. 3: on the
         # whole displacement, handled here.
         inner = self.momentum if momentum_form == "eq9" else 0.0
-        self.px = Precond.build(precond, inner)
-        self.py = Precond.build(precond if precond_y is None else precond_y, inner)
+        self.px, self.py = player_preconds(precond, precond_x, precond_y, inner)
         if momentum_form == "eq3":
             Precond.build(precond, momentum)  # validates the momentum range
         # the BB estimate can reuse last step's ∇_y L_y(x_{t+1}, y_t) when that is exactly the
@@ -137,9 +136,6 @@ class FollowTheRidge(GameOptimizer):
         solve of a follower with more than EXACT_MAX_DIM parameters is refused."""
         if self.solver.kind == "auto":
             kind = "exact" if getattr(game, "analytic", True) else "cg"
-            if self.solver.adaptive and kind != "cg":
-                raise ConfigError(f"algo.solver.adaptive needs algo.solver.kind=cg (auto chose {kind} for game "
-                                  f"{game.name}); set algo.solver.kind=cg")
             self.solver = replace(self.solver, kind=kind)
         if self.solver.kind == "exact" and dim_y > EXACT_MAX_DIM:
             raise ConfigError(f"algo.solver.kind=exact builds the dense {dim_y}x{dim_y} follower Hessian (at most "

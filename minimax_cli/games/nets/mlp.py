@@ -11,6 +11,8 @@ run's networks depend on its seed only:
                    variance 2/(fan_in + fan_out)), as in seed 000's reference code
     xavier_normal  weights ~ N(0, 2/(fan_in + fan_out)) (untruncated), biases 0
     torch_default  weights and biases ~ U(±1/√fan_in): nn.Linear's default (seed 002, Table 2)
+    normal_<s>     weights ~ N(0, s²), biases 0, e.g. normal_0.02: Radford et al.'s DCGAN init, which
+                   seed 002's 8-Gaussians code applies to its MLPs (``weights_init``)
 
 Paper presets (conf/experiment/; ``depth`` counts hidden layers): seed 000 2×64 tanh, latent 16,
 glorot_normal; seed 002 Table 2 "four affine layers" = 3×2000 ReLU + output, latent 64,
@@ -29,7 +31,7 @@ from minimax_cli.errors import ConfigError
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2),
                "elu": nn.ELU, "softplus": nn.Softplus}
-INITS = ("glorot_normal", "xavier_normal", "torch_default")
+INITS = ("glorot_normal", "xavier_normal", "torch_default", "normal_<std>")
 #: TF's truncated normal at ±2 std has std 0.87962566 × the untruncated one
 _TRUNC_STD = 0.87962566103423978
 
@@ -50,6 +52,10 @@ class MLP(nn.Sequential):
             if not isinstance(layer, nn.Linear):
                 continue
             fan_out, fan_in = layer.weight.shape
+            if init.startswith("normal_"):
+                nn.init.normal_(layer.weight, 0.0, normal_std(init), generator=generator)
+                nn.init.zeros_(layer.bias)
+                continue
             if init == "torch_default":
                 bound = 1.0 / math.sqrt(fan_in)
                 nn.init.uniform_(layer.weight, -bound, bound, generator=generator)
@@ -77,6 +83,15 @@ def check_net(spec, key: str, defaults: dict) -> dict:
             raise ConfigError(f"{key}.{name} must be an integer >= {low} (got {value!r})")
     if spec["activation"] not in ACTIVATIONS:
         raise ConfigError(f"{key}.activation must be one of {', '.join(ACTIVATIONS)} (got {spec['activation']!r})")
-    if spec["init"] not in INITS:
-        raise ConfigError(f"{key}.init must be one of {', '.join(INITS)} (got {spec['init']!r})")
+    if not isinstance(spec["init"], str) or (spec["init"] not in INITS[:-1] and normal_std(spec["init"]) is None):
+        raise ConfigError(f"{key}.init must be one of {', '.join(INITS)} (e.g. normal_0.02) (got {spec['init']!r})")
     return spec
+
+
+def normal_std(init: str) -> float | None:
+    """s of ``normal_<s>`` (a finite s > 0), else None."""
+    try:
+        std = float(init.removeprefix("normal_")) if init.startswith("normal_") else None
+    except ValueError:
+        return None
+    return std if std is not None and math.isfinite(std) and std > 0 else None
