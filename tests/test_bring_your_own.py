@@ -97,7 +97,7 @@ def test_samples_file_config_errors_are_one_line(cli, tmp_path):
     np.save(tmp_path / "s.npy", mixture(100))
     data = f"game.data={tmp_path / 's.npy'}"
     assert one_line_error(cli, "game=mog", data) == (
-        f"minimax: error: game.batch.size (5000) exceeds the 100 samples of {tmp_path / 's.npy'}: fixed mode draws "
+        f"minimax: error: game.batch.size (500) exceeds the 100 samples of {tmp_path / 's.npy'}: fixed mode draws "
         "batches without replacement; set game.batch.size <= 100 or game.batch.mode=fresh")
     assert "game.centers have dimension 2, the samples 3" in one_line_error(
         cli, "game=mog", data, "game.batch.size=50", "game.centers=[[0,0],[1,1]]")

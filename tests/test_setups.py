@@ -168,12 +168,13 @@ def test_info_and_cfg_job_show_where_each_value_came_from(cli):
 
 
 # -- game defaults ---------------------------------------------------------------------------------------------
-TOYS = [g for g in option_names("game") if g not in ("mog", "mnist", "cifar10", "celeba")]
+TOYS = [g for g in option_names("game") if g not in ("mog", "mnist", "cifar10", "celeba", "images")]
 GAME_DEFAULTS = {  # game -> (lr_x, lr_y of a tau = 1 algorithm, precond kind, beta1, beta2)
     "mog": (3e-3, 3e-3, "adam", 0.5, 0.999),
     "mnist": (2e-5, 5e-5, "adam", 0.5, 0.9),
     "cifar10": (2e-4, 1e-4, "adam", 0.5, 0.99),
     "celeba": (2e-4, 1e-4, "adam", 0.5, 0.99),
+    "images": (2e-4, 1e-4, "adam", 0.5, 0.99),   # a folder of images: cifar10's DCGAN setup
 }
 
 
