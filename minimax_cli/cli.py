@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
                              "w1, fid, kl, dist_to_eq, grad_norm/x, grad_norm/y the runs have)")
     report.add_argument("--status", action="append", metavar="STATUS",
                         help="keep only runs with these statuses (converged, diverged, finished, "
-                             "interrupted, failed, running/killed), comma-separated or repeated")
+                             "interrupted, failed, running/killed, unreadable), comma-separated or repeated")
     report.add_argument("--csv", metavar="FILE", help="also write the table as CSV ('-': CSV on stdout instead "
                                                       "of markdown)")
     report.add_argument("--markdown", metavar="FILE", help="also write the markdown table to FILE")

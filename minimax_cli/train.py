@@ -184,11 +184,8 @@ def summarize(cfg, game, algo, result: RunResult, device, dtype) -> dict:
 def save_starts(path: Path, result: RunResult, game) -> None:
     """Per-start outcome of an analytic game: final iterates, status, stopping step, plotted paths."""
     x, y = result.state["x"].detach().cpu(), result.state["y"].detach().cpu()
-    payload = {
-        "x": x.numpy(), "y": y.numpy(),
-        "status": np.array(["running", "converged", "diverged"])[result.start_status.long().numpy()],
-        "stop_step": result.stop_step.numpy(),
-    }
+    status, stop_step = result.start_outcomes()
+    payload = {"x": x.numpy(), "y": y.numpy(), "status": np.array(status), "stop_step": stop_step.numpy()}
     if result.trajectory is not None:
         payload["trajectory"] = result.trajectory.numpy()
     np.savez_compressed(path, **payload)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import torch
 
+from minimax_cli import linalg
 from minimax_cli.algos.base import GameOptimizer, check_rate, follower_rate
 from minimax_cli.errors import ConfigError
 
@@ -68,7 +69,7 @@ class ImplicitUpdate(GameOptimizer):
             active = F.norm() > self.inner_tol
             if self.inner == "newton":
                 J = oracle.field_jacobian(w[:n], w[n:])
-                step = torch.linalg.solve(torch.eye(w.shape[-1], dtype=w.dtype, device=w.device) + lam[:, None] * J, F)
+                step = linalg.solve(torch.eye(w.shape[-1], dtype=w.dtype, device=w.device) + lam[:, None] * J, F)
                 w_next = w - step
             else:
                 w_next = w - F          # = z − Λ ξ(w)

@@ -217,7 +217,7 @@ class FollowTheRidge(GameOptimizer):
         """(z, G z): G z only where the damping needs it (adaptive CG), else None."""
         kind = self.solver.kind
         if kind == "exact":
-            return torch.linalg.solve(oracle.hess_yy(xh, y), b), None
+            return linalg.solve(oracle.hess_yy(xh, y), b), None
         if kind == "cg":
             if self.solver.adaptive:
                 return linalg.cg_normal(hvp, b, self.solver.iters, state["damping"], self.solver.tol,
@@ -237,7 +237,7 @@ class FollowTheRidge(GameOptimizer):
         """D_x L_x = ∇_x L_x − ∇²_xy L_y (∇²_yy L_y)⁻¹ ∇_y L_x (seed 000 Alg. 2), at (x_t, y_t)."""
         rhs = oracle.grad_y_of_leader(x, y)
         if self.solver.kind == "exact":
-            w = torch.linalg.solve(oracle.hess_yy(x, y), rhs)
+            w = linalg.solve(oracle.hess_yy(x, y), rhs)
         elif self.solver.kind == "cg":
             _, hvp = oracle.follower_curvature(x, y, count_grad=False)
             w = linalg.cg_normal(hvp, rhs, self.solver.iters, state["damping"], self.solver.tol)

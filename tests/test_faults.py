@@ -1,0 +1,107 @@
+"""Faults a user or a cluster throws at a run (issue 12): each ends in one clear line or a run that
+records what happened, never a traceback, a lost run, or someone else's code."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg as sla
+import torch
+from torch.func import vmap
+
+from minimax_cli import linalg
+from minimax_cli.metrics import tau_star
+from tests.conftest import load_summary, run_dirs
+
+
+# -- many starts, one bad start ------------------------------------------------------------------------
+def test_a_singular_solve_gives_nan_for_that_start_only_under_vmap():
+    A = torch.stack([torch.eye(2), torch.zeros(2, 2), 2 * torch.eye(2)]).double()
+    z = vmap(linalg.solve)(A, torch.ones(3, 2, dtype=torch.float64))
+    assert torch.equal(z[0], torch.ones(2, dtype=torch.float64)) and torch.isnan(z[1]).all()
+    assert torch.allclose(z[2], torch.full((2,), 0.5, dtype=torch.float64))
+
+
+def test_one_start_with_a_singular_follower_hessian_ends_alone_and_npz_agrees_with_summary(cli, runs_root):
+    # at (0, 300) g3's factor e^{-0.01 (x^2 + y^2)} underflows: H_yy = 0 exactly, FR's solve is singular
+    code, _, err = cli("train", "game=g3", "algo=fr", "game.starts=[[7.0,5.0],[0.0,300.0],[1.0,1.0]]",
+                       "steps=30", "tensorboard=false")
+    assert code == 0, err
+    (run,) = run_dirs(runs_root)
+    summary = load_summary(run)
+    assert summary["status"] == "finished" and summary["step"] == 30
+    assert summary["fraction_diverged"] == pytest.approx(1 / 3)
+    assert math.isfinite(summary["metrics"]["algo/ridge_norm"])   # the frozen start's NaN is not logged
+    npz = np.load(run / "trajectories.npz")
+    assert list(npz["status"]) == ["finished", "diverged", "finished"]
+    assert list(npz["stop_step"]) == [30, 1, 30]
+    assert np.isfinite(npz["x"]).all() and np.isfinite(npz["y"]).all()   # frozen at its last finite iterate
+
+
+def test_npz_of_a_single_finished_start_says_finished_at_the_last_step(cli, runs_root):
+    code, _, err = cli("train", "game=g3", "steps=20", "tensorboard=false", "plot=false")
+    assert code == 0, err
+    (run,) = run_dirs(runs_root)
+    npz, summary = np.load(run / "trajectories.npz"), load_summary(run)
+    assert summary["status"] == "finished"
+    assert list(npz["status"]) == ["finished"] and list(npz["stop_step"]) == [summary["step"]]
+
+
+# -- reports and analysis -------------------------------------------------------------------------------
+@pytest.mark.parametrize("garbage", ["garb{{", "null", '{"status": 5}', '{"status": "finished", "metrics": 3}'])
+def test_report_lists_a_garbage_summary_as_unreadable_and_prints_the_table(cli, runs_root, garbage):
+    for seed in (0, 1):
+        code, _, err = cli("train", "game=g3", "steps=10", f"seed={seed}", "tensorboard=false", "plot=false")
+        assert code == 0, err
+    bad, good = run_dirs(runs_root)
+    (bad / "summary.json").write_text(garbage)
+    code, out, err = cli("report", str(runs_root))
+    assert code == 0, err
+    header, _, row = out.splitlines()[:3]
+    assert "| failed | unreadable |" in header
+    assert "| g3 | gda | 2 |" in row
+    assert f"- unreadable: {bad} (" in out and "summary.json" in out.split(f"- unreadable: {bad}")[1]
+    code, out, _ = cli("report", str(runs_root), "--status", "unreadable")
+    assert code == 0 and "| g3 | gda | 1 |" in out
+
+
+def test_analyze_says_stable_for_every_tau_on_a_degenerate_point(cli):
+    code, out, err = cli("analyze", "game=quadratic", "game.A=[[1.0]]", "game.B=[[2.0]]", "game.C=[[0.0]]")
+    assert code == 0, err
+    assert "never stable" not in out
+    assert "stable for every τ > 0" in out and "J_τ stable for τ in (0, ∞)" in out
+
+
+ISSUE_GAME = (np.array([[-0.367799, -1.765038], [-1.765038, -2.302941]]),
+              np.array([[-0.121652, 0.809157], [-0.708116, 0.166793]]),
+              np.array([[-1.308625, -1.437425], [-1.437425, -1.856027]]))
+
+
+def _jacobian(A, B, C):
+    return np.block([[A, B], [-B.T, -C]])
+
+
+def test_stability_at_large_tau_is_judged_on_the_scale_of_j_not_of_j_tau():
+    J = _jacobian(*ISSUE_GAME)
+    # J_τ's slow eigenvalue tends to ~0.37 while max|J_τ| ~ 3τ: still stable at τ = 1e13
+    assert all(tau_star.is_stable(J, 2, t) for t in (30.0, 1e6, 1e10, 1e13))
+    assert not tau_star.is_stable(J, 2, 20.0)
+
+
+def test_infinite_eigenvalues_of_the_guard_pencil_are_never_roots(monkeypatch):
+    """LAPACK may return the pencil's n1(n1+1)/2 infinite eigenvalues as huge finite values (β ≈ 1e-16
+    instead of 0): they must not become a guard root that ends stable_intervals at τ ≈ 1e14."""
+    eig = sla.eig
+
+    def rounded(a, b, **kw):
+        alpha, beta = eig(a, b, **kw)
+        beta = np.where(beta == 0, 1e-16 * np.abs(alpha) + 1e-300, beta)
+        return alpha, beta
+
+    monkeypatch.setattr(tau_star.sla, "eig", rounded)
+    J = _jacobian(*ISSUE_GAME)
+    report = tau_star.analyze(J, 2)
+    assert report["guard_roots"] == pytest.approx([1.0748728814, 4.7041897151, 24.9768705007], rel=1e-8)
+    assert report["stable_intervals"] == [[pytest.approx(24.9768705007, rel=1e-9), None]]
+    assert report["dse"] and report["agree"]
+    assert report["value"] == pytest.approx(24.9768705007, rel=1e-9)
