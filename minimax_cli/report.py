@@ -49,9 +49,10 @@ from minimax_cli.errors import ConfigError, DataError
 from minimax_cli.runlog import STATUSES
 
 RUNNING_OR_KILLED = "running/killed"
-#: a run whose summary.json (or config) cannot be read: listed under the table, never fatal
+ALL_STATUSES = STATUSES + (RUNNING_OR_KILLED,)
+#: a run whose summary.json (or config) cannot be read: a column only when present, listed under
+#: the table, never fatal
 UNREADABLE = "unreadable"
-ALL_STATUSES = STATUSES + (RUNNING_OR_KILLED, UNREADABLE)
 #: statuses whose metrics are the values at a planned end of the run (converged/diverged runs are
 #: frozen from their stopping step on)
 COMPLETE = ("converged", "diverged", "finished")
@@ -237,9 +238,9 @@ def _check_statuses(status: Sequence[str] | None) -> set[str] | None:
     if not status:
         return None
     names = {s.strip() for item in status for s in str(item).split(",") if s.strip()}
-    bad = sorted(names - set(ALL_STATUSES))
+    bad = sorted(names - set(ALL_STATUSES) - {UNREADABLE})
     if bad:
-        raise ConfigError(f"unknown status {bad[0]!r} (allowed: {', '.join(ALL_STATUSES)})")
+        raise ConfigError(f"unknown status {bad[0]!r} (allowed: {', '.join(ALL_STATUSES + (UNREADABLE,))})")
     return names
 
 
