@@ -235,6 +235,11 @@ def check_config(cfg, game) -> None:
     if game.analytic:
         raise ConfigError(f"hardware=ddp splits each step's batch across processes; game {game.name} is analytic "
                           "(no batch): run it with hardware=cpu (its starts are already vectorized)")
+    rows = getattr(game, "batch_rows", dict)()
+    odd = [(key, n) for key, n in rows.items() if nproc is not None and n % nproc]
+    if odd:
+        raise ConfigError(f"hardware=ddp splits every batch into hardware.nproc={nproc} equal shards, but "
+                          f"{odd[0][0]}={odd[0][1]} is not a multiple of {nproc}")
 
 
 def _default_nproc(hw) -> int:

@@ -105,3 +105,54 @@ def test_infinite_eigenvalues_of_the_guard_pencil_are_never_roots(monkeypatch):
     assert report["stable_intervals"] == [[pytest.approx(24.9768705007, rel=1e-9), None]]
     assert report["dse"] and report["agree"]
     assert report["value"] == pytest.approx(24.9768705007, rel=1e-9)
+
+
+# -- validation before a run directory exists -------------------------------------------------------------
+@pytest.mark.parametrize("args, message", [
+    (["seed=abc"], "seed must be an integer (got 'abc')"),
+    (["converge_on=banana"], "converge_on must be one of grad_norm, dist_to_eq (got 'banana')"),
+    (["ema=1.5"], "ema must be null or a number in [0, 1) (got 1.5)"),
+    (["plot_starts=-1"], "plot_starts must be an integer >= 0 (got -1)"),
+    (["game=mog", "algo=fr", "algo.solver.kind=exact"], "algo.solver.kind=exact builds the dense 4353x4353"),
+    (["game=mog", "algo=iu", "algo.inner=newton"], "algo.inner=newton builds the dense 9666x9666"),
+    (["hardware=ddp", "hardware.nproc=2", "game=mog", "game.batch.size=4999", "game.batch.dataset_size=4999"],
+     "game.batch.size=4999 is not a multiple of 2"),
+    (["checkpoint_every=-5"], "checkpoint_every must be an integer >= 0 (got -5)"),
+    (["diverge_norm=0"], "diverge_norm must be > 0 or inf (got 0)"),
+    (["diverge_norm=-1"], "diverge_norm must be > 0 or inf (got -1)"),
+    (["check_every=0"], "check_every must be null or an integer >= 1 (got 0)"),
+    (["algo.lr_x=abc"], "algo.lr_x must be a number >= 0 (got 'abc')"),
+    (["algo=tgda", "algo.tau=-2"], "algo.tau must be null or a number > 0 (got -2)"),
+    (["algo=tgda", "algo.lr_y=${.nope}"], "algo.lr_y = ${.nope} cannot be computed"),
+    (["algo=fr", "algo.solver.iters=0"], "algo.solver.iters must be an integer >= 1 (got 0)"),
+    (["+algo@pretrain.algo=gda", "pretrain.steps=2", "pretrain.algo.lr_x=-1"], "pretrain.algo.lr_x must be >= 0"),
+    (["hardware.threads=0"], "hardware.threads must be null or an integer >= 1 (got 0)"),
+    (["tensorboard=maybe"], "tensorboard must be true or false (got 'maybe')"),
+])
+def test_bad_input_anywhere_in_the_config_is_one_line_and_no_run_directory(cli, runs_root, args, message):
+    code, out, err = cli("train", *args, "steps=3")
+    assert code == 2
+    assert err.strip().splitlines() == [f"minimax: error: {err.strip().split('minimax: error: ', 1)[1]}"]
+    assert message in err, err
+    assert not runs_root.exists()
+
+
+def test_interpolated_values_are_checked_as_computed_and_unknown_keys_pass():
+    from omegaconf import OmegaConf
+
+    from minimax_cli import schema
+    from minimax_cli.errors import ConfigError
+
+    cfg = OmegaConf.create({"algo": {"tau": -1.0, "lr_x": 0.1, "lr_y": "${mul:${.tau},${.lr_x}}"},
+                            "metrics_every": 5, "game": {"data": "/some/file.npy"}})
+    with pytest.raises(ConfigError, match=r"algo.tau must be null or a number > 0 \(got -1.0\)"):
+        schema.validate(cfg)
+    cfg.algo.tau = 4.0
+    schema.validate(cfg)                              # keys without a rule are accepted as they are
+    rules = dict(schema.RULES, metrics_every=schema.integer(1))   # a rule for a new key: one line
+    cfg.metrics_every = 0
+    with pytest.raises(ConfigError, match=r"metrics_every must be an integer >= 1 \(got 0\)"):
+        schema.validate(cfg, rules)
+    cfg.algo.lr_x = -0.5
+    with pytest.raises(ConfigError, match=r"algo.lr_x must be >= 0 \(got -0.5\)"):
+        schema.validate(cfg)

@@ -44,13 +44,16 @@ class ImplicitUpdate(GameOptimizer):
         self.inner, self.inner_steps = inner, inner_steps
         self.inner_tol = check_rate(inner_tol, "algo.inner_tol")
 
-    def init(self, x, y, oracle):
+    def check_game(self, game, dim_x, dim_y):
         if self.inner == "auto":
-            self.inner = "newton" if getattr(oracle.game, "analytic", True) else "fixed_point"
-        dim = x.shape[-1] + y.shape[-1]
+            self.inner = "newton" if getattr(game, "analytic", True) else "fixed_point"
+        dim = dim_x + dim_y
         if self.inner == "newton" and dim > NEWTON_MAX_DIM:
             raise ConfigError(f"algo.inner=newton builds the dense {dim}x{dim} Jacobian of the field (at most "
                               f"{NEWTON_MAX_DIM} parameters): use algo.inner=fixed_point")
+
+    def init(self, x, y, oracle):
+        self.check_game(oracle.game, x.shape[-1], y.shape[-1])
         return super().init(x, y, oracle)
 
     def step(self, state, oracle):

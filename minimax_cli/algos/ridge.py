@@ -132,6 +132,9 @@ class FollowTheRidge(GameOptimizer):
         return self.mixed == "fd" or self.solver.kind == "diag" or (self.solver.kind == "cg" and self.solver.adaptive)
 
     # -- state ------------------------------------------------------------------------------------
+    def check_game(self, game, dim_x: int, dim_y: int) -> None:
+        self._resolve_solver(game, dim_y)
+
     def _resolve_solver(self, game, dim_y: int) -> None:
         """``solver.kind: auto`` becomes exact on analytic games and cg on neural ones; a dense
         solve of a follower with more than EXACT_MAX_DIM parameters is refused."""
@@ -147,7 +150,7 @@ class FollowTheRidge(GameOptimizer):
                               "(seed 001 Eq. 3.33)")
 
     def init(self, x, y, oracle):
-        self._resolve_solver(oracle.game, y.shape[-1])
+        self.check_game(oracle.game, x.shape[-1], y.shape[-1])
         state = {"x": x, "y": y, "px": self.px.init(x), "py": self.py.init(y)}
         if self.momentum_form == "eq3" and self.momentum != 0.0:
             state["dx_prev"], state["dy_prev"] = torch.zeros_like(x), torch.zeros_like(y)

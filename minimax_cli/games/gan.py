@@ -158,6 +158,31 @@ class GANGame(Game):
         self._x0, self._y0 = self.G.initial(), self.D.initial()
         self._spectral = bool(spectral_layers(discriminator))
 
+    def parameter_dims(self) -> tuple[int, int]:
+        """(dim_x, dim_y) before ``setup``: the two networks built on the meta device (no memory,
+        no data), so the CLI can check size limits of an algorithm before a run starts."""
+        import torch
+
+        with torch.device("meta"):
+            generator, discriminator = self._build_pair()
+        return tuple(sum(p.numel() for p in m.parameters() if p.requires_grad) for m in (generator, discriminator))
+
+    def batch_rows(self) -> dict[str, int]:
+        """Rows of the step's batch and of the diagnostics' batch, by the key that sets them (a
+        data-parallel run splits each into hardware.nproc equal shards)."""
+        bc = self.batch_cfg
+        if bc.get("eval_size"):
+            evaluated = ("game.batch.eval_size", bc["eval_size"])
+        elif bc.get("mode") == "fixed":          # the whole fixed dataset (gan.GAN)
+            evaluated = ("game.batch.dataset_size", bc["dataset_size"])
+        else:
+            evaluated = ("game.batch.size", bc["size"])
+        return dict([("game.batch.size", bc["size"]), evaluated])
+
+    def _build_pair(self):
+        """The (generator, discriminator) modules, uninitialized (subclasses)."""
+        raise NotImplementedError
+
     def initial_points(self):
         return self._x0.clone().unsqueeze(0), self._y0.clone().unsqueeze(0)
 
@@ -295,8 +320,7 @@ class GAN(GANGame):
         self.seed = int(seed)
         g, d = self.gen_cfg, self.disc_cfg
         init = torch.Generator().manual_seed(stream_seed(seed, "init"))
-        gen = MLP(g["latent"], self.dataset.dim, g["depth"], g["width"], g["activation"])
-        disc = MLP(self.dataset.dim, 1, d["depth"], d["width"], d["activation"])
+        gen, disc = self._build_pair()
         # drawn in float64 and cast: a run's networks do not depend on its dtype
         gen.double().initialize(g["init"], init)
         disc.double().initialize(d["init"], init)
@@ -311,6 +335,11 @@ class GAN(GANGame):
                          if bc["latent"] == "fixed" else None)
         self._eval = self._make_eval_batch(torch.Generator().manual_seed(stream_seed(seed, "eval")))
         self._metric_state = self._build_metrics()  # here, so the run's clock does not pay for it
+
+    def _build_pair(self):
+        g, d = self.gen_cfg, self.disc_cfg
+        return (MLP(g["latent"], self.dataset.dim, g["depth"], g["width"], g["activation"]),
+                MLP(self.dataset.dim, 1, d["depth"], d["width"], d["activation"]))
 
     # -- batches ------------------------------------------------------------------------------------
     def _latent(self, n: int, gen: torch.Generator) -> torch.Tensor:
