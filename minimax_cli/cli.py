@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -124,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["train", *rest]
     args, extra = parser.parse_known_args(argv)
     extra += hydra_flags
+    # a log file on a full disk must not print logging's own traceback: the run reports the failure
+    logging.raiseExceptions = False
     try:
         if args.command == "train":
             return train(args.overrides, args.multirun, extra)
@@ -157,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
-    from minimax_cli import distributed
+    from minimax_cli import distributed, storage
     from minimax_cli.config import check_run, compose, expand_sweeps, merge_overrides, sweeper_params
 
     _check_overrides(overrides)
@@ -188,6 +191,8 @@ def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
             _check_resume(cfg)
         elif i == 0:
             _guard_run_dir(cfg, multirun)
+        if i == 0 and not hydra_flags:
+            storage.check_writable(Path(str(cfg.hydra["sweep" if multirun else "run"].dir)))
     from minimax_cli import train as train_mod
 
     train_mod.EXIT["code"] = 0

@@ -21,6 +21,10 @@ DEVICES = ("cpu", "cuda", "auto")
 def _register_resolvers():
     if not OmegaConf.has_resolver("mul"):
         OmegaConf.register_new_resolver("mul", lambda *xs: _product(xs))
+    if not OmegaConf.has_resolver("runs_dir"):
+        # an empty runs_root (MINIMAX_RUNS= or runs_root=) means the default, never the filesystem root
+        OmegaConf.register_new_resolver("runs_dir", lambda root=None: str(root).strip() if root is not None
+                                        and str(root).strip() else "runs")
 
 
 def _product(xs):

@@ -6,6 +6,7 @@ import json
 import logging
 import random
 import shutil
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -17,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from minimax_cli import checkpoint, distributed
+from minimax_cli import checkpoint, distributed, storage
 from minimax_cli.config import CONF_DIR, apply_threads, build, pretrain_phase, resolve_hardware
 from minimax_cli.errors import MinimaxError
 from minimax_cli.oracle import apply_precision, effective_precision
@@ -110,7 +111,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
         result = runner.run(initial_state=initial, start_step=start, resume=resume_main)
         return _finish(cfg, game, algo, result, runlog, run_dir, device, dtype, pre_summary)
     finally:
-        runlog.close()
+        runlog.close(quiet=sys.exc_info()[0] is not None)
 
 
 def _resume_payload(cfg: DictConfig, run_dir: Path, device) -> dict | None:
@@ -204,11 +205,13 @@ def _last_logged(metrics_path: Path) -> dict:
     """The last complete row of metrics.jsonl ({} when nothing was logged)."""
     if not metrics_path.exists():
         return {}
-    for line in reversed(metrics_path.read_text().splitlines()):
+    for line in reversed(metrics_path.read_text(errors="replace").splitlines()):
         try:
-            return json.loads(line)
-        except json.JSONDecodeError:  # a line torn by a crash
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line torn by a crash or a full disk
             continue
+        if isinstance(row, dict):
+            return row
     return {}
 
 
@@ -239,9 +242,10 @@ def hydra_entry(cfg: DictConfig) -> float:
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # a bug: keep the traceback in the run's log, one line on the console
-        if distributed.is_main():
-            (run_dir / "error.txt").write_text(traceback.format_exc())
-        _record_failure(run_dir, exc, started, multirun, user_error=False)
+        disk = storage.failure(exc, run_dir)    # ... unless the disk failed (full, read-only): one line
+        if disk is None and distributed.is_main():
+            _best_effort(lambda: (run_dir / "error.txt").write_text(traceback.format_exc()))
+        _record_failure(run_dir, exc, started, multirun, user_error=False, message=disk)
     objective = cfg.get("objective") or {}
     return objective_value(run_dir, str(objective.get("metric", "grad_norm/y")), str(objective.get("mode", "minimize")))
 
@@ -259,9 +263,21 @@ def _record_failure(run_dir: Path, exc: Exception, started: float, multirun: boo
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no empty run behind
         log.error("%s", message)
         return
-    run_dir.mkdir(parents=True, exist_ok=True)
     last = _last_logged(run_dir / "metrics.jsonl")
-    write_json_atomic(run_dir / "summary.json", {
-        "status": "failed", "step": int(last.pop("step", 0)), "wall_time_s": round(time.perf_counter() - started, 6),
-        "error": message, "metrics": {k: v for k, v in last.items() if k != "wall_time_s"}})
+    summary = {"status": "failed", "step": int(last.pop("step", 0)),
+               "wall_time_s": round(time.perf_counter() - started, 6), "error": message,
+               "metrics": {k: v for k, v in last.items() if k != "wall_time_s"}}
+    unwritten = _best_effort(lambda: (run_dir.mkdir(parents=True, exist_ok=True),
+                                      write_json_atomic(run_dir / "summary.json", summary)))
+    if unwritten:  # the disk is full: the reason goes to stderr instead
+        message += f" (and {run_dir / 'summary.json'} could not be written: {unwritten})"
     log.error("run failed: %s", message)
+
+
+def _best_effort(write) -> str | None:
+    """Run ``write``; on a failed write (a full disk) return why instead of raising."""
+    try:
+        write()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
