@@ -127,9 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     extra += hydra_flags
     # a log file on a full disk must not print logging's own traceback: the run reports the failure
     logging.raiseExceptions = False
+    from minimax_cli import signals
+
     try:
         if args.command == "train":
-            return train(args.overrides, args.multirun, extra)
+            with signals.handled():
+                return train(args.overrides, args.multirun, extra)
         if args.command == "report":
             if extra:
                 parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -148,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     except MinimaxError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SLURM's pre-timeout signal: 128 + its number
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return signals.exit_code(exc)
     except Exception as exc:  # a bug, not bad input: still one line (MINIMAX_DEBUG=1 shows the traceback)
         if os.environ.get("MINIMAX_DEBUG"):
             raise

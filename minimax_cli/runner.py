@@ -18,6 +18,7 @@ import torch
 from torch.func import vmap
 from torch.utils._pytree import tree_map
 
+from minimax_cli import signals
 from minimax_cli.errors import ConfigError
 from minimax_cli.oracle import CostMeter, Oracle
 
@@ -174,6 +175,7 @@ class Runner:
             if resume is None:
                 self._log_metrics(loop)
             while loop.t < self.steps:
+                signals.at_step_boundary()   # data-parallel ranks stop on a signal at one agreed step
                 loop.t += 1
                 t = loop.t
                 running = loop.status == RUNNING

@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from minimax_cli import checkpoint, distributed, storage
+from minimax_cli import checkpoint, distributed, signals, storage
 from minimax_cli.config import CONF_DIR, apply_threads, build, pretrain_phase, resolve_hardware
 from minimax_cli.errors import MinimaxError
 from minimax_cli.oracle import apply_precision, effective_precision
@@ -228,14 +228,15 @@ def hydra_entry(cfg: DictConfig) -> float:
     multirun = hc.mode == RunMode.MULTIRUN
     started = time.perf_counter()
     try:
-        if distributed.should_launch(cfg):  # hardware=ddp: this job starts torchrun; its ranks write the run dir
-            status = distributed.launch(cfg, run_dir)
-        else:
-            status = execute(cfg, run_dir).status
+        with signals.handled():  # SIGTERM and SLURM's pre-timeout signal end the run as Ctrl-C does
+            if distributed.should_launch(cfg):  # hardware=ddp: this job starts torchrun; its ranks write the run dir
+                status = distributed.launch(cfg, run_dir)
+            else:
+                status = execute(cfg, run_dir).status
         if status == "interrupted":
-            EXIT["code"] = 130
-            if multirun:
-                raise KeyboardInterrupt
+            EXIT["code"] = signals.exit_code()
+            if multirun and hc.launcher._target_.endswith("BasicLauncher"):
+                raise KeyboardInterrupt  # the sweep runs in this process: stop it too (a worker's job ends alone)
     except MinimaxError as exc:
         _record_failure(run_dir, exc, started, multirun, user_error=getattr(exc, "user_error", True),
                         message=str(exc))

@@ -2,6 +2,11 @@
 records what happened, never a traceback, a lost run, or someone else's code."""
 
 import math
+import os
+import resource
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -9,9 +14,9 @@ import scipy.linalg as sla
 import torch
 from torch.func import vmap
 
-from minimax_cli import linalg
+from minimax_cli import checkpoint, linalg
 from minimax_cli.metrics import tau_star
-from tests.conftest import load_summary, run_dirs
+from tests.conftest import REPO, load_summary, run_dirs
 
 
 # -- many starts, one bad start ------------------------------------------------------------------------
@@ -156,3 +161,77 @@ def test_interpolated_values_are_checked_as_computed_and_unknown_keys_pass():
     cfg.algo.lr_x = -0.5
     with pytest.raises(ConfigError, match=r"algo.lr_x must be >= 0 \(got -0.5\)"):
         schema.validate(cfg)
+
+
+# -- the runs root and the disk ----------------------------------------------------------------------------
+def _minimax(args, cwd=REPO, env=None, limit_bytes=None, timeout=240):
+    """``python -m minimax_cli ...`` in a child; ``limit_bytes``: RLIMIT_FSIZE (writes beyond it fail
+    with EFBIG, as on a full disk; SIGXFSZ ignored so the write returns the error)."""
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    full_env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+    return subprocess.run([sys.executable, "-m", "minimax_cli", *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout, preexec_fn=limit if limit_bytes is not None else None)
+
+
+@pytest.mark.parametrize("how", ["env", "override"])
+def test_an_empty_runs_root_means_runs_in_the_working_directory(tmp_path, how):
+    env = {"MINIMAX_RUNS": ""}
+    args = ["train", "steps=2", "plot=false", "tensorboard=false"] + (["runs_root="] if how == "override" else [])
+    done = _minimax(args, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "runs" / "g1" / "gda").iterdir())) == 1
+
+
+def _read_only_dir(tmp_path):
+    """A folder this process cannot write: a read-only tmpfs (as root), else a chmod 555 folder."""
+    path = tmp_path / "ro"
+    path.mkdir()
+    if os.geteuid() == 0:
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(path)],
+                          capture_output=True).returncode != 0:
+            pytest.skip("root without mount: no read-only folder to test with")
+        return path, lambda: subprocess.run(["umount", str(path)], capture_output=True)
+    path.chmod(0o555)
+    return path, lambda: path.chmod(0o755)
+
+
+@pytest.mark.parametrize("fault", ["file", "read-only", "full"])
+def test_an_unusable_runs_root_is_one_line_naming_it_before_anything_is_written(tmp_path, fault):
+    cleanup, limit = (lambda: None), None
+    if fault == "file":
+        root = tmp_path / "a_file"
+        root.write_text("not a folder")
+        expected = f"{root} is a file, not a directory"
+    elif fault == "read-only":
+        root, cleanup = _read_only_dir(tmp_path)
+        expected = f"{root} is "
+    else:                      # every write fails as on a full disk (the probe write included)
+        root, limit = tmp_path / "runs", 0
+        expected = f"{tmp_path} cannot be written (File too large)"
+    try:
+        done = _minimax(["train", f"runs_root={root}", "steps=2"], limit_bytes=limit)
+    finally:
+        cleanup()
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith("minimax: error: cannot write the run directory ") and expected in lines[0], lines[0]
+    assert "choose another runs_root" in lines[0]
+    assert not root.is_dir() or not any(root.iterdir())
+
+
+def test_a_disk_that_fills_mid_run_ends_it_failed_with_the_reason_and_the_last_checkpoint_intact(tmp_path):
+    root = tmp_path / "runs"
+    done = _minimax(["train", f"runs_root={root}", "game=g3", "steps=1000000", "log_every=1",
+                     "checkpoint_every=50", "progress=false"], limit_bytes=100_000)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "Exception in thread" not in done.stderr, done.stderr
+    (run,) = run_dirs(root)
+    summary = load_summary(run)
+    assert summary["status"] == "failed" and "File too large (errno EFBIG)" in summary["error"]
+    assert f"run failed: {summary['error']}" in done.stderr
+    payload = checkpoint.load(checkpoint.path_in(run))       # still a whole, readable checkpoint
+    assert 0 < payload["runner"]["step"] <= summary["step"] + 50
+    assert not [p for p in run.rglob(".*tmp*")]               # no temp file left behind
