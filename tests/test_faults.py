@@ -7,6 +7,8 @@ import resource
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -235,3 +237,71 @@ def test_a_disk_that_fills_mid_run_ends_it_failed_with_the_reason_and_the_last_c
     payload = checkpoint.load(checkpoint.path_in(run))       # still a whole, readable checkpoint
     assert 0 < payload["runner"]["step"] <= summary["step"] + 50
     assert not [p for p in run.rglob(".*tmp*")]               # no temp file left behind
+
+
+# -- signals -------------------------------------------------------------------------------------------------
+def _start(args, env_root, **kw):
+    env = dict(os.environ, MINIMAX_RUNS=str(env_root), PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO))
+    return subprocess.Popen([sys.executable, "-m", "minimax_cli", *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _wait_for_rows(folder: Path, rows: int, need_checkpoint: bool, proc, timeout=180) -> Path:
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        for metrics in folder.rglob("metrics.jsonl"):
+            ready = not need_checkpoint or (metrics.parent / "checkpoints" / "last.pt").exists()
+            if ready and len(metrics.read_text().splitlines()) >= rows:
+                return metrics.parent
+        time.sleep(0.1)
+    raise AssertionError(f"no run reached {rows} rows: {proc.communicate(timeout=30)}")
+
+
+@pytest.mark.slow
+def test_sigterm_ends_a_run_interrupted_with_a_checkpoint_and_it_resumes(tmp_path):
+    root = tmp_path / "runs"
+    proc = _start(["train", "game=g3", "steps=100000000", "log_every=50", "checkpoint_every=100000",
+                   "progress=false", "plot=false", "tensorboard=false"], root)
+    run = _wait_for_rows(root, 3, need_checkpoint=False, proc=proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "interrupted after" in err
+    summary = load_summary(run)
+    assert summary["status"] == "interrupted" and summary["step"] > 0
+    assert checkpoint.load(checkpoint.path_in(run))["runner"]["step"] == summary["step"]  # written at the stop
+    resumed = _minimax(["train", f"resume={run}", f"steps={summary['step'] + 20}"], env={"MINIMAX_RUNS": str(root)})
+    assert resumed.returncode == 0, resumed.stderr
+    assert load_summary(run)["status"] == "finished" and load_summary(run)["step"] == summary["step"] + 20
+
+
+def _holder(path: Path) -> int | None:
+    target = str(path.resolve())
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == target for fd in os.listdir(f"/proc/{pid}/fd")):
+                return int(pid)
+        except OSError:
+            continue
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="finds the job's process through /proc")
+def test_slurms_pre_timeout_signal_ends_a_submitit_job_interrupted_and_resumable(tmp_path):
+    """conf/hydra/launcher/slurm.yaml has SLURM send submitit's USR2 signal_delay_s before the time
+    limit; the same job process under submitit_local (hydra/launcher=local) gets it here: the job
+    ends interrupted with its checkpoint, the sweep completes, and the run resumes."""
+    sweep = tmp_path / "sweep"
+    proc = _start(["train", "-m", "game=g3", "steps=100000000", "log_every=50", "checkpoint_every=100000",
+                   "progress=false", "plot=false", "tensorboard=false", "hydra/launcher=local",
+                   f"hydra.sweep.dir={sweep}"], tmp_path / "runs")
+    run = _wait_for_rows(sweep, 3, need_checkpoint=False, proc=proc)
+    pid = _holder(run / "metrics.jsonl")
+    assert pid is not None and pid != proc.pid
+    os.kill(pid, signal.SIGUSR2)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err                       # the sweep itself completed
+    summary = load_summary(run)
+    assert summary["status"] == "interrupted"
+    assert checkpoint.load(checkpoint.path_in(run))["runner"]["step"] == summary["step"]
