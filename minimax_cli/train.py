@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import shutil
 import sys
@@ -18,9 +19,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from minimax_cli import checkpoint, distributed, signals, storage
+from minimax_cli import checkpoint, distributed, resume, signals, storage
 from minimax_cli.config import CONF_DIR, apply_threads, build, pretrain_phase, resolve_hardware
-from minimax_cli.errors import MinimaxError
+from minimax_cli.errors import MinimaxError, RunDirError
 from minimax_cli.oracle import apply_precision, effective_precision
 from minimax_cli.report import objective_value
 from minimax_cli.runlog import RunLog, write_json_atomic
@@ -227,6 +228,13 @@ def hydra_entry(cfg: DictConfig) -> float:
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
     started = time.perf_counter()
+    lock = resume.run_lock(run_dir)   # one process per run directory (a resume of it is refused meanwhile)
+    try:
+        lock.__enter__()
+    except RunDirError as exc:        # another process writes this directory: record nothing in it
+        EXIT["code"] = 2
+        log.error("%s", exc)
+        return -math.inf if str((cfg.get("objective") or {}).get("mode", "minimize")) == "maximize" else math.inf
     try:
         with signals.handled():  # SIGTERM and SLURM's pre-timeout signal end the run as Ctrl-C does
             if distributed.should_launch(cfg):  # hardware=ddp: this job starts torchrun; its ranks write the run dir
@@ -247,6 +255,8 @@ def hydra_entry(cfg: DictConfig) -> float:
         if disk is None and distributed.is_main():
             _best_effort(lambda: (run_dir / "error.txt").write_text(traceback.format_exc()))
         _record_failure(run_dir, exc, started, multirun, user_error=False, message=disk)
+    finally:
+        lock.__exit__(None, None, None)
     objective = cfg.get("objective") or {}
     return objective_value(run_dir, str(objective.get("metric", "grad_norm/y")), str(objective.get("mode", "minimize")))
 

@@ -77,8 +77,11 @@ def test_reliability_drill_kill_one_job_of_a_sweep_resume_it_and_lose_nothing(tm
         game, algo = name.split("_", 1)[1].rsplit("_", 1)
         assert st == expected[game][algo], (name, st)
 
-    # the user's command for the killed job: its own overrides (and search path) are re-used
+    # the user's command for the killed job: its own overrides are re-used; configs outside conf/ only
+    # from a search path the command names (a run directory never adds one: README, security)
     code, _, err = cli("train", f"resume={sweep / KILLED}")
+    assert code == 2 and f"add '{SEARCHPATH}' to the command if you trust that folder" in err
+    code, _, err = cli("train", f"resume={sweep / KILLED}", SEARCHPATH)
     assert code == 0, err
     twin = tmp_path / "twin"
     code, _, err = cli("train", SEARCHPATH, "game=tiny_mog", "algo=tgda", "seed=1", *COMMON, f"hydra.run.dir={twin}")

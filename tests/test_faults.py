@@ -17,6 +17,7 @@ import torch
 from torch.func import vmap
 
 from minimax_cli import checkpoint, linalg
+from minimax_cli.games.toy import G3
 from minimax_cli.metrics import tau_star
 from tests.conftest import REPO, load_summary, run_dirs
 
@@ -305,3 +306,116 @@ def test_slurms_pre_timeout_signal_ends_a_submitit_job_interrupted_and_resumable
     summary = load_summary(run)
     assert summary["status"] == "interrupted"
     assert checkpoint.load(checkpoint.path_in(run))["runner"]["step"] == summary["step"]
+
+
+@pytest.mark.slow
+def test_sigterm_to_a_data_parallel_run_stops_every_rank_at_one_step_and_it_resumes(tmp_path):
+    """SIGTERM to `minimax train hardware=ddp` (torchrun passes it on): the ranks agree on a step
+    boundary, rank 0 writes the checkpoint and the summary of that step, nothing hangs or fails."""
+    run = tmp_path / "run"
+    proc = _start(["train", f"hydra.searchpath=[file://{REPO}/tests/conf]", "game=tiny_mog", "steps=100000000",
+                   "log_every=20", "checkpoint_every=100000", "progress=false", "plot=false", "tensorboard=false",
+                   "hardware=ddp", "hardware.nproc=2", f"hydra.run.dir={run}"], tmp_path / "runs")
+    _wait_for_rows(run.parent, 3, need_checkpoint=False, proc=proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and not (run / "error.txt").exists()
+    summary = load_summary(run)
+    assert summary["status"] == "interrupted" and summary["world_size"] == 2
+    assert checkpoint.load(checkpoint.path_in(run))["runner"]["step"] == summary["step"]
+    resumed = _minimax(["train", f"resume={run}", f"steps={summary['step'] + 10}",
+                        f"hydra.searchpath=[file://{REPO}/tests/conf]"])   # configs only from the command line
+    assert resumed.returncode == 0, resumed.stderr
+    assert load_summary(run)["status"] == "finished"
+
+
+# -- resume: a run directory is data --------------------------------------------------------------------------
+@pytest.fixture
+def finished_run(cli, runs_root):
+    run = runs_root / "r"
+    code, _, err = cli("train", "game=g3", "steps=40", "checkpoint_every=20", "plot=false", "tensorboard=false",
+                       f"hydra.run.dir={run}")
+    assert code == 0, err
+    (run / "summary.json").unlink()               # as if killed after its last checkpoint
+    return run
+
+
+def _evil_folder(tmp_path) -> Path:
+    folder = tmp_path / "evil"
+    (folder / "game").mkdir(parents=True)
+    marker = tmp_path / "pwned"
+    (folder / "game" / "g9.yaml").write_text(f"_target_: os.system\nname: g3\ncommand: touch {marker}\n")
+    return folder
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda run, evil: _save_hydra_override(run, f"hydra.searchpath=[file://{evil}]", "- game=g9\n"),
+     "was started with hydra.searchpath=[file://"),
+    (lambda run, evil: (run / ".hydra" / "overrides.yaml").write_text("- game._target_=os.system\n"),
+     "builds game._target_=os.system, which neither conf/ nor this command line names"),
+    (lambda run, evil: (run / ".hydra" / "overrides.yaml").write_text("- '+game.x={_target_: os.getcwd}'\n"),
+     "builds game.x._target_=os.getcwd"),
+    (lambda run, evil: (run / ".hydra" / "overrides.yaml").write_text("- a\nb: [\n"), "is not readable yaml"),
+])
+def test_resume_never_imports_what_only_the_run_directory_names(cli, finished_run, tmp_path, edit, message):
+    evil = _evil_folder(tmp_path)
+    edit(finished_run, evil)
+    before = {p: p.read_bytes() for p in finished_run.rglob("*") if p.is_file()}
+    code, _, err = cli("train", f"resume={finished_run}", "steps=60")
+    assert code == 2 and message in err, err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "pwned").exists()
+    assert {p: p.read_bytes() for p in finished_run.rglob("*") if p.is_file()} == before
+
+
+def _save_hydra_override(run: Path, override: str, task_overrides: str) -> None:
+    import yaml
+
+    hydra_file = run / ".hydra" / "hydra.yaml"
+    saved = yaml.safe_load(hydra_file.read_text())
+    saved["hydra"]["overrides"]["hydra"].append(override)
+    hydra_file.write_text(yaml.safe_dump(saved))
+    (run / ".hydra" / "overrides.yaml").write_text(task_overrides)
+
+
+class G3Variant(G3):
+    """A user's own game class, named on the command line (not in conf/)."""
+
+
+def test_a_target_named_only_on_the_first_command_line_must_be_given_again_to_resume(cli, runs_root):
+    run, target = runs_root / "mine", "game._target_=tests.test_faults.G3Variant"
+    code, _, err = cli("train", "game=g3", target, "steps=20", "checkpoint_every=10", "plot=false",
+                       "tensorboard=false", f"hydra.run.dir={run}")
+    assert code == 0, err
+    code, _, err = cli("train", f"resume={run}", "steps=30")
+    assert code == 2 and f"builds {target}, which neither conf/ nor this command line names" in err
+    code, _, err = cli("train", f"resume={run}", "steps=30", target)
+    assert code == 0, err
+    assert load_summary(run)["step"] == 30
+
+
+def test_resume_with_steps_below_the_checkpoint_is_refused(cli, finished_run):
+    code, _, err = cli("train", f"resume={finished_run}", "steps=30")
+    assert code == 2
+    assert "is at step 40, beyond steps=30: to continue it give steps >= 40; nothing was changed" in err
+    assert not (finished_run / "summary.json").exists()
+
+
+@pytest.mark.slow
+def test_two_concurrent_resumes_of_one_run_the_second_is_one_line(tmp_path, finished_run, runs_root):
+    first = _start(["train", f"resume={finished_run}", "steps=100000000"], runs_root)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and len((finished_run / "metrics.jsonl").read_text().splitlines()) < 20:
+            assert first.poll() is None, first.communicate()
+            time.sleep(0.1)
+        second = _minimax(["train", f"resume={finished_run}", "steps=100000000"], env={"MINIMAX_RUNS": str(runs_root)})
+        assert second.returncode == 2
+        assert second.stderr.strip().splitlines() == [
+            f"minimax: error: {finished_run} is in use by another minimax process (running or being resumed: "
+            f"{finished_run}/.hydra/run.lock is locked); wait for it to end or stop it, then resume"]
+        assert first.poll() is None                      # the first goes on
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    assert load_summary(finished_run)["status"] == "interrupted"
