@@ -83,8 +83,9 @@ reproduce-lead-quadratic-quick:  ## CI variant of reproduce-lead-quadratic: h in
 ddp-check:  ## 2 gloo processes on half batches vs 1 process (GDA, FR-CG, HessianFR-DG, LEAD): prints max abs/rel differences
 	$(BIN)/python -m pytest -q -p no:xdist -s tests/test_distributed.py -k two_processes
 
-drill:  ## reliability drill: 12-run submitit_local sweep, one job SIGKILLed and resumed, report shows all 12
-	$(BIN)/python -m pytest -q -p no:xdist -s tests/test_drill.py
+drill:  ## fault drill (bad input, full disk, signals, tampered run dirs: table of clean lines / tracebacks / runs lost), then the 12-run kill-and-resume sweep
+	$(BIN)/python scripts/fault_drill.py
+	$(BIN)/python -m pytest -q -p no:xdist -s tests/test_drill.py -k reliability
 
 # -- image GANs (issue 6) ----------------------------------------------------------------------------
 # The reproductions need a GPU, the datasets under $MINIMAX_DATA (or ./data) and the FID Inception weights

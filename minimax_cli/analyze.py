@@ -224,10 +224,15 @@ def format_text(rep: dict) -> str:
         lines.append(f"τ-GDA τ*              {_num(t['value'])}   (Theorem 1 {_num(t['theorem1'])}, guard map "
                      f"{_num(t['guard_map'])}, scan {_num(t['scan'])}: {'agree' if t['agree'] else 'DISAGREE'}{rel})")
     else:
-        never = t["instability_threshold"] is None
-        lines.append(f"τ-GDA (not a DSE)     τ0 (Theorem 2, corrected) = {_num(t['tau0'])}; unstable for every τ > "
-                     f"{'0 (never stable)' if never else _num(t['instability_threshold'])} (guard map; scan "
-                     f"{_num(t['scan'])}: {'agree' if t['agree'] else 'DISAGREE'})")
+        spans = t["stable_intervals"]
+        if spans and spans[-1][1] is None:   # a degenerate point (D2²f singular): stable for large τ
+            verdict = f"stable for every τ > {_num(spans[-1][0])}"
+        elif t["instability_threshold"] is None:
+            verdict = "unstable for every τ > 0 (never stable)"
+        else:
+            verdict = f"unstable for every τ > {_num(t['instability_threshold'])}"
+        lines.append(f"τ-GDA (not a DSE)     τ0 (Theorem 2, corrected) = {_num(t['tau0'])}; {verdict} (guard map; "
+                     f"scan {_num(t['scan'])}: {'agree' if t['agree'] else 'DISAGREE'})")
     if "algo" in t:
         a = t["algo"]
         lines.append(f"  at algo τ = {a['tau']:<9.6g}J_τ {'stable' if a['J_tau_stable'] else 'not stable'}; simultaneous "

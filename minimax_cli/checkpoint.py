@@ -7,7 +7,8 @@ of the plotted trajectory, whose rows go to the append-only ``checkpoints/trajec
 trajectory.py), the game's own state (data sampler generator, spectral-norm vectors), every RNG
 state, the phase (pre-training or main) and a fingerprint of the config. It is written
 atomically (temp file, fsync, rename), so a kill at any moment leaves either the previous or the
-new checkpoint, and it is read with ``torch.load(weights_only=True)``: tensors, numbers and
+new checkpoint (a write that fails, e.g. on a full disk, removes its temp file and leaves the
+previous checkpoint as it was), and it is read with ``torch.load(weights_only=True)``: tensors, numbers and
 strings only, nothing executable.
 """
 
@@ -50,11 +51,15 @@ def save(path: Path, payload: dict) -> None:
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, **payload}, buffer)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(buffer.getvalue())
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(buffer.getvalue())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, a signal: the previous checkpoint stays, no partial file is left
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load(path: Path) -> dict:

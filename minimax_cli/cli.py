@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from minimax_cli.errors import MinimaxError
@@ -79,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
                              "w1, fid, kl, dist_to_eq, grad_norm/x, grad_norm/y the runs have)")
     report.add_argument("--status", action="append", metavar="STATUS",
                         help="keep only runs with these statuses (converged, diverged, finished, "
-                             "interrupted, failed, running/killed), comma-separated or repeated")
+                             "interrupted, failed, running/killed, unreadable), comma-separated or repeated")
     report.add_argument("--csv", metavar="FILE", help="also write the table as CSV ('-': CSV on stdout instead "
                                                       "of markdown)")
     report.add_argument("--markdown", metavar="FILE", help="also write the markdown table to FILE")
@@ -136,9 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["train", *rest]
     args, extra = parser.parse_known_args(argv)
     extra += hydra_flags
+    # a log file on a full disk must not print logging's own traceback: the run reports the failure
+    logging.raiseExceptions = False
+    from minimax_cli import signals
+
     try:
         if args.command == "train":
-            return train(args.overrides, args.multirun, extra)
+            with signals.handled():
+                return train(args.overrides, args.multirun, extra)
         if args.command == "report":
             if extra:
                 parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -158,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     except MinimaxError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SLURM's pre-timeout signal: 128 + its number
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return signals.exit_code(exc)
     except Exception as exc:  # a bug, not bad input: still one line (MINIMAX_DEBUG=1 shows the traceback)
         if os.environ.get("MINIMAX_DEBUG"):
             raise
@@ -170,15 +177,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
-    from minimax_cli import distributed
+    from minimax_cli import distributed, resume, storage
     from minimax_cli.config import check_run, compose, expand_sweeps, merge_overrides, sweeper_params
 
     _check_overrides(overrides)
-    resuming = _resume_value(overrides) not in (None, "false", "False")
+    typed = list(overrides)
+    resuming = resume.value(overrides) not in (None, "false", "False")
     if resuming:
         if multirun:
             raise MinimaxError("resume=... continues one run; resume each run of a sweep on its own (without -m)")
-        overrides = _resume_overrides(overrides)
+        overrides = resume.overrides_for(overrides)
     jobs = expand_sweeps(overrides) if multirun else [overrides]
     if not multirun and len(expand_sweeps(overrides)) > 1:
         raise MinimaxError("comma-separated values make a sweep: add -m (minimax train -m ...)")
@@ -196,18 +204,23 @@ def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
                            f"(hydra.sweeper.params): add -m (minimax train -m ...)")
     if params:
         jobs = expand_sweeps(merge_overrides(params, overrides))
+    if resuming:  # before anything is built (imported): only targets the project or the user names
+        resume.check_targets(head, resume.trusted_targets(typed))
     for i, job in enumerate(jobs):
         cfg = head if i == 0 and not params else compose(job, hydra_config=i == 0)
         check_run(cfg)
         if i == 0 and resuming:
-            _check_resume(cfg)
+            resume.check_checkpoint(cfg)
         elif i == 0:
             _guard_run_dir(cfg, multirun)
+        if i == 0 and not hydra_flags:
+            storage.check_writable(Path(str(cfg.hydra["sweep" if multirun else "run"].dir)))
     from minimax_cli import train as train_mod
 
     train_mod.EXIT["code"] = 0
     sys.argv = [PROG] + (["--multirun"] if multirun else []) + hydra_flags + overrides
-    train_mod.hydra_entry()
+    with resume.run_lock(Path(str(head.hydra.run.dir))) if resuming and not hydra_flags else nullcontext():
+        train_mod.hydra_entry()
     return train_mod.EXIT["code"]
 
 
@@ -297,65 +310,6 @@ def _check_overrides(overrides: list[str]) -> None:
     bad = [o for o in overrides if "=" not in o and not o.startswith("~")]
     if bad:
         raise MinimaxError(f"cannot parse override {bad[0]!r}: write key=value (e.g. game=g3, algo.lr_x=0.01)")
-
-
-def _resume_value(overrides: list[str]) -> str | None:
-    values = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+") == "resume"]
-    return values[-1] if values else None
-
-
-def _resume_overrides(overrides: list[str]) -> list[str]:
-    """The overrides that re-create a run to continue: its own saved overrides (so a job of a sweep
-    resumes with its own game, algorithm …), the new ones on top, in its own directory."""
-    from minimax_cli import checkpoint
-    from minimax_cli.config import merge_overrides
-
-    value = _resume_value(overrides)
-    given = {o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[1] for o in overrides if "=" in o}
-    if value in ("true", "True"):
-        if "hydra.run.dir" not in given:
-            raise MinimaxError("resume=true needs the run's directory: add hydra.run.dir=<run dir> "
-                               "(or write resume=<run dir>)")
-        run_dir, ckpt = Path(given["hydra.run.dir"]), None
-    else:
-        target = Path(value)
-        if target.is_file():
-            ckpt = target
-            run_dir = target.parent.parent if target.parent.name == "checkpoints" else target.parent
-        else:
-            run_dir, ckpt = target, None
-    run_dir = run_dir.resolve()
-    ckpt = (ckpt or checkpoint.path_in(run_dir)).resolve()
-    saved_file = run_dir / ".hydra" / "overrides.yaml"
-    if not saved_file.is_file():
-        raise MinimaxError(f"{run_dir} is not a run directory (no .hydra/overrides.yaml); resume=<run dir> "
-                           "takes a directory written by minimax train")
-    import yaml
-
-    saved = [o for o in (yaml.safe_load(saved_file.read_text()) or [])
-             if not o.split("=", 1)[0].lstrip("+~").startswith(("resume", "hydra."))]
-    mine = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in ("resume", "hydra.run.dir")]
-    return _saved_searchpath(run_dir, given) + merge_overrides(saved, mine) + [f"resume={ckpt}",
-                                                                               f"hydra.run.dir={run_dir}"]
-
-
-def _saved_searchpath(run_dir: Path, given: dict) -> list[str]:
-    """The run's own hydra.searchpath override (its configs may live there), unless one is given."""
-    import yaml
-
-    hydra_file = run_dir / ".hydra" / "hydra.yaml"
-    if "hydra.searchpath" in given or not hydra_file.is_file():
-        return []
-    saved = ((yaml.safe_load(hydra_file.read_text()) or {}).get("hydra") or {}).get("overrides") or {}
-    return [o for o in saved.get("hydra") or [] if o.split("=", 1)[0].lstrip("+~") == "hydra.searchpath"]
-
-
-def _check_resume(cfg) -> None:
-    """Before Hydra touches the run directory: the checkpoint must load and match the config."""
-    from minimax_cli import checkpoint
-
-    path = Path(str(cfg.resume))
-    checkpoint.check_config(checkpoint.load(path), cfg, path)
 
 
 def _guard_run_dir(cfg, multirun: bool) -> None:

@@ -21,6 +21,10 @@ DEVICES = ("cpu", "cuda", "auto")
 def _register_resolvers():
     if not OmegaConf.has_resolver("mul"):
         OmegaConf.register_new_resolver("mul", lambda *xs: _product(xs))
+    if not OmegaConf.has_resolver("runs_dir"):
+        # an empty runs_root (MINIMAX_RUNS= or runs_root=) means the default, never the filesystem root
+        OmegaConf.register_new_resolver("runs_dir", lambda root=None: str(root).strip() if root is not None
+                                        and str(root).strip() else "runs")
 
 
 def _product(xs):
@@ -289,13 +293,24 @@ def pretrain_phase(cfg: DictConfig):
 
 
 def check_run(cfg: DictConfig) -> None:
-    """Build the game and algorithm (cheap: constructors only validate) and the hardware choice."""
+    """Everything a run can be refused for, before its directory exists: the rule table of every
+    key (schema.py), then the game and algorithm (cheap: constructors only validate), the
+    algorithm's limits on the game's size, the hardware choice and the data-parallel split."""
+    from minimax_cli.schema import validate
+
     for group in GROUPS:
         if group not in cfg:
             raise ConfigError(f"the config has no {group} (choose one of: {', '.join(option_names(group))})")
+    validate(cfg)
     game = build(cfg.game, "game")
-    build(cfg.algo, "algo")
-    pretrain_phase(cfg)
+    algos = [build(cfg.algo, "algo")]
+    pretrain = pretrain_phase(cfg)
+    if pretrain is not None:
+        algos.append(pretrain[0])
+    dims = game.parameter_dims()
+    if dims is not None:
+        for algo in algos:
+            algo.check_game(game, *dims)
     resolve_hardware(cfg.hardware, game)
     from minimax_cli.distributed import check_config as check_distributed
 

@@ -43,6 +43,7 @@ import datetime
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -136,6 +137,16 @@ class Comm:
 
         self._collective(dist.barrier)
 
+    def max_on_cpu(self, value: int) -> int:
+        """The largest ``value`` over ranks, through a gloo group (no device synchronization)."""
+        import torch.distributed as dist
+
+        if getattr(self, "_cpu_group", None) is None:   # created by every rank at its first call
+            self._cpu_group = dist.group.WORLD if self.backend == "gloo" else dist.new_group(backend="gloo")
+        box = torch.tensor([value], dtype=torch.int64)
+        self._collective(dist.all_reduce, box, dist.ReduceOp.MAX, self._cpu_group)
+        return int(box)
+
     def in_sync(self, state: dict) -> bool:
         """Whether the players are bitwise identical on all ranks (they must be: every rank applies
         the same all-reduced derivatives; a difference means a non-deterministic kernel)."""
@@ -150,6 +161,11 @@ class Comm:
 
 
 _COMM: Comm | None = None
+
+
+def agree_on_signal(signum: int) -> int:
+    """A stop signal any rank received (0: none): every rank calls it at the same step boundary."""
+    return signum if _COMM is None else _COMM.max_on_cpu(signum)
 
 
 def active() -> bool:
@@ -200,6 +216,9 @@ def init(hw) -> Comm:
         dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=timeout))
     _COMM = Comm(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local_rank, backend=backend,
                  timeout_s=timeout)
+    from minimax_cli import signals
+
+    signals.defer()  # a signal stops every rank at one agreed step boundary (signals.py)
     import atexit
 
     atexit.register(_shutdown)
@@ -235,6 +254,11 @@ def check_config(cfg, game) -> None:
     if game.analytic:
         raise ConfigError(f"hardware=ddp splits each step's batch across processes; game {game.name} is analytic "
                           "(no batch): run it with hardware=cpu (its starts are already vectorized)")
+    rows = getattr(game, "batch_rows", dict)()
+    odd = [(key, n) for key, n in rows.items() if nproc is not None and n % nproc]
+    if odd:
+        raise ConfigError(f"hardware=ddp splits every batch into hardware.nproc={nproc} equal shards, but "
+                          f"{odd[0][0]}={odd[0][1]} is not a multiple of {nproc}")
 
 
 def _default_nproc(hw) -> int:
@@ -348,7 +372,7 @@ class NullLog:
     def summary(self, payload):
         pass
 
-    def close(self):
+    def close(self, quiet: bool = False):
         pass
 
 
@@ -471,18 +495,24 @@ def launch(cfg, run_dir: Path) -> str:
     with tempfile.TemporaryDirectory(prefix="minimax-ddp-") as errors:
         env[ERRORS_ENV] = errors
         proc = subprocess.Popen([sys.executable, "-m", "minimax_cli.distributed", *args], env=env)
+        stop = None
         try:
             code = proc.wait()
-        except KeyboardInterrupt:  # the ranks got the signal too; give them time to stop
+        except KeyboardInterrupt as exc:  # Ctrl-C (the ranks got it too) or SIGTERM to this process only:
+            stop = exc                    # torchrun passes SIGTERM on, the ranks stop at one step boundary
+            proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=60)
+                code = proc.wait(timeout=90)
             except subprocess.TimeoutExpired:
                 proc.kill()
-            raise
+                code = proc.wait()
         records = [json.loads(p.read_text()) for p in Path(errors).glob("rank*.json")]
     summary = Path(run_dir) / "summary.json"
-    if code == 0 and not records and summary.exists():
-        return json.loads(summary.read_text())["status"]
+    status = json.loads(summary.read_text())["status"] if summary.exists() else None
+    if not records and (status == "interrupted" or (code == 0 and status is not None)):
+        return status
+    if stop is not None:
+        raise stop
     raise _root_cause(records, nproc, code, Path(run_dir))
 
 
@@ -507,6 +537,7 @@ def _root_cause(records: list[dict], nproc: int, code: int, run_dir: Path) -> Ra
 
 def _torchrun_main(argv: list[str]) -> int:
     """torchrun, minus the traceback it prints when a rank fails (each rank reports its own error)."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
@@ -515,6 +546,8 @@ def _torchrun_main(argv: list[str]) -> int:
         run(parse_args(argv))
     except ChildFailedError:
         return 1
+    except SignalException as exc:  # SIGTERM/SIGINT: the ranks were told and have stopped (signals.py)
+        return 128 + int(exc.sigval)
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Solving G z = b with G = ∇²_yy L_y (the follower's Hessian; for zero-sum games G = −H_yy):
 
-* ``exact``  dense solve (small games): G from dim_y Hessian-vector products.
+* ``exact``  dense solve (small games): G from dim_y Hessian-vector products; a singular G gives a
+             non-finite z (``solve``), so that start alone is frozen as diverged by the runner.
 * ``cg``     k conjugate-gradient steps on the normal equations (G² + λI) z = G b (seed 000
              App. D.4; seed 001 Eq. 3.30): well posed even where G is indefinite; each matvec is
              two HVPs. The iteration count is fixed and converged directions are masked rather
@@ -23,6 +24,19 @@ import torch
 
 def dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b).sum()
+
+
+def solve(A: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """A⁻¹ b, or NaN where A is singular.
+
+    torch.linalg.solve raises on a singular matrix, and under vmap over starts one singular start
+    (a follower Hessian that vanishes somewhere in g3's plane) would end the whole run. A NaN
+    iterate is what the runner's health check already treats as a diverged start: it is frozen at
+    its last finite iterate and counted in fraction_diverged, the other starts go on. Pure tensor
+    code (vmap, jacrev).
+    """
+    z, info = torch.linalg.solve_ex(A, b)
+    return torch.where(info == 0, z, torch.full_like(z, float("nan")))
 
 
 def cg(matvec: Callable[[torch.Tensor], torch.Tensor], rhs: torch.Tensor, iters: int,

@@ -10,7 +10,9 @@
 A run directory is one that holds ``summary.json``, ``metrics.jsonl`` or ``.hydra/config.yaml``.
 Its status is ``summary.json``'s (converged, diverged, finished, interrupted, failed); a run with
 no summary is reported as ``running/killed`` (it is still going, or died without writing one:
-from the files alone the two cannot be told apart).
+from the files alone the two cannot be told apart); a run whose summary.json or config cannot be
+read (garbage, a torn copy) is ``unreadable``: counted, listed under the table with the reason,
+never fatal to the report.
 
 Numbers, per group of runs and metric:
 - the *final value* of a run is ``summary.json``'s ``metrics[m]``, or else the last row of
@@ -48,6 +50,9 @@ from minimax_cli.runlog import STATUSES
 
 RUNNING_OR_KILLED = "running/killed"
 ALL_STATUSES = STATUSES + (RUNNING_OR_KILLED,)
+#: a run whose summary.json (or config) cannot be read: a column only when present, listed under
+#: the table, never fatal
+UNREADABLE = "unreadable"
 #: statuses whose metrics are the values at a planned end of the run (converged/diverged runs are
 #: frozen from their stopping step on)
 COMPLETE = ("converged", "diverged", "finished")
@@ -147,6 +152,9 @@ def load_run(path: str | os.PathLike) -> Run:
             raise DataError(f"cannot read {path / 'summary.json'} ({exc})") from None
         if not isinstance(summary, dict):
             raise DataError(f"{path / 'summary.json'} is not a JSON object")
+        if summary.get("status", STATUSES[0]) not in STATUSES or not isinstance(summary.get("metrics", {}), dict):
+            raise DataError(f"{path / 'summary.json'} is not a minimax summary (status one of "
+                            f"{', '.join(STATUSES)}, metrics an object)")
     status = str(summary.get("status", RUNNING_OR_KILLED)) if summary is not None else RUNNING_OR_KILLED
     return Run(path=path, status=status, config=_read_config(path), summary=summary)
 
@@ -220,19 +228,32 @@ def collect_runs(paths: Iterable[str | os.PathLike], status: Sequence[str] | Non
     if not dirs:
         raise ConfigError(f"no runs under {', '.join(map(str, paths))} "
                           f"(a run directory holds summary.json, metrics.jsonl or .hydra/config.yaml)")
-    runs = [load_run(d) for d in dirs]
+    runs = [_load_or_unreadable(d) for d in dirs]
     if wanted is not None:
         runs = [r for r in runs if r.status in wanted]
     return runs
+
+
+def _load_or_unreadable(path: Path) -> Run:
+    """One run; a run whose files are garbage (a torn copy, an edited summary) is kept with status
+    ``unreadable`` and the reason, so one bad directory never hides the others."""
+    try:
+        return load_run(path)
+    except DataError as exc:
+        try:
+            config = _read_config(path)
+        except DataError:
+            config = {}
+        return Run(path=path, status=UNREADABLE, config=config, summary={"error": str(exc)})
 
 
 def _check_statuses(status: Sequence[str] | None) -> set[str] | None:
     if not status:
         return None
     names = {s.strip() for item in status for s in str(item).split(",") if s.strip()}
-    bad = sorted(names - set(ALL_STATUSES))
+    bad = sorted(names - set(ALL_STATUSES) - {UNREADABLE})
     if bad:
-        raise ConfigError(f"unknown status {bad[0]!r} (allowed: {', '.join(ALL_STATUSES)})")
+        raise ConfigError(f"unknown status {bad[0]!r} (allowed: {', '.join(ALL_STATUSES + (UNREADABLE,))})")
     return names
 
 

@@ -34,12 +34,16 @@ def _rows(path: Path) -> list[dict]:
 def write_json_atomic(path: Path, payload: dict) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as fh:
-        json.dump(payload, fh, indent=2, sort_keys=False, default=str)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as fh:
+            json.dump(payload, fh, indent=2, sort_keys=False, default=str)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: the previous file stays, no partial temp file is left
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class RunLog:
@@ -66,6 +70,10 @@ class RunLog:
         self._tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter  # heavy import: only when used
+
+            from minimax_cli.storage import quiet_writer_threads
+
+            quiet_writer_threads()
 
             purge = None if resume_step is None else resume_step + 1
             self._tb = SummaryWriter(log_dir=str(self.dir), purge_step=purge)
@@ -96,8 +104,14 @@ class RunLog:
         payload["metrics"] = {k: _clean(v) for k, v in self.last.items()}
         write_json_atomic(self.dir / "summary.json", payload)
 
-    def close(self) -> None:
-        self._jsonl.close()
-        if self._tb is not None:
-            self._tb.flush()
-            self._tb.close()
+    def close(self, quiet: bool = False) -> None:
+        """``quiet``: the run is already failing (e.g. a full disk): a second error while closing
+        must not hide the first one."""
+        try:
+            self._jsonl.close()
+            if self._tb is not None:
+                self._tb.flush()
+                self._tb.close()
+        except Exception:  # noqa: BLE001
+            if not quiet:
+                raise

@@ -17,12 +17,13 @@ import torch
 from torch.func import vmap
 from torch.utils._pytree import tree_map
 
-from minimax_cli import progress
+from minimax_cli import progress, signals
 from minimax_cli.errors import ConfigError
 from minimax_cli.oracle import CostMeter, Oracle
 from minimax_cli.trajectory import TrajectoryLog
 
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
+STATUS_NAMES = ("running", "converged", "diverged")
 CONVERGE_ON = ("grad_norm", "dist_to_eq")
 
 
@@ -45,6 +46,15 @@ class RunResult:
     trajectory: torch.Tensor | None = None   # (T, P, dim_x + dim_y) for plotting, P <= plot_starts
     cost: dict = field(default_factory=dict)
     ema: torch.Tensor | None = None      # the leader's exponential moving average (``ema``), if kept
+
+    def start_outcomes(self) -> tuple[list[str], torch.Tensor]:
+        """Per start: its status name and the step it stopped at, as summary.json counts them. A
+        start still running when the run ended shares the run's end: finished (or interrupted) at
+        the run's last step."""
+        end = self.status if self.status in ("finished", "interrupted") else "finished"
+        names = [STATUS_NAMES[int(s)] if int(s) != RUNNING else end for s in self.start_status]
+        stop = torch.where(self.start_status == RUNNING, torch.full_like(self.stop_step, self.step), self.stop_step)
+        return names, stop
 
     def fractions(self) -> dict:
         n = float(self.n_starts)
@@ -171,6 +181,7 @@ class Runner:
             if resume is None:
                 self._log_metrics(loop)
             while loop.t < self.steps:
+                signals.at_step_boundary()   # data-parallel ranks stop on a signal at one agreed step
                 loop.t += 1
                 t = loop.t
                 running = loop.status == RUNNING
@@ -188,7 +199,8 @@ class Runner:
                     acc["hvps"] += self.cost.hvps
                 self.cost.reset()
                 for key, value in info.items():
-                    value = self._per_start(value.detach()).float()
+                    # a frozen start is still stepped (vectorized), maybe into NaN (a singular solve): not logged
+                    value = torch.where(running, self._per_start(value.detach()).float(), math.nan)
                     loop.info_sum[key] = loop.info_sum.get(key, 0) + value
                 ok = self._healthy(new)
                 diverged_now = running & ~ok
@@ -277,7 +289,7 @@ class Runner:
             metrics["cost/grads"] = window["grads"] / window["steps"]
             metrics["cost/hvps"] = window["hvps"] / window["steps"]
             for key, total in loop.info_sum.items():
-                metrics[f"algo/{key}"] = float(total.mean()) / window["steps"]
+                metrics[f"algo/{key}"] = float(total.nanmean()) / window["steps"]
         x_eval = loop.ema if loop.ema is not None else loop.state["x"]
         for key, value in self.game.extra_metrics(x_eval, loop.state["y"], loop.t).items():
             if isinstance(value, torch.Tensor) and value.numel() > 1:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import random
 import shutil
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -18,9 +20,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from minimax_cli import checkpoint, distributed, progress, setups
+from minimax_cli import checkpoint, distributed, progress, resume, setups, signals, storage
 from minimax_cli.config import CONF_DIR, apply_threads, build, pretrain_phase, resolve_hardware
-from minimax_cli.errors import MinimaxError
+from minimax_cli.errors import MinimaxError, RunDirError
 from minimax_cli.oracle import apply_precision, effective_precision
 from minimax_cli.report import objective_value
 from minimax_cli.runlog import RunLog, write_json_atomic
@@ -38,14 +40,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def execute(cfg: DictConfig, run_dir: Path, sources: str = "") -> RunResult:
+def execute(cfg: DictConfig, run_dir: Path, sources: str = "", note: str = "") -> RunResult:
     """Run one job of the config into ``run_dir``: metrics, summary, figures; checkpoints every
     ``checkpoint_every`` steps, and with ``resume`` continue from the run's last checkpoint.
-    ``sources`` (setups.describe: where each algorithm value came from) ends resolved.yaml."""
+    ``sources`` (setups.describe: where each algorithm value came from) ends resolved.yaml;
+    ``note`` (setups.summary_line) is logged right after the run directory."""
     # the run directory first: setup (data, FID statistics) may take minutes
     if os.environ.get("RANK", "0") == "0":  # (torchrun's other ranks: rank 0 speaks for the run)
         resuming = cfg.get("resume", False) not in (False, None, "false")
         log.info("run dir: %s%s", run_dir, " (resuming)" if resuming else "")
+        if note:
+            log.info("%s", note)
     seed_everything(int(cfg.seed))
     game = build(cfg.game, "game")
     algo = build(cfg.algo, "algo")
@@ -125,7 +130,7 @@ def execute(cfg: DictConfig, run_dir: Path, sources: str = "") -> RunResult:
         result = runner.run(initial_state=initial, start_step=start, resume=resume_main)
         return _finish(cfg, game, algo, result, runlog, run_dir, device, dtype, pre_summary)
     finally:
-        runlog.close()
+        runlog.close(quiet=sys.exc_info()[0] is not None)
 
 
 def _job_label() -> str:
@@ -210,11 +215,8 @@ def summarize(cfg, game, algo, result: RunResult, device, dtype) -> dict:
 def save_starts(path: Path, result: RunResult, game) -> None:
     """Per-start outcome of an analytic game: final iterates, status, stopping step, plotted paths."""
     x, y = result.state["x"].detach().cpu(), result.state["y"].detach().cpu()
-    payload = {
-        "x": x.numpy(), "y": y.numpy(),
-        "status": np.array(["running", "converged", "diverged"])[result.start_status.long().numpy()],
-        "stop_step": result.stop_step.numpy(),
-    }
+    status, stop_step = result.start_outcomes()
+    payload = {"x": x.numpy(), "y": y.numpy(), "status": np.array(status), "stop_step": stop_step.numpy()}
     if result.trajectory is not None:
         payload["trajectory"] = result.trajectory.numpy()
     np.savez_compressed(path, **payload)
@@ -233,11 +235,13 @@ def _last_logged(metrics_path: Path) -> dict:
     """The last complete row of metrics.jsonl ({} when nothing was logged)."""
     if not metrics_path.exists():
         return {}
-    for line in reversed(metrics_path.read_text().splitlines()):
+    for line in reversed(metrics_path.read_text(errors="replace").splitlines()):
         try:
-            return json.loads(line)
-        except json.JSONDecodeError:  # a line torn by a crash
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line torn by a crash or a full disk
             continue
+        if isinstance(row, dict):
+            return row
     return {}
 
 
@@ -253,28 +257,39 @@ def hydra_entry(cfg: DictConfig) -> float:
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
     started = time.perf_counter()
+    lock = resume.run_lock(run_dir)   # one process per run directory (a resume of it is refused meanwhile)
     try:
-        # the game's / experiment's values for this algorithm, where the command line set none
-        setup = setups.resolve(cfg, list(hc.overrides.task), hc.runtime.choices)
-        cfg = setup.cfg
-        log.info("%s", setups.summary_line(setup))
-        if distributed.should_launch(cfg):  # hardware=ddp: this job starts torchrun; its ranks write the run dir
-            status = distributed.launch(cfg, run_dir)
-        else:
-            status = execute(cfg, run_dir, setups.describe(setup)).status
+        lock.__enter__()
+    except RunDirError as exc:        # another process writes this directory: record nothing in it
+        EXIT["code"] = 2
+        log.error("%s", exc)
+        return -math.inf if str((cfg.get("objective") or {}).get("mode", "minimize")) == "maximize" else math.inf
+    try:
+        with signals.handled():  # SIGTERM and SLURM's pre-timeout signal end the run as Ctrl-C does
+            # the game's / experiment's values for this algorithm, where the command line set none
+            setup = setups.resolve(cfg, list(hc.overrides.task), hc.runtime.choices)
+            cfg = setup.cfg
+            if distributed.should_launch(cfg):  # hardware=ddp: this job starts torchrun; its ranks write the run dir
+                log.info("%s", setups.summary_line(setup))
+                status = distributed.launch(cfg, run_dir)
+            else:
+                status = execute(cfg, run_dir, setups.describe(setup), setups.summary_line(setup)).status
         if status == "interrupted":
-            EXIT["code"] = 130
-            if multirun:
-                raise KeyboardInterrupt
+            EXIT["code"] = signals.exit_code()
+            if multirun and hc.launcher._target_.endswith("BasicLauncher"):
+                raise KeyboardInterrupt  # the sweep runs in this process: stop it too (a worker's job ends alone)
     except MinimaxError as exc:
         _record_failure(run_dir, exc, started, multirun, user_error=getattr(exc, "user_error", True),
                         message=str(exc))
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # a bug: keep the traceback in the run's log, one line on the console
-        if distributed.is_main():
-            (run_dir / "error.txt").write_text(traceback.format_exc())
-        _record_failure(run_dir, exc, started, multirun, user_error=False)
+        disk = storage.failure(exc, run_dir)    # ... unless the disk failed (full, read-only): one line
+        if disk is None and distributed.is_main():
+            _best_effort(lambda: (run_dir / "error.txt").write_text(traceback.format_exc()))
+        _record_failure(run_dir, exc, started, multirun, user_error=False, message=disk)
+    finally:
+        lock.__exit__(None, None, None)
     objective = cfg.get("objective") or {}
     return objective_value(run_dir, str(objective.get("metric", "grad_norm/y")), str(objective.get("mode", "minimize")))
 
@@ -292,9 +307,21 @@ def _record_failure(run_dir: Path, exc: Exception, started: float, multirun: boo
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no empty run behind
         log.error("%s", message)
         return
-    run_dir.mkdir(parents=True, exist_ok=True)
     last = _last_logged(run_dir / "metrics.jsonl")
-    write_json_atomic(run_dir / "summary.json", {
-        "status": "failed", "step": int(last.pop("step", 0)), "wall_time_s": round(time.perf_counter() - started, 6),
-        "error": message, "metrics": {k: v for k, v in last.items() if k != "wall_time_s"}})
+    summary = {"status": "failed", "step": int(last.pop("step", 0)),
+               "wall_time_s": round(time.perf_counter() - started, 6), "error": message,
+               "metrics": {k: v for k, v in last.items() if k != "wall_time_s"}}
+    unwritten = _best_effort(lambda: (run_dir.mkdir(parents=True, exist_ok=True),
+                                      write_json_atomic(run_dir / "summary.json", summary)))
+    if unwritten:  # the disk is full: the reason goes to stderr instead
+        message += f" (and {run_dir / 'summary.json'} could not be written: {unwritten})"
     log.error("run failed: %s", message)
+
+
+def _best_effort(write) -> str | None:
+    """Run ``write``; on a failed write (a full disk) return why instead of raising."""
+    try:
+        write()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None

@@ -1,4 +1,6 @@
-"""Reliability drill (issue 7): a 12-run sweep in which one job is SIGKILLed mid-way and some runs
+"""Fault drill (issue 12, scripts/fault_drill.py) and reliability drill (issue 7).
+
+Reliability drill (issue 7): a 12-run sweep in which one job is SIGKILLed mid-way and some runs
 diverge loses nothing: the other jobs finish, `minimax report` shows all 12 with the right status,
 and `minimax train resume=<the killed job's dir>` ends exactly where an uninterrupted twin ends.
 
@@ -77,8 +79,11 @@ def test_reliability_drill_kill_one_job_of_a_sweep_resume_it_and_lose_nothing(tm
         game, algo = name.split("_", 1)[1].rsplit("_", 1)
         assert st == expected[game][algo], (name, st)
 
-    # the user's command for the killed job: its own overrides (and search path) are re-used
+    # the user's command for the killed job: its own overrides are re-used; configs outside conf/ only
+    # from a search path the command names (a run directory never adds one: README, security)
     code, _, err = cli("train", f"resume={sweep / KILLED}")
+    assert code == 2 and f"add '{SEARCHPATH}' to the command if you trust that folder" in err
+    code, _, err = cli("train", f"resume={sweep / KILLED}", SEARCHPATH)
     assert code == 0, err
     twin = tmp_path / "twin"
     code, _, err = cli("train", SEARCHPATH, "game=tiny_mog", "algo=tgda", "seed=1", *COMMON, f"hydra.run.dir={twin}")
@@ -103,3 +108,19 @@ def test_reliability_drill_kill_one_job_of_a_sweep_resume_it_and_lose_nothing(tm
                       ("tiny_mog", "gda"): ["2", "0", "0", "2", "0", "0"],
                       ("tiny_mog", "tgda"): ["2", "0", "0", "2", "0", "0"]}
     print(f"killed {KILLED} at logged step {killed_at}; after resume:\n{table}")
+
+
+@pytest.mark.slow
+def test_fault_drill_gives_clean_lines_no_tracebacks_and_loses_no_run(capsys):
+    """scripts/fault_drill.py --quick: ~45 faults (bad input anywhere in the config, unusable runs
+    roots, a disk filling mid-run, SIGTERM, resumes of tampered run directories, a singular start,
+    garbage in a report) through the real CLI; every one a clean line or a handled run."""
+    from scripts import fault_drill
+
+    code = fault_drill.main(["--quick"])
+    table = capsys.readouterr().out
+    assert code == 0, table
+    totals = table.strip().splitlines()[-1]
+    tried, clean, handled, tracebacks, lost, unexpected = (int(c) for c in totals.strip("| ").split(" | "))
+    assert (tracebacks, lost, unexpected) == (0, 0, 0) and clean + handled == tried >= 45, table
+    print(table)

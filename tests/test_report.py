@@ -138,7 +138,7 @@ def test_status_filter(sweep):
     runs = report.collect_runs([sweep], status=["converged,finished"])
     assert sorted(r.path.name for r in runs) == ["0_g1_gda", "1_g1_gda", "3_g1_tgda", "4_g2_gda"]
     with pytest.raises(ConfigError, match=r"unknown status 'done' \(allowed: converged, diverged, finished, "
-                                          r"interrupted, failed, running/killed\)"):
+                                          r"interrupted, failed, running/killed, unreadable\)"):
         report.collect_runs([sweep], status=["done"])
 
 

@@ -61,9 +61,12 @@ class _Tolerant:
             run_dir = str(Path(str(OmegaConf.select(cfg, dir_key))) / str(cfg.hydra.sweep.subdir))
         except Exception:  # noqa: BLE001  the message still names the job by its overrides
             pass
+        # a resume takes configs outside conf/ only from its own command line (minimax_cli/resume.py)
+        searchpath = [f"'{o}'" for o in OmegaConf.select(self.config, "hydra.overrides.hydra", default=[]) or []
+                      if str(o).startswith("hydra.searchpath=")]
         log.error("job #%d (%s) left no result: its process was killed (out of memory, time limit, a signal?); "
-                  "what it wrote is in %s; continue it with: minimax train resume=%s",
-                  num, " ".join(overrides), run_dir, run_dir)
+                  "what it wrote is in %s; continue it with: minimax train resume=%s%s",
+                  num, " ".join(overrides), run_dir, run_dir, "".join(" " + s for s in searchpath))
         mode = OmegaConf.select(self.config, "objective.mode", default="minimize")
         return JobReturn(overrides=list(overrides), working_dir=run_dir, task_name=job.job_id,
                          status=JobStatus.COMPLETED, _return_value=math.inf if mode == "minimize" else -math.inf)

@@ -33,6 +33,10 @@ class GameOptimizer:
     def step(self, state: dict, oracle) -> tuple[dict, dict]:
         raise NotImplementedError
 
+    def check_game(self, game, dim_x: int, dim_y: int) -> None:
+        """Checks that need the game's size (a dense solve's limit): config.check_run calls it
+        before a run directory exists, ``init`` again with the real players."""
+
     def describe(self) -> str:
         return (self.__doc__ or self.name).strip().splitlines()[0]
 

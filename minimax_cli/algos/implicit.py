@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import torch
 
+from minimax_cli import linalg
 from minimax_cli.algos.base import GameOptimizer, check_rate, follower_rate
 from minimax_cli.errors import ConfigError
 
@@ -43,13 +44,16 @@ class ImplicitUpdate(GameOptimizer):
         self.inner, self.inner_steps = inner, inner_steps
         self.inner_tol = check_rate(inner_tol, "algo.inner_tol")
 
-    def init(self, x, y, oracle):
+    def check_game(self, game, dim_x, dim_y):
         if self.inner == "auto":
-            self.inner = "newton" if getattr(oracle.game, "analytic", True) else "fixed_point"
-        dim = x.shape[-1] + y.shape[-1]
+            self.inner = "newton" if getattr(game, "analytic", True) else "fixed_point"
+        dim = dim_x + dim_y
         if self.inner == "newton" and dim > NEWTON_MAX_DIM:
             raise ConfigError(f"algo.inner=newton builds the dense {dim}x{dim} Jacobian of the field (at most "
                               f"{NEWTON_MAX_DIM} parameters): use algo.inner=fixed_point")
+
+    def init(self, x, y, oracle):
+        self.check_game(oracle.game, x.shape[-1], y.shape[-1])
         return super().init(x, y, oracle)
 
     def step(self, state, oracle):
@@ -70,7 +74,7 @@ class ImplicitUpdate(GameOptimizer):
             active = F.norm() > self.inner_tol
             if self.inner == "newton":
                 J = oracle.field_jacobian(w[:n], w[n:])
-                step = torch.linalg.solve(torch.eye(w.shape[-1], dtype=w.dtype, device=w.device) + lam[:, None] * J, F)
+                step = linalg.solve(torch.eye(w.shape[-1], dtype=w.dtype, device=w.device) + lam[:, None] * J, F)
                 w_next = w - step
             else:
                 w_next = w - F          # = z − Λ ξ(w)

@@ -131,6 +131,9 @@ class FollowTheRidge(GameOptimizer):
         return self.mixed == "fd" or self.solver.kind == "diag" or (self.solver.kind == "cg" and self.solver.adaptive)
 
     # -- state ------------------------------------------------------------------------------------
+    def check_game(self, game, dim_x: int, dim_y: int) -> None:
+        self._resolve_solver(game, dim_y)
+
     def _resolve_solver(self, game, dim_y: int) -> None:
         """``solver.kind: auto`` becomes exact on analytic games and cg on neural ones; a dense
         solve of a follower with more than EXACT_MAX_DIM parameters is refused."""
@@ -143,7 +146,7 @@ class FollowTheRidge(GameOptimizer):
                               "(seed 001 Eq. 3.33)")
 
     def init(self, x, y, oracle):
-        self._resolve_solver(oracle.game, y.shape[-1])
+        self.check_game(oracle.game, x.shape[-1], y.shape[-1])
         state = {"x": x, "y": y, "px": self.px.init(x), "py": self.py.init(y)}
         if self.momentum_form == "eq3" and self.momentum != 0.0:
             state["dx_prev"], state["dy_prev"] = torch.zeros_like(x), torch.zeros_like(y)
@@ -215,7 +218,7 @@ class FollowTheRidge(GameOptimizer):
         """(z, G z): G z only where the damping needs it (adaptive CG), else None."""
         kind = self.solver.kind
         if kind == "exact":
-            return torch.linalg.solve(oracle.hess_yy(xh, y), b), None
+            return linalg.solve(oracle.hess_yy(xh, y), b), None
         if kind == "cg":
             if self.solver.adaptive:
                 return linalg.cg_normal(hvp, b, self.solver.iters, state["damping"], self.solver.tol,
@@ -235,7 +238,7 @@ class FollowTheRidge(GameOptimizer):
         """D_x L_x = ∇_x L_x − ∇²_xy L_y (∇²_yy L_y)⁻¹ ∇_y L_x (seed 000 Alg. 2), at (x_t, y_t)."""
         rhs = oracle.grad_y_of_leader(x, y)
         if self.solver.kind == "exact":
-            w = torch.linalg.solve(oracle.hess_yy(x, y), rhs)
+            w = linalg.solve(oracle.hess_yy(x, y), rhs)
         elif self.solver.kind == "cg":
             _, hvp = oracle.follower_curvature(x, y, count_grad=False)
             w = linalg.cg_normal(hvp, rhs, self.solver.iters, state["damping"], self.solver.tol)

@@ -44,6 +44,12 @@ class Game:
         self.device = torch.device("cpu")
         self.dtype = torch.float64
 
+    def parameter_dims(self) -> tuple[int, int] | None:
+        """(dim_x, dim_y) before ``setup`` when known (analytic games know them from their config);
+        config.check_run gives them to the algorithm's size checks."""
+        dims = getattr(self, "dim_x", None), getattr(self, "dim_y", None)
+        return None if None in dims else dims
+
     # -- life cycle ---------------------------------------------------------------------------
     def setup(self, device: torch.device, dtype: torch.dtype, seed: int) -> None:
         self.device, self.dtype = torch.device(device), dtype

@@ -170,6 +170,32 @@ class GANGame(Game):
         self._x0, self._y0 = self.G.initial(), self.D.initial()
         self._spectral = bool(spectral_layers(discriminator))
 
+    def parameter_dims(self) -> tuple[int, int]:
+        """(dim_x, dim_y) before ``setup``: the two networks built on the meta device (no memory,
+        no data), so the CLI can check size limits of an algorithm before a run starts."""
+        import torch
+
+        with torch.device("meta"):
+            generator, discriminator = self._build_pair(0)
+        return tuple(sum(p.numel() for p in m.parameters() if p.requires_grad) for m in (generator, discriminator))
+
+    def batch_rows(self) -> dict[str, int]:
+        """Rows of the step's batch and of the diagnostics' batch, by the key that sets them (a
+        data-parallel run splits each into hardware.nproc equal shards)."""
+        bc = self.batch_cfg
+        if bc.get("eval_size"):
+            evaluated = ("game.batch.eval_size", bc["eval_size"])
+        elif bc.get("mode") == "fixed":          # the whole fixed dataset (gan.GAN)
+            evaluated = ("game.batch.dataset_size", bc["dataset_size"])
+        else:
+            evaluated = ("game.batch.size", bc["size"])
+        return dict([("game.batch.size", bc["size"]), evaluated])
+
+    def _build_pair(self, seed: int = 0):
+        """The (generator, discriminator) modules, own ones (``_target_``) built from their seed
+        streams, built-in ones uninitialized (subclasses)."""
+        raise NotImplementedError
+
     def initial_points(self):
         return self._x0.clone().unsqueeze(0), self._y0.clone().unsqueeze(0)
 
@@ -317,17 +343,11 @@ class GAN(GANGame):
     def _networks(self, seed: int):
         """(generator, discriminator) in float64, initialized from the run seed only (drawn in float64
         and cast later: a run's networks do not depend on its dtype)."""
-        g, d, dim = self.gen_cfg, self.disc_cfg, self.dataset.dim
         init = torch.Generator().manual_seed(stream_seed(seed, "init"))
-        nets = []
-        for role, cfg, sizes, own in (("generator", g, (g["latent"], dim), GEN_DEFAULTS),
-                                      ("discriminator", d, (dim, 1), DISC_DEFAULTS)):
-            if is_custom(cfg):
-                nets.append(build_custom(cfg, f"game.{role}", stream_seed(seed, f"init-{role}"), own_keys=own,
-                                         fill={"latent": g["latent"], "data_dim": dim}, dtype=torch.float64))
-            else:
-                nets.append(MLP(*sizes, cfg["depth"], cfg["width"], cfg["activation"]).double()
-                            .initialize(cfg["init"], init))
+        nets = self._build_pair(seed)
+        for net, cfg in zip(nets, (self.gen_cfg, self.disc_cfg)):
+            if not is_custom(cfg):
+                net.double().initialize(cfg["init"], init)
         return nets
 
     def _check_networks(self, G, D, device, dtype) -> None:
@@ -360,6 +380,18 @@ class GAN(GANGame):
                          if bc["latent"] == "fixed" else None)
         self._eval = self._make_eval_batch(torch.Generator().manual_seed(stream_seed(seed, "eval")))
         self._metric_state = self._build_metrics()  # here, so the run's clock does not pay for it
+
+    def _build_pair(self, seed: int = 0):
+        g, d, dim = self.gen_cfg, self.disc_cfg, self.dataset.dim
+        nets = []
+        for role, cfg, sizes, own in (("generator", g, (g["latent"], dim), GEN_DEFAULTS),
+                                      ("discriminator", d, (dim, 1), DISC_DEFAULTS)):
+            if is_custom(cfg):
+                nets.append(build_custom(cfg, f"game.{role}", stream_seed(seed, f"init-{role}"), own_keys=own,
+                                         fill={"latent": g["latent"], "data_dim": dim}, dtype=torch.float64))
+            else:
+                nets.append(MLP(*sizes, cfg["depth"], cfg["width"], cfg["activation"]))
+        return nets
 
     # -- batches ------------------------------------------------------------------------------------
     def _latent(self, n: int, gen: torch.Generator) -> torch.Tensor:

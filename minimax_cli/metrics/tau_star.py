@@ -104,8 +104,13 @@ def hurwitz_margin(J: np.ndarray, n1: int, tau: float) -> float:
 
 
 def is_stable(J: np.ndarray, n1: int, tau: float) -> bool:
-    Jt = tau_jacobian(J, n1, tau)
-    return hurwitz_margin(J, n1, tau) > 1e-12 * max(1.0, float(np.abs(Jt).max()))
+    """min Re spec(J_τ) > 0, beyond rounding. The margin is judged against the scale of J and of
+    the eigenvalue that attains it, not against max|J_τ|: that grows like τ while the n1 slow
+    eigenvalues tend to spec of the Schur complement, so a τ-relative threshold would call every
+    point unstable at large τ (a false guard root near 1e14 ended stable_intervals there)."""
+    lam = np.linalg.eigvals(tau_jacobian(J, n1, tau))
+    worst = lam[np.argmin(lam.real)]
+    return bool(worst.real > 1e-12 * max(1.0, float(np.abs(J).max()), abs(worst)))
 
 
 def step_size_bound(J: np.ndarray, n1: int, tau: float) -> float:
@@ -152,7 +157,15 @@ def guard_roots(J: np.ndarray, n1: int) -> list[float] | None:
     A0, A1 = box_plus(top), box_plus(bottom)
     if all(_nearly_singular(A0 + t * A1) for t in (0.37, 1.9, 7.3)):
         return None
-    values = sla.eig(A0, -A1, right=False)
+    alpha, beta = sla.eig(A0, -A1, right=False, homogeneous_eigvals=True)
+    # ν is a polynomial of degree at most m − n1(n1+1)/2 in τ (the pairs of J_τ's n1 slow
+    # eigenvalues stay bounded as τ → ∞): that many eigenvalues of the pencil are infinite, and
+    # rounding may return them as huge finite roots (β ≈ 1e-16, τ ≈ 1e14). Drop them by count.
+    n_inf = n1 * (n1 + 1) // 2
+    order = np.argsort(np.abs(beta) / np.maximum(np.abs(alpha) + np.abs(beta), 1e-300))
+    keep = order[n_inf:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = alpha[keep] / beta[keep]
     roots = []
     for v in values:
         if np.isfinite(v) and abs(v.imag) <= 1e-6 * max(1.0, abs(v)) and v.real > ROOT_FLOOR:

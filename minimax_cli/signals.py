@@ -1,0 +1,100 @@
+"""Signals that end a run the way Ctrl-C does.
+
+SIGINT (Ctrl-C), SIGTERM (what SLURM at the time limit, ``timeout``, docker and systemd send) and
+the signal SLURM sends ``signal_delay_s`` before the time limit (submitit's ``USR2``, or
+``$SUBMITIT_PREEMPT_SIGNAL``; conf/hydra/launcher/slurm.yaml) all end a run ``interrupted``: the
+loop stops, writes a checkpoint when ``checkpoint_every`` is set, the summary, and the process
+exits with 128 + the signal's number (130 for SIGINT, 143 for SIGTERM, 140 for SIGUSR2), so
+``minimax train resume=<run dir>`` continues it. Once a run is stopping, further signals are only
+recorded: they cannot tear the checkpoint being written (SIGKILL still can; the previous
+checkpoint then stays, see checkpoint.py).
+
+In a data-parallel rank (``defer``) the handler only records the signal; at each step boundary the
+ranks agree over a CPU group (one tiny all-reduce) and all stop at the same step, so no rank waits
+in a collective another has left and rank 0's checkpoint is of one step of every rank.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from contextlib import contextmanager
+
+
+class Stop(KeyboardInterrupt):
+    """Raised in the main thread by a stop signal; a KeyboardInterrupt, so every place that ends a
+    run cleanly on Ctrl-C ends it cleanly on these signals too."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_received: list[int] = []
+_state = {"deferred": False, "stopping": False, "depth": 0}
+
+
+def preempt_signal() -> int | None:
+    """The signal submitit asks SLURM to send before the time limit (USR2 unless overridden)."""
+    return getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"), None)
+
+
+def stop_signals() -> list[int]:
+    return [s for s in (signal.SIGINT, signal.SIGTERM, preempt_signal()) if s is not None]
+
+
+def _handler(signum, frame):
+    _received.append(signum)
+    if _state["deferred"] or _state["stopping"]:
+        return
+    _state["stopping"] = True
+    raise Stop(signum)
+
+
+@contextmanager
+def handled():
+    """Stop signals raise :class:`Stop` (or are deferred, in a data-parallel rank) while inside;
+    the previous handlers come back after. A no-op outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if _state["depth"] == 0:
+        _received.clear()
+    previous = {s: signal.getsignal(s) for s in stop_signals()}
+    for s in previous:
+        signal.signal(s, _handler)
+    _state["depth"] += 1
+    try:
+        yield
+    finally:
+        _state["depth"] -= 1
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        if _state["depth"] == 0:
+            _state["stopping"] = False
+
+
+def defer() -> None:
+    """This process is a data-parallel rank: record signals, stop at an agreed step boundary."""
+    _state["deferred"] = True
+
+
+def at_step_boundary() -> None:
+    """Called by the training loop before each step: in a data-parallel rank, raise Stop on every
+    rank when any rank has received a stop signal."""
+    if not _state["deferred"]:
+        return
+    from minimax_cli import distributed
+
+    signum = distributed.agree_on_signal(_received[-1] if _received else 0)
+    if signum:
+        _state["stopping"] = True
+        raise Stop(signum)
+
+
+def exit_code(exc: BaseException | None = None) -> int:
+    """128 + the number of the signal that stopped the run (130 for a plain KeyboardInterrupt)."""
+    if isinstance(exc, Stop):
+        return 128 + exc.signum
+    return 128 + (_received[-1] if _received else signal.SIGINT)
