@@ -65,7 +65,8 @@ def test_report_lists_a_garbage_summary_as_unreadable_and_prints_the_table(cli, 
     (bad / "summary.json").write_text(garbage)
     code, out, err = cli("report", str(runs_root))
     assert code == 0, err
-    header, _, row = out.splitlines()[:3]
+    header, _, row = [line for line in out.splitlines() if line.startswith("|")][:3]
+    assert out.startswith("Grouped by game.name, algo.name (mean ± std over seed")   # the caption, then the table
     assert "| failed | unreadable |" in header
     assert "| g3 | gda | 2 |" in row
     assert f"- unreadable: {bad} (" in out and "summary.json" in out.split(f"- unreadable: {bad}")[1]
