@@ -291,6 +291,9 @@ def check_run(cfg: DictConfig) -> None:
     check = getattr(game, "check", None)
     if check is not None:
         check()
+    from minimax_cli.games.seeds import check_seeds
+
+    check_seeds(cfg, game)
     for key in ("steps", "log_every"):
         value = cfg.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "steps" else 1):

@@ -33,6 +33,10 @@ class GDA(DirectionOptimizer):
             raise ConfigError(f"algo.follower_steps must be an integer >= 1 (got {follower_steps!r})")
         self.order, self.k = order, follower_steps
 
+    @property
+    def batches_per_step(self) -> int:
+        return self.k    # each follower step on its own batch
+
     def step(self, state, oracle):
         x, y = state["x"], state["y"]
         if self.order == "alternating_follower_first":

@@ -1,0 +1,103 @@
+"""S seeds of a neural game in one vectorized run (``seeds=S``) are the S separate runs
+``seed=s``, …, ``seed=s+S-1``: same iterates (float64), same rows, same per-seed status."""
+
+import json
+
+import pytest
+import torch
+
+from minimax_cli.algos.consensus import SGA, ConsensusOptimization
+from minimax_cli.algos.extragradient import OGDA, Extrapolation
+from minimax_cli.algos.gda import GDA
+from minimax_cli.algos.implicit import ImplicitUpdate
+from minimax_cli.algos.lead import LEAD
+from minimax_cli.algos.ridge import FollowTheRidge
+from minimax_cli.games.gan import GAN
+from minimax_cli.games.seeds import SeedStack
+from minimax_cli.runner import CONVERGED, DIVERGED, RUNNING, Runner
+from tests.conftest import load_metrics, load_summary, make_game, run_dirs
+
+SEEDS = [3, 4, 5]
+#: a small WGAN-GP (third derivatives in SGA/CO/FR), fresh batches and latents: every stream is per seed
+WGAN = {"data": "ring8", "generator": {"latent": 2, "depth": 1, "width": 6, "activation": "tanh", "init": "torch_default"},
+        "discriminator": {"depth": 1, "width": 5, "activation": "tanh", "init": "torch_default"},
+        "loss": {"kind": "wgan", "l2": 0.0, "gp": 1.0}, "batch": {"mode": "fresh", "size": 24, "eval_size": 32},
+        "metrics": {"w1_samples": 32, "kl_samples": 64, "mode_samples": 64}}
+#: seed 000's saturating loss with the L2 penalty, fixed minibatches drawn from a fixed dataset
+SATURATING = {"data": "mog1d", "generator": {"latent": 3, "depth": 1, "width": 5, "activation": "tanh"},
+              "discriminator": {"depth": 1, "width": 6, "activation": "tanh"},
+              "loss": {"kind": "saturating", "l2": 1e-3}, "batch": {"mode": "fixed", "dataset_size": 40, "size": 24},
+              "metrics": {"w1_samples": 32, "kl_samples": 64, "mode_samples": 64}}
+
+
+def gan(seed, spec):
+    return make_game(GAN, name="mog", seed=seed, **spec)
+
+
+def stacked(spec, seeds=SEEDS):
+    return SeedStack([gan(s, spec) for s in seeds], seeds)
+
+
+def run(game, algo, steps=6, **kw):
+    kw = {"log_every": 3, "tol": 0.0, "progress": False, **kw}
+    return Runner(game, algo, steps=steps, **kw).run()
+
+
+ALGOS = [
+    ("gda", lambda: GDA(lr_x=0.05, lr_y=0.05), WGAN),
+    ("gda2_alt_adam", lambda: GDA(lr_x=0.01, lr_y=0.02, order="alternating", precond="adam", follower_steps=2),
+     SATURATING),
+    ("sga", lambda: SGA("sga", lr_x=0.05, lr_y=0.05), WGAN),
+    ("ogda", lambda: OGDA("ogda", lr_x=0.05, lr_y=0.05), WGAN),
+    ("co_value", lambda: ConsensusOptimization("co", lr_x=0.05, lr_y=0.05, gamma=1.0, penalty="half_squared_norm",
+                                               consensus_on="value"), WGAN),
+    ("pm", lambda: Extrapolation("pm", lr_x=0.05, lr_y=0.05, lookahead=0.01, precond="rmsprop"), SATURATING),
+    ("iu_fixed_point", lambda: ImplicitUpdate("iu", lr_x=0.05, lr_y=0.05, inner="fixed_point", inner_steps=3), WGAN),
+    ("lead", lambda: LEAD("lead", lr_x=0.05, lr_y=0.05, alpha=0.1, momentum=0.3), SATURATING),
+    ("fr_cg_adaptive_fd", lambda: FollowTheRidge("fr", lr_x=0.05, lr_y=0.05, mixed="fd", precond="rmsprop",
+                                                 solver={"kind": "cg", "iters": 3, "damping": 1.0, "adaptive": True,
+                                                         "tol": 1e-6}), SATURATING),
+    ("hessianfr_cg_jvp", lambda: FollowTheRidge("hfr", lr_x=0.05, lr_y=0.05, lr_y2=0.05,
+                                                solver={"kind": "cg", "iters": 2, "damping": 0.5}), WGAN),
+    ("hessianfr_dg", lambda: FollowTheRidge("hfr_dg", lr_x=0.05, lr_y=0.05, lr_y2=0.05, mixed="fd",
+                                            solver={"kind": "diag"}), SATURATING),
+]
+
+
+@pytest.mark.parametrize("name, make, spec", ALGOS, ids=[a[0] for a in ALGOS])
+def test_seeds_in_one_run_equal_separate_runs(name, make, spec):
+    many = run(stacked(spec), make())
+    assert many.seeds == SEEDS and many.n_starts == len(SEEDS)
+    for k, seed in enumerate(SEEDS):
+        one = run(gan(seed, spec), make())
+        for key in ("x", "y"):
+            torch.testing.assert_close(many.state[key][k], one.state[key], rtol=1e-10, atol=1e-12)
+        assert many.seed_metrics[k].keys() == one.metrics.keys()
+        for key, value in one.metrics.items():
+            assert many.seed_metrics[k][key] == pytest.approx(value, rel=1e-8, abs=1e-12), key
+    # the seeds did differ: own initialization and data
+    assert not torch.allclose(many.state["x"][0], many.state["x"][1])
+
+
+def test_one_seed_that_diverges_is_frozen_and_the_others_go_on():
+    spec, make = WGAN, lambda: GDA(lr_x=0.05, lr_y=0.05)
+    game = stacked(spec)
+    x0, y0 = game.initial_points()
+    y0[1] *= 1e4       # seed 4 starts beyond diverge_norm: it diverges at its first step
+    runner = Runner(game, make(), steps=6, log_every=3, tol=0.0, progress=False, diverge_norm=1e3)
+    many = runner.run(initial_state=runner.init_state(x0, y0))
+    assert many.start_status.tolist() == [RUNNING, DIVERGED, RUNNING]
+    assert many.stop_step.tolist() == [-1, 1, -1]
+    assert many.last_row.tolist() == [6, 3, 6]   # the diverged seed's rows end at the next check step
+    assert many.status == "finished" and many.fractions()["fraction_diverged"] == pytest.approx(1 / 3)
+    torch.testing.assert_close(many.state["y"][1], y0[1])   # frozen at its last finite iterate
+    for k in (0, 2):
+        one = run(gan(SEEDS[k], spec), make(), diverge_norm=1e3)
+        torch.testing.assert_close(many.state["x"][k], one.state["x"], rtol=1e-10, atol=1e-12)
+
+
+def test_all_seeds_converged_stops_the_run():
+    game = stacked(SATURATING, [0, 1])
+    result = Runner(game, GDA(lr_x=0.05, lr_y=0.05), steps=50, log_every=5, tol=1e3, progress=False).run()
+    assert result.status == "converged" and result.step == 5
+    assert result.start_status.tolist() == [CONVERGED, CONVERGED]
