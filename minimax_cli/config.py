@@ -284,6 +284,9 @@ def check_run(cfg: DictConfig) -> None:
     game = build(cfg.game, "game")
     build(cfg.algo, "algo")
     pretrain_phase(cfg)
+    from minimax_cli.games.seeds import check_seeds
+
+    check_seeds(cfg, game)
     resolve_hardware(cfg.hardware, game)
     from minimax_cli.distributed import check_config as check_distributed
 
@@ -291,9 +294,6 @@ def check_run(cfg: DictConfig) -> None:
     check = getattr(game, "check", None)
     if check is not None:
         check()
-    from minimax_cli.games.seeds import check_seeds
-
-    check_seeds(cfg, game)
     for key in ("steps", "log_every"):
         value = cfg.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "steps" else 1):

@@ -101,3 +101,110 @@ def test_all_seeds_converged_stops_the_run():
     result = Runner(game, GDA(lr_x=0.05, lr_y=0.05), steps=50, log_every=5, tol=1e3, progress=False).run()
     assert result.status == "converged" and result.step == 5
     assert result.start_status.tolist() == [CONVERGED, CONVERGED]
+
+
+# -- the command line: rows, summary, report -------------------------------------------------------------
+TINY_CLI = ["game=mog", "game.generator.width=4", "game.discriminator.width=4", "game.batch.size=32",
+            "game.batch.dataset_size=32", "game.metrics.w1_samples=32", "game.metrics.kl_samples=64",
+            "game.metrics.mode_samples=64", "steps=6", "log_every=3", "hardware.dtype=float64", "plot=false",
+            "tensorboard=false", "progress=false"]
+
+
+def _rows_by_seed(run_dir):
+    out = {}
+    for row in load_metrics(run_dir):
+        out.setdefault(row.pop("seed", None), []).append(row)
+    return out
+
+
+def _same_rows(a, b):
+    assert [r["step"] for r in a] == [r["step"] for r in b]
+    for ra, rb in zip(a, b):
+        assert ra.keys() == rb.keys()
+        for key in ra:
+            if key != "wall_time_s":
+                assert ra[key] == pytest.approx(rb[key], rel=1e-9, abs=1e-12), key
+
+
+def test_cli_seeds_write_the_rows_and_summaries_of_separate_runs(cli, runs_root):
+    from minimax_cli import report
+
+    code, _, err = cli("train", *TINY_CLI, "algo=ogda", "seed=5", "seeds=2", f"hydra.run.dir={runs_root}/many")
+    assert code == 0, err
+    for seed in (5, 6):
+        code, _, err = cli("train", *TINY_CLI, "algo=ogda", f"seed={seed}", f"hydra.run.dir={runs_root}/one_{seed}")
+        assert code == 0, err
+    many = _rows_by_seed(runs_root / "many")
+    assert sorted(many) == [5, 6]
+    summary = load_summary(runs_root / "many")
+    assert summary["n_seeds"] == 2 and [e["seed"] for e in summary["seeds"]] == [5, 6]
+    for entry in summary["seeds"]:
+        one = load_summary(runs_root / f"one_{entry['seed']}")
+        _same_rows(many[entry["seed"]], _rows_by_seed(runs_root / f"one_{entry['seed']}")[None])
+        assert entry["status"] == one["status"] and entry["step"] == one["step"]
+        assert entry["metrics"] == pytest.approx(one["metrics"], rel=1e-9)
+    w1 = [e["metrics"]["w1"] for e in summary["seeds"]]
+    assert summary["metrics"]["w1"] == pytest.approx(sum(w1) / 2)
+    assert summary["metrics_std"]["w1"] == pytest.approx(abs(w1[0] - w1[1]) / 2 ** 0.5)
+    # `minimax report`: the two seeds of one run are the two separate runs
+    together = report.table(report.collect_runs([runs_root / "many"]), metrics=["w1", "grad_norm/y"])
+    apart = report.table(report.collect_runs([runs_root / "one_5", runs_root / "one_6"]), metrics=["w1", "grad_norm/y"])
+    assert len(together) == len(apart) == 1
+    for key, value in apart[0].items():
+        assert together[0][key] == (pytest.approx(value, rel=1e-9) if isinstance(value, float) else value), key
+    seeds = report.collect_runs([runs_root / "many"])
+    assert [r.get("seed") for r in seeds] == [5, 6] and seeds[1].where.endswith("[seed 6]")
+    assert [r["step"] for r in seeds[0].history] == [0, 3, 6]
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["seeds=0"], "seeds must be an integer >= 1"),
+    (["game=g3", "seeds=2"], "already vectorizes its starts"),
+    (["game=mnist", "seeds=2"], "cannot run several seeds in one process"),
+])
+def test_bad_seeds_are_one_line_and_no_run_dir(cli, runs_root, overrides, message):
+    code, _, err = cli("train", *overrides)
+    assert code == 2 and message in err
+    assert not run_dirs(runs_root)
+
+
+# -- checkpoints hold every seed ------------------------------------------------------------------------
+#: fresh minibatches, a pretraining phase, FR with adaptive CG damping + RMSprop, a generator EMA
+CKPT = ["game=mog", "game.batch.mode=fresh", "game.batch.size=32", "game.generator.width=6",
+        "game.discriminator.width=6", "game.metrics.w1_samples=64", "game.metrics.kl_samples=64",
+        "game.metrics.mode_samples=64",
+        "algo=fr", "algo.lr_x=0.001", "algo.lr_y=0.001", "algo.precond=rmsprop", "algo.mixed=fd",
+        "algo.solver.kind=cg", "algo.solver.iters=2", "algo.solver.adaptive=true", "ema=0.9",
+        "pretrain.steps=5", "+algo@pretrain.algo=gda_alt", "pretrain.algo.lr_x=0.001", "pretrain.algo.precond=adam",
+        "seeds=3", "log_every=5", "plot=false", "tensorboard=false", "progress=false"]
+
+
+def _rows(run_dir):
+    return [{k: v for k, v in r.items() if k != "wall_time_s"} for r in load_metrics(run_dir)]
+
+
+def test_a_resumed_multi_seed_run_continues_every_seed_exactly(cli, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert cli("train", *CKPT, "steps=10", "checkpoint_every=5", f"hydra.run.dir={a}")[0] == 0
+    code, _, err = cli("train", f"resume={a}", "steps=20")
+    assert code == 0, err
+    assert cli("train", *CKPT, "steps=20", f"hydra.run.dir={b}")[0] == 0
+    assert _rows(a) == _rows(b)
+    assert {r["seed"] for r in _rows(a)} == {0, 1, 2}
+    sa, sb = load_summary(a), load_summary(b)
+    assert sa["seeds"] == sb["seeds"] and sa["metrics"] == sb["metrics"] and sa["step"] == 25
+
+
+@pytest.mark.slow
+def test_kill_9_and_resume_of_a_multi_seed_run_is_row_identical(tmp_path):
+    import os
+    import sys
+
+    from tests.conftest import kill_resume_and_twin
+
+    env = dict(os.environ, MINIMAX_RUNS=str(tmp_path / "runs"), PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    killed, twin = tmp_path / "killed", tmp_path / "twin"
+    cmd = [sys.executable, "-m", "minimax_cli", "train", *CKPT, "steps=80", "checkpoint_every=10"]
+    kill_resume_and_twin(cmd, env, killed, twin, past_step=40)
+    assert _rows(killed) == _rows(twin)
+    assert load_summary(killed)["seeds"] == load_summary(twin)["seeds"]
