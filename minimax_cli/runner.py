@@ -63,7 +63,8 @@ class Runner:
     def __init__(self, game, algo, *, steps: int, log_every: int, tol: float,
                  converge_on: str = "grad_norm", diverge_norm: float = 1e6, check_every=None,
                  progress: bool = True, log=None, plot_starts: int = 16, ema_beta: float | None = None,
-                 checkpoint=None, checkpoint_every: int = 0, oracle=Oracle, precision: str = "fp32"):
+                 checkpoint=None, checkpoint_every: int = 0, oracle=Oracle, precision: str = "fp32",
+                 seed_chunk: int | None = None):
         if converge_on not in CONVERGE_ON:
             raise ConfigError(f"converge_on must be one of {', '.join(CONVERGE_ON)} (got {converge_on!r})")
         if converge_on == "dist_to_eq" and game.equilibrium() is None:
@@ -74,6 +75,7 @@ class Runner:
         #: a multi-seed run (games/seeds.py): the seed of each lane, whose batches are stacked
         self.seeds = getattr(game, "seeds", None)
         self.batched = game.analytic or self.seeds is not None
+        self.seed_chunk = seed_chunk   # seeds per vmapped call (None: all)
         self.check_every = check_every or (1 if game.analytic else log_every)
         self.progress, self.log, self.plot_starts = progress, log, plot_starts
         if ema_beta is not None and not 0.0 <= ema_beta < 1.0:
@@ -97,6 +99,13 @@ class Runner:
         sampler = None if self.batched else (lambda: self.game.sample(step))
         return self.oracle(self.game, batch, self.cost, sampler, self.precision)
 
+    def _per_chunk_cost(self):
+        """The cost meter counts each traced call, i.e. once per chunk of seeds: back to per step."""
+        chunks = -(-len(self.seeds) // self.seed_chunk) if self.seed_chunk else 1
+        if chunks > 1:
+            self.cost.grads /= chunks
+            self.cost.hvps /= chunks
+
     def _draw(self, step):
         """A multi-seed step's batches: ``algo.batches_per_step`` of every seed, in the order a
         single-seed run draws them (the step's own, then those of ``oracle.next_batch()``)."""
@@ -113,7 +122,7 @@ class Runner:
             out = (gx.norm(), gy.norm())
             return out + tuple(oracle.losses(x, y)) if losses else out
 
-        lanes = vmap(one, in_dims=(0, 0, 0 if self.seeds is not None else None))
+        lanes = vmap(one, in_dims=(0, 0, 0 if self.seeds is not None else None), chunk_size=self.seed_chunk)
         values = (lanes if self.batched else one)(state["x"], state["y"], batch)
         names = ("grad_norm/x", "grad_norm/y", "loss/x", "loss/y")
         out = {k: self._per_start(v.detach()) for k, v in zip(names, values)}
@@ -155,7 +164,8 @@ class Runner:
             if not self.batched:
                 x0, y0 = x0[0], y0[0]
         if self.seeds is not None:
-            return vmap(lambda x, y, b: algo.init(x, y, self._oracle([b], 0)))(x0, y0, game.sample(0))
+            init = vmap(lambda x, y, b: algo.init(x, y, self._oracle([b], 0)), chunk_size=self.seed_chunk)
+            return init(x0, y0, game.sample(0))
         init = lambda x, y: algo.init(x, y, self._oracle(game.sample(0) if not self.batched else None, 0))  # noqa: E731
         return vmap(init)(x0, y0) if self.batched else init(x0, y0)
 
@@ -178,7 +188,7 @@ class Runner:
         fuse_norm = can_converge and self.converge_on == "grad_norm" and game.analytic
         vstep = None
         if self.seeds is not None:
-            vstep = vmap(lambda s, b: self._step(s, b, 0))
+            vstep = vmap(lambda s, b: self._step(s, b, 0), chunk_size=self.seed_chunk)
         elif self.batched:
             vstep = vmap(self._step_and_field_norm if fuse_norm else (lambda s: self._step(s, None, 0)))
         bar = self._progress_bar(loop.t)
@@ -194,6 +204,7 @@ class Runner:
                 if self.seeds is not None:
                     game.before_step(loop.state["x"], loop.state["y"], t)
                     new, info = vstep(loop.state, self._draw(t))
+                    self._per_chunk_cost()
                 elif self.batched and fuse_norm:
                     new, info, field_norm = vstep(loop.state)
                 elif self.batched:

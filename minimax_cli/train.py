@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from minimax_cli import checkpoint, distributed
 from minimax_cli.config import CONF_DIR, apply_threads, build, pretrain_phase, resolve_hardware
 from minimax_cli.errors import MinimaxError
-from minimax_cli.games.seeds import SeedStack, check_seeds
+from minimax_cli.games.seeds import SeedStack, check_seeds, seed_chunk
 from minimax_cli.oracle import apply_precision, effective_precision
 from minimax_cli.report import objective_value
 from minimax_cli.runlog import RunLog, write_json_atomic
@@ -86,7 +86,8 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
 
     loop = dict(log_every=int(cfg.log_every), tol=float(cfg.tol), converge_on=str(cfg.converge_on),
                 diverge_norm=float(cfg.diverge_norm), check_every=cfg.check_every, progress=bool(cfg.progress) and main,
-                log=runlog, plot_starts=int(cfg.plot_starts), checkpoint_every=every, oracle=distributed.oracle_class())
+                log=runlog, plot_starts=int(cfg.plot_starts), checkpoint_every=every, oracle=distributed.oracle_class(),
+                seed_chunk=seed_chunk(cfg))
     precision_of = lambda a: effective_precision(a, precision)  # noqa: E731
     try:
         start, state, resume_main, pre = 0, None, None, None

@@ -96,6 +96,31 @@ def test_one_seed_that_diverges_is_frozen_and_the_others_go_on():
         torch.testing.assert_close(many.state["x"][k], one.state["x"], rtol=1e-10, atol=1e-12)
 
 
+def test_seeds_in_chunks_equal_all_at_once():
+    make = lambda: FollowTheRidge("fr", lr_x=0.05, lr_y=0.05, solver={"kind": "cg", "iters": 2, "damping": 1.0})  # noqa: E731
+    whole = run(stacked(WGAN), make())
+    chunked = run(stacked(WGAN), make(), seed_chunk=2)
+    torch.testing.assert_close(chunked.state["x"], whole.state["x"], rtol=1e-12, atol=1e-14)
+    for a, b in zip(chunked.seed_metrics, whole.seed_metrics):
+        assert a == pytest.approx(b)
+
+
+def test_a_seed_that_diverged_in_pretraining_stays_stopped_in_the_main_phase():
+    game = stacked(WGAN)
+    x0, y0 = game.initial_points()
+    y0[0] *= 1e4
+    pre_runner = Runner(game, GDA(lr_x=0.05, lr_y=0.05), steps=3, log_every=3, tol=0.0, progress=False,
+                        diverge_norm=1e3)
+    pre = pre_runner.run(initial_state=pre_runner.init_state(x0, y0))
+    assert pre.status == "finished" and pre.start_status.tolist() == [DIVERGED, RUNNING, RUNNING]
+    main = Runner(game, SGA("sga", lr_x=0.05, lr_y=0.05), steps=9, log_every=3, tol=0.0, progress=False,
+                  diverge_norm=1e3)
+    result = main.run(initial_state=main.init_state(pre.state["x"], pre.state["y"]), start_step=3, finished=pre)
+    assert result.start_status.tolist() == [DIVERGED, RUNNING, RUNNING] and result.stop_step[0] == 1
+    assert result.last_row.tolist() == [3, 9, 9]                 # its rows ended with the pretraining phase
+    torch.testing.assert_close(result.state["y"][0], pre.state["y"][0])
+
+
 def test_all_seeds_converged_stops_the_run():
     game = stacked(SATURATING, [0, 1])
     result = Runner(game, GDA(lr_x=0.05, lr_y=0.05), steps=50, log_every=5, tol=1e3, progress=False).run()

@@ -50,7 +50,17 @@ def check_seeds(cfg, game) -> list[int]:
         if is_ddp(cfg):
             raise ConfigError(f"seeds={seeds} runs every seed in one process; hardware=ddp splits one seed's batch "
                               "across processes: use one of them")
+    seed_chunk(cfg)
     return list(range(seed, seed + seeds))
+
+
+def seed_chunk(cfg) -> int | None:
+    """``hardware.seed_chunk``: seeds per vmapped call (None: all at once). Chunks run one after
+    the other; each seed's arithmetic is the same either way."""
+    chunk = (cfg.get("hardware") or {}).get("seed_chunk", None)
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+        raise ConfigError(f"hardware.seed_chunk must be null (all seeds at once) or an integer >= 1 (got {chunk!r})")
+    return chunk
 
 
 def seed_statistics(per_seed: list[dict]) -> tuple[dict, dict]:
