@@ -186,11 +186,7 @@ class Runner:
         # fused into the step only when the criterion is the gradient norm
         can_converge = self.tol > 0
         fuse_norm = can_converge and self.converge_on == "grad_norm" and game.analytic
-        vstep = None
-        if self.seeds is not None:
-            vstep = vmap(lambda s, b: self._step(s, b, 0), chunk_size=self.seed_chunk)
-        elif self.batched:
-            vstep = vmap(self._step_and_field_norm if fuse_norm else (lambda s: self._step(s, None, 0)))
+        step = self.stepper(fuse_norm)
         bar = self._progress_bar(loop.t)
         outcome = None
         try:
@@ -200,18 +196,7 @@ class Runner:
                 loop.t += 1
                 t = loop.t
                 running = loop.status == RUNNING
-                field_norm = None
-                if self.seeds is not None:
-                    game.before_step(loop.state["x"], loop.state["y"], t)
-                    new, info = vstep(loop.state, self._draw(t))
-                    self._per_chunk_cost()
-                elif self.batched and fuse_norm:
-                    new, info, field_norm = vstep(loop.state)
-                elif self.batched:
-                    new, info = vstep(loop.state)
-                else:
-                    game.before_step(loop.state["x"], loop.state["y"], t)
-                    new, info = self._step(loop.state, game.sample(t), t)
+                new, info, field_norm = step(loop.state, t)
                 for acc in (loop.window, loop.totals):
                     acc["steps"] += 1
                     acc["grads"] += self.cost.grads
@@ -267,6 +252,33 @@ class Runner:
             ema=loop.ema, seeds=self.seeds, seed_metrics=list(loop.seed_metrics),
             last_row=None if self.seeds is None else loop.last_row.cpu(),
         )
+
+    def stepper(self, fuse_norm: bool = False):
+        """The loop's step t: (state, t) -> (new state, info, ‖ξ(new state)‖ per start or None).
+
+        Seeds: every seed's batches drawn, then one vmapped step (in chunks of ``seed_chunk``);
+        analytic starts: one vmapped step, with the field norm at the new iterate fused in when the
+        runner checks convergence every step (``fuse_norm``); one trajectory: the step itself."""
+        game = self.game
+        if self.seeds is not None:
+            vstep = vmap(lambda s, b: self._step(s, b, 0), chunk_size=self.seed_chunk)
+
+            def step(state, t):
+                game.before_step(state["x"], state["y"], t)
+                new, info = vstep(state, self._draw(t))
+                self._per_chunk_cost()
+                return new, info, None
+        elif self.batched and fuse_norm:
+            vstep = vmap(self._step_and_field_norm)
+            step = lambda state, t: vstep(state)  # noqa: E731
+        elif self.batched:
+            vstep = vmap(lambda s: self._step(s, None, 0))
+            step = lambda state, t: (*vstep(state), None)  # noqa: E731
+        else:
+            def step(state, t):
+                game.before_step(state["x"], state["y"], t)
+                return (*self._step(state, game.sample(t), t), None)
+        return step
 
     def _step(self, state, batch, t):
         return self.algo.step(state, self._oracle(batch, t))

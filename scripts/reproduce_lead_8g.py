@@ -51,7 +51,7 @@ def run_rows(result) -> list[dict]:
     for label, runs in result.by_label.items():
         for run in runs:
             m = (run.summary or {}).get("metrics", {})
-            rows.append({"algo": label, "seed": run.get("seed"), "status": run.status, "run": str(run.path),
+            rows.append({"algo": label, "seed": run.get("seed"), "status": run.status, "run": run.where,
                          **{k: float(m.get(k, math.nan)) for k in ("modes_covered", "high_quality_frac", "w1")}})
     return rows
 
@@ -79,7 +79,7 @@ def fig6(result, rows, path: Path) -> Path | None:
     if not labels:
         return None
     data = make_dataset("ring8")
-    runs = {str(r.path): r for r in result.runs}
+    runs = {r.where: r for r in result.runs}
     fig, ax = plt.subplots(1, len(labels), figsize=(5 * len(labels), 5), dpi=100, squeeze=False)
     for a, label in zip(ax[0], labels):
         row = min((r for r in rows if r["algo"] == label), key=lambda r: r["seed"])

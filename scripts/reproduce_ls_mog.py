@@ -59,7 +59,7 @@ def run_rows(result) -> list[dict]:
         for run in runs:
             final = (run.summary or {}).get("metrics", {})
             _, w1, _ = curve(run, "w1")
-            rows.append({"algo": label, "seed": run.get("seed"), "status": run.status, "run": str(run.path),
+            rows.append({"algo": label, "seed": run.get("seed"), "status": run.status, "run": run.where,
                          "w1": float(final.get("w1", math.nan)), "w1_start": w1[0] if w1 else math.nan,
                          "modes_covered": float(final.get("modes_covered", math.nan)),
                          "high_quality_frac": float(final.get("high_quality_frac", math.nan))})
@@ -152,7 +152,7 @@ def fig3(result, rows, path: Path) -> Path | None:
         return None
     plt = pyplot()
     fig, ax = plt.subplots(1, 2, figsize=(10, 4.8), dpi=100)
-    runs = {str(r.path): r for r in result.runs}
+    runs = {r.where: r for r in result.runs}
     axis = np.linspace(-1.5, 1.5, 200)
     for a, (title, row) in zip(ax, (("best", best), ("worst converged", worst))):
         samples = load_samples(runs[row["run"]])

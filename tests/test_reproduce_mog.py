@@ -79,7 +79,10 @@ def test_ls_mog_quick_best_and_worst_runs(tmp_path):
     worst = max((r for r in rows if r["status"] != "diverged"), key=lambda r: r["w1"])
     assert f"| best | {best['algo']} | {best['seed']} | {best['w1']:.3f} |" in text
     assert f"| worst converged | {worst['algo']} | {worst['seed']} | {worst['w1']:.3f} |" in text
-    co = json.loads(next((out / "runs" / "co").glob("*/summary.json")).read_text())
+    summaries = list((out / "runs" / "co").glob("*/summary.json"))
+    assert len(summaries) == 1   # the two seeds as one vectorized run
+    co = json.loads(summaries[0].read_text())
+    assert co["n_seeds"] == 2 and [e["seed"] for e in co["seeds"]] == [0, 1]
     assert co["algo_params"]["consensus_on"] == "value" and co["algo_params"]["gamma"] == 1.0
     for name in ("fig2_w1.png", "fig3_best_worst.png"):
         assert (out / name).stat().st_size > 10_000
@@ -109,6 +112,6 @@ def test_every_full_setting_variant_composes_and_validates(script):
     from minimax_cli.config import check_run, compose
 
     for variant in script.variants(quick=False):
-        cfg = compose([*variant.overrides, f"algo.name={variant.label}"])
+        cfg = compose([*variant.overrides, f"algo.name={variant.label}", *mog_repro.seed_overrides(variant.seeds)])
         check_run(cfg)
         assert cfg.game.name == "mog" and cfg.steps >= 10_000
