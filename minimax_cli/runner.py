@@ -353,7 +353,7 @@ class Runner:
         since their last row, whose separate runs would end here. A seed's rows close after the
         row that follows its stop."""
         rows = loop.open & (loop.status != RUNNING) if not every_seed else loop.open
-        lanes = [k for k in range(len(self.seeds)) if bool(rows[k])]
+        lanes = rows.nonzero().flatten().tolist()
         m = self.measure(loop.state, self._eval_batch())
         x_eval = loop.ema if loop.ema is not None else loop.state["x"]
         extra = self.game.metrics_per_seed(x_eval, loop.state["y"], loop.t)
@@ -384,9 +384,9 @@ class Runner:
         loop.open = loop.open & ~(logged & (loop.status != RUNNING))
         if every_seed:
             window["steps"], window["grads"], window["hvps"] = 0, 0.0, 0.0
-        finite = [mm for mm in loop.seed_metrics if mm]
-        loop.metrics = {key: sum(mm[key] for mm in finite) / len(finite)
-                        for key in (finite[0] if finite else {}) if all(key in mm for mm in finite)}
+        rows_so_far = [mm for mm in loop.seed_metrics if mm]   # RunResult.metrics: the mean over seeds
+        loop.metrics = {key: sum(mm[key] for mm in rows_so_far) / len(rows_so_far)
+                        for key in (rows_so_far[0] if rows_so_far else {}) if all(key in mm for mm in rows_so_far)}
 
     def _progress_bar(self, start):
         if not self.progress or not sys.stderr.isatty():
