@@ -233,3 +233,21 @@ def test_kill_9_and_resume_of_a_multi_seed_run_is_row_identical(tmp_path):
     kill_resume_and_twin(cmd, env, killed, twin, past_step=40)
     assert _rows(killed) == _rows(twin)
     assert load_summary(killed)["seeds"] == load_summary(twin)["seeds"]
+
+
+def test_report_splits_a_killed_multi_seed_run_by_its_config(tmp_path):
+    from minimax_cli import report
+
+    run_dir = tmp_path / "killed"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "config.yaml").write_text("game: {name: mog}\nalgo: {name: gda}\nseed: 7\nseeds: 3\n")
+    rows = [{"step": step, "seed": seed, "w1": 0.1 * seed + step} for step in (0, 10) for seed in (7, 8, 9)]
+    rows.append({"step": 20, "seed": 8, "w1": 5.0})
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    runs = report.collect_runs([tmp_path])
+    assert [(r.seed, r.status, r.get("seed")) for r in runs] == [(7, "running/killed", 7), (8, "running/killed", 8),
+                                                                 (9, "running/killed", 9)]
+    assert [r.final("w1") for r in runs] == pytest.approx([10.7, 5.0, 10.9])
+    row = report.table(runs, metrics=["w1"])[0]
+    assert row["runs"] == 3 and row["running/killed"] == 3 and row["w1:n"] == 3
+    assert "[seed 9]" in report.to_markdown(report.table(runs, metrics=["w1"]))
