@@ -302,5 +302,5 @@ def _record_failure(run_dir: Path, exc: Exception, started: float, multirun: boo
     last = _last_logged(run_dir / "metrics.jsonl")
     write_json_atomic(run_dir / "summary.json", {
         "status": "failed", "step": int(last.pop("step", 0)), "wall_time_s": round(time.perf_counter() - started, 6),
-        "error": message, "metrics": {k: v for k, v in last.items() if k != "wall_time_s"}})
+        "error": message, "metrics": {k: v for k, v in last.items() if k not in ("wall_time_s", "seed")}})
     log.error("run failed: %s", message)
