@@ -262,8 +262,6 @@ class Runner:
         game = self.game
         if self.seeds is not None:
             vstep = vmap(lambda s, b: self._step(s, b, 0), chunk_size=self.seed_chunk)
-            if self.seed_chunk == 1:
-                vstep = self._seed_by_seed
 
             def step(state, t):
                 game.before_step(state["x"], state["y"], t)
@@ -281,17 +279,6 @@ class Runner:
                 game.before_step(state["x"], state["y"], t)
                 return (*self._step(state, game.sample(t), t), None)
         return step
-
-    def _seed_by_seed(self, state, batches):
-        """``seed_chunk=1``: the seeds' steps one after the other, unbatched (the separate runs'
-        arithmetic exactly; on a CPU the fastest way for networks too large to batch well)."""
-        from minimax_cli.games.seeds import stack
-
-        outs = []
-        for k in range(len(self.seeds)):
-            lane = lambda tree: tree_map(lambda a: a[k], tree)  # noqa: E731
-            outs.append(self._step(lane(state), [lane(b) for b in batches], 0))
-        return stack([new for new, _ in outs]), stack([info for _, info in outs])
 
     def _step(self, state, batch, t):
         return self.algo.step(state, self._oracle(batch, t))

@@ -56,7 +56,7 @@ def check_seeds(cfg, game) -> list[int]:
 
 def seed_chunk(cfg) -> int | None:
     """``hardware.seed_chunk``: seeds per vmapped call (None: all at once). Chunks run one after
-    the other; each seed's arithmetic is the same either way (1: a plain loop over seeds)."""
+    the other; each seed's arithmetic is the same either way."""
     chunk = (cfg.get("hardware") or {}).get("seed_chunk", None)
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
         raise ConfigError(f"hardware.seed_chunk must be null (all seeds at once) or an integer >= 1 (got {chunk!r})")
