@@ -41,6 +41,7 @@ class Variant:
     label: str
     overrides: list[str]
     seeds: tuple[int, ...] = (0,)
+    vectorize: bool = True     # consecutive seeds as one vectorized run (False: a sweep of single-seed runs)
 
 
 @dataclass
@@ -73,7 +74,7 @@ def run_variants(variants: list[Variant], out: Path, train: bool = True) -> Resu
     from minimax_cli.cli import main as minimax
 
     for v in variants if train else []:
-        args = ["train", "-m", *v.overrides, f"algo.name={v.label}", *seed_overrides(v.seeds), *COMMON,
+        args = ["train", "-m", *v.overrides, f"algo.name={v.label}", *seed_overrides(v.seeds, v.vectorize), *COMMON,
                 f"hydra.sweep.dir={out / 'runs' / v.label}"]
         print("$ minimax " + " ".join(args[1:]), flush=True)
         code = minimax(args)
@@ -86,10 +87,10 @@ def run_variants(variants: list[Variant], out: Path, train: bool = True) -> Resu
     return Result(runs, by_label)
 
 
-def seed_overrides(seeds) -> list[str]:
+def seed_overrides(seeds, vectorize: bool = True) -> list[str]:
     """Consecutive seeds as one vectorized run (``seed=s seeds=S``); any other list as a sweep."""
     seeds = [int(s) for s in seeds]
-    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+    if vectorize and len(seeds) > 1 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
         return [f"seed={seeds[0]}", f"seeds={len(seeds)}"]
     return [f"seed={','.join(map(str, seeds))}"]
 
@@ -182,7 +183,8 @@ def estimate(variants: list[Variant], steps: int = 5, warmup: int = 2) -> list[d
     _warm_up_torch_func()
     rows = []
     for v in variants:
-        cfg = compose([*v.overrides, *COMMON[2:], *seed_overrides(v.seeds)])
+        one_run = seed_overrides(v.seeds) if v.vectorize else [f"seed={v.seeds[0]}"]   # a sweep: time its first run
+        cfg = compose([*v.overrides, *COMMON[2:], *one_run])
         seeds = list(range(int(cfg.seed), int(cfg.seed) + int(cfg.seeds)))
         games = [build(cfg.game, "game") for _ in seeds]
         device, dtype = resolve_hardware(cfg.hardware, games[0])

@@ -165,6 +165,8 @@ def fig3(result, rows, path: Path) -> Path | None:
 
 
 NOTES = """\
+* The 16 seeds of each dynamic are one vectorized run (`seed=0 seeds=16`); each seed is the run `seed=k`
+  would be (own initialization, data and latents), and the table counts them as 16 runs.
 * Read as written where the text is silent: width 0.03 is a standard deviation; the dynamics of Fig. 2
   are the five of §2 (the text names only consensus and OMD in Fig. 3); R is used only by CO; CO's and
   the penalty's coefficients are 1; plain (unpreconditioned) steps at 1e-3 for both players.
