@@ -251,3 +251,15 @@ def test_report_splits_a_killed_multi_seed_run_by_its_config(tmp_path):
     row = report.table(runs, metrics=["w1"])[0]
     assert row["runs"] == 3 and row["running/killed"] == 3 and row["w1:n"] == 3
     assert "[seed 9]" in report.to_markdown(report.table(runs, metrics=["w1"]))
+
+
+def test_a_checkpoint_from_before_seeds_existed_still_resumes():
+    from minimax_cli import checkpoint
+    from minimax_cli.config import compose
+    from minimax_cli.errors import DataError
+
+    cfg = compose(["game=mog"])
+    old = {k: v for k, v in checkpoint.fingerprint(cfg).items() if k not in ("seeds", "hardware.seed_chunk")}
+    checkpoint.check_config({"config": old}, cfg, "last.pt")
+    with pytest.raises(DataError, match="seeds: 1 -> 2"):
+        checkpoint.check_config({"config": old}, compose(["game=mog", "seeds=2"]), "last.pt")
