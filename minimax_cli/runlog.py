@@ -73,7 +73,6 @@ class RunLog:
         self._tensorboard = tensorboard
         self._purge = None if resume_step is None else resume_step + 1
         self._writers: dict = {}
-        self._tb = self._writer(None) if tensorboard else None
 
     def _writer(self, seed: int | None):
         """The TensorBoard writer of the run (seed None) or of one seed (seeds/<seed>/), made on first use."""

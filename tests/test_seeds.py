@@ -154,8 +154,13 @@ def _same_rows(a, b):
 def test_cli_seeds_write_the_rows_and_summaries_of_separate_runs(cli, runs_root):
     from minimax_cli import report
 
-    code, _, err = cli("train", *TINY_CLI, "algo=ogda", "seed=5", "seeds=2", f"hydra.run.dir={runs_root}/many")
+    code, _, err = cli("train", *TINY_CLI, "algo=ogda", "seed=5", "seeds=2", "tensorboard=true", "plot=true",
+                       f"hydra.run.dir={runs_root}/many")
     assert code == 0, err
+    for seed in (5, 6):   # each seed's TensorBoard run and figures in seeds/<seed>/
+        assert list((runs_root / "many" / "seeds" / str(seed)).glob("events.out.tfevents.*"))
+        assert (runs_root / "many" / "seeds" / str(seed) / "samples.npz").exists()
+    assert not list((runs_root / "many").glob("events.out.tfevents.*"))
     for seed in (5, 6):
         code, _, err = cli("train", *TINY_CLI, "algo=ogda", f"seed={seed}", f"hydra.run.dir={runs_root}/one_{seed}")
         assert code == 0, err
