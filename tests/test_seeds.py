@@ -129,7 +129,7 @@ def test_all_seeds_converged_stops_the_run():
 
 
 # -- the command line: rows, summary, report -------------------------------------------------------------
-TINY_CLI = ["game=mog", "game.generator.width=4", "game.discriminator.width=4", "game.batch.size=32",
+TINY_CLI = ["game=mog", "ema=0.9", "game.generator.width=4", "game.discriminator.width=4", "game.batch.size=32",
             "game.batch.dataset_size=32", "game.metrics.w1_samples=32", "game.metrics.kl_samples=64",
             "game.metrics.mode_samples=64", "steps=6", "log_every=3", "hardware.dtype=float64", "plot=false",
             "tensorboard=false", "progress=false"]
