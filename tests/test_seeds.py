@@ -96,6 +96,32 @@ def test_one_seed_that_diverges_is_frozen_and_the_others_go_on():
         torch.testing.assert_close(many.state["x"][k], one.state["x"], rtol=1e-10, atol=1e-12)
 
 
+def test_a_seed_that_stops_between_log_steps_gets_its_last_row_at_the_next_check(tmp_path):
+    """check_every < log_every: the stopped seed's rows end where its separate run ends (its row at
+    the check step), the others keep the log cadence; every row is the separate run's row."""
+    from minimax_cli.runlog import RunLog
+
+    make = lambda: FollowTheRidge("fr", lr_x=0.05, lr_y=0.05, solver={"kind": "cg", "iters": 2,  # noqa: E731
+                                                                      "damping": 1.0, "adaptive": True})
+    kw = dict(steps=6, log_every=3, check_every=2, tol=0.0, progress=False, diverge_norm=1e3)
+    game = stacked(WGAN)
+    x0, y0 = game.initial_points()
+    y0[1] *= 1e4
+    log = RunLog(tmp_path / "many", tensorboard=False)
+    runner = Runner(game, make(), log=log, **kw)
+    runner.run(initial_state=runner.init_state(x0, y0))
+    log.close()
+    rows = _rows_by_seed(tmp_path / "many")
+    assert [r["step"] for r in rows[4]] == [0, 2] and [r["step"] for r in rows[3]] == [0, 3, 6]
+    for k, seed in enumerate(SEEDS):
+        one_game = gan(seed, WGAN)
+        log = RunLog(tmp_path / str(seed), tensorboard=False)
+        one = Runner(one_game, make(), log=log, **kw)
+        one.run(initial_state=one.init_state(x0[k], y0[k]))
+        log.close()
+        _same_rows(rows[seed], _rows_by_seed(tmp_path / str(seed))[None])
+
+
 def test_seeds_in_chunks_equal_all_at_once():
     make = lambda: FollowTheRidge("fr", lr_x=0.05, lr_y=0.05, solver={"kind": "cg", "iters": 2, "damping": 1.0})  # noqa: E731
     whole = run(stacked(WGAN), make())
