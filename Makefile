@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 RUNS   ?= runs
 
 .PHONY: install test test-fast bench reproduce-toy help
+SEEDS_BENCH_ARGS ?=
 
 help:  ## list targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -20,10 +21,11 @@ test:  ## run the whole test suite (slow end-to-end tests included)
 test-fast:  ## unit tests only
 	$(BIN)/python -m pytest -q -n auto -m 'not slow'
 
-bench:  ## benchmarks (ratios against GDA measured in the same run; bench_mog: ~3 min, 1 thread)
+bench:  ## benchmarks (ratios against GDA measured in the same run; bench_mog: ~3 min, 1 thread); SEEDS_BENCH_ARGS="--device cuda" for bench_seeds on a GPU
 	$(BIN)/python scripts/bench_starts.py
 	$(BIN)/python scripts/bench_algorithms.py --game g3
 	$(BIN)/python scripts/bench_mog.py
+	$(BIN)/python scripts/bench_seeds.py $(SEEDS_BENCH_ARGS)
 
 reproduce-toy:  ## seed 000 Fig. 3 / seed 001 Fig. 1: 8 algorithms on g1, g2, g3 -> runs/reproduce/toy/<time>/
 	$(BIN)/python scripts/reproduce_toy.py --out $(RUNS)/reproduce/toy/$(STAMP)

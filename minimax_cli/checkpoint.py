@@ -108,8 +108,14 @@ def fingerprint(cfg: DictConfig) -> dict:
     return {k: v for k, v in flat.items() if not any(k == v_ or k.startswith(v_ + ".") for v_ in VOLATILE)}
 
 
+#: keys added after checkpoints were first written, with the value that reproduces the runs before
+#: them: a checkpoint written without such a key matches that value
+ADDED_KEYS = {"seeds": 1, "hardware.seed_chunk": None}
+
+
 def check_config(payload: dict, cfg: DictConfig, path: Path) -> None:
     saved, now = payload.get("config", {}), fingerprint(cfg)
+    saved = {**{k: v for k, v in ADDED_KEYS.items() if k in now}, **saved}
     differ = sorted(k for k in set(saved) | set(now) if saved.get(k, "<absent>") != now.get(k, "<absent>"))
     if differ:
         shown = ", ".join(f"{k}: {saved.get(k, '<absent>')!r} -> {now.get(k, '<absent>')!r}" for k in differ[:4])

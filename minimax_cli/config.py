@@ -311,6 +311,9 @@ def check_run(cfg: DictConfig) -> None:
     if dims is not None:
         for algo in algos:
             algo.check_game(game, *dims)
+    from minimax_cli.games.seeds import check_seeds
+
+    check_seeds(cfg, game)
     resolve_hardware(cfg.hardware, game)
     from minimax_cli.distributed import check_config as check_distributed
 

@@ -363,10 +363,10 @@ class NullLog:
         self.history: list[dict] = []
         self.last: dict = {}
 
-    def log(self, step, metrics, wall_time):
+    def log(self, step, metrics, wall_time, seed=None):
         pass
 
-    def add_figure_png(self, tag, png_path, step):
+    def add_figure_png(self, tag, png_path, step, seed=None):
         pass
 
     def summary(self, payload):

@@ -12,7 +12,9 @@ Its status is ``summary.json``'s (converged, diverged, finished, interrupted, fa
 no summary is reported as ``running/killed`` (it is still going, or died without writing one:
 from the files alone the two cannot be told apart); a run whose summary.json or config cannot be
 read (garbage, a torn copy) is ``unreadable``: counted, listed under the table with the reason,
-never fatal to the report.
+never fatal to the report. A multi-seed run (``seeds=S``) counts as its S
+seeds, each a ``Run`` of its own (``Run.seed``): its status, summary entry, config ``seed`` and the
+metrics.jsonl rows with its ``seed`` field, exactly as if the seeds had been separate runs.
 
 Numbers, per group of runs and metric:
 - the *final value* of a run is ``summary.json``'s ``metrics[m]``, or else the last row of
@@ -73,6 +75,17 @@ class Run:
     config: dict = field(default_factory=dict)
     summary: dict | None = None
     _history: list | None = field(default=None, repr=False)
+    seed: int | None = None      # one seed of a multi-seed run (its directory is ``path``)
+
+    @property
+    def where(self) -> str:
+        """The run for people: its directory, and which seed of it."""
+        return str(self.path) if self.seed is None else f"{self.path} [seed {self.seed}]"
+
+    @property
+    def files(self) -> Path:
+        """Where the run's own files are (figures, samples.npz): a seed's are in seeds/<seed>/."""
+        return self.path if self.seed is None else self.path / "seeds" / str(self.seed)
 
     @property
     def history(self) -> list[dict]:
@@ -94,7 +107,7 @@ class Run:
         if key == "status":
             return True, self.status
         if key == "run":
-            return True, str(self.path)
+            return True, self.where
         found, value = _lookup(self.config, key)
         if not found and self.summary:
             found, value = _lookup(self.summary, key)
@@ -157,6 +170,45 @@ def load_run(path: str | os.PathLike) -> Run:
                             f"{', '.join(STATUSES)}, metrics an object)")
     status = str(summary.get("status", RUNNING_OR_KILLED)) if summary is not None else RUNNING_OR_KILLED
     return Run(path=path, status=status, config=_read_config(path), summary=summary)
+
+
+def load_runs(path: str | os.PathLike) -> list[Run]:
+    """The runs of one directory: itself, or each seed of a multi-seed run (``split_seeds``)."""
+    return split_seeds(load_run(path))
+
+
+def split_seeds(run: Run) -> list[Run]:
+    """A multi-seed run as one Run per seed (the module docstring); any other run as itself.
+
+    A seed's summary is the run's with the seed's own entry (status, step, metrics) in place of
+    the per-seed list and the statistics over seeds. Without an entry (the run failed or was
+    killed), the seed has the run's status and its metrics are the last of its own rows."""
+    entries = {e.get("seed"): e for e in (run.summary or {}).get("seeds") or [] if isinstance(e, dict)}
+    seeds = list(entries) or _configured_seeds(run.config)
+    if not seeds:
+        return [run]
+    rows: dict = {}
+    for row in run.history:
+        rows.setdefault(row.get("seed"), []).append(row)
+    out = []
+    for seed in seeds:
+        summary = None
+        if run.summary is not None:
+            shared = ("seeds", "metrics", "metrics_std", "n_seeds", "fraction_converged", "fraction_diverged")
+            summary = {k: v for k, v in run.summary.items() if k not in shared}
+            summary.update(entries.get(seed, {}))
+        status = str(summary.get("status", run.status)) if summary is not None else run.status
+        config = {**run.config, "seed": seed}
+        out.append(Run(path=run.path, status=status, config=config, summary=summary,
+                       _history=rows.get(seed, []), seed=seed))
+    return out
+
+
+def _configured_seeds(config: dict) -> list[int]:
+    seeds, seed = config.get("seeds", 1), config.get("seed", 0)
+    if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > 1 and isinstance(seed, int):
+        return list(range(seed, seed + seeds))
+    return []
 
 
 def _read_config(path: Path) -> dict:
@@ -228,7 +280,7 @@ def collect_runs(paths: Iterable[str | os.PathLike], status: Sequence[str] | Non
     if not dirs:
         raise ConfigError(f"no runs under {', '.join(map(str, paths))} "
                           f"(a run directory holds summary.json, metrics.jsonl or .hydra/config.yaml)")
-    runs = [_load_or_unreadable(d) for d in dirs]
+    runs = [run for d in dirs for run in split_seeds(_load_or_unreadable(d))]
     if wanted is not None:
         runs = [r for r in runs if r.status in wanted]
     return runs
@@ -427,7 +479,7 @@ def _note(run: Run) -> str:
     last = run.history[-1].get("step") if run.history else None
     where = f"last logged step {last}" if last is not None else "nothing logged"
     error = (run.summary or {}).get("error")
-    return f"{run.status}: {run.path} ({where}{'; ' + str(error) if error else ''})"
+    return f"{run.status}: {run.where} ({where}{'; ' + str(error) if error else ''})"
 
 
 def _check_keys(runs: Sequence[Run], by: Sequence[str]) -> None:

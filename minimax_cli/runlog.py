@@ -2,6 +2,10 @@
 
 metrics.jsonl is appended and flushed line by line, so a run killed at any point keeps every
 step it logged; summary.json is written atomically (temp file + rename).
+
+A multi-seed run (``seeds=S``) writes one row per seed and log step, with a ``seed`` field; its
+TensorBoard events are per seed, in seeds/<seed>/ (TensorBoard shows the seeds as runs), and its
+summary holds each seed's last values (``seed_summaries``).
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ class RunLog:
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.last: dict[str, float] = {}
+        #: a multi-seed run: each seed's last value of each scalar
+        self.last_by_seed: dict[int, dict[str, float]] = {}
         #: fields added to every metrics.jsonl row (e.g. {"phase": "pretrain"}); not sent to TensorBoard
         self.fields: dict = {}
         self.history: list[dict] = []
@@ -65,43 +71,70 @@ class RunLog:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in self.history))
             os.replace(tmp, path)
             for row in self.history:
-                self.last.update({k: float(v) for k, v in row.items() if k not in ("step", "wall_time_s", "phase")})
+                values = {k: float(v) for k, v in row.items() if k not in ("step", "wall_time_s", "phase", "seed")}
+                (self.last if "seed" not in row else self.last_by_seed.setdefault(row["seed"], {})).update(values)
         self._jsonl = open(path, "a", buffering=1)
-        self._tb = None
-        if tensorboard:
+        self._tensorboard = tensorboard
+        self._purge = None if resume_step is None else resume_step + 1
+        self._writers: dict = {}
+
+    def _writer(self, seed: int | None):
+        """The TensorBoard writer of the run (seed None) or of one seed (seeds/<seed>/), made on first use."""
+        if not self._tensorboard:
+            return None
+        if seed not in self._writers:
             from torch.utils.tensorboard import SummaryWriter  # heavy import: only when used
 
             from minimax_cli.storage import quiet_writer_threads
 
             quiet_writer_threads()
+            where = self.dir if seed is None else self.dir / "seeds" / str(seed)
+            self._writers[seed] = SummaryWriter(log_dir=str(where), purge_step=self._purge)
+        return self._writers[seed]
 
-            purge = None if resume_step is None else resume_step + 1
-            self._tb = SummaryWriter(log_dir=str(self.dir), purge_step=purge)
-
-    def log(self, step: int, metrics: dict[str, float], wall_time: float) -> None:
+    def log(self, step: int, metrics: dict[str, float], wall_time: float, seed: int | None = None) -> None:
+        """One metrics row; ``seed``: the row of that seed of a multi-seed run."""
         record = {"step": step, "wall_time_s": round(wall_time, 6), **self.fields}
+        if seed is not None:
+            record["seed"] = seed
         record.update({k: _clean(float(v)) for k, v in metrics.items()})
         self._jsonl.write(json.dumps(record) + "\n")
         self._jsonl.flush()
         self.history.append(record)
-        self.last.update({k: float(v) for k, v in metrics.items()})
-        if self._tb is not None:
+        (self.last if seed is None else self.last_by_seed.setdefault(seed, {})).update(
+            {k: float(v) for k, v in metrics.items()})
+        writer = self._writer(seed)
+        if writer is not None:
             for key, value in metrics.items():
                 if math.isfinite(float(value)):
-                    self._tb.add_scalar(key, float(value), step)
+                    writer.add_scalar(key, float(value), step)
 
-    def add_figure_png(self, tag: str, png_path: Path, step: int) -> None:
-        if self._tb is None:
+    def add_figure_png(self, tag: str, png_path: Path, step: int, seed: int | None = None) -> None:
+        writer = self._writer(seed)
+        if writer is None:
             return
         import numpy as np
         from PIL import Image
 
         image = np.asarray(Image.open(png_path).convert("RGB"))
-        self._tb.add_image(tag, image, step, dataformats="HWC")
+        writer.add_image(tag, image, step, dataformats="HWC")
 
     def summary(self, payload: dict) -> None:
+        """summary.json: ``payload`` with the last value of each scalar as ``metrics``; a multi-seed
+        payload (``seeds``: one entry per seed) gets each seed's own, and as ``metrics`` /
+        ``metrics_std`` their mean and standard deviation over seeds (finite values)."""
         payload = dict(payload)
-        payload["metrics"] = {k: _clean(v) for k, v in self.last.items()}
+        if "seeds" in payload:
+            from minimax_cli.games.seeds import seed_statistics
+
+            payload["seeds"] = [{**entry, "metrics": {k: _clean(v) for k, v in
+                                                      self.last_by_seed.get(entry["seed"], {}).items()}}
+                                for entry in payload["seeds"]]
+            mean, std = seed_statistics([self.last_by_seed.get(e["seed"], {}) for e in payload["seeds"]])
+            payload["metrics"] = {k: _clean(v) for k, v in mean.items()}
+            payload["metrics_std"] = {k: _clean(v) for k, v in std.items()}
+        else:
+            payload["metrics"] = {k: _clean(v) for k, v in self.last.items()}
         write_json_atomic(self.dir / "summary.json", payload)
 
     def close(self, quiet: bool = False) -> None:
@@ -109,9 +142,9 @@ class RunLog:
         must not hide the first one."""
         try:
             self._jsonl.close()
-            if self._tb is not None:
-                self._tb.flush()
-                self._tb.close()
+            for writer in self._writers.values():
+                writer.flush()
+                writer.close()
         except Exception:  # noqa: BLE001
             if not quiet:
                 raise

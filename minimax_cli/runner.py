@@ -1,10 +1,13 @@
-"""The training loop: one algorithm on one game, many starts at once for analytic games.
+"""The training loop: one algorithm on one game, many trajectories at once.
 
-Analytic games run N independent trajectories as one vectorized run: the algorithm's step is
-written for a single trajectory and mapped over starts with torch.func.vmap. Each start has a
-status (running → converged | diverged); a start that finishes is frozen (a diverged one at its
-last finite iterate) and the run stops when no start is running. Status decisions use tensor
-masks, so the host only synchronizes at check and log steps.
+A run holds N independent trajectories ("lanes") as one vectorized run: the algorithm's step is
+written for a single trajectory and mapped over lanes with torch.func.vmap. Lanes are the starts
+of an analytic game (no batch; metrics are aggregated into one row: mean and max over starts) or
+the seeds of a neural game (``seeds=S``, games/seeds.py: each step's batches are drawn per seed
+and mapped with the state; every seed logs its own rows, with a ``seed`` field, as S separate runs
+would). Each lane has a status (running → converged | diverged); a lane that finishes is frozen
+(a diverged one at its last finite iterate) and the run stops when no lane is running. Status
+decisions use tensor masks, so the host only synchronizes at check and log steps.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ class RunResult:
     trajectory: torch.Tensor | None = None   # (T, P, dim_x + dim_y) for plotting, P <= plot_starts
     cost: dict = field(default_factory=dict)
     ema: torch.Tensor | None = None      # the leader's exponential moving average (``ema``), if kept
+    seeds: list | None = None            # a multi-seed run: the seed of each lane
+    seed_metrics: list = field(default_factory=list)   # ... and each seed's last logged row
+    last_row: torch.Tensor | None = None     # (N,) step of each seed's last row (where its separate run ends)
 
     def start_outcomes(self) -> tuple[list[str], torch.Tensor]:
         """Per start: its status name and the step it stopped at, as summary.json counts them. A
@@ -69,7 +75,7 @@ class Runner:
                  converge_on: str = "grad_norm", diverge_norm: float = 1e6, check_every=None,
                  progress: bool = True, log=None, plot_starts: int = 16, ema_beta: float | None = None,
                  checkpoint=None, checkpoint_every: int = 0, oracle=Oracle, precision: str = "fp32",
-                 title: str | None = None, trajectory_file=None):
+                 title: str | None = None, trajectory_file=None, seed_chunk: int | None = None):
         if converge_on not in CONVERGE_ON:
             raise ConfigError(f"converge_on must be one of {', '.join(CONVERGE_ON)} (got {converge_on!r})")
         if converge_on == "dist_to_eq" and game.equilibrium() is None:
@@ -77,8 +83,11 @@ class Runner:
         self.game, self.algo = game, algo
         self.steps, self.log_every = steps, log_every
         self.tol, self.converge_on, self.diverge_norm = tol, converge_on, diverge_norm
-        self.batched = game.analytic
-        self.check_every = check_every or (1 if self.batched else log_every)
+        #: a multi-seed run (games/seeds.py): the seed of each lane, whose batches are stacked
+        self.seeds = getattr(game, "seeds", None)
+        self.batched = game.analytic or self.seeds is not None
+        self.seed_chunk = seed_chunk   # seeds per vmapped call (None: all)
+        self.check_every = check_every or (1 if game.analytic else log_every)
         self.progress, self.log, self.plot_starts = progress, log, plot_starts
         #: the phase's name in progress lines (train.py: "pretraining ...", "training ...")
         self.title = title or f"training {game.name}/{algo.name}"
@@ -100,22 +109,36 @@ class Runner:
 
     # -- vectorization helpers -----------------------------------------------------------------
     def _oracle(self, batch, step):
+        if self.seeds is not None:  # one seed's batches of this step, drawn before the vmapped step
+            return self.oracle(self.game, batch[0], self.cost, _Batches(batch[1:]), self.precision)
         sampler = None if self.batched else (lambda: self.game.sample(step))
         return self.oracle(self.game, batch, self.cost, sampler, self.precision)
+
+    def _per_chunk_cost(self):
+        """The cost meter counts each traced call, i.e. once per chunk of seeds: back to per step."""
+        chunks = -(-len(self.seeds) // self.seed_chunk) if self.seed_chunk else 1
+        if chunks > 1:
+            self.cost.grads /= chunks
+            self.cost.hvps /= chunks
+
+    def _draw(self, step):
+        """A multi-seed step's batches: ``algo.batches_per_step`` of every seed, in the order a
+        single-seed run draws them (the step's own, then those of ``oracle.next_batch()``)."""
+        return [self.game.sample(step) for _ in range(self.algo.batches_per_step)]
 
     def _per_start(self, t: torch.Tensor) -> torch.Tensor:
         return t if self.batched else t.unsqueeze(0)
 
     def measure(self, state, batch=None, losses: bool = True) -> dict[str, torch.Tensor]:
         """Per-start diagnostics (not counted as algorithm cost)."""
-        oracle = self.oracle(self.game, batch, CostMeter())
-
-        def one(x, y):
+        def one(x, y, b):
+            oracle = self.oracle(self.game, b, CostMeter())
             gx, gy = oracle.field(x, y)
             out = (gx.norm(), gy.norm())
             return out + tuple(oracle.losses(x, y)) if losses else out
 
-        values = (vmap(one) if self.batched else one)(state["x"], state["y"])
+        lanes = vmap(one, in_dims=(0, 0, 0 if self.seeds is not None else None), chunk_size=self.seed_chunk)
+        values = (lanes if self.batched else one)(state["x"], state["y"], batch)
         names = ("grad_norm/x", "grad_norm/y", "loss/x", "loss/y")
         out = {k: self._per_start(v.detach()) for k, v in zip(names, values)}
         if self._eq is not None:
@@ -155,25 +178,30 @@ class Runner:
             x0, y0 = game.initial_points()
             if not self.batched:
                 x0, y0 = x0[0], y0[0]
+        if self.seeds is not None:
+            init = vmap(lambda x, y, b: algo.init(x, y, self._oracle([b], 0)), chunk_size=self.seed_chunk)
+            return init(x0, y0, game.sample(0))
         init = lambda x, y: algo.init(x, y, self._oracle(game.sample(0) if not self.batched else None, 0))  # noqa: E731
         return vmap(init)(x0, y0) if self.batched else init(x0, y0)
 
-    def run(self, initial_state=None, start_step: int = 0, resume: dict | None = None) -> RunResult:
+    def run(self, initial_state=None, start_step: int = 0, resume: dict | None = None,
+            finished: "RunResult | None" = None) -> RunResult:
         """Run to ``steps``. ``resume``: a payload of ``checkpoint_payload`` (a checkpoint) to
-        continue exactly where it was taken."""
+        continue exactly where it was taken. ``finished``: an earlier phase's result whose lanes
+        that stopped stay stopped (a multi-seed run's seeds that diverged in pretraining)."""
         game = self.game
         if resume is not None:  # never re-initialize: init_state may draw a batch, moving the restored sampler
             loop = _Loop.restore(self, resume)
         else:
             loop = _Loop.start(self, self.init_state() if initial_state is None else initial_state, start_step)
+            if finished is not None:
+                loop.carry_over(finished)
         self.cost.reset()
         # tol <= 0: no start can converge, so the criterion is never computed; the field norm is
         # fused into the step only when the criterion is the gradient norm
         can_converge = self.tol > 0
-        fuse_norm = can_converge and self.converge_on == "grad_norm"
-        vstep = None
-        if self.batched:
-            vstep = vmap(self._step_and_field_norm if fuse_norm else (lambda s: self._step(s, None, 0)))
+        fuse_norm = can_converge and self.converge_on == "grad_norm" and game.analytic
+        step = self.stepper(fuse_norm)
         bar = progress.phase(self.title, total=self.steps, unit="steps", initial=loop.t, quiet=not self.progress)
         bar.start()
         outcome, ended = None, False
@@ -185,14 +213,7 @@ class Runner:
                 loop.t += 1
                 t = loop.t
                 running = loop.status == RUNNING
-                field_norm = None
-                if self.batched and fuse_norm:
-                    new, info, field_norm = vstep(loop.state)
-                elif self.batched:
-                    new, info = vstep(loop.state)
-                else:
-                    game.before_step(loop.state["x"], loop.state["y"], t)
-                    new, info = self._step(loop.state, game.sample(t), t)
+                new, info, field_norm = step(loop.state, t)
                 for acc in (loop.window, loop.totals):
                     acc["steps"] += 1
                     acc["grads"] += self.cost.grads
@@ -202,6 +223,7 @@ class Runner:
                     # a frozen start is still stepped (vectorized), maybe into NaN (a singular solve): not logged
                     value = torch.where(running, self._per_start(value.detach()).float(), math.nan)
                     loop.info_sum[key] = loop.info_sum.get(key, 0) + value
+                loop.info_steps += 1
                 ok = self._healthy(new)
                 diverged_now = running & ~ok
                 loop.state = self._select(running & ok, new, loop.state)
@@ -219,6 +241,8 @@ class Runner:
                 if checking and (t % self.log_every == 0 or t == self.steps or done):
                     self._log_metrics(loop)
                     bar.set_note(_headline(loop.metrics))
+                elif checking and self.seeds is not None and bool((loop.open & (loop.status != RUNNING)).any()):
+                    self._log_metrics(loop, every_seed=False)   # a seed that stopped: its last row, now
                 if self.checkpoint is not None and (done or t % self.checkpoint_every == 0):
                     self.checkpoint(self.checkpoint_payload(loop))
                 if done:
@@ -243,8 +267,36 @@ class Runner:
             cost={"grads": totals["grads"], "hvps": totals["hvps"],
                   "grads_per_step": totals["grads"] / max(totals["steps"], 1),
                   "hvps_per_step": totals["hvps"] / max(totals["steps"], 1)},
-            ema=loop.ema,
+            ema=loop.ema, seeds=self.seeds, seed_metrics=list(loop.seed_metrics),
+            last_row=None if self.seeds is None else loop.last_row.cpu(),
         )
+
+    def stepper(self, fuse_norm: bool = False):
+        """The loop's step t: (state, t) -> (new state, info, ‖ξ(new state)‖ per start or None).
+
+        Seeds: every seed's batches drawn, then one vmapped step (in chunks of ``seed_chunk``);
+        analytic starts: one vmapped step, with the field norm at the new iterate fused in when the
+        runner checks convergence every step (``fuse_norm``); one trajectory: the step itself."""
+        game = self.game
+        if self.seeds is not None:
+            vstep = vmap(lambda s, b: self._step(s, b, 0), chunk_size=self.seed_chunk)
+
+            def step(state, t):
+                game.before_step(state["x"], state["y"], t)
+                new, info = vstep(state, self._draw(t))
+                self._per_chunk_cost()
+                return new, info, None
+        elif self.batched and fuse_norm:
+            vstep = vmap(self._step_and_field_norm)
+            step = lambda state, t: vstep(state)  # noqa: E731
+        elif self.batched:
+            vstep = vmap(lambda s: self._step(s, None, 0))
+            step = lambda state, t: (*vstep(state), None)  # noqa: E731
+        else:
+            def step(state, t):
+                game.before_step(state["x"], state["y"], t)
+                return (*self._step(state, game.sample(t), t), None)
+        return step
 
     def _step(self, state, batch, t):
         return self.algo.step(state, self._oracle(batch, t))
@@ -274,9 +326,12 @@ class Runner:
         return z[: self.plot_starts].detach().clone()
 
     def _eval_batch(self):
-        return None if self.batched else self.game.eval_batch()
+        return None if self.game.analytic else self.game.eval_batch()
 
-    def _log_metrics(self, loop: "_Loop") -> None:
+    def _log_metrics(self, loop: "_Loop", every_seed: bool = True) -> None:
+        if self.seeds is not None:
+            self._log_seed_rows(loop, every_seed)
+            return
         m = self.measure(loop.state, self._eval_batch())
         metrics: dict[str, float] = {}
         n = loop.status.numel()
@@ -305,9 +360,51 @@ class Runner:
             metrics["fraction_diverged"] = float((loop.status == DIVERGED).float().mean())
         window["steps"], window["grads"], window["hvps"] = 0, 0.0, 0.0
         loop.info_sum.clear()
+        loop.info_steps.zero_()
         if self.log is not None:
             self.log.log(loop.t, metrics, loop.elapsed())
         loop.metrics = metrics
+
+    def _log_seed_rows(self, loop: "_Loop", every_seed: bool) -> None:
+        """One metrics row per seed whose rows are still open: the row its separate run would log
+        now. ``every_seed=False`` (a check step between log steps): only the seeds that stopped
+        since their last row, whose separate runs would end here. A seed's rows close after the
+        row that follows its stop."""
+        rows = loop.open & (loop.status != RUNNING) if not every_seed else loop.open
+        lanes = rows.nonzero().flatten().tolist()
+        m = self.measure(loop.state, self._eval_batch())
+        x_eval = loop.ema if loop.ema is not None else loop.state["x"]
+        extra = self.game.metrics_per_seed(x_eval, loop.state["y"], loop.t)
+        window = loop.window
+        for k in lanes:
+            metrics = {key: float(value[k]) for key, value in m.items()}
+            if window["steps"]:
+                metrics["cost/grads"] = window["grads"] / window["steps"]
+                metrics["cost/hvps"] = window["hvps"] / window["steps"]
+            steps = int(loop.info_steps[k])
+            for key, total in loop.info_sum.items():
+                if steps:
+                    metrics[f"algo/{key}"] = float(total[k]) / steps
+            metrics.update({key: float(value) for key, value in extra[k].items()})
+            if self.log is not None:
+                self.log.log(loop.t, metrics, loop.elapsed(), seed=self.seeds[k])
+            loop.seed_metrics[k] = metrics
+        if self.log is not None:
+            for seed, figures in self.game.snapshot_per_seed(self.log.dir, x_eval, loop.state["y"], loop.t):
+                for tag, png in figures.items():
+                    self.log.add_figure_png(tag, png, loop.t, seed=seed)
+        logged = torch.zeros_like(loop.open)
+        logged[lanes] = True
+        for key in loop.info_sum:
+            loop.info_sum[key] = torch.where(logged, torch.zeros_like(loop.info_sum[key]), loop.info_sum[key])
+        loop.info_steps = torch.where(logged, torch.zeros_like(loop.info_steps), loop.info_steps)
+        loop.last_row = torch.where(logged, torch.full_like(loop.last_row, loop.t), loop.last_row)
+        loop.open = loop.open & ~(logged & (loop.status != RUNNING))
+        if every_seed:
+            window["steps"], window["grads"], window["hvps"] = 0, 0.0, 0.0
+        rows_so_far = [mm for mm in loop.seed_metrics if mm]   # RunResult.metrics: the mean over seeds
+        loop.metrics = {key: sum(mm[key] for mm in rows_so_far) / len(rows_so_far)
+                        for key in (rows_so_far[0] if rows_so_far else {}) if all(key in mm for mm in rows_so_far)}
 
 
 #: metrics shown beside a run's progress (the first few of these it logs)
@@ -337,10 +434,33 @@ class _Loop:
         loop.window = {"steps": 0, "grads": 0.0, "hvps": 0.0}
         loop.totals = {"steps": 0, "grads": 0.0, "hvps": 0.0}
         loop.info_sum = {}
+        loop.info_steps = torch.zeros((n,), dtype=torch.long, device=device)   # steps in each lane's info_sum
         loop.ema = state["x"].detach().clone() if runner.ema_beta is not None else None
         loop.traj = TrajectoryLog.start(runner._traj_point(state), runner.trajectory_file) if runner._plot else None
+        loop._lanes(n, device)
         loop._t0, loop._offset = time.perf_counter(), 0.0
         return loop
+
+    def _lanes(self, n: int, device, p: dict | None = None) -> None:
+        """Per-seed row bookkeeping: which seeds still log rows, the step of each one's last row,
+        and its last row (a checkpoint of a single-trajectory run has none: every lane open)."""
+        p = p or {}
+        self.open = p.get("open", torch.ones((n,), dtype=torch.bool, device=device))
+        self.last_row = p.get("last_row", torch.full((n,), -1, dtype=torch.long, device=device))
+        self.seed_metrics = [dict(m) for m in p.get("seed_metrics", [{} for _ in range(n)])]
+
+    def carry_over(self, earlier: RunResult) -> None:
+        """Seeds that diverged in an earlier phase stay stopped, with their rows closed (their
+        separate runs end there; a converged one goes on, as a single run does)."""
+        if earlier.seeds is None:
+            return
+        device = self.status.device
+        stopped = earlier.start_status.to(device) == DIVERGED
+        self.status = torch.where(stopped, earlier.start_status.to(device), self.status)
+        self.stop_step = torch.where(stopped, earlier.stop_step.to(device), self.stop_step)
+        self.open = ~stopped
+        self.last_row = earlier.last_row.to(device).clone()
+        self.seed_metrics = [dict(m) for m in earlier.seed_metrics]
 
     @classmethod
     def restore(cls, runner: Runner, p: dict) -> "_Loop":
@@ -349,6 +469,10 @@ class _Loop:
         loop.status, loop.stop_step = p["status"], p["stop_step"]
         loop.window, loop.totals = dict(p["window"]), dict(p["totals"])
         loop.info_sum = dict(p["info_sum"])
+        n = loop.status.numel()
+        loop.info_steps = p.get("info_steps", torch.full((n,), int(loop.window["steps"]), dtype=torch.long,
+                                                         device=loop.status.device))
+        loop._lanes(n, loop.status.device, p)
         loop.ema = p["ema"]
         if runner.ema_beta is not None and loop.ema is None:
             raise ConfigError("ema is set but the checkpoint was written without it")
@@ -374,4 +498,20 @@ class _Loop:
             "window": dict(self.window), "totals": dict(self.totals), "info_sum": dict(self.info_sum),
             "ema": self.ema, **({"trajectory": None} if self.traj is None else self.traj.payload()),
             "metrics": dict(self.metrics), "wall_time_s": self.elapsed(),
+            "info_steps": self.info_steps, "open": self.open, "last_row": self.last_row,
+            "seed_metrics": [dict(m) for m in self.seed_metrics],
         }
+
+
+class _Batches:
+    """``oracle.next_batch()``'s sampler in a multi-seed step: the batches drawn before it, in order."""
+
+    def __init__(self, batches):
+        self._rest = iter(batches)
+
+    def __call__(self):
+        try:
+            return next(self._rest)
+        except StopIteration:
+            raise RuntimeError("the algorithm drew more batches in one step than its batches_per_step "
+                               "says; a multi-seed run draws them before the step") from None

@@ -23,10 +23,11 @@ from omegaconf import DictConfig, OmegaConf
 from minimax_cli import checkpoint, distributed, progress, resume, setups, signals, storage
 from minimax_cli.config import CONF_DIR, apply_threads, build, pretrain_phase, resolve_hardware
 from minimax_cli.errors import MinimaxError, RunDirError
+from minimax_cli.games.seeds import SeedStack, check_seeds, seed_chunk
 from minimax_cli.oracle import apply_precision, effective_precision
 from minimax_cli.report import objective_value
 from minimax_cli.runlog import RunLog, write_json_atomic
-from minimax_cli.runner import CONVERGED, DIVERGED, Runner, RunResult
+from minimax_cli.runner import CONVERGED, DIVERGED, RUNNING, Runner, RunResult
 
 log = logging.getLogger("minimax")
 
@@ -53,6 +54,7 @@ def execute(cfg: DictConfig, run_dir: Path, sources: str = "", note: str = "") -
             log.info("%s", note)
     seed_everything(int(cfg.seed))
     game = build(cfg.game, "game")
+    seeds = check_seeds(cfg, game)
     algo = build(cfg.algo, "algo")
     pretrain = pretrain_phase(cfg)
     device, dtype = resolve_hardware(cfg.hardware, game)
@@ -62,7 +64,13 @@ def execute(cfg: DictConfig, run_dir: Path, sources: str = "", note: str = "") -
     apply_threads(cfg.hardware)
     precision = str(cfg.hardware.get("precision", "fp32"))
     apply_precision(precision)
-    game.setup(device, dtype, int(cfg.seed))
+    if len(seeds) > 1:  # seed k of the run is a separate run's seed + k (games/seeds.py)
+        games = [game] + [build(cfg.game, "game") for _ in seeds[1:]]
+        for one, seed in zip(games, seeds):
+            one.setup(device, dtype, seed)
+        game = SeedStack(games, seeds)
+    else:
+        game.setup(device, dtype, int(cfg.seed))
     resumed = _resume_payload(cfg, run_dir, device)
     if resumed is not None:
         checkpoint.restore_rng(resumed["rng"])
@@ -92,14 +100,15 @@ def execute(cfg: DictConfig, run_dir: Path, sources: str = "", note: str = "") -
 
     loop = dict(log_every=int(cfg.log_every), tol=float(cfg.tol), converge_on=str(cfg.converge_on),
                 diverge_norm=float(cfg.diverge_norm), check_every=cfg.check_every, progress=progress.enabled() and main,
-                log=runlog, plot_starts=int(cfg.plot_starts), checkpoint_every=every, oracle=distributed.oracle_class())
+                log=runlog, plot_starts=int(cfg.plot_starts), checkpoint_every=every, oracle=distributed.oracle_class(),
+                seed_chunk=seed_chunk(cfg))
 
     def trajectory_file(phase):  # a 2-D game's plotted paths, appended there (trajectory.py)
         return checkpoint.trajectory_path_in(run_dir, phase) if main else None
 
     precision_of = lambda a: effective_precision(a, precision)  # noqa: E731
     try:
-        start, state, resume_main = 0, None, None
+        start, state, resume_main, pre = 0, None, None, None
         if pretrain is not None and (resumed is None or resumed["phase"] == "pretrain"):
             # phase 1 (e.g. seed 001's GDA-2 pretraining), logged into the same metrics.jsonl
             runlog.fields = {"phase": "pretrain"}
@@ -112,6 +121,8 @@ def execute(cfg: DictConfig, run_dir: Path, sources: str = "", note: str = "") -
             pre_summary = {"algo": pretrain[0].name, "algo_params": pretrain[0].hparams(), "steps": pretrain[1],
                            "status": pre.status, "step": pre.step, "wall_time_s": round(pre.wall_time_s, 6),
                            "cost": pre.cost}
+            if pre.seeds is not None:
+                pre_summary["seeds"] = seed_entries(pre)
             if pre.status not in ("finished", "converged"):  # diverged or interrupted: no main phase
                 result = pre
                 return _finish(cfg, game, algo, result, runlog, run_dir, device, dtype, pre_summary)
@@ -127,7 +138,8 @@ def execute(cfg: DictConfig, run_dir: Path, sources: str = "", note: str = "") -
                         **loop)
         # after pretraining, the main algorithm starts from its (x, y) with a fresh algorithm state
         initial = None if state is None or resume_main is not None else runner.init_state(*state)
-        result = runner.run(initial_state=initial, start_step=start, resume=resume_main)
+        result = runner.run(initial_state=initial, start_step=start, resume=resume_main,
+                            finished=pre if state is not None else None)
         return _finish(cfg, game, algo, result, runlog, run_dir, device, dtype, pre_summary)
     finally:
         runlog.close(quiet=sys.exc_info()[0] is not None)
@@ -172,9 +184,16 @@ def _finish(cfg, game, algo, result: RunResult, runlog: RunLog, run_dir: Path, d
     if cfg.plot:
         with progress.phase("figures", unit="figures") as figures:
             x_eval = result.ema if result.ema is not None else result.state["x"]
-            for png in game.figures(run_dir, x_eval, result.state["y"], result.step, runlog.history):
-                runlog.add_figure_png(Path(png).stem, png, result.step)
-                figures.update()
+            if result.seeds is not None:  # each seed's figures in seeds/<seed>/, from its own rows
+                for seed, pngs in game.figures_per_seed(run_dir, x_eval, result.state["y"], result.step,
+                                                        runlog.history):
+                    for png in pngs:
+                        runlog.add_figure_png(Path(png).stem, png, result.step, seed=seed)
+                        figures.update()
+            else:
+                for png in game.figures(run_dir, x_eval, result.state["y"], result.step, runlog.history):
+                    runlog.add_figure_png(Path(png).stem, png, result.step)
+                    figures.update()
             if result.trajectory is not None:
                 from minimax_cli.plots import trajectory_png
 
@@ -201,7 +220,10 @@ def summarize(cfg, game, algo, result: RunResult, device, dtype) -> dict:
         "dtype": str(dtype).replace("torch.", ""),
         "cost": result.cost,
     }
-    if result.n_starts > 1:
+    if result.seeds is not None:
+        # one entry per seed: what its separate run's summary says (RunLog adds each one's metrics)
+        summary.update(n_starts=1, n_seeds=len(result.seeds), **result.fractions(), seeds=seed_entries(result))
+    elif result.n_starts > 1:
         summary.update(result.fractions())
     elif int(result.stop_step[0]) >= 0:
         summary["stop_step"] = int(result.stop_step[0])
@@ -210,6 +232,22 @@ def summarize(cfg, game, algo, result: RunResult, device, dtype) -> dict:
     except ValueError:  # not under Hydra (tests calling execute directly)
         pass
     return summary
+
+
+def seed_entries(result: RunResult) -> list[dict]:
+    """Per seed of a multi-seed run: seed, status, the step its separate run would end at (its last
+    row) and, for a seed that stopped, the step it converged or diverged at."""
+    names = {RUNNING: None, CONVERGED: "converged", DIVERGED: "diverged"}
+    out = []
+    for k, seed in enumerate(result.seeds):
+        status = names[int(result.start_status[k])]
+        if status is None:  # still running when the run ended: the run's own ending
+            status = "interrupted" if result.status == "interrupted" else "finished"
+        entry = {"seed": seed, "status": status, "step": int(result.last_row[k])}
+        if int(result.stop_step[k]) >= 0:
+            entry["stop_step"] = int(result.stop_step[k])
+        out.append(entry)
+    return out
 
 
 def save_starts(path: Path, result: RunResult, game) -> None:
@@ -228,7 +266,7 @@ def _fraction_note(result: RunResult) -> str:
     n = result.n_starts
     conv = int((result.start_status == CONVERGED).sum())
     div = int((result.start_status == DIVERGED).sum())
-    return f" [{n} starts: {conv} converged, {div} diverged]"
+    return f" [{n} {'seeds' if result.seeds is not None else 'starts'}: {conv} converged, {div} diverged]"
 
 
 def _last_logged(metrics_path: Path) -> dict:
@@ -310,7 +348,7 @@ def _record_failure(run_dir: Path, exc: Exception, started: float, multirun: boo
     last = _last_logged(run_dir / "metrics.jsonl")
     summary = {"status": "failed", "step": int(last.pop("step", 0)),
                "wall_time_s": round(time.perf_counter() - started, 6), "error": message,
-               "metrics": {k: v for k, v in last.items() if k != "wall_time_s"}}
+               "metrics": {k: v for k, v in last.items() if k not in ("wall_time_s", "seed")}}
     unwritten = _best_effort(lambda: (run_dir.mkdir(parents=True, exist_ok=True),
                                       write_json_atomic(run_dir / "summary.json", summary)))
     if unwritten:  # the disk is full: the reason goes to stderr instead

@@ -1,8 +1,10 @@
 """Shared machinery of the MoG GAN reproductions (scripts/reproduce_{fr,hessianfr,lead,ls}_mog.py).
 
 A reproduction is a list of *variants* (a label and the `minimax train` overrides that make it),
-each run through the real CLI as one `minimax train -m` sweep (seeds) into
-``<out>/runs/<label>/``, with ``algo.name=<label>`` so that `minimax report` groups by it. From the
+each run through the real CLI as one `minimax train -m` job into ``<out>/runs/<label>/``, with
+``algo.name=<label>`` so that `minimax report` groups by it. A variant's consecutive seeds run as one
+vectorized run (``seed=s seeds=S``, games/seeds.py: each seed equals its separate run, and
+`minimax report` counts the seeds as runs); other seed lists as a sweep. From the
 run directories it builds, with minimax_cli.report, a markdown table (collect_runs / table /
 to_markdown) and metric curves (plot), checks the paper's claims and writes ``table.md``,
 ``rows.json`` and the figures into ``<out>`` = runs/reproduce/<name>/<time>/ (never overwritten).
@@ -10,7 +12,8 @@ to_markdown) and metric curves (plot), checks the paper's claims and writes ``ta
 Claims are (text, ok, scope): ``both`` claims are checked at the quick (CI) setting and at the full
 one, ``full`` claims only at the full setting (reported "not checked" otherwise). The exit status
 is 1 when a checked claim fails. ``--estimate`` times a few steps of every variant at the full
-setting instead and prints the projected duration of the full reproduction.
+setting instead (all of a variant's seeds at once, as the run would) and prints the projected
+duration of the full reproduction.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class Variant:
     label: str
     overrides: list[str]
     seeds: tuple[int, ...] = (0,)
+    vectorize: bool = True     # consecutive seeds as one vectorized run (False: a sweep of single-seed runs)
 
 
 @dataclass
@@ -70,8 +74,7 @@ def run_variants(variants: list[Variant], out: Path, train: bool = True) -> Resu
     from minimax_cli.cli import main as minimax
 
     for v in variants if train else []:
-        seeds = ",".join(str(s) for s in v.seeds)
-        args = ["train", "-m", *v.overrides, f"algo.name={v.label}", f"seed={seeds}", *COMMON,
+        args = ["train", "-m", *v.overrides, f"algo.name={v.label}", *seed_overrides(v.seeds, v.vectorize), *COMMON,
                 f"hydra.sweep.dir={out / 'runs' / v.label}"]
         print("$ minimax " + " ".join(args[1:]), flush=True)
         code = minimax(args)
@@ -82,6 +85,14 @@ def run_variants(variants: list[Variant], out: Path, train: bool = True) -> Resu
     for run in runs:
         by_label.setdefault(run.get("algo.name"), []).append(run)
     return Result(runs, by_label)
+
+
+def seed_overrides(seeds, vectorize: bool = True) -> list[str]:
+    """Consecutive seeds as one vectorized run (``seed=s seeds=S``); any other list as a sweep."""
+    seeds = [int(s) for s in seeds]
+    if vectorize and len(seeds) > 1 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return [f"seed={seeds[0]}", f"seeds={len(seeds)}"]
+    return [f"seed={','.join(map(str, seeds))}"]
 
 
 def curve(run, metric: str, phase: str | None = "main"):
@@ -156,7 +167,7 @@ def load_samples(run):
     """The final generated samples and discriminator grid of a run (samples.npz), or None."""
     import numpy as np
 
-    path = Path(run.path) / "samples.npz"
+    path = Path(run.files) / "samples.npz"   # a seed of a multi-seed run: seeds/<seed>/
     return dict(np.load(path)) if path.exists() else None
 
 
@@ -164,46 +175,76 @@ def load_samples(run):
 def estimate(variants: list[Variant], steps: int = 5, warmup: int = 2) -> list[dict]:
     """Seconds per step of each variant at its full setting (median of ``steps`` timed steps after
     ``warmup``; the main algorithm and, when there is one, the pretraining algorithm), and the
-    projected duration of its runs. Metrics and figures are not included (a few % at log_every ≥ 100)."""
+    projected duration of its runs. A variant's consecutive seeds are timed as the one vectorized
+    run that trains them (a step = a step of every seed), interleaved with a one-seed run of the same
+    config, whose time × seeds is the projection of separate runs. Metrics and figures are not
+    included (a few % at log_every ≥ 100)."""
     import torch
 
     from minimax_cli.config import apply_threads, build, compose, pretrain_phase, resolve_hardware
-    from minimax_cli.oracle import Oracle
-    from minimax_cli.runner import _warm_up_torch_func
+    from minimax_cli.games.seeds import SeedStack, seed_chunk
+    from minimax_cli.runner import Runner, _warm_up_torch_func
 
     _warm_up_torch_func()
     rows = []
     for v in variants:
-        cfg = compose([*v.overrides, *COMMON[2:]])
-        game = build(cfg.game, "game")
-        device, dtype = resolve_hardware(cfg.hardware, game)
+        one_run = seed_overrides(v.seeds) if v.vectorize else [f"seed={v.seeds[0]}"]   # a sweep: time its first run
+        cfg = compose([*v.overrides, *COMMON[2:], *one_run])
+        seeds = list(range(int(cfg.seed), int(cfg.seed) + int(cfg.seeds)))
+        games = [build(cfg.game, "game") for _ in seeds]
+        device, dtype = resolve_hardware(cfg.hardware, games[0])
         apply_threads(cfg.hardware)
-        game.setup(device, dtype, 0)
+        for game, seed in zip(games, seeds):
+            game.setup(device, dtype, seed)
+        runs = {"many": SeedStack(games, seeds)} if len(seeds) > 1 else {}
+        runs["one"] = games[0] if len(seeds) == 1 else _fresh(cfg, device, dtype, seeds[0])
         phases = [(build(cfg.algo, "algo"), int(cfg.steps))]
         pre = pretrain_phase(cfg)
         if pre is not None:
             phases.append(pre)
-        total = 0.0
-        per_step = []
-        for algo, n in phases:
-            x0, y0 = game.initial_points()
-            state = algo.init(x0[0], y0[0], Oracle(game, game.sample(0)))
-            times = []
-            for t in range(warmup + steps):
-                t0 = time.perf_counter()
-                state, _ = algo.step(state, Oracle(game, game.sample(t + 1), sampler=lambda t=t: game.sample(t + 1)))
-                times.append(time.perf_counter() - t0)
-            sec = statistics.median(times[warmup:])
-            per_step.append(sec)
-            total += sec * n
-        rows.append({"variant": v.label, "seeds": len(v.seeds), "s_per_step": per_step,
-                     "hours": total * len(v.seeds) / 3600})
-        print(f"{v.label:24s} {' + '.join(f'{1e3 * s:.1f} ms' for s in per_step)} per step  "
-              f"x {len(v.seeds)} seed(s) -> {total * len(v.seeds) / 3600:.2f} h", flush=True)
-        del game
+        per_step = {k: [] for k in runs}
+        for algo, _ in phases:
+            steppers = {}
+            for key, game in runs.items():
+                runner = Runner(game, algo, steps=1, log_every=1, tol=0.0, progress=False, seed_chunk=seed_chunk(cfg))
+                steppers[key] = [runner.init_state(), runner.stepper()]
+            times = {k: [] for k in runs}
+            for t in range(warmup + steps):      # interleaved: a loaded machine slows both alike
+                for key, (state, step) in steppers.items():
+                    t0 = time.perf_counter()
+                    steppers[key][0], _, _ = step(state, t + 1)
+                    times[key].append(time.perf_counter() - t0)
+            for key in runs:
+                per_step[key].append(statistics.median(times[key][warmup:]))
+        lengths = [n for _, n in phases]
+        separate = sum(s * n for s, n in zip(per_step["one"], lengths)) * len(v.seeds) / 3600
+        row = {"variant": v.label, "seeds": len(v.seeds), "vectorized": "many" in runs,
+               "s_per_step": per_step.get("many", per_step["one"]), "s_per_step_one_seed": per_step["one"],
+               "hours_separate": separate}
+        ms = lambda xs: " + ".join(f"{1e3 * x:.1f} ms" for x in xs)  # noqa: E731
+        if "many" in runs:
+            row["hours"] = sum(s * n for s, n in zip(per_step["many"], lengths)) / 3600
+            print(f"{v.label:24s} {ms(per_step['many'])} per step, {len(seeds)} seeds in one run -> {row['hours']:.2f} h "
+                  f"({ms(per_step['one'])} per seed alone: {separate:.2f} h as separate runs)", flush=True)
+        else:
+            row["hours"] = separate
+            print(f"{v.label:24s} {ms(per_step['one'])} per step x {len(v.seeds)} seed(s) -> {separate:.2f} h", flush=True)
+        rows.append(row)
+        del runs, games
     hours = sum(r["hours"] for r in rows)
-    print(f"full reproduction, one process, {torch.get_num_threads()} thread(s): {hours:.1f} h")
+    alone = sum(r["hours_separate"] for r in rows)
+    print(f"full reproduction, one process, {torch.get_num_threads()} thread(s): {hours:.1f} h "
+          f"(as separate single-seed runs: {alone:.1f} h)")
     return rows
+
+
+def _fresh(cfg, device, dtype, seed: int):
+    """One more copy of the game, set up with ``seed`` (the one-seed run beside a vectorized one)."""
+    from minimax_cli.config import build
+
+    game = build(cfg.game, "game")
+    game.setup(device, dtype, seed)
+    return game
 
 
 def main_args(description: str, argv=None) -> argparse.Namespace:

@@ -60,7 +60,7 @@ def run_rows(result) -> list[dict]:
         for run in runs:
             final = (run.summary or {}).get("metrics", {})
             _, w1, _ = curve(run, "w1")
-            rows.append({"algo": label, "seed": run.get("seed"), "status": run.status, "run": str(run.path),
+            rows.append({"algo": label, "seed": run.get("seed"), "status": run.status, "run": run.where,
                          "w1": float(final.get("w1", math.nan)), "w1_start": w1[0] if w1 else math.nan,
                          "modes_covered": float(final.get("modes_covered", math.nan)),
                          "high_quality_frac": float(final.get("high_quality_frac", math.nan))})
@@ -153,7 +153,7 @@ def fig3(result, rows, path: Path) -> Path | None:
         return None
     plt = pyplot()
     fig, ax = plt.subplots(1, 2, figsize=(10, 4.8), dpi=100)
-    runs = {str(r.path): r for r in result.runs}
+    runs = {r.where: r for r in result.runs}
     axis = np.linspace(-1.5, 1.5, 200)
     for a, (title, row) in zip(ax, (("best", best), ("worst converged", worst))):
         samples = load_samples(runs[row["run"]])
@@ -166,6 +166,8 @@ def fig3(result, rows, path: Path) -> Path | None:
 
 
 NOTES = """\
+* The 16 seeds of each dynamic are one vectorized run (`seed=0 seeds=16`); each seed is the run `seed=k`
+  would be (own initialization, data and latents), and the table counts them as 16 runs.
 * Read as written where the text is silent: width 0.03 is a standard deviation; the dynamics of Fig. 2
   are the five of §2 (the text names only consensus and OMD in Fig. 3); R is used only by CO; CO's and
   the penalty's coefficients are 1; plain (unpreconditioned) steps at 1e-3 for both players.

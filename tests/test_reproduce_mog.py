@@ -83,7 +83,10 @@ def test_ls_mog_quick_best_and_worst_runs(tmp_path):
     worst = max((r for r in rows if r["status"] != "diverged"), key=lambda r: r["w1"])
     assert f"| best | {best['algo']} | {best['seed']} | {best['w1']:.3f} |" in text
     assert f"| worst converged | {worst['algo']} | {worst['seed']} | {worst['w1']:.3f} |" in text
-    co = json.loads(next((out / "runs" / "co").glob("*/summary.json")).read_text())
+    summaries = list((out / "runs" / "co").glob("*/summary.json"))
+    assert len(summaries) == 1   # the two seeds as one vectorized run
+    co = json.loads(summaries[0].read_text())
+    assert co["n_seeds"] == 2 and [e["seed"] for e in co["seeds"]] == [0, 1]
     assert co["algo_params"]["consensus_on"] == "value" and co["algo_params"]["gamma"] == 1.0
     for name in ("fig2_w1.png", "fig3_best_worst.png"):
         assert (out / name).stat().st_size > 10_000
@@ -113,6 +116,24 @@ def test_every_full_setting_variant_composes_and_validates(script):
     from minimax_cli.config import check_run, compose
 
     for variant in script.variants(quick=False):
-        cfg = compose([*variant.overrides, f"algo.name={variant.label}"])
+        one_run = mog_repro.seed_overrides(variant.seeds) if variant.vectorize else []
+        cfg = compose([*variant.overrides, f"algo.name={variant.label}", *one_run])
         check_run(cfg)
         assert cfg.game.name == "mog" and cfg.steps >= 10_000
+
+
+def test_estimate_times_a_variants_seeds_as_one_run_beside_one_seed():
+    tiny = ["game=mog", "game.generator.width=4", "game.discriminator.width=4", "game.batch.size=16",
+            "game.batch.dataset_size=16", "steps=100", "algo=gda"]
+    rows = mog_repro.estimate([mog_repro.Variant("three", tiny, seeds=(0, 1, 2)),
+                               mog_repro.Variant("pre", [*tiny, "pretrain.steps=50", "+algo@pretrain.algo=ogda"]),
+                               mog_repro.Variant("sweep", tiny, seeds=(0, 1), vectorize=False)],
+                              steps=1, warmup=0)
+    assert [r["vectorized"] for r in rows] == [True, False, False]
+    assert rows[2]["hours"] == pytest.approx(rows[2]["s_per_step"][0] * 100 * 2 / 3600)
+    assert len(rows[1]["s_per_step"]) == 2 and rows[1]["hours"] == rows[1]["hours_separate"]
+    assert rows[0]["hours"] == pytest.approx(rows[0]["s_per_step"][0] * 100 / 3600)
+    assert rows[0]["hours_separate"] == pytest.approx(rows[0]["s_per_step_one_seed"][0] * 100 * 3 / 3600)
+    assert mog_repro.seed_overrides((4, 5, 6)) == ["seed=4", "seeds=3"]
+    assert mog_repro.seed_overrides((0, 2)) == ["seed=0,2"] and mog_repro.seed_overrides((3,)) == ["seed=3"]
+    assert mog_repro.seed_overrides((0, 1), vectorize=False) == ["seed=0,1"]

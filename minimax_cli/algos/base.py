@@ -23,6 +23,9 @@ from minimax_cli.errors import ConfigError
 
 class GameOptimizer:
     static_keys = frozenset({"t"})
+    #: batches one step draws (the step's own, then ``oracle.next_batch()`` calls): a vectorized
+    #: multi-seed run draws them for every seed before the step
+    batches_per_step = 1
 
     def __init__(self, name: str):
         self.name = name

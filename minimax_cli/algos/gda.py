@@ -36,6 +36,10 @@ class GDA(DirectionOptimizer):
         self.order, self.k = order, follower_steps
         self.fresh_batch = check_fresh_batch(fresh_batch, order)
 
+    @property
+    def batches_per_step(self) -> int:
+        return self.k    # each follower step on its own batch
+
     def step(self, state, oracle):
         x, y = state["x"], state["y"]
         second = oracle.next_batch() if self.fresh_batch else oracle   # the second mover's batch

@@ -299,6 +299,10 @@ class GANGame(Game):
 class GAN(GANGame):
     """Generator (leader) vs discriminator (follower) on a synthetic dataset, MLP networks."""
 
+    #: ``seeds=S`` runs S seeds as one vectorized run (games/seeds.py): MLPs keep no state outside
+    #: their parameters, so every seed's step is the same pure function
+    seeds_vectorized = True
+
     def __init__(self, name="mog", data="mog1d", sigma=None, centers=None, generator=None, discriminator=None,
                  loss=None, batch=None, metrics=None):
         super().__init__(name, loss)

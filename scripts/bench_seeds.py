@@ -1,0 +1,176 @@
+"""S seeds of a neural game in one vectorized run (``seeds=S``) against one seed, timed in the same run.
+
+    python scripts/bench_seeds.py [--rounds 5] [--block 2] [--device cpu|cuda] [--cases ls_sga,...]
+
+Cases (issue 16's targets): seed 004's ring-8 WGAN-GP (`+experiment=ls_ring8`: 4×128 ReLU MLPs,
+batch 256) with 16 seeds for sim (GDA, seed 004's "SGA"), symplectic SGA, OMD and CO (seed 004's
+form: γ = 1 on the unpenalized value), target ≤ 4× one seed; seed 000's 1-D MoG
+(`+experiment=fr_mog1d`: 2×64 tanh, full batch 5,000) with FR-CG (App. D.4: fd mixed product, 10 CG
+steps, adaptive damping) for 4 seeds, target ≤ 3× one seed, also with ``hardware.seed_chunk=1``.
+
+Each row times the real loop step (``Runner.stepper``: every seed's batches drawn, one vmapped step)
+of the S-seed run and of a one-seed run (seed 0), in interleaved blocks of ``--block`` steps for
+``--rounds`` rounds, so a shared machine's noise hits both alike; torch single-threaded on the CPU
+(``hardware.threads=1``). Reported: median ms per step, the ratio S-seed / one-seed, and the
+throughput gain S / ratio (seeds per unit of time against separate runs). Peak memory of each run
+is measured apart, in a fresh process that builds it and takes 3 steps: peak RSS (CPU) or peak
+CUDA memory allocated (``--device cuda``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
+
+LS = ["+experiment=ls_ring8"]
+FR = ["+experiment=fr_mog1d", "algo=fr", "algo.lr_y=2.0e-4", "algo.mixed=fd", "algo.solver.kind=cg",
+      "algo.solver.adaptive=true", "algo.solver.damping=1.0", "algo.solver.iters=10"]
+#: name -> (overrides, seeds, target ratio or None)
+CASES: dict[str, tuple[list[str], int, float | None]] = {
+    "ls_sim": ([*LS, "algo=gda"], 16, None),
+    "ls_sga": ([*LS, "algo=sga"], 16, 4.0),
+    "ls_omd": ([*LS, "algo=ogda"], 16, 4.0),
+    "ls_co": ([*LS, "algo=co", "algo.gamma=1.0", "algo.penalty=half_squared_norm", "algo.consensus_on=value"], 16, 4.0),
+    "fr_cg10": (FR, 4, 3.0),
+    "fr_cg10_chunk1": ([*FR, "hardware.seed_chunk=1"], 4, 3.0),
+}
+
+
+def build(name: str, seeds: int, device: str):
+    """(runner, state, step) of the case's run with ``seeds`` seeds from seed 0."""
+    from minimax_cli.config import apply_threads, compose, resolve_hardware
+    from minimax_cli.config import build as build_node
+    from minimax_cli.games.seeds import SeedStack, seed_chunk
+    from minimax_cli.runner import Runner
+
+    overrides, _, _ = CASES[name]
+    cfg = compose([*overrides, f"hardware={device}", "hardware.threads=1", "seed=0", f"seeds={seeds}"])
+    games = [build_node(cfg.game, "game") for _ in range(seeds)]
+    dev, dtype = resolve_hardware(cfg.hardware, games[0])
+    apply_threads(cfg.hardware)
+    for seed, game in enumerate(games):
+        game.setup(dev, dtype, seed)
+    game = SeedStack(games, list(range(seeds))) if seeds > 1 else games[0]
+    runner = Runner(game, build_node(cfg.algo, "algo"), steps=10**9, log_every=10**9, tol=0.0, progress=False,
+                    seed_chunk=seed_chunk(cfg))
+    return {"runner": runner, "state": runner.init_state(), "step": runner.stepper(), "t": 0, "times": []}
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def run_block(case: dict, block: int, device: str) -> None:
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(block):
+        case["t"] += 1
+        case["state"], _, _ = case["step"](case["state"], case["t"])
+    _sync(device)
+    case["times"].append((time.perf_counter() - t0) / block)
+
+
+def measure(name: str, rounds: int, block: int, device: str) -> dict:
+    from minimax_cli.runner import _warm_up_torch_func
+
+    _warm_up_torch_func()
+    seeds = CASES[name][1]
+    one, many = build(name, 1, device), build(name, seeds, device)
+    for case in (one, many):        # first calls pay one-off dispatch/allocation costs
+        run_block(case, 1, device)
+        case["times"].clear()
+    for _ in range(rounds):
+        for case in (one, many):
+            run_block(case, block, device)
+    ms_one, ms_many = (1e3 * statistics.median(c["times"]) for c in (one, many))
+    return {"case": name, "seeds": seeds, "ms_one": ms_one, "ms_many": ms_many, "ratio": ms_many / ms_one}
+
+
+def peak_memory(name: str, seeds: int, device: str) -> float:
+    """MiB: peak RSS (CPU) or peak CUDA memory allocated, of a fresh process building the run and
+    taking 3 steps."""
+    out = subprocess.run([sys.executable, __file__, "--memory-child", name, str(seeds), "--device", device],
+                         capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), cwd=REPO)
+    if out.returncode != 0:
+        raise SystemExit(f"memory measurement of {name} ({seeds} seeds) failed:\n{out.stderr[-2000:]}")
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def memory_child(name: str, seeds: int, device: str) -> None:
+    import torch
+
+    case = build(name, seeds, device)
+    run_block(case, 3, device)
+    if device == "cuda":
+        print(torch.cuda.max_memory_allocated() / 2**20)
+    else:   # VmHWM: this process image's peak RSS (getrusage's maxrss carries the parent's over fork + exec)
+        status = Path("/proc/self/status")
+        if status.exists():
+            peak = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
+            print(int(peak.split()[1]) / 1024)
+        else:
+            print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)   # macOS: bytes
+
+
+def table(rows: list[dict], device: str) -> str:
+    mem = "peak CUDA MiB" if device == "cuda" else "peak RSS MiB"
+    lines = [f"| case | seeds | ms/step, 1 seed | ms/step, S seeds | time S / 1 | throughput × | {mem}: 1 / S | target |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        target = CASES[r["case"]][2]
+        mark = "" if target is None else f"≤ {target:g}× {'✓' if r['ratio'] <= target else '✗'}"
+        lines.append(f"| {r['case']} | {r['seeds']} | {r['ms_one']:.1f} | {r['ms_many']:.1f} | {r['ratio']:.2f}× "
+                     f"| {r['seeds'] / r['ratio']:.2f} | {r['mem_one']:.0f} / {r['mem_many']:.0f} | {mark} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="timed blocks per run (interleaved)")
+    parser.add_argument("--block", type=int, default=2, help="steps per timed block")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="hardware=cpu or hardware=cuda")
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma list of: {', '.join(CASES)}")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows to this file")
+    parser.add_argument("--memory-child", nargs=2, metavar=("CASE", "SEEDS"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        memory_child(args.memory_child[0], int(args.memory_child[1]), args.device)
+        return 0
+    names = args.cases.split(",")
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        parser.error(f"unknown case {unknown[0]!r} (choose from {', '.join(CASES)})")
+    rows = []
+    for name in names:
+        row = measure(name, args.rounds, args.block, args.device)
+        row["mem_one"] = peak_memory(name, 1, args.device)
+        row["mem_many"] = peak_memory(name, row["seeds"], args.device)
+        rows.append(row)
+        print(f"{name}: {row['ms_one']:.1f} ms (1 seed), {row['ms_many']:.1f} ms ({row['seeds']} seeds): "
+              f"{row['ratio']:.2f}x", flush=True)
+    import torch
+
+    load = os.getloadavg()[0]
+    print(f"\nseeds in one vectorized run vs one seed, hardware={args.device}, {torch.get_num_threads()} thread(s), "
+          f"median over {args.rounds} interleaved blocks of {args.block} steps; load average {load:.1f}")
+    print(table(rows, args.device))
+    if args.json:
+        args.json.write_text(json.dumps({"device": args.device, "load": load, "rows": rows}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
