@@ -151,7 +151,8 @@ def _targets(node, prefix: str):
     if isinstance(node, dict):
         for k, v in node.items():
             if k == "_target_":
-                yield f"{prefix}{k}", str(v)
+                if v is not None:   # null: the built-in network (game.generator._target_: null)
+                    yield f"{prefix}{k}", str(v)
             else:
                 yield from _targets(v, f"{prefix}{k}.")
     elif isinstance(node, (list, tuple, ListConfig)):
