@@ -29,6 +29,13 @@ and answers each product with one reverse pass through it; products that come wi
 the same point (``with_grad``, ``field_with_vjp``) return the primal the product computes anyway.
 Every variant evaluates the same derivatives; only repeated work is skipped.
 
+First-order derivatives (gradients, the field) asked for outside any torch.func transform (the
+runner's step of one trajectory, not vmapped or differentiated) are taken with one plain
+``torch.autograd.grad`` instead of ``torch.func.grad``: the same backward formulas without
+functorch's wrappers and the graph of the backward pass it always records (about 10% of a GAN's
+gradient on CPU). Under vmap / jvp / jacrev the torch.func path is used, so every algorithm stays
+a pure, transformable function.
+
 In a data-parallel run every derivative is averaged over ranks (distributed.py): the results of
 methods directly, and what a returned closure or ``FollowerAt`` computes later through ``_share``.
 """
@@ -37,10 +44,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from dataclasses import dataclass
 
 import torch
-from torch.func import grad, jacfwd, jvp, vjp
+from torch.func import grad, grad_and_value, vjp
+from torch.func import jacfwd as _func_jacfwd
+from torch.func import jvp as _func_jvp
 
 from minimax_cli.errors import ConfigError
 
@@ -59,6 +69,54 @@ def effective_precision(algo, precision: str) -> str:
                     "would swamp; its gradients stay in fp32", getattr(algo, "name", type(algo).__name__))
         return "fp32"
     return precision
+
+
+def _transformed() -> bool:
+    """Whether a torch.func transform (vmap, grad, jvp, vjp, jacrev ...) is active here."""
+    return torch._C._functorch.peek_interpreter_stack() is not None
+
+
+def _plain_grad(fn, argnums: tuple[int, ...], *args, with_value: bool = False):
+    """∇ of the scalar fn(*args) in the arguments ``argnums`` (and the value): torch.autograd
+    outside transforms for inputs that are not part of an outer graph, torch.func otherwise."""
+    if _transformed() or any(isinstance(a, torch.Tensor) and a.requires_grad for a in args):
+        out = grad_and_value(fn, argnums)(*args)
+        return out if with_value else out[0]
+    args = list(args)
+    with torch.enable_grad():
+        leaves = [args[i].detach().requires_grad_() for i in argnums]
+        for i, leaf in zip(argnums, leaves):
+            args[i] = leaf
+        value = fn(*args)
+        grads = torch.autograd.grad(value, leaves, allow_unused=True) if value.requires_grad else [None] * len(leaves)
+    grads = tuple(torch.zeros_like(leaf) if g is None else g for leaf, g in zip(leaves, grads))
+    return (grads, value.detach()) if with_value else grads
+
+
+_FORWARD_AD_READY: list[bool] = []
+
+
+def _load_forward_ad() -> None:
+    """torch's first forward-mode derivative imports its JVP decompositions, which call the
+    deprecated torch.jit.script: a FutureWarning about torch's own code that users cannot act on.
+    The import is done here, once, with that one warning filtered."""
+    if not _FORWARD_AD_READY:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+            import torch._decomp.decompositions_for_jvp  # noqa: F401
+        _FORWARD_AD_READY.append(True)
+
+
+def jvp(fn, primals, tangents):
+    """torch.func.jvp (forward-mode set-up above)."""
+    _load_forward_ad()
+    return _func_jvp(fn, primals, tangents)
+
+
+def jacfwd(fn):
+    """torch.func.jacfwd (forward-mode set-up above)."""
+    _load_forward_ad()
+    return _func_jacfwd(fn)
 
 
 @contextlib.contextmanager
@@ -133,14 +191,14 @@ class Oracle:
         return self.game.loss_y(x, y, self.batch)
 
     def _gx(self, x, y):
-        return grad(self.loss_x, argnums=0)(x, y)
+        return _plain_grad(self.loss_x, (0,), x, y)[0]
 
     def _follower(self, x):
         """y ↦ L_y(x, y) at this x (``Game.follower_loss``)."""
         return self.game.follower_loss(x, self.batch)
 
     def _gy(self, x, y):
-        return grad(self._follower(x))(y)
+        return _plain_grad(self._follower(x), (0,), y)[0]
 
     # -- first order ------------------------------------------------------------------------------
     def field(self, x, y):
@@ -150,13 +208,25 @@ class Oracle:
             return self._field(x, y)
 
     def _field(self, x, y):
+        return self._field_and_losses(x, y)[0]
+
+    def field_and_losses(self, x, y):
+        """(ξ, (L_x, L_y)): the field and the losses, from the field's forward pass where the game
+        is (penalized) zero-sum (counted as ``field``; the runner's diagnostics)."""
+        self.cost.grads += 1.0
+        with self._first_order():
+            return self._field_and_losses(x, y, losses=True)
+
+    def _field_and_losses(self, x, y, losses: bool = False):
         if self.game.zero_sum:  # one backward pass gives both
-            gx, gy = grad(self.loss_x, argnums=(0, 1))(x, y)
-            return gx, -gy
+            (gx, gy), lx = _plain_grad(self.loss_x, (0, 1), x, y, with_value=True)
+            return (gx, -gy), (lx, -lx)
         if self.game.penalized_zero_sum:  # L_y = -L_x + penalty: one backward pass of L_x
-            gx, gy = grad(self.loss_x, argnums=(0, 1))(x, y)
-            return gx, grad(self.game.penalty, argnums=1)(x, y, self.batch) - gy
-        return self._gx(x, y), self._gy(x, y)
+            (gx, gy), lx = _plain_grad(self.loss_x, (0, 1), x, y, with_value=True)
+            (gp,), penalty = _plain_grad(self.game.penalty, (1,), x, y, self.batch, with_value=True)
+            return (gx, gp - gy), (lx, penalty - lx)
+        field = self._gx(x, y), self._gy(x, y)
+        return field, (self.game.losses(x, y, self.batch) if losses else None)
 
     def _value_field(self, x, y):
         """ξ_U: the field of ``Game.value_losses``, the players' losses without the follower's
@@ -164,7 +234,7 @@ class Oracle:
         if self.game.zero_sum:
             return self._field(x, y)
         if self.game.penalized_zero_sum:  # value losses (L_x, −L_x): one backward pass
-            gx, gy = grad(self.loss_x, argnums=(0, 1))(x, y)
+            gx, gy = _plain_grad(self.loss_x, (0, 1), x, y)
             return gx, -gy
         value = self.game.value_losses
         return (grad(lambda xx, yy: value(xx, yy, self.batch)[0], argnums=0)(x, y),
@@ -208,7 +278,7 @@ class Oracle:
         """∇_y L_x (general-sum FR's total derivative needs the leader's loss in y)."""
         self.cost.grads += 0.5
         with self._first_order():
-            return grad(self.loss_x, argnums=1)(x, y)
+            return _plain_grad(self.loss_x, (1,), x, y)[0]
 
     def hvp_xy_follower(self, x, y, v):
         """∇²_xy L_y · v = d/dε ∇_x L_y(x, y + εv)."""
@@ -308,7 +378,7 @@ class FollowerAt:
         """∇_y L_y(x, y) (counted ½)."""
         self.cost.grads += 0.5
         with self.oracle._first_order():
-            return self.oracle._share(grad(self.loss)(y))
+            return self.oracle._share(_plain_grad(self.loss, (0,), y)[0])
 
     def curvature(self, y, count_grad: bool = True):
         """(∇_y L_y(x, y), v ↦ ∇²_yy L_y(x, y) v) for many products at one point.

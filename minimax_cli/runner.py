@@ -4,7 +4,15 @@ Analytic games run N independent trajectories as one vectorized run: the algorit
 written for a single trajectory and mapped over starts with torch.func.vmap. Each start has a
 status (running → converged | diverged); a start that finishes is frozen (a diverged one at its
 last finite iterate) and the run stops when no start is running. Status decisions use tensor
-masks, so the host only synchronizes at check and log steps.
+masks, so the host only synchronizes at check and log steps (a single CPU trajectory branches in
+Python instead: no synchronization to save, and no copy of a large state per step).
+
+Three cadences: a row of metrics.jsonl every ``log_every`` steps (the algorithm's counted cost and
+its info, e.g. the ridge correction's norm); the evaluation metrics every ``metrics_every`` steps
+(gradient norms and losses on the game's evaluation batch, distance to the equilibrium, and the
+game's own metrics such as a GAN's W1/KL/modes), which for neural games cost about a training
+step each time; and the convergence check every ``check_every`` steps. The first, the last and an
+interrupted step always get the evaluation metrics, so the summary holds them.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ class RunResult:
     stop_step: torch.Tensor             # (N,) step at which each start converged/diverged (-1: never)
     state: dict
     metrics: dict = field(default_factory=dict)
+    metrics_time_s: float = 0.0         # wall time spent on evaluation metrics (inside wall_time_s)
     trajectory: torch.Tensor | None = None   # (T, P, dim_x + dim_y) for plotting, P <= plot_starts
     cost: dict = field(default_factory=dict)
     ema: torch.Tensor | None = None      # the leader's exponential moving average (``ema``), if kept
@@ -53,9 +62,19 @@ class RunResult:
         }
 
 
+def default_metrics_every(game, log_every: int) -> int:
+    """``metrics_every: null``: every row for analytic games (a vectorized evaluation costs about
+    one step); for neural games the first multiple of log_every at or above 100 steps (an
+    evaluation costs about a training step on the evaluation batch plus the game's metrics, so this
+    keeps them within a few percent of a run; seed 000's code logs every 100 iterations)."""
+    if game.analytic:
+        return log_every
+    return log_every * math.ceil(100 / log_every)
+
+
 class Runner:
     def __init__(self, game, algo, *, steps: int, log_every: int, tol: float,
-                 converge_on: str = "grad_norm", diverge_norm: float = 1e6, check_every=None,
+                 converge_on: str = "grad_norm", diverge_norm: float = 1e6, check_every=None, metrics_every=None,
                  progress: bool = True, log=None, plot_starts: int = 16, ema_beta: float | None = None,
                  checkpoint=None, checkpoint_every: int = 0, oracle=Oracle, precision: str = "fp32"):
         if converge_on not in CONVERGE_ON:
@@ -66,7 +85,12 @@ class Runner:
         self.steps, self.log_every = steps, log_every
         self.tol, self.converge_on, self.diverge_norm = tol, converge_on, diverge_norm
         self.batched = game.analytic
-        self.check_every = check_every or (1 if self.batched else log_every)
+        self.metrics_every = metrics_every or default_metrics_every(game, log_every)
+        if self.metrics_every % log_every:
+            raise ConfigError(f"metrics_every ({self.metrics_every}) must be a multiple of log_every ({log_every}): "
+                              "evaluation metrics go into the rows written every log_every steps")
+        # neural games: a check measures the gradient norms on the evaluation batch, as costly as a step
+        self.check_every = check_every or (1 if self.batched else self.metrics_every)
         self.progress, self.log, self.plot_starts = progress, log, plot_starts
         if ema_beta is not None and not 0.0 <= ema_beta < 1.0:
             raise ConfigError(f"ema must be null or a number in [0, 1) (got {ema_beta})")
@@ -95,9 +119,11 @@ class Runner:
         oracle = self.oracle(self.game, batch, CostMeter())
 
         def one(x, y):
+            if losses:  # the losses from the field's own forward pass where the game allows
+                (gx, gy), (lx, ly) = oracle.field_and_losses(x, y)
+                return gx.norm(), gy.norm(), lx, ly
             gx, gy = oracle.field(x, y)
-            out = (gx.norm(), gy.norm())
-            return out + tuple(oracle.losses(x, y)) if losses else out
+            return gx.norm(), gy.norm()
 
         values = (vmap(one) if self.batched else one)(state["x"], state["y"])
         names = ("grad_norm/x", "grad_norm/y", "loss/x", "loss/y")
@@ -108,12 +134,12 @@ class Runner:
         return out
 
     def _healthy(self, state) -> torch.Tensor:
+        """Per start: finite and |(x, y)| <= diverge_norm (a NaN or inf entry makes the norm one)."""
         X, Y = self._per_start(state["x"]), self._per_start(state["y"])
-        finite = torch.isfinite(X).all(-1) & torch.isfinite(Y).all(-1)
-        norm = (X.pow(2).sum(-1) + Y.pow(2).sum(-1)).sqrt()
-        return finite & (norm <= self.diverge_norm)
+        norm = torch.linalg.vector_norm(X, dim=-1).hypot(torch.linalg.vector_norm(Y, dim=-1))
+        return torch.isfinite(norm) & (norm <= self.diverge_norm)
 
-    def _criterion(self, state, new, field_norm) -> torch.Tensor:
+    def _criterion(self, state, new, field_norm, measured=None) -> torch.Tensor:
         """Per start: the quantity compared with tol (at the state the run now holds)."""
         if self.converge_on == "dist_to_eq":
             X, Y = self._per_start(state["x"]), self._per_start(state["y"])
@@ -121,13 +147,15 @@ class Runner:
         if field_norm is not None:
             # measured at the new iterate; a start frozen this step keeps its old (non-converged) status
             return torch.where(self._healthy(new), field_norm, torch.full_like(field_norm, math.inf))
-        m = self.measure(state, self._eval_batch(), losses=False)
+        m = measured if measured is not None else self.measure(state, self._eval_batch(), losses=False)
         return (m["grad_norm/x"] ** 2 + m["grad_norm/y"] ** 2).sqrt()
 
     def _select(self, mask, new, old):
         """Per start: new where mask, else old (every leaf of the state)."""
         if not self.batched:
             mask = mask.squeeze(0)
+            if mask.device.type == "cpu":  # nothing to synchronize: no per-step copy of the whole state
+                return new if bool(mask) else old
             return tree_map(lambda a, b: torch.where(mask, a, b), new, old)
         return tree_map(lambda a, b: torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b), new, old)
 
@@ -189,17 +217,23 @@ class Runner:
                 loop.mark(diverged_now, DIVERGED, t)
                 if self.ema_beta is not None:
                     loop.ema = self.ema_beta * loop.ema + (1 - self.ema_beta) * loop.state["x"].detach()
-                checking = t % self.check_every == 0 or t % self.log_every == 0 or t == self.steps
+                last = t == self.steps
+                logging = t % self.log_every == 0 or last
+                evaluating = logging and self._evaluates(t)
+                checking = t % self.check_every == 0 or last or evaluating   # an evaluation measures anyway
+                measured = None
                 if checking and can_converge:
-                    converged_now = (loop.status == RUNNING) & (self._criterion(loop.state, new, field_norm) < self.tol)
-                    loop.mark(converged_now, CONVERGED, t)
+                    if field_norm is None and self.converge_on == "grad_norm" and evaluating:
+                        measured = self._timed(loop, self.measure, loop.state, self._eval_batch())  # reused by the row
+                    criterion = self._criterion(loop.state, new, field_norm, measured)
+                    loop.mark((loop.status == RUNNING) & (criterion < self.tol), CONVERGED, t)
                 if loop.traj is not None:
                     loop.traj.append(self._traj_point(loop.state))
                 if bar is not None:
                     bar.update(1)
-                done = checking and not bool((loop.status == RUNNING).any())
-                if checking and (t % self.log_every == 0 or t == self.steps or done):
-                    self._log_metrics(loop)
+                done = (checking or logging) and not bool((loop.status == RUNNING).any())
+                if logging or done:
+                    self._log_metrics(loop, evaluate=evaluating or done, measured=measured)
                 if self.checkpoint is not None and (done or t % self.checkpoint_every == 0):
                     self.checkpoint(self.checkpoint_payload(loop))
                 if done:
@@ -219,6 +253,7 @@ class Runner:
         totals = loop.totals
         return RunResult(
             status=outcome, step=loop.t, wall_time_s=loop.elapsed(), n_starts=loop.status.numel(),
+            metrics_time_s=loop.metrics_time,
             start_status=loop.status.cpu(), stop_step=loop.stop_step.cpu(), state=loop.state, metrics=loop.metrics,
             trajectory=None if loop.traj is None else torch.stack(loop.traj).cpu(),
             cost={"grads": totals["grads"], "hvps": totals["hvps"],
@@ -257,30 +292,48 @@ class Runner:
     def _eval_batch(self):
         return None if self.batched else self.game.eval_batch()
 
-    def _log_metrics(self, loop: "_Loop") -> None:
-        m = self.measure(loop.state, self._eval_batch())
+    def _evaluates(self, t: int) -> bool:
+        """Whether step t gets the evaluation metrics (the last step always does)."""
+        return t % self.metrics_every == 0 or t == self.steps
+
+    @staticmethod
+    def _timed(loop: "_Loop", fn, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            loop.metrics_time += time.perf_counter() - started
+
+    def _log_metrics(self, loop: "_Loop", evaluate: bool = True, measured=None) -> None:
+        """One row: the algorithm's cost and info since the last row, and with ``evaluate`` the
+        evaluation metrics (``measured``: the gradient norms of this step's convergence check)."""
         metrics: dict[str, float] = {}
         n = loop.status.numel()
-        for key, value in m.items():
-            metrics[key] = float(value.mean())
-            if n > 1:
-                metrics[key + "/max"] = float(value.max())
+        x_eval = loop.ema if loop.ema is not None else loop.state["x"]
+        started = time.perf_counter()
+        if evaluate:
+            m = measured if measured is not None else self.measure(loop.state, self._eval_batch())
+            for key, value in m.items():
+                metrics[key] = float(value.mean())
+                if n > 1:
+                    metrics[key + "/max"] = float(value.max())
         window = loop.window
         if window["steps"]:
             metrics["cost/grads"] = window["grads"] / window["steps"]
             metrics["cost/hvps"] = window["hvps"] / window["steps"]
             for key, total in loop.info_sum.items():
                 metrics[f"algo/{key}"] = float(total.mean()) / window["steps"]
-        x_eval = loop.ema if loop.ema is not None else loop.state["x"]
-        for key, value in self.game.extra_metrics(x_eval, loop.state["y"], loop.t).items():
-            if isinstance(value, torch.Tensor) and value.numel() > 1:
-                metrics[key] = float(value.float().mean())
-                metrics[key + "/max"] = float(value.float().max())
-            else:
-                metrics[key] = float(value)
+        if evaluate or self.game.self_scheduled_metrics:
+            for key, value in self.game.extra_metrics(x_eval, loop.state["y"], loop.t).items():
+                if isinstance(value, torch.Tensor) and value.numel() > 1:
+                    metrics[key] = float(value.float().mean())
+                    metrics[key + "/max"] = float(value.float().max())
+                else:
+                    metrics[key] = float(value)
         if self.log is not None:  # periodic figures (image grids): the game decides when, e.g. every sample_every
             for tag, png in self.game.snapshot(self.log.dir, x_eval, loop.state["y"], loop.t).items():
                 self.log.add_figure_png(tag, png, loop.t)
+        loop.metrics_time += time.perf_counter() - started
         if n > 1:
             metrics["fraction_converged"] = float((loop.status == CONVERGED).float().mean())
             metrics["fraction_diverged"] = float((loop.status == DIVERGED).float().mean())
@@ -288,7 +341,7 @@ class Runner:
         loop.info_sum.clear()
         if self.log is not None:
             self.log.log(loop.t, metrics, loop.elapsed())
-        loop.metrics = metrics
+        loop.metrics = {**loop.metrics, **metrics} if not evaluate else metrics
 
     def _progress_bar(self, start):
         if not self.progress or not sys.stderr.isatty():
@@ -320,6 +373,7 @@ class _Loop:
         loop.ema = state["x"].detach().clone() if runner.ema_beta is not None else None
         loop.traj = [runner._traj_point(state)] if runner._plot else None
         loop._t0, loop._offset = time.perf_counter(), 0.0
+        loop.metrics_time = 0.0
         return loop
 
     @classmethod
@@ -336,6 +390,7 @@ class _Loop:
             [runner._traj_point(loop.state)] if runner._plot else None)
         loop.metrics = dict(p["metrics"])
         loop._t0, loop._offset = time.perf_counter(), float(p["wall_time_s"])
+        loop.metrics_time = float(p.get("metrics_time_s", 0.0))
         return loop
 
     def elapsed(self) -> float:
@@ -350,5 +405,5 @@ class _Loop:
             "step": self.t, "state": self.state, "status": self.status, "stop_step": self.stop_step,
             "window": dict(self.window), "totals": dict(self.totals), "info_sum": dict(self.info_sum),
             "ema": self.ema, "trajectory": None if self.traj is None else torch.stack(self.traj),
-            "metrics": dict(self.metrics), "wall_time_s": self.elapsed(),
+            "metrics": dict(self.metrics), "wall_time_s": self.elapsed(), "metrics_time_s": self.metrics_time,
         }

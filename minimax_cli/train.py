@@ -76,7 +76,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> RunResult:
                 "config": fingerprint, "pretrain": pre_summary})
         return save
 
-    loop = dict(log_every=int(cfg.log_every), tol=float(cfg.tol), converge_on=str(cfg.converge_on),
+    loop = dict(log_every=int(cfg.log_every), metrics_every=cfg.get("metrics_every"), tol=float(cfg.tol), converge_on=str(cfg.converge_on),
                 diverge_norm=float(cfg.diverge_norm), check_every=cfg.check_every, progress=bool(cfg.progress) and main,
                 log=runlog, plot_starts=int(cfg.plot_starts), checkpoint_every=every, oracle=distributed.oracle_class())
     precision_of = lambda a: effective_precision(a, precision)  # noqa: E731
@@ -161,6 +161,7 @@ def summarize(cfg, game, algo, result: RunResult, device, dtype) -> dict:
         "step": result.step,
         "steps": int(cfg.steps),
         "wall_time_s": round(result.wall_time_s, 6),
+        "metrics_time_s": round(result.metrics_time_s, 6),
         "game": game.name,
         "algo": algo.name,
         "algo_params": algo.hparams(),

@@ -80,6 +80,7 @@ def _oracle_calls(game, x, y):
         "field_jvp": lambda o: o.field_jvp(x, y, u, v), "field_vjp": lambda o: o.field_vjp(x, y, u, v),
         "hess_yy": lambda o: o.hess_yy(x, y), "field_jacobian": lambda o: o.field_jacobian(x, y),
         "_value_field": lambda o: o._value_field(x, y),
+        "field_and_losses": lambda o: o.field_and_losses(x, y),
         # requests that hand out closures: their results and what the closures then compute
         "field_with_vjp": lambda o: _closure_results(o.field_with_vjp(x, y), u, v),
         "value_field_with_vjp": lambda o: _closure_results(o.value_field_with_vjp(x, y), u, v),
