@@ -139,14 +139,15 @@ class Runner:
         norm = torch.linalg.vector_norm(X, dim=-1).hypot(torch.linalg.vector_norm(Y, dim=-1))
         return torch.isfinite(norm) & (norm <= self.diverge_norm)
 
-    def _criterion(self, state, new, field_norm, measured=None) -> torch.Tensor:
-        """Per start: the quantity compared with tol (at the state the run now holds)."""
+    def _criterion(self, state, ok, field_norm, measured=None) -> torch.Tensor:
+        """Per start: the quantity compared with tol (at the state the run now holds); ``ok``:
+        whether each start's new iterate was healthy (taken)."""
         if self.converge_on == "dist_to_eq":
             X, Y = self._per_start(state["x"]), self._per_start(state["y"])
             return ((X - self._eq[0]).pow(2).sum(-1) + (Y - self._eq[1]).pow(2).sum(-1)).sqrt()
         if field_norm is not None:
             # measured at the new iterate; a start frozen this step keeps its old (non-converged) status
-            return torch.where(self._healthy(new), field_norm, torch.full_like(field_norm, math.inf))
+            return torch.where(ok, field_norm, torch.full_like(field_norm, math.inf))
         m = measured if measured is not None else self.measure(state, self._eval_batch(), losses=False)
         return (m["grad_norm/x"] ** 2 + m["grad_norm/y"] ** 2).sqrt()
 
@@ -185,7 +186,9 @@ class Runner:
         fuse_norm = can_converge and self.converge_on == "grad_norm"
         vstep = None
         if self.batched:
-            vstep = vmap(self._step_and_field_norm if fuse_norm else (lambda s: self._step(s, None, 0)))
+            vstep = vmap(self._step_and_field if fuse_norm else (lambda s: self._step(s, None, 0)))
+            if fuse_norm and loop.field is None:
+                loop.field = vmap(self._field_at)(loop.state)
         bar = self._progress_bar(loop.t)
         outcome = None
         try:
@@ -197,7 +200,7 @@ class Runner:
                 running = loop.status == RUNNING
                 field_norm = None
                 if self.batched and fuse_norm:
-                    new, info, field_norm = vstep(loop.state)
+                    new, info, field_norm, field = vstep(loop.state, loop.field)
                 elif self.batched:
                     new, info = vstep(loop.state)
                 else:
@@ -214,6 +217,8 @@ class Runner:
                 ok = self._healthy(new)
                 diverged_now = running & ~ok
                 loop.state = self._select(running & ok, new, loop.state)
+                if field_norm is not None:
+                    loop.field = self._select(running & ok, field, loop.field)
                 loop.mark(diverged_now, DIVERGED, t)
                 if self.ema_beta is not None:
                     loop.ema = self.ema_beta * loop.ema + (1 - self.ema_beta) * loop.state["x"].detach()
@@ -225,7 +230,7 @@ class Runner:
                 if checking and can_converge:
                     if field_norm is None and self.converge_on == "grad_norm" and evaluating:
                         measured = self._timed(loop, self.measure, loop.state, self._eval_batch())  # reused by the row
-                    criterion = self._criterion(loop.state, new, field_norm, measured)
+                    criterion = self._criterion(loop.state, ok, field_norm, measured)
                     loop.mark((loop.status == RUNNING) & (criterion < self.tol), CONVERGED, t)
                 if loop.traj is not None:
                     loop.traj.append(self._traj_point(loop.state))
@@ -265,11 +270,17 @@ class Runner:
     def _step(self, state, batch, t):
         return self.algo.step(state, self._oracle(batch, t))
 
-    def _step_and_field_norm(self, state):
-        # analytic games check convergence every step: fuse it into the same vmapped call
-        new, info = self._step(state, None, 0)
-        gx, gy = Oracle(self.game, None, CostMeter())._field(new["x"], new["y"])
-        return new, info, (gx.pow(2).sum() + gy.pow(2).sum()).sqrt()
+    def _field_at(self, state):
+        return Oracle(self.game, None, CostMeter())._field(state["x"], state["y"])
+
+    def _step_and_field(self, state, field):
+        """One start's step with the field at its state known (computed by the previous step's
+        convergence check), and the field and its norm at the new iterate: analytic games check
+        convergence every step, and an algorithm that starts from ξ(x_t, y_t) gets it for free."""
+        oracle = _KnownField(self.game, self.cost, self.precision, state["x"], state["y"], field)
+        new, info = self.algo.step(state, oracle)
+        gx, gy = self._field_at(new)
+        return new, info, (gx.pow(2).sum() + gy.pow(2).sum()).sqrt(), (gx, gy)
 
     def checkpoint_payload(self, loop: "_Loop") -> dict:
         """Everything of the loop a resumed run needs to continue bit for bit (tensors, numbers)."""
@@ -352,12 +363,30 @@ class Runner:
                     desc=f"{self.game.name}/{self.algo.name}", leave=False)
 
 
+class _KnownField(Oracle):
+    """The Oracle of one analytic start whose field at the step's own (x, y) is already known
+    (the same computation, done by the last convergence check): asked for exactly that point,
+    it returns it, counted as a field evaluation like any other."""
+
+    def __init__(self, game, cost, precision, x, y, field):
+        super().__init__(game, None, cost, None, precision)
+        self._x, self._y, self._known = x, y, field
+
+    def field(self, x, y):
+        if x is self._x and y is self._y:
+            self.cost.grads += 1.0
+            return self._known
+        return super().field(x, y)
+
+
 class _Loop:
-    """The mutable bookkeeping of one run, saved and restored whole by checkpoints."""
+    """The mutable bookkeeping of one run, saved and restored whole by checkpoints (except
+    ``field``, the field at the state, recomputed after a restore)."""
 
     def __init__(self, runner: Runner):
         self.runner = runner
         self.metrics: dict[str, float] = {}
+        self.field = None
 
     @classmethod
     def start(cls, runner: Runner, state: dict, t: int) -> "_Loop":

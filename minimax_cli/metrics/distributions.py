@@ -6,9 +6,10 @@
 
 solved as a linear program by POT's ``ot.emd2`` (network simplex) on the Euclidean cost matrix
 (scipy's cdist). In 1-D the same optimum has a closed form, W1 = ∫ |F_P̂(t) − F_Q̂(t)| dt over the
-empirical CDFs (the monotone coupling is optimal), computed exactly from the sorted samples by
-scipy.stats.wasserstein_distance: equal to the linear program's value to rounding (~1e-16), in
+empirical CDFs (the monotone coupling is optimal), a sum over the merged sorted samples (the
+algorithm of scipy.stats.wasserstein_distance): equal to the linear program's value to rounding, in
 O(n log n) instead of a network simplex on an m×n cost matrix (0.1 ms instead of ~15 ms at m = n = 512).
+POT and scipy are imported only where used (about a second of start-up).
 
 ``kl`` — KL(p_data ‖ p_gen) from Gaussian kernel density estimates on a grid (d ≤ 2):
 
@@ -34,9 +35,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import ot
 import torch
-from scipy.spatial.distance import cdist
 
 
 def _np(a) -> np.ndarray:
@@ -51,13 +50,24 @@ def w1(p, q) -> float:
     """Exact W1 between the uniform empirical measures on the rows of p (m, d) and q (n, d)."""
     p, q = _np(p), _np(q)
     if p.shape[1] == 1 and q.shape[1] == 1:
-        from scipy.stats import wasserstein_distance
+        return _w1_sorted(p[:, 0], q[:, 0])
+    import ot
+    from scipy.spatial.distance import cdist
 
-        return float(wasserstein_distance(p[:, 0], q[:, 0]))
     a = np.full(len(p), 1.0 / len(p))
     b = np.full(len(q), 1.0 / len(q))
     cost = cdist(p, q)  # exact differences (ot.dist's |a|² + |b|² − 2ab form loses ~1e-8 to cancellation)
     return float(ot.emd2(a, b, cost, numItermax=10_000_000))
+
+
+def _w1_sorted(p: np.ndarray, q: np.ndarray) -> float:
+    """1-D W1 = Σ over the gaps of the merged sorted samples of |F_p − F_q| · gap."""
+    p, q = np.sort(p), np.sort(q)
+    points = np.sort(np.concatenate([p, q]))
+    gaps = np.diff(points)
+    cdf_p = np.searchsorted(p, points[:-1], side="right") / len(p)
+    cdf_q = np.searchsorted(q, points[:-1], side="right") / len(q)
+    return float(np.sum(np.abs(cdf_p - cdf_q) * gaps))
 
 
 # -- KDE and KL on a grid ------------------------------------------------------------------------------
