@@ -140,9 +140,11 @@ class Precond:
         copies, so the state passed in stays as it was."""
         t = st["t"] + 1
         adam = self.kind == "adam"
-        m = st["m"].clone() if adam else torch.zeros_like(d)   # β1 = 0: m̂ = d (RMSprop)
+        if adam:
+            m, out = st["m"].clone(), torch.zeros_like(d)
+        else:  # β1 = 0: m̂ = d (RMSprop); its scratch moment and the step in one allocation
+            out, m = torch.zeros((2, *d.shape), dtype=d.dtype, device=d.device).unbind(0)
         v = st["v"].clone()
-        out = torch.zeros_like(d)
         torch._fused_adam_([out], [d], [m], [v], [], [t], lr=lr, beta1=self.beta1 if adam else 0.0,
                            beta2=self.beta2, weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
         new = {**st, "t": t, "v": v}
