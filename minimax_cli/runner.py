@@ -114,18 +114,25 @@ class Runner:
     def _per_start(self, t: torch.Tensor) -> torch.Tensor:
         return t if self.batched else t.unsqueeze(0)
 
-    def measure(self, state, batch=None, losses: bool = True) -> dict[str, torch.Tensor]:
-        """Per-start diagnostics (not counted as algorithm cost)."""
+    def measure(self, state, batch=None, losses: bool = True, field=None) -> dict[str, torch.Tensor]:
+        """Per-start diagnostics (not counted as algorithm cost). ``field``: ξ at ``state`` where
+        the run already has it (an analytic run's convergence check): only the losses are computed."""
         oracle = self.oracle(self.game, batch, CostMeter())
 
-        def one(x, y):
+        def one(x, y, known=None):
+            if known is not None:
+                gx, gy = known
+                return (gx.norm(), gy.norm(), *oracle.losses(x, y)) if losses else (gx.norm(), gy.norm())
             if losses:  # the losses from the field's own forward pass where the game allows
                 (gx, gy), (lx, ly) = oracle.field_and_losses(x, y)
                 return gx.norm(), gy.norm(), lx, ly
             gx, gy = oracle.field(x, y)
             return gx.norm(), gy.norm()
 
-        values = (vmap(one) if self.batched else one)(state["x"], state["y"])
+        if self.batched:
+            values = vmap(one)(state["x"], state["y"], field)
+        else:
+            values = one(state["x"], state["y"], field)
         names = ("grad_norm/x", "grad_norm/y", "loss/x", "loss/y")
         out = {k: self._per_start(v.detach()) for k, v in zip(names, values)}
         if self._eq is not None:
@@ -323,7 +330,7 @@ class Runner:
         x_eval = loop.ema if loop.ema is not None else loop.state["x"]
         started = time.perf_counter()
         if evaluate:
-            m = measured if measured is not None else self.measure(loop.state, self._eval_batch())
+            m = measured if measured is not None else self.measure(loop.state, self._eval_batch(), field=loop.field)
             for key, value in m.items():
                 metrics[key] = float(value.mean())
                 if n > 1:
