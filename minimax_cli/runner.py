@@ -130,7 +130,7 @@ class Runner:
             return gx.norm(), gy.norm()
 
         if self.batched:
-            values = vmap(one)(state["x"], state["y"], field)
+            values = vmap(one)(state["x"], state["y"], *([] if field is None else [field]))
         else:
             values = one(state["x"], state["y"], field)
         names = ("grad_norm/x", "grad_norm/y", "loss/x", "loss/y")
