@@ -397,7 +397,8 @@ REDUCED = ("losses", "loss_x", "loss_y", "_gx", "_gy", "field", "_field", "grad_
            "follower_at", "follower_curvature", "field_and_losses")
 #: Oracle methods that are bookkeeping
 # not derivatives: construction, a new batch, the precision contexts the requests run in, the local
-# follower loss, the jvp/vjp helpers and the field-with-losses core (used inside reduced requests only), and ``_share`` (overridden below)
+# follower loss, the jvp/vjp helpers and the field-with-losses core (used inside reduced requests only),
+# and ``_share`` (overridden below)
 NOT_REDUCED = ("__init__", "next_batch", "_first_order", "_second_order", "_follower", "_gradient_product", "_with_vjp",
                "_share", "_field_and_losses")
 

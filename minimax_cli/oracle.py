@@ -100,6 +100,23 @@ def _plain_grad(fn, argnums: tuple[int, ...], *args, with_value: bool = False):
     return (grads, value.detach()) if with_value else grads
 
 
+def _kept_gradient(loss, y):
+    """(∇loss(y), v ↦ (∇²loss(y) v,)): the gradient's graph kept by torch.autograd, each product one
+    reverse pass through it (what torch.func.vjp of the gradient gives, without its wrappers)."""
+    with torch.enable_grad():
+        leaf = y.detach().requires_grad_()
+        value = loss(leaf)
+        g = torch.autograd.grad(value, leaf, create_graph=True)[0] if value.requires_grad else torch.zeros_like(y)
+
+    def pullback(v):
+        if not g.requires_grad:  # a loss linear in y: no curvature
+            return (torch.zeros_like(y),)
+        with torch.enable_grad():
+            return (torch.autograd.grad(g, leaf, v, retain_graph=True)[0],)
+
+    return g.detach(), pullback
+
+
 _FORWARD_AD_READY: list[bool] = []
 
 
@@ -432,7 +449,10 @@ class FollowerAt:
             self.cost.grads += 0.5
         oracle = self.oracle
         with oracle._second_order():
-            g, pullback = vjp(grad(self.loss), y)
+            if _transformed() or y.requires_grad:
+                g, pullback = vjp(grad(self.loss), y)
+            else:  # the same graph kept by plain autograd (outside transforms, as _plain_grad)
+                g, pullback = _kept_gradient(self.loss, y)
 
         def hvp(v):
             self.cost.hvps += 1.0

@@ -175,6 +175,21 @@ def starts(repeat: int, steps: int) -> tuple[list[dict], str]:
     return out, bench_starts.table(rows)
 
 
+BEGIN, END = "<!-- bench.py table: begin -->", "<!-- bench.py table: end -->"
+
+
+def write_readme(path: Path, lines: list[str], started: str) -> None:
+    """Replace the table between README's bench markers (BEGIN ... END) by this run's."""
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"bench: {path} has no {BEGIN} ... {END} block to replace")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    stamp = time.strftime("%Y-%m-%d")
+    body = "\n".join([f"Measured {stamp} by `make bench` ({started} at the start):", "", *lines])
+    path.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and steps (a smoke run of the table)")
@@ -183,10 +198,12 @@ def main(argv=None) -> int:
     parser.add_argument("--busy-steps", type=int, default=20)
     parser.add_argument("--metrics-steps", type=int, default=300, help="steps of the neural games' runs")
     parser.add_argument("--reference", type=Path, default=Path("/tmp/Least_action_dynamics_minmax/Gaussians_py3.py"))
+    parser.add_argument("--readme", type=Path, help="replace the table between the bench markers of this file")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     quick = args.quick
-    print(f"minimax benchmarks ({load()} at the start; CPU times are the process's, one thread)")
+    started = load()
+    print(f"minimax benchmarks ({started} at the start; CPU times are the process's, one thread)")
     rows, details = [], []
     if "headline" not in skip:
         rows += headline()
@@ -203,10 +220,13 @@ def main(argv=None) -> int:
     if "starts" not in skip:
         r, d = starts(1 if quick else 3, 100 if quick else 1000)
         rows, details = rows + r, details + [d]
-    print("\n| item | measured | value | target | |\n|---|---|---:|---|---|")
-    for r in sorted(rows, key=lambda r: r["item"]):
-        print(f"| {r['item']} | {r['what']} | {r['value']} | {r['target']} | {r['ok']} |")
+    lines = ["| item | measured | value | target | |", "|---|---|---:|---|---|"]
+    lines += [f"| {r['item']} | {r['what']} | {r['value']} | {r['target']} | {r['ok']} |"
+              for r in sorted(rows, key=lambda r: r["item"])]
+    print("\n" + "\n".join(lines))
     print(f"\n({load()} at the end)")
+    if args.readme:
+        write_readme(args.readme, lines, started)
     if args.details:
         for d in details:
             print("\n" + d)

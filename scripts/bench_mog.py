@@ -40,8 +40,8 @@ sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed 
 #: product along the step) and seed 001 §3.3 (HessianFR-CGk / -DG, GDN).
 RIDGE = ["algo.mixed=fd", "algo.solver.kind=cg", "algo.solver.adaptive=true", "algo.solver.damping=1.0"]
 ALGOS: dict[str, list[str]] = {
-    "plain": ["algo=gda"],          # the plain PyTorch loop (PlainGDA) on GDA's configuration
-    "gda": ["algo=gda"],
+    "plain": ["algo=gda", "algo.order=simultaneous"],   # the plain PyTorch loop (PlainGDA) on GDA's configuration
+    "gda": ["algo=gda", "algo.order=simultaneous"],     # one gradient evaluation for both players, as PlainGDA
     "tgda": ["algo=tgda"],
     "eg": ["algo=eg"],
     "ogda": ["algo=ogda"],
@@ -75,8 +75,10 @@ class PlainGDA:
         self.gp, self.dp = list(self.G.parameters()), list(self.D.parameters())
         self.l2 = game.loss_cfg["l2"]
         pc = algo.px
-        if pc.kind != "rmsprop" or not pc.bias_correction or pc.momentum or algo.lr_x != algo.lr_y:
-            raise SystemExit("bench_mog: the plain reference implements bias-corrected RMSprop GDA with lr_x = lr_y")
+        if (pc.kind != "rmsprop" or not pc.bias_correction or pc.momentum or algo.lr_x != algo.lr_y or algo.py != pc
+                or algo.order != "simultaneous" or algo.k != 1):
+            raise SystemExit("bench_mog: the plain reference implements simultaneous GDA with the same bias-corrected "
+                             "RMSprop and learning rate for both players")
         self.opt = torch.optim.Adam(self.gp + self.dp, lr=algo.lr_x, betas=(0.0, pc.beta2), eps=pc.eps)
 
     def step(self, t: int) -> None:
