@@ -54,7 +54,7 @@ def variants(quick: bool) -> list[Variant]:
     game = ["+experiment=hessianfr_mog1d"]
     if quick:
         game += ["game.batch.dataset_size=200", "game.batch.size=200", "pretrain.steps=50",
-                 f"pretrain.algo.lr_x={lr}", "steps=60", "log_every=20", "plot=false"]
+                 f"pretrain.algo.lr_x={lr}", "steps=60", "log_every=20", "metrics_every=20", "plot=false"]
     table = {
         "gda": ["algo=gda", *r], "gda2": ["algo=gda", *r, "algo.follower_steps=2"], "eg": ["algo=eg", *r],
         "fr_cg5": [*fr, *CG, "algo.solver.iters=5"], "fr_dg": [*fr, *DG],
