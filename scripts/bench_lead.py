@@ -28,6 +28,7 @@ import ast
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -127,9 +128,18 @@ def load_reference(path: Path, update_rule: str):
     import matplotlib
 
     matplotlib.use("Agg")
-    exec(compile(module, str(path), "exec"), namespace)
+    with warnings.catch_warnings():  # the reference's own deprecation warnings (add_(Number, Tensor), .backward)
+        warnings.simplefilter("ignore", UserWarning)
+        exec(compile(module, str(path), "exec"), namespace)
     exec(compile(iteration, str(path), "exec"), namespace)
-    return namespace["_iteration"]
+    body = namespace["_iteration"]
+
+    def one_iteration():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            body()
+
+    return one_iteration
 
 
 def _reports(stmt) -> bool:

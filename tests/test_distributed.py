@@ -34,7 +34,7 @@ ALGOS = {
                      "algo.lr_y2=0.02", "game.loss.r1=1.0"],
     "lead": ["algo=lead", "algo.lr_x=0.05", "algo.alpha=0.05"],
 }
-STEPS = ["steps=12", "log_every=3", "checkpoint_every=12"]
+STEPS = ["steps=12", "log_every=3", "metrics_every=3", "checkpoint_every=12"]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
 
 
@@ -273,7 +273,7 @@ def test_a_failing_rank_fails_the_run_with_its_own_error_and_nothing_hangs(tmp_p
     run = tmp_path / "run"
     started = time.perf_counter()
     code, _, err = cli("train", f"hydra.searchpath=[file://{REPO}/tests/conf]", "game=failing_gan", f"game.mode={mode}",
-                       *TINY[1:], "steps=10", "log_every=2", "hardware=ddp", "hardware.nproc=2",
+                       *TINY[1:], "steps=10", "log_every=2", "metrics_every=2", "hardware=ddp", "hardware.nproc=2",
                        "hardware.timeout_s=20", f"hydra.run.dir={run}")
     assert code == 1 and time.perf_counter() - started < 200
     summary = load_summary(run)
