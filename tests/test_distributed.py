@@ -238,7 +238,7 @@ def test_torchrun_directly_then_resume_through_minimax_train(tmp_path, cli, runs
     torchrun's world size is written into the config) runs 6 steps with checkpoints; then
     `minimax train resume=<run dir> steps=12` starts torchrun itself, every rank loads the
     checkpoint, and the run ends where a 1-process 12-step run on the whole batch ends."""
-    fr = TINY + ALGOS["fr_cg"] + ["log_every=3", "checkpoint_every=3"]
+    fr = TINY + ALGOS["fr_cg"] + ["log_every=3", "metrics_every=3", "checkpoint_every=3"]
     proc = subprocess.run(TORCHRUN + ["-m", "minimax_cli.cli", "train", *fr, "hardware=ddp", "steps=6"],
                           cwd=REPO, env=_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
