@@ -21,10 +21,8 @@ test:  ## run the whole test suite (slow end-to-end tests included)
 test-fast:  ## unit tests only
 	$(BIN)/python -m pytest -q -n auto -m 'not slow'
 
-bench:  ## benchmarks (ratios against GDA measured in the same run; bench_mog: ~3 min, 1 thread); SEEDS_BENCH_ARGS="--device cuda" for bench_seeds on a GPU
-	$(BIN)/python scripts/bench_starts.py
-	$(BIN)/python scripts/bench_algorithms.py --game g3
-	$(BIN)/python scripts/bench_mog.py
+bench:  ## issue 15's speed targets in one table, then each benchmark's own, then issue 16's seeds rows (BENCH_ARGS="--readme README.md" rewrites README's table; SEEDS_BENCH_ARGS="--device cuda" for the seeds rows on a GPU)
+	$(BIN)/python scripts/bench.py --details $(BENCH_ARGS)
 	$(BIN)/python scripts/bench_seeds.py $(SEEDS_BENCH_ARGS)
 
 reproduce-toy:  ## seed 000 Fig. 3 / seed 001 Fig. 1: 8 algorithms on g1, g2, g3 -> runs/reproduce/toy/<time>/

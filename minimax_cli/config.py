@@ -131,12 +131,21 @@ def check_precision(hw: DictConfig, dtype: str) -> None:
 
 
 def apply_threads(hw: DictConfig) -> None:
-    """torch's intra-op thread count from hardware.threads (null leaves torch's default)."""
+    """torch's intra-op thread count: hardware.threads, or (null) what the process may use
+    (cpus.default_threads: affinity, cgroup quota, SLURM allocation, shared among a node's
+    data-parallel processes). One inter-op thread: nothing here runs ops concurrently."""
     import torch
 
+    from minimax_cli.cpus import default_threads
+
     threads = hw.get("threads", None)
-    if threads is not None and torch.get_num_threads() != threads:
-        torch.set_num_threads(int(threads))
+    threads = default_threads() if threads is None else int(threads)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # only possible before the pool starts (and once): then it is already set
+        pass
 
 
 # -- checking overrides before a run ---------------------------------------------------------------------
@@ -326,6 +335,13 @@ def check_run(cfg: DictConfig) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "steps" else 1):
             bound = ">= 0" if key == "steps" else ">= 1"
             raise ConfigError(f"{key} must be an integer {bound} (got {value!r})")
+    metrics_every = cfg.get("metrics_every")
+    if metrics_every is not None:
+        if isinstance(metrics_every, bool) or not isinstance(metrics_every, int) or metrics_every < 1:
+            raise ConfigError(f"metrics_every must be null or an integer >= 1 (got {metrics_every!r})")
+        if metrics_every % cfg.log_every:
+            raise ConfigError(f"metrics_every ({metrics_every}) must be a multiple of log_every ({cfg.log_every}): "
+                              "evaluation metrics go into the rows written every log_every steps")
     tol = cfg.get("tol")
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0:
         raise ConfigError(f"tol must be a number >= 0 (got {tol!r})")

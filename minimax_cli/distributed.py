@@ -418,12 +418,13 @@ def shard(batch, rank: int, world: int):
 REDUCED = ("losses", "loss_x", "loss_y", "_gx", "_gy", "field", "_field", "grad_x", "grad_y", "hvp_yy",
            "hvp_yx", "hvp_xy", "grad_y_of_leader", "hvp_xy_follower", "hvp_xx", "field_jvp", "field_vjp",
            "hess_yy", "field_jacobian", "_value_field", "field_with_vjp", "value_field_with_vjp",
-           "follower_at", "follower_curvature")
+           "follower_at", "follower_curvature", "field_and_losses")
 #: Oracle methods that are bookkeeping
 # not derivatives: construction, a new batch, the precision contexts the requests run in, the local
-# follower loss and the jvp/vjp helpers (used inside reduced requests only), and ``_share`` (overridden below)
-NOT_REDUCED = ("__init__", "next_batch", "_first_order", "_second_order", "_follower", "_gradient_jvp", "_with_vjp",
-               "_share")
+# follower loss, the jvp/vjp helpers and the field-with-losses core (used inside reduced requests only),
+# and ``_share`` (overridden below)
+NOT_REDUCED = ("__init__", "next_batch", "_first_order", "_second_order", "_follower", "_gradient_product", "_with_vjp",
+               "_share", "_field_and_losses")
 
 
 def _reduced(name: str):

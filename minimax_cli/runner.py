@@ -8,6 +8,13 @@ and mapped with the state; every seed logs its own rows, with a ``seed`` field, 
 would). Each lane has a status (running → converged | diverged); a lane that finishes is frozen
 (a diverged one at its last finite iterate) and the run stops when no lane is running. Status
 decisions use tensor masks, so the host only synchronizes at check and log steps.
+
+Three cadences: a row of metrics.jsonl every ``log_every`` steps (the algorithm's counted cost and
+its info, e.g. the ridge correction's norm); the evaluation metrics every ``metrics_every`` steps
+(gradient norms and losses on the game's evaluation batch, distance to the equilibrium, and the
+game's own metrics such as a GAN's W1/KL/modes), which for neural games cost about a training
+step each time; and the convergence check every ``check_every`` steps. The first, the last and an
+interrupted step always get the evaluation metrics, so the summary holds them.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ class RunResult:
     stop_step: torch.Tensor             # (N,) step at which each start converged/diverged (-1: never)
     state: dict
     metrics: dict = field(default_factory=dict)
+    metrics_time_s: float = 0.0         # wall time spent on evaluation metrics (inside wall_time_s)
     trajectory: torch.Tensor | None = None   # (T, P, dim_x + dim_y) for plotting, P <= plot_starts
     cost: dict = field(default_factory=dict)
     ema: torch.Tensor | None = None      # the leader's exponential moving average (``ema``), if kept
@@ -70,9 +78,19 @@ class RunResult:
         }
 
 
+def default_metrics_every(game, log_every: int) -> int:
+    """``metrics_every: null``: every row for analytic games (a vectorized evaluation costs about
+    one step); for neural games the first multiple of log_every at or above 100 steps (an
+    evaluation costs about a training step on the evaluation batch plus the game's metrics, so this
+    keeps them within a few percent of a run; seed 000's code logs every 100 iterations)."""
+    if game.analytic:
+        return log_every
+    return log_every * math.ceil(100 / log_every)
+
+
 class Runner:
     def __init__(self, game, algo, *, steps: int, log_every: int, tol: float,
-                 converge_on: str = "grad_norm", diverge_norm: float = 1e6, check_every=None,
+                 converge_on: str = "grad_norm", diverge_norm: float = 1e6, check_every=None, metrics_every=None,
                  progress: bool = True, log=None, plot_starts: int = 16, ema_beta: float | None = None,
                  checkpoint=None, checkpoint_every: int = 0, oracle=Oracle, precision: str = "fp32",
                  title: str | None = None, trajectory_file=None, seed_chunk: int | None = None):
@@ -87,7 +105,12 @@ class Runner:
         self.seeds = getattr(game, "seeds", None)
         self.batched = game.analytic or self.seeds is not None
         self.seed_chunk = seed_chunk   # seeds per vmapped call (None: all)
-        self.check_every = check_every or (1 if game.analytic else log_every)
+        self.metrics_every = metrics_every or default_metrics_every(game, log_every)
+        if self.metrics_every % log_every:
+            raise ConfigError(f"metrics_every ({self.metrics_every}) must be a multiple of log_every ({log_every}): "
+                              "evaluation metrics go into the rows written every log_every steps")
+        # neural games: a check measures the gradient norms on the evaluation batch, as costly as a step
+        self.check_every = check_every or (1 if game.analytic else self.metrics_every)
         self.progress, self.log, self.plot_starts = progress, log, plot_starts
         #: the phase's name in progress lines (train.py: "pretraining ...", "training ...")
         self.title = title or f"training {game.name}/{algo.name}"
@@ -129,16 +152,28 @@ class Runner:
     def _per_start(self, t: torch.Tensor) -> torch.Tensor:
         return t if self.batched else t.unsqueeze(0)
 
-    def measure(self, state, batch=None, losses: bool = True) -> dict[str, torch.Tensor]:
-        """Per-start diagnostics (not counted as algorithm cost)."""
-        def one(x, y, b):
+    def measure(self, state, batch=None, losses: bool = True, field=None) -> dict[str, torch.Tensor]:
+        """Per-lane diagnostics (not counted as algorithm cost). ``batch``: the evaluation batch (per
+        seed in a multi-seed run). ``field``: ξ at ``state`` where the run already has it (an
+        analytic run's convergence check): only the losses are computed."""
+        def one(x, y, b, known=None):
             oracle = self.oracle(self.game, b, CostMeter())
+            if known is not None:
+                gx, gy = known
+                return (gx.norm(), gy.norm(), *oracle.losses(x, y)) if losses else (gx.norm(), gy.norm())
+            if losses:  # the losses from the field's own forward pass where the game allows
+                (gx, gy), (lx, ly) = oracle.field_and_losses(x, y)
+                return gx.norm(), gy.norm(), lx, ly
             gx, gy = oracle.field(x, y)
-            out = (gx.norm(), gy.norm())
-            return out + tuple(oracle.losses(x, y)) if losses else out
+            return gx.norm(), gy.norm()
 
-        lanes = vmap(one, in_dims=(0, 0, 0 if self.seeds is not None else None), chunk_size=self.seed_chunk)
-        values = (lanes if self.batched else one)(state["x"], state["y"], batch)
+        if self.seeds is not None:
+            values = vmap(one, chunk_size=self.seed_chunk)(state["x"], state["y"], batch)
+        elif self.batched:
+            values = vmap(lambda x, y, *known: one(x, y, None, *known))(
+                state["x"], state["y"], *([] if field is None else [field]))
+        else:
+            values = one(state["x"], state["y"], batch, field)
         names = ("grad_norm/x", "grad_norm/y", "loss/x", "loss/y")
         out = {k: self._per_start(v.detach()) for k, v in zip(names, values)}
         if self._eq is not None:
@@ -147,26 +182,29 @@ class Runner:
         return out
 
     def _healthy(self, state) -> torch.Tensor:
+        """Per start: finite and |(x, y)| <= diverge_norm (a NaN or inf entry makes the norm one)."""
         X, Y = self._per_start(state["x"]), self._per_start(state["y"])
-        finite = torch.isfinite(X).all(-1) & torch.isfinite(Y).all(-1)
-        norm = (X.pow(2).sum(-1) + Y.pow(2).sum(-1)).sqrt()
-        return finite & (norm <= self.diverge_norm)
+        norm = torch.linalg.vector_norm(X, dim=-1).hypot(torch.linalg.vector_norm(Y, dim=-1))
+        return torch.isfinite(norm) & (norm <= self.diverge_norm)
 
-    def _criterion(self, state, new, field_norm) -> torch.Tensor:
-        """Per start: the quantity compared with tol (at the state the run now holds)."""
+    def _criterion(self, state, ok, field_norm, measured=None) -> torch.Tensor:
+        """Per start: the quantity compared with tol (at the state the run now holds); ``ok``:
+        whether each start's new iterate was healthy (taken)."""
         if self.converge_on == "dist_to_eq":
             X, Y = self._per_start(state["x"]), self._per_start(state["y"])
             return ((X - self._eq[0]).pow(2).sum(-1) + (Y - self._eq[1]).pow(2).sum(-1)).sqrt()
         if field_norm is not None:
             # measured at the new iterate; a start frozen this step keeps its old (non-converged) status
-            return torch.where(self._healthy(new), field_norm, torch.full_like(field_norm, math.inf))
-        m = self.measure(state, self._eval_batch(), losses=False)
+            return torch.where(ok, field_norm, torch.full_like(field_norm, math.inf))
+        m = measured if measured is not None else self.measure(state, self._eval_batch(), losses=False)
         return (m["grad_norm/x"] ** 2 + m["grad_norm/y"] ** 2).sqrt()
 
     def _select(self, mask, new, old):
         """Per start: new where mask, else old (every leaf of the state)."""
         if not self.batched:
             mask = mask.squeeze(0)
+            if mask.device.type == "cpu":  # nothing to synchronize: no per-step copy of the whole state
+                return new if bool(mask) else old
             return tree_map(lambda a, b: torch.where(mask, a, b), new, old)
         return tree_map(lambda a, b: torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b), new, old)
 
@@ -202,6 +240,8 @@ class Runner:
         can_converge = self.tol > 0
         fuse_norm = can_converge and self.converge_on == "grad_norm" and game.analytic
         step = self.stepper(fuse_norm)
+        if fuse_norm and loop.field is None:
+            loop.field = vmap(self._field_at)(loop.state)
         bar = progress.phase(self.title, total=self.steps, unit="steps", initial=loop.t, quiet=not self.progress)
         bar.start()
         outcome, ended = None, False
@@ -213,7 +253,7 @@ class Runner:
                 loop.t += 1
                 t = loop.t
                 running = loop.status == RUNNING
-                new, info, field_norm = step(loop.state, t)
+                new, info, field_norm, field = step(loop.state, t, loop.field)
                 for acc in (loop.window, loop.totals):
                     acc["steps"] += 1
                     acc["grads"] += self.cost.grads
@@ -227,22 +267,31 @@ class Runner:
                 ok = self._healthy(new)
                 diverged_now = running & ~ok
                 loop.state = self._select(running & ok, new, loop.state)
+                if field_norm is not None:
+                    loop.field = self._select(running & ok, field, loop.field)
                 loop.mark(diverged_now, DIVERGED, t)
                 if self.ema_beta is not None:
                     loop.ema = self.ema_beta * loop.ema + (1 - self.ema_beta) * loop.state["x"].detach()
-                checking = t % self.check_every == 0 or t % self.log_every == 0 or t == self.steps
+                last = t == self.steps
+                logging = t % self.log_every == 0 or last
+                evaluating = logging and self._evaluates(t)
+                checking = t % self.check_every == 0 or last or evaluating   # an evaluation measures anyway
+                measured = None
                 if checking and can_converge:
-                    converged_now = (loop.status == RUNNING) & (self._criterion(loop.state, new, field_norm) < self.tol)
-                    loop.mark(converged_now, CONVERGED, t)
+                    if field_norm is None and self.converge_on == "grad_norm" and evaluating:
+                        measured = self._timed(loop, self.measure, loop.state, self._eval_batch())  # reused by the row
+                    criterion = self._criterion(loop.state, ok, field_norm, measured)
+                    loop.mark((loop.status == RUNNING) & (criterion < self.tol), CONVERGED, t)
                 if loop.traj is not None:
                     loop.traj.append(self._traj_point(loop.state))
                 bar.update(1)
-                done = checking and not bool((loop.status == RUNNING).any())
-                if checking and (t % self.log_every == 0 or t == self.steps or done):
-                    self._log_metrics(loop)
+                done = (checking or logging) and not bool((loop.status == RUNNING).any())
+                if logging or done:
+                    self._log_metrics(loop, evaluate=evaluating or done, measured=measured)
                     bar.set_note(_headline(loop.metrics))
                 elif checking and self.seeds is not None and bool((loop.open & (loop.status != RUNNING)).any()):
-                    self._log_metrics(loop, every_seed=False)   # a seed that stopped: its last row, now
+                    # a seed that stopped between rows: its last row now, where its separate run ends
+                    self._log_metrics(loop, evaluate=False, measured=measured, every_seed=False)
                 if self.checkpoint is not None and (done or t % self.checkpoint_every == 0):
                     self.checkpoint(self.checkpoint_payload(loop))
                 if done:
@@ -262,6 +311,7 @@ class Runner:
         totals = loop.totals
         return RunResult(
             status=outcome, step=loop.t, wall_time_s=loop.elapsed(), n_starts=loop.status.numel(),
+            metrics_time_s=loop.metrics_time,
             start_status=loop.status.cpu(), stop_step=loop.stop_step.cpu(), state=loop.state, metrics=loop.metrics,
             trajectory=None if loop.traj is None else loop.traj.tensor(),
             cost={"grads": totals["grads"], "hvps": totals["hvps"],
@@ -272,40 +322,47 @@ class Runner:
         )
 
     def stepper(self, fuse_norm: bool = False):
-        """The loop's step t: (state, t) -> (new state, info, ‖ξ(new state)‖ per start or None).
+        """The loop's step t: (state, t, ξ at state or None) -> (new state, info, ‖ξ(new state)‖
+        per start or None, ξ(new state) or None).
 
         Seeds: every seed's batches drawn, then one vmapped step (in chunks of ``seed_chunk``);
-        analytic starts: one vmapped step, with the field norm at the new iterate fused in when the
-        runner checks convergence every step (``fuse_norm``); one trajectory: the step itself."""
+        analytic starts: one vmapped step, with the field at the new iterate fused in when the
+        runner checks convergence every step (``fuse_norm``; the next step starts from that field);
+        one trajectory: the step itself."""
         game = self.game
         if self.seeds is not None:
             vstep = vmap(lambda s, b: self._step(s, b, 0), chunk_size=self.seed_chunk)
 
-            def step(state, t):
+            def step(state, t, known):
                 game.before_step(state["x"], state["y"], t)
                 new, info = vstep(state, self._draw(t))
                 self._per_chunk_cost()
-                return new, info, None
+                return new, info, None, None
         elif self.batched and fuse_norm:
-            vstep = vmap(self._step_and_field_norm)
-            step = lambda state, t: vstep(state)  # noqa: E731
+            step = lambda state, t, known: vmap(self._step_and_field)(state, known)  # noqa: E731
         elif self.batched:
             vstep = vmap(lambda s: self._step(s, None, 0))
-            step = lambda state, t: (*vstep(state), None)  # noqa: E731
+            step = lambda state, t, known: (*vstep(state), None, None)  # noqa: E731
         else:
-            def step(state, t):
+            def step(state, t, known):
                 game.before_step(state["x"], state["y"], t)
-                return (*self._step(state, game.sample(t), t), None)
+                return (*self._step(state, game.sample(t), t), None, None)
         return step
 
     def _step(self, state, batch, t):
         return self.algo.step(state, self._oracle(batch, t))
 
-    def _step_and_field_norm(self, state):
-        # analytic games check convergence every step: fuse it into the same vmapped call
-        new, info = self._step(state, None, 0)
-        gx, gy = Oracle(self.game, None, CostMeter())._field(new["x"], new["y"])
-        return new, info, (gx.pow(2).sum() + gy.pow(2).sum()).sqrt()
+    def _field_at(self, state):
+        return Oracle(self.game, None, CostMeter())._field(state["x"], state["y"])
+
+    def _step_and_field(self, state, field):
+        """One start's step with the field at its state known (computed by the previous step's
+        convergence check), and the field and its norm at the new iterate: analytic games check
+        convergence every step, and an algorithm that starts from ξ(x_t, y_t) gets it for free."""
+        oracle = _KnownField(self.game, self.cost, self.precision, state["x"], state["y"], field)
+        new, info = self.algo.step(state, oracle)
+        gx, gy = self._field_at(new)
+        return new, info, (gx.pow(2).sum() + gy.pow(2).sum()).sqrt(), (gx, gy)
 
     def checkpoint_payload(self, loop: "_Loop") -> dict:
         """Everything of the loop a resumed run needs to continue bit for bit (tensors, numbers)."""
@@ -328,33 +385,51 @@ class Runner:
     def _eval_batch(self):
         return None if self.game.analytic else self.game.eval_batch()
 
-    def _log_metrics(self, loop: "_Loop", every_seed: bool = True) -> None:
+    def _evaluates(self, t: int) -> bool:
+        """Whether step t gets the evaluation metrics (the last step always does)."""
+        return t % self.metrics_every == 0 or t == self.steps
+
+    @staticmethod
+    def _timed(loop: "_Loop", fn, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            loop.metrics_time += time.perf_counter() - started
+
+    def _log_metrics(self, loop: "_Loop", evaluate: bool = True, measured=None, every_seed: bool = True) -> None:
+        """One row: the algorithm's cost and info since the last row, and with ``evaluate`` the
+        evaluation metrics (``measured``: the gradient norms of this step's convergence check)."""
         if self.seeds is not None:
-            self._log_seed_rows(loop, every_seed)
+            self._log_seed_rows(loop, every_seed, evaluate, measured)
             return
-        m = self.measure(loop.state, self._eval_batch())
         metrics: dict[str, float] = {}
         n = loop.status.numel()
-        for key, value in m.items():
-            metrics[key] = float(value.mean())
-            if n > 1:
-                metrics[key + "/max"] = float(value.max())
+        x_eval = loop.ema if loop.ema is not None else loop.state["x"]
+        started = time.perf_counter()
+        if evaluate:
+            m = measured if measured is not None else self.measure(loop.state, self._eval_batch(), field=loop.field)
+            for key, value in m.items():
+                metrics[key] = float(value.mean())
+                if n > 1:
+                    metrics[key + "/max"] = float(value.max())
         window = loop.window
         if window["steps"]:
             metrics["cost/grads"] = window["grads"] / window["steps"]
             metrics["cost/hvps"] = window["hvps"] / window["steps"]
             for key, total in loop.info_sum.items():
                 metrics[f"algo/{key}"] = float(total.nanmean()) / window["steps"]
-        x_eval = loop.ema if loop.ema is not None else loop.state["x"]
-        for key, value in self.game.extra_metrics(x_eval, loop.state["y"], loop.t).items():
-            if isinstance(value, torch.Tensor) and value.numel() > 1:
-                metrics[key] = float(value.float().mean())
-                metrics[key + "/max"] = float(value.float().max())
-            else:
-                metrics[key] = float(value)
+        if evaluate or self.game.self_scheduled_metrics:
+            for key, value in self.game.extra_metrics(x_eval, loop.state["y"], loop.t).items():
+                if isinstance(value, torch.Tensor) and value.numel() > 1:
+                    metrics[key] = float(value.float().mean())
+                    metrics[key + "/max"] = float(value.float().max())
+                else:
+                    metrics[key] = float(value)
         if self.log is not None:  # periodic figures (image grids): the game decides when, e.g. every sample_every
             for tag, png in self.game.snapshot(self.log.dir, x_eval, loop.state["y"], loop.t).items():
                 self.log.add_figure_png(tag, png, loop.t)
+        loop.metrics_time += time.perf_counter() - started
         if n > 1:
             metrics["fraction_converged"] = float((loop.status == CONVERGED).float().mean())
             metrics["fraction_diverged"] = float((loop.status == DIVERGED).float().mean())
@@ -363,21 +438,28 @@ class Runner:
         loop.info_steps.zero_()
         if self.log is not None:
             self.log.log(loop.t, metrics, loop.elapsed())
-        loop.metrics = metrics
+        loop.metrics = {**loop.metrics, **metrics} if not evaluate else metrics
 
-    def _log_seed_rows(self, loop: "_Loop", every_seed: bool) -> None:
+    def _log_seed_rows(self, loop: "_Loop", every_seed: bool, evaluate: bool, measured=None) -> None:
         """One metrics row per seed whose rows are still open: the row its separate run would log
         now. ``every_seed=False`` (a check step between log steps): only the seeds that stopped
         since their last row, whose separate runs would end here. A seed's rows close after the
-        row that follows its stop."""
-        rows = loop.open & (loop.status != RUNNING) if not every_seed else loop.open
+        row that follows its stop. As in a separate run, a row holds the evaluation metrics when
+        ``evaluate`` (every metrics_every steps) or when it is the seed's last."""
+        stopped = loop.status != RUNNING
+        rows = loop.open & stopped if not every_seed else loop.open
         lanes = rows.nonzero().flatten().tolist()
-        m = self.measure(loop.state, self._eval_batch())
+        evaluated = [k for k in lanes if evaluate or bool(stopped[k])]
         x_eval = loop.ema if loop.ema is not None else loop.state["x"]
-        extra = self.game.metrics_per_seed(x_eval, loop.state["y"], loop.t)
+        started = time.perf_counter()
+        m, extra = {}, None
+        if evaluated:
+            m = measured if measured is not None else self.measure(loop.state, self._eval_batch())
+            extra = self.game.metrics_per_seed(x_eval, loop.state["y"], loop.t)
+        loop.metrics_time += time.perf_counter() - started
         window = loop.window
         for k in lanes:
-            metrics = {key: float(value[k]) for key, value in m.items()}
+            metrics = {key: float(value[k]) for key, value in m.items()} if k in evaluated else {}
             if window["steps"]:
                 metrics["cost/grads"] = window["grads"] / window["steps"]
                 metrics["cost/hvps"] = window["hvps"] / window["steps"]
@@ -385,10 +467,12 @@ class Runner:
             for key, total in loop.info_sum.items():
                 if steps:
                     metrics[f"algo/{key}"] = float(total[k]) / steps
-            metrics.update({key: float(value) for key, value in extra[k].items()})
+            if k in evaluated:
+                metrics.update({key: float(value) for key, value in extra[k].items()})
             if self.log is not None:
                 self.log.log(loop.t, metrics, loop.elapsed(), seed=self.seeds[k])
-            loop.seed_metrics[k] = metrics
+            # between evaluations a seed keeps its last evaluated values (as RunResult.metrics does)
+            loop.seed_metrics[k] = metrics if k in evaluated else {**loop.seed_metrics[k], **metrics}
         if self.log is not None:
             for seed, figures in self.game.snapshot_per_seed(self.log.dir, x_eval, loop.state["y"], loop.t):
                 for tag, png in figures.items():
@@ -399,7 +483,7 @@ class Runner:
             loop.info_sum[key] = torch.where(logged, torch.zeros_like(loop.info_sum[key]), loop.info_sum[key])
         loop.info_steps = torch.where(logged, torch.zeros_like(loop.info_steps), loop.info_steps)
         loop.last_row = torch.where(logged, torch.full_like(loop.last_row, loop.t), loop.last_row)
-        loop.open = loop.open & ~(logged & (loop.status != RUNNING))
+        loop.open = loop.open & ~(logged & stopped)
         if every_seed:
             window["steps"], window["grads"], window["hvps"] = 0, 0.0, 0.0
         rows_so_far = [mm for mm in loop.seed_metrics if mm]   # RunResult.metrics: the mean over seeds
@@ -416,12 +500,30 @@ def _headline(metrics: dict, most: int = 3) -> str:
     return ", ".join(shown)
 
 
+class _KnownField(Oracle):
+    """The Oracle of one analytic start whose field at the step's own (x, y) is already known
+    (the same computation, done by the last convergence check): asked for exactly that point,
+    it returns it, counted as a field evaluation like any other."""
+
+    def __init__(self, game, cost, precision, x, y, field):
+        super().__init__(game, None, cost, None, precision)
+        self._x, self._y, self._known = x, y, field
+
+    def field(self, x, y):
+        if x is self._x and y is self._y:
+            self.cost.grads += 1.0
+            return self._known
+        return super().field(x, y)
+
+
 class _Loop:
-    """The mutable bookkeeping of one run, saved and restored whole by checkpoints."""
+    """The mutable bookkeeping of one run, saved and restored whole by checkpoints (except
+    ``field``, the field at the state, recomputed after a restore)."""
 
     def __init__(self, runner: Runner):
         self.runner = runner
         self.metrics: dict[str, float] = {}
+        self.field = None
 
     @classmethod
     def start(cls, runner: Runner, state: dict, t: int) -> "_Loop":
@@ -439,6 +541,7 @@ class _Loop:
         loop.traj = TrajectoryLog.start(runner._traj_point(state), runner.trajectory_file) if runner._plot else None
         loop._lanes(n, device)
         loop._t0, loop._offset = time.perf_counter(), 0.0
+        loop.metrics_time = 0.0
         return loop
 
     def _lanes(self, n: int, device, p: dict | None = None) -> None:
@@ -483,6 +586,7 @@ class _Loop:
                 if runner._plot else None
         loop.metrics = dict(p["metrics"])
         loop._t0, loop._offset = time.perf_counter(), float(p["wall_time_s"])
+        loop.metrics_time = float(p.get("metrics_time_s", 0.0))
         return loop
 
     def elapsed(self) -> float:
@@ -497,7 +601,7 @@ class _Loop:
             "step": self.t, "state": self.state, "status": self.status, "stop_step": self.stop_step,
             "window": dict(self.window), "totals": dict(self.totals), "info_sum": dict(self.info_sum),
             "ema": self.ema, **({"trajectory": None} if self.traj is None else self.traj.payload()),
-            "metrics": dict(self.metrics), "wall_time_s": self.elapsed(),
+            "metrics": dict(self.metrics), "wall_time_s": self.elapsed(), "metrics_time_s": self.metrics_time,
             "info_steps": self.info_steps, "open": self.open, "last_row": self.last_row,
             "seed_metrics": [dict(m) for m in self.seed_metrics],
         }

@@ -98,10 +98,10 @@ def execute(cfg: DictConfig, run_dir: Path, sources: str = "", note: str = "") -
                 "config": fingerprint, "pretrain": pre_summary})
         return save
 
-    loop = dict(log_every=int(cfg.log_every), tol=float(cfg.tol), converge_on=str(cfg.converge_on),
-                diverge_norm=float(cfg.diverge_norm), check_every=cfg.check_every, progress=progress.enabled() and main,
-                log=runlog, plot_starts=int(cfg.plot_starts), checkpoint_every=every, oracle=distributed.oracle_class(),
-                seed_chunk=seed_chunk(cfg))
+    loop = dict(log_every=int(cfg.log_every), metrics_every=cfg.get("metrics_every"), tol=float(cfg.tol),
+                converge_on=str(cfg.converge_on), diverge_norm=float(cfg.diverge_norm), check_every=cfg.check_every,
+                progress=progress.enabled() and main, log=runlog, plot_starts=int(cfg.plot_starts),
+                checkpoint_every=every, oracle=distributed.oracle_class(), seed_chunk=seed_chunk(cfg))
 
     def trajectory_file(phase):  # a 2-D game's plotted paths, appended there (trajectory.py)
         return checkpoint.trajectory_path_in(run_dir, phase) if main else None
@@ -211,6 +211,7 @@ def summarize(cfg, game, algo, result: RunResult, device, dtype) -> dict:
         "step": result.step,
         "steps": int(cfg.steps),
         "wall_time_s": round(result.wall_time_s, 6),
+        "metrics_time_s": round(result.metrics_time_s, 6),
         "game": game.name,
         "algo": algo.name,
         "algo_params": algo.hparams(),

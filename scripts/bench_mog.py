@@ -1,18 +1,28 @@
 """Per-step cost of the algorithms on seed 000's 1-D MoG GAN, as ratios to GDA in the same run.
 
-    python scripts/bench_mog.py [--rounds 15] [--block 3] [--algos gda,fr_cg1,...] [-- overrides]
+    python scripts/bench_mog.py [--rounds 15] [--block 3] [--algos gda,fr_cg1,...] [--wall] [-- overrides]
 
 The game is `+experiment=fr_mog1d` (seed 000 §6.2.1 / App. D.2: 2×64 tanh MLPs, latent 16, full
 batch of 5,000 points, saturating loss, L2 on D, RMSprop 2e-4), torch single-threaded
 (`hardware.threads=1`). Every algorithm gets its own copy of the game and state; the timed unit
 is ``--block`` consecutive steps (sampling the step's batch included, metrics not), and the
 algorithms take turns block by block for ``--rounds`` rounds, so the noise of a shared machine
-hits all of them alike. Reported: the median time per step, its ratio to GDA's median, the
+hits all of them alike. Times are the process's CPU time (one thread: the time the step takes on a
+core it has to itself, whoever else shares the machine); ``--wall`` measures wall time instead.
+
+The reference row ``plain``: the same networks as plain ``nn.Sequential`` modules, one
+``torch.autograd.grad`` for both players per step, the discriminator's L2 term added to its
+gradient, and ``torch.optim.Adam(betas=(0, 0.999))`` — exactly the bias-corrected RMSprop of the
+setup (Adam with β1 = 0 has m̂ = g) — on the same batches (each case draws its own from an
+identical sampler, float64 latents cast to float32 as the game does). The script checks that its
+parameters match GDA's after the timed steps. Target (issue 15): GDA ≤ 1.1× plain.
+
+Reported: the median time per step, its ratio to GDA's median, the
 counted evaluations per step (``grads``: vector-field evaluations, one player's gradient = ½;
 ``hvps``: Hessian/Jacobian-vector products) and grad-equivalents (grads + 2·hvps: a
 forward-over-reverse product costs about two gradients) as a ratio to GDA.
 
-Targets (issue 5): HessianFR-DG ≤ 1.3× GDA, FR-CG1 ≤ 4× GDA in wall time.
+Targets (issue 5): HessianFR-DG ≤ 1.3× GDA, FR-CG1 ≤ 4× GDA.
 """
 
 from __future__ import annotations
@@ -30,7 +40,8 @@ sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed 
 #: product along the step) and seed 001 §3.3 (HessianFR-CGk / -DG, GDN).
 RIDGE = ["algo.mixed=fd", "algo.solver.kind=cg", "algo.solver.adaptive=true", "algo.solver.damping=1.0"]
 ALGOS: dict[str, list[str]] = {
-    "gda": ["algo=gda"],
+    "plain": ["algo=gda", "algo.order=simultaneous"],   # the plain PyTorch loop (PlainGDA) on GDA's configuration
+    "gda": ["algo=gda", "algo.order=simultaneous"],     # one gradient evaluation for both players, as PlainGDA
     "tgda": ["algo=tgda"],
     "eg": ["algo=eg"],
     "ogda": ["algo=ogda"],
@@ -47,6 +58,46 @@ ALGOS: dict[str, list[str]] = {
     "gdn_cg5": ["algo=gdn", *RIDGE, "algo.solver.iters=5"],
 }
 TARGETS = {"hessianfr_dg": 1.3, "fr_cg1": 4.0}
+#: the first-order target: GDA's step against the plain PyTorch loop (issue 15)
+PLAIN_TARGET = 1.1
+
+
+class PlainGDA:
+    """Simultaneous GDA as one would write it in plain PyTorch, on the game's networks and batches."""
+
+    def __init__(self, game, algo):
+        import copy
+
+        import torch
+
+        self.game = game
+        self.G, self.D = copy.deepcopy(game.G.module), copy.deepcopy(game.D.module)
+        self.gp, self.dp = list(self.G.parameters()), list(self.D.parameters())
+        self.l2 = game.loss_cfg["l2"]
+        pc = algo.px
+        if (pc.kind != "rmsprop" or not pc.bias_correction or pc.momentum or algo.lr_x != algo.lr_y or algo.py != pc
+                or algo.order != "simultaneous" or algo.k != 1):
+            raise SystemExit("bench_mog: the plain reference implements simultaneous GDA with the same bias-corrected "
+                             "RMSprop and learning rate for both players")
+        self.opt = torch.optim.Adam(self.gp + self.dp, lr=algo.lr_x, betas=(0.0, pc.beta2), eps=pc.eps)
+
+    def step(self, t: int) -> None:
+        import torch
+        import torch.nn.functional as F
+
+        batch = self.game.sample(t)
+        f = -F.softplus(-self.D(batch["real"])).mean() - F.softplus(self.D(self.G(batch["z"]))).mean()
+        grads = torch.autograd.grad(f, self.gp + self.dp)
+        for p, g in zip(self.gp, grads):
+            p.grad = g
+        for p, g in zip(self.dp, grads[len(self.gp):]):   # L_y = -f + l2 |y|^2
+            p.grad = 2 * self.l2 * p.detach() - g
+        self.opt.step()
+
+    def flat(self):
+        import torch
+
+        return torch.cat([p.detach().reshape(-1) for p in self.gp]), torch.cat([p.detach().reshape(-1) for p in self.dp])
 
 
 def build_case(name: str, overrides: list[str]):
@@ -66,39 +117,60 @@ def build_case(name: str, overrides: list[str]):
     state = algo.init(x0[0], y0[0], Oracle(game, game.sample(0), cost))
     cost.reset()
     torch.manual_seed(0)
-    return {"game": game, "algo": algo, "state": state, "cost": cost, "times": [], "steps": 0}
+    plain = PlainGDA(game, algo) if name == "plain" else None
+    return {"game": game, "algo": algo, "state": state, "cost": cost, "times": [], "steps": 0, "plain": plain}
 
 
-def run_block(case: dict, block: int) -> None:
+def run_block(case: dict, block: int, clock=time.process_time) -> None:
     from minimax_cli.oracle import Oracle
 
     game, algo, cost = case["game"], case["algo"], case["cost"]
     state = case["state"]
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(block):
         case["steps"] += 1
         t = case["steps"]
+        if case["plain"] is not None:
+            case["plain"].step(t)
+            continue
         oracle = Oracle(game, game.sample(t), cost, lambda t=t: game.sample(t))
         state, _ = algo.step(state, oracle)
-    case["times"].append((time.perf_counter() - t0) / block)
+    case["times"].append((clock() - t0) / block)
     case["state"] = state
 
 
-def measure(names: list[str], rounds: int, block: int, overrides: list[str], warmup: int = 1) -> dict:
+def check_plain(cases: dict) -> float:
+    """Largest relative difference between the plain loop's parameters and GDA's (same steps)."""
+    import torch
+
+    plain, gda = cases["plain"], cases["gda"]
+    assert plain["steps"] == gda["steps"]
+    worst = 0.0
+    for p, q in zip(plain["plain"].flat(), (gda["state"]["x"], gda["state"]["y"])):
+        worst = max(worst, float((p - q).abs().max() / q.abs().max()))
+    if not worst < 1e-4 or not torch.isfinite(torch.tensor(worst)):
+        raise SystemExit(f"bench_mog: the plain loop drifted from GDA (relative difference {worst:.2e})")
+    return worst
+
+
+def measure(names: list[str], rounds: int, block: int, overrides: list[str], warmup: int = 1,
+            clock=time.process_time) -> dict:
     from minimax_cli.runner import _warm_up_torch_func
 
     _warm_up_torch_func()
     cases = {name: build_case(name, overrides) for name in names}
     for _ in range(warmup):               # first calls pay one-off dispatch/allocation costs
         for case in cases.values():
-            run_block(case, 1)
+            run_block(case, 1, clock)
     for case in cases.values():
         case["times"].clear()
         case["cost"].reset()
         case["steps_timed"] = case["steps"]
     for _ in range(rounds):
         for case in cases.values():
-            run_block(case, block)
+            run_block(case, block, clock)
+    if "plain" in cases and "gda" in cases:
+        check_plain(cases)
     rows = {}
     for name, case in cases.items():
         n = case["steps"] - case["steps_timed"]
@@ -113,7 +185,14 @@ def table(rows: dict, base: str = "gda") -> str:
     ref_eq = ref["grads"] + 2 * ref["hvps"]
     lines = ["| algorithm | ms/step (median) | min–max | time / GDA | grads/step | hvps/step | grad-eq. / GDA | target |",
              "|---|---:|---:|---:|---:|---:|---:|---|"]
+    if "plain" in rows:
+        ratio = ref["ms"] / rows["plain"]["ms"]
+        lines.append(f"| plain PyTorch GDA (reference) | {rows['plain']['ms']:.1f} | "
+                     f"{rows['plain']['ms_spread'][0]:.0f}–{rows['plain']['ms_spread'][1]:.0f} | "
+                     f"GDA / plain = {ratio:.2f}× | 1.00 | 0.00 | | ≤ {PLAIN_TARGET:g}× {'✓' if ratio <= PLAIN_TARGET else '✗'} |")
     for name, r in rows.items():
+        if name == "plain":
+            continue
         ratio = r["ms"] / ref["ms"]
         target = TARGETS.get(name)
         mark = "" if target is None else f"≤ {target:g}× {'✓' if ratio <= target else '✗'}"
@@ -128,6 +207,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=15, help="timed blocks per algorithm (interleaved)")
     parser.add_argument("--block", type=int, default=3, help="steps per timed block")
     parser.add_argument("--algos", default=",".join(ALGOS), help=f"comma list of: {', '.join(ALGOS)}")
+    parser.add_argument("--wall", action="store_true", help="wall-clock time instead of the process's CPU time")
     parser.add_argument("overrides", nargs="*", help="extra config overrides (e.g. game.batch.size=500)")
     args = parser.parse_args(argv)
     names = args.algos.split(",")
@@ -136,11 +216,13 @@ def main(argv=None) -> int:
         parser.error(f"unknown algorithm {unknown[0]!r} (choose from {', '.join(ALGOS)})")
     if "gda" not in names:
         names = ["gda"] + names
-    rows = measure(names, args.rounds, args.block, args.overrides)
+    clock = time.perf_counter if args.wall else time.process_time
+    rows = measure(names, args.rounds, args.block, args.overrides, clock=clock)
     import torch
 
     print(f"1-D MoG GAN (seed 000 setup{', ' + ' '.join(args.overrides) if args.overrides else ''}), "
-          f"{torch.get_num_threads()} thread(s), median over {args.rounds} interleaved blocks of {args.block} steps")
+          f"{torch.get_num_threads()} thread(s), median {'wall' if args.wall else 'CPU'} time over {args.rounds} "
+          f"interleaved blocks of {args.block} steps")
     print(table(rows))
     return 0
 

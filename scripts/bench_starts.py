@@ -1,56 +1,163 @@
-"""Vectorized starts: wall time of N trajectories in one run versus N = 1, on g3 with GDA.
+"""Vectorized starts: N trajectories of g3 in one run, against a hand-vectorized torch loop.
 
-    python scripts/bench_starts.py [--starts 10000] [--steps 1000]
+    python scripts/bench_starts.py [--starts 10000] [--steps 1000] [--repeat 3] [--wall] [--scaling]
 
-Prints per-step time and the speed-up over running the starts one by one (estimated from the
-single-start run measured in the same process). Also times the whole `minimax train` process.
+The runner (``Runner`` as ``minimax train game=g3 algo=gda|fr game.starts=N`` builds it: the step
+written for one start and vmapped, convergence checked every step at tol 1e-6, divergence, the
+plotted trajectories) against the same update written by hand on (N,) tensors: one
+``torch.autograd.grad`` of the summed g3 per step (the starts are independent, so the gradient of
+the sum is every start's gradient), and for FR the second derivatives H_yx, H_yy from one more
+backward pass of the summed ∇_y f. The default FR is the exact solve, which on a 2-D game is the
+division written out below. The starts are g3's default (``game.init_radius`` 0: all at (7, 5), the
+command the issue times; ``--radius r`` spreads them in a ball, which FR's exact solve does not
+survive yet where H_yy = 0); the final iterates of the starts still running are checked to agree.
+
+Times are the process's CPU time (one thread, interleaved: runner, hand loop, runner, ...),
+``--wall`` for wall time. Target (issue 15): the runner ≤ 2× the hand loop, for GDA and FR.
+``--scaling`` adds the old table: the per-step time of 1, 100 and N starts (speed-up per start).
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
+import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import torch
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
 
-from minimax_cli.algos.gda import GDA
-from minimax_cli.games.toy import G3
-from minimax_cli.runner import Runner
+TARGET = 2.0
+LR = 0.05
 
 
-def timed_run(starts: int, steps: int) -> float:
-    game = G3("g3", starts=starts, init_radius=4.0)
+def g3(x, y):
+    """The paper's g3 (minimax_cli/games/toy.py G3 with scale 1), elementwise on (N,) tensors."""
+    import torch
+
+    return (4 * x**2 - (y - 3 * x + 0.05 * x**3) ** 2 - 0.1 * y**4) * torch.exp(-0.01 * (x**2 + y**2))
+
+
+def hand_gda(x, y, steps: int):
+    import torch
+
+    for _ in range(steps):
+        xr, yr = x.detach().requires_grad_(), y.detach().requires_grad_()
+        gx, gy = torch.autograd.grad(g3(xr, yr).sum(), (xr, yr))
+        x, y = x - LR * gx, y + LR * gy                      # descent on f, ascent on f
+    return x, y
+
+
+def hand_fr(x, y, steps: int):
+    """FR (seed 000 Alg. 1): y gains η_x H_yy⁻¹ H_yx ∇_x f, with H_yy, H_yx per start."""
+    import torch
+
+    for _ in range(steps):
+        xr, yr = x.detach().requires_grad_(), y.detach().requires_grad_()
+        gx, gy = torch.autograd.grad(g3(xr, yr).sum(), (xr, yr), create_graph=True)
+        hyx, hyy = torch.autograd.grad(gy.sum(), (xr, yr))
+        gx, gy = gx.detach(), gy.detach()
+        dx = -LR * gx
+        x, y = x + dx, y + LR * gy - hyx * dx / hyy         # z = −H_yy⁻¹ H_yx Δx (G = −H_yy, G_yx = −H_yx)
+    return x, y
+
+
+def make_runner(algo_name: str, starts: int, steps: int, radius: float = 0.0):
+    import torch
+
+    from minimax_cli.config import build, compose
+    from minimax_cli.runner import Runner
+
+    cfg = compose([f"algo={algo_name}", "game=g3", f"game.starts={starts}", f"game.init_radius={radius}",
+                   f"algo.lr_x={LR}", f"algo.lr_y={LR}"])
+    game, algo = build(cfg.game, "game"), build(cfg.algo, "algo")
     game.setup("cpu", torch.float64, 0)
-    runner = Runner(game, GDA(lr_x=0.05, lr_y=0.05), steps=steps, log_every=max(steps // 10, 1), tol=0.0,
-                    progress=False)
-    t0 = time.perf_counter()
-    runner.run()
-    return time.perf_counter() - t0
+    runner = Runner(game, algo, steps=steps, log_every=int(cfg.log_every), tol=float(cfg.tol),
+                    diverge_norm=float(cfg.diverge_norm), progress=False, plot_starts=int(cfg.plot_starts))
+    return game, runner
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def compare(algo_name: str, hand, starts: int, steps: int, repeat: int, clock, radius: float) -> dict:
+    game, runner = make_runner(algo_name, starts, steps, radius)
+    x0, y0 = game.initial_points()
+    runner.run()                                      # warm-up: one-off dispatch and allocation costs
+    hand(x0[:, 0], y0[:, 0], 5)
+    times = {"runner": [], "hand": []}
+    for _ in range(repeat):
+        t0 = clock()
+        result = runner.run()
+        times["runner"].append(clock() - t0)
+        t0 = clock()
+        x, y = hand(x0[:, 0], y0[:, 0], steps)
+        times["hand"].append(clock() - t0)
+    running = result.start_status == 0
+    if result.step < steps:   # the hand loop's iterate after as many steps as the runner took
+        x, y = hand(x0[:, 0], y0[:, 0], result.step)
+    agree = max(float((result.state["x"][running, 0] - x[running]).abs().max()),
+                float((result.state["y"][running, 0] - y[running]).abs().max())) if bool(running.any()) else 0.0
+    if not agree < 1e-8:
+        raise SystemExit(f"bench_starts: {algo_name} and the hand loop disagree by {agree:.2e}")
+    # per step: the runner stops early once every start has converged (or diverged)
+    runner_ms = 1e3 * statistics.median(times["runner"]) / result.step
+    hand_ms = 1e3 * statistics.median(times["hand"]) / steps
+    return {"algo": algo_name, "runner_ms": runner_ms, "hand_ms": hand_ms, "ratio": runner_ms / hand_ms,
+            "steps": result.step, "running": int(running.sum()), "agree": agree}
+
+
+def scaling(starts: int, steps: int, clock) -> list[tuple[int, float]]:
+    out = []
+    for n in sorted({1, 100, starts}):
+        _, runner = make_runner("gda", n, steps)
+        runner.run()
+        t0 = clock()
+        runner.run()
+        out.append((n, clock() - t0))
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--starts", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=1_000)
-    args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
-    sizes = sorted({1, 100, args.starts})
-    seconds = {n: timed_run(n, args.steps) for n in sizes}
-    print(f"GDA on g3, {args.steps} steps, {torch.get_num_threads()} threads (same process)")
-    print("| starts | wall (s) | ms/step | time per start vs 1 start one by one |")
-    print("|---|---|---|---|")
-    for n in sizes:
-        print(f"| {n} | {seconds[n]:.2f} | {seconds[n] / args.steps * 1e3:.2f} | {seconds[n] / (n * seconds[1]):.2e} |")
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "minimax_cli", "train", f"hydra.run.dir={Path(tmp) / 'run'}"],
-                       check=True, capture_output=True)
-        print(f"\n`minimax train` (defaults: g1, GDA, 1000 steps max), whole process: {time.perf_counter() - t0:.2f} s")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--radius", type=float, default=0.0, help="game.init_radius of the starts")
+    parser.add_argument("--algos", default="gda,fr")
+    parser.add_argument("--wall", action="store_true", help="wall-clock time instead of the process's CPU time")
+    parser.add_argument("--scaling", action="store_true", help="also time 1, 100 and N starts")
+    args = parser.parse_args(argv)
+    import torch
+
+    from minimax_cli.runner import _warm_up_torch_func
+
+    torch.set_num_threads(1)
+    _warm_up_torch_func()
+    clock = time.perf_counter if args.wall else time.process_time
+    hands = {"gda": hand_gda, "fr": hand_fr}
+    rows = [compare(name, hands[name], args.starts, args.steps, args.repeat, clock, args.radius)
+            for name in args.algos.split(",")]
+    print(f"g3, {args.starts} starts (ball of radius {args.radius:g} around (7, 5)) x {args.steps} steps, 1 thread, "
+          f"median {'wall' if args.wall else 'CPU'} time of {args.repeat} interleaved runs")
+    print(table(rows))
+    if args.scaling:
+        print("\n| starts | s | ms/step | time per start vs 1 start |\n|---:|---:|---:|---:|")
+        res = scaling(args.starts, args.steps, clock)
+        one = res[0][1]
+        for n, s in res:
+            print(f"| {n} | {s:.2f} | {s / args.steps * 1e3:.2f} | {s / (n * one):.2e} |")
+    return 0
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| algorithm | runner ms/step | hand loop ms/step | runner / hand | target | runner steps | "
+             "starts running at the end, max |Δ| |",
+             "|---|---:|---:|---:|---|---:|---|"]
+    for r in rows:
+        mark = "✓" if r["ratio"] <= TARGET else "✗"
+        lines.append(f"| {r['algo']} | {r['runner_ms']:.2f} | {r['hand_ms']:.2f} | {r['ratio']:.2f}× | ≤ {TARGET:g}× {mark} "
+                     f"| {r['steps']} | {r['running']}, {r['agree']:.0e} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -50,11 +50,11 @@ def variants(quick: bool) -> list[Variant]:
                "pretrain.algo.precond=rmsprop"]
     if quick:
         game = ["+experiment=fr_mog1d", "game.batch.dataset_size=200", "game.batch.size=200",
-                "game.batch.latent=fixed", "log_every=25"]
+                "game.batch.latent=fixed", "log_every=25", "metrics_every=25"]
         start = [*pre_gda, "pretrain.steps=1000", "steps=500"]
         # GDA simply continues for the 500 steps (the same 1,000 steps first: the game is deterministic)
         short = ["steps=50", "plot=false"]
-        game2d = ["+experiment=fr_mog2d", "game.batch.dataset_size=200", "game.batch.size=200", "log_every=25"]
+        game2d = ["+experiment=fr_mog2d", "game.batch.dataset_size=200", "game.batch.size=200", "log_every=25", "metrics_every=25"]
         return [Variant("gda", [*game, "steps=1500", "algo=gda", *rates]),
                 Variant("fr", [*game, *start, *fr]),
                 Variant("eg", [*game, "algo=eg", *rates, *short]),

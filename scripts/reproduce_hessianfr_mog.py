@@ -52,7 +52,7 @@ def variants(quick: bool) -> list[Variant]:
     if quick:
         lr = 1e-3
         game += ["game.batch.dataset_size=200", "game.batch.size=200", "pretrain.steps=50",
-                 f"pretrain.algo.lr_x={lr}", f"pretrain.algo.lr_y={lr}", "steps=60", "log_every=20", "plot=false"]
+                 f"pretrain.algo.lr_x={lr}", f"pretrain.algo.lr_y={lr}", "steps=60", "log_every=20", "metrics_every=20", "plot=false"]
         fast = [f"algo.lr_x={lr}", f"algo.lr_y={lr}"]
     hfr = ["algo=hessianfr", *fast] + ([f"algo.lr_y2={lr}"] if quick else [])
     table = {

@@ -49,7 +49,7 @@ PAPER = {"best": ("co", 0.093), "worst": ("omd", 0.367)}
 def variants(quick: bool) -> list[Variant]:
     game = ["+experiment=ls_ring8"]
     if quick:
-        return [Variant(label, [*game, *ALGOS[label], "steps=100", "log_every=50", "game.batch.size=128"],
+        return [Variant(label, [*game, *ALGOS[label], "steps=100", "log_every=50", "metrics_every=50", "game.batch.size=128"],
                         seeds=(0, 1)) for label in ("sim", "omd", "co")]
     return [Variant(label, [*game, *over], seeds=tuple(range(16))) for label, over in ALGOS.items()]
 

@@ -34,7 +34,7 @@ ALGOS = {
                      "algo.lr_y2=0.02", "game.loss.r1=1.0"],
     "lead": ["algo=lead", "algo.lr_x=0.05", "algo.alpha=0.05"],
 }
-STEPS = ["steps=12", "log_every=3", "checkpoint_every=12"]
+STEPS = ["steps=12", "log_every=3", "metrics_every=3", "checkpoint_every=12"]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
 
 
@@ -80,6 +80,7 @@ def _oracle_calls(game, x, y):
         "field_jvp": lambda o: o.field_jvp(x, y, u, v), "field_vjp": lambda o: o.field_vjp(x, y, u, v),
         "hess_yy": lambda o: o.hess_yy(x, y), "field_jacobian": lambda o: o.field_jacobian(x, y),
         "_value_field": lambda o: o._value_field(x, y),
+        "field_and_losses": lambda o: o.field_and_losses(x, y),
         # requests that hand out closures: their results and what the closures then compute
         "field_with_vjp": lambda o: _closure_results(o.field_with_vjp(x, y), u, v),
         "value_field_with_vjp": lambda o: _closure_results(o.value_field_with_vjp(x, y), u, v),
@@ -237,7 +238,7 @@ def test_torchrun_directly_then_resume_through_minimax_train(tmp_path, cli, runs
     torchrun's world size is written into the config) runs 6 steps with checkpoints; then
     `minimax train resume=<run dir> steps=12` starts torchrun itself, every rank loads the
     checkpoint, and the run ends where a 1-process 12-step run on the whole batch ends."""
-    fr = TINY + ALGOS["fr_cg"] + ["log_every=3", "checkpoint_every=3"]
+    fr = TINY + ALGOS["fr_cg"] + ["log_every=3", "metrics_every=3", "checkpoint_every=3"]
     proc = subprocess.run(TORCHRUN + ["-m", "minimax_cli.cli", "train", *fr, "hardware=ddp", "steps=6"],
                           cwd=REPO, env=_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -272,7 +273,7 @@ def test_a_failing_rank_fails_the_run_with_its_own_error_and_nothing_hangs(tmp_p
     run = tmp_path / "run"
     started = time.perf_counter()
     code, _, err = cli("train", f"hydra.searchpath=[file://{REPO}/tests/conf]", "game=failing_gan", f"game.mode={mode}",
-                       *TINY[1:], "steps=10", "log_every=2", "hardware=ddp", "hardware.nproc=2",
+                       *TINY[1:], "steps=10", "log_every=2", "metrics_every=2", "hardware=ddp", "hardware.nproc=2",
                        "hardware.timeout_s=20", f"hydra.run.dir={run}")
     assert code == 1 and time.perf_counter() - started < 200
     summary = load_summary(run)

@@ -33,6 +33,19 @@ def test_w1_in_1d_is_the_mean_gap_of_sorted_samples():
     assert w1(p[:, None], q[:, None]) == pytest.approx(expected, rel=1e-10)
 
 
+def test_w1_in_1d_closed_form_is_the_linear_programs_optimum():
+    """The 1-D closed form (sorted samples) and POT's network simplex give the same W1, also for
+    unequal sample sizes (weights 1/m and 1/n)."""
+    import ot
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(3)
+    for m, n in ((512, 512), (300, 200)):
+        p, q = rng.normal(0, 1, (m, 1)), rng.normal(0.5, 2.0, (n, 1))
+        lp = ot.emd2(np.full(m, 1 / m), np.full(n, 1 / n), cdist(p, q), numItermax=10_000_000)
+        assert w1(p, q) == pytest.approx(lp, rel=1e-12, abs=1e-14)
+
+
 def test_w1_of_a_translated_cloud_is_the_translation_length():
     # W1 >= |E p - E q| = |s| (Jensen), and moving every point by s attains it
     rng = np.random.default_rng(1)

@@ -16,7 +16,9 @@ def check_gan_run(root, steps):
     assert summary["status"] == "finished" and summary["step"] == steps
     rows = load_metrics(run)
     assert [r["step"] for r in rows][-1] == steps
-    for row in rows:
+    evaluated = [r for r in rows if "w1" in r]   # every metrics_every steps, and the first and last
+    assert evaluated[0]["step"] == 0 and evaluated[-1]["step"] == steps
+    for row in evaluated:
         assert all(isinstance(row[k], float) for k in GAN_METRICS), row
     assert all(k in summary["metrics"] for k in GAN_METRICS)
     for name in FIGURES:
@@ -32,6 +34,7 @@ def test_mog_gda_200_steps_writes_metrics_figures_and_summary(tmp_path):
     assert proc.returncode == 0, proc.stderr
     _, rows, summary = check_gan_run(root, 200)
     assert len(rows) == 21 and summary["game"] == "mog"
+    assert [r["step"] for r in rows if "w1" in r] == [0, 100, 200]      # metrics_every: 100 for neural games
     assert 0 <= rows[-1]["modes_covered"] <= 3 and rows[-1]["w1"] > 0
 
 

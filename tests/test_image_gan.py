@@ -244,7 +244,7 @@ RUN = TINY_CLI + ["game=cifar10", "game.discriminator.spectral_norm=true", "game
                   "algo.precond={kind:adam,beta1:0.5,beta2:0.99,eps:1e-8,bias_correction:true}", "ema=0.5",
                   "game.metrics.fid_every=2", "game.metrics.sample_every=2", "game.metrics.fid.weights=random",
                   "game.metrics.fid.samples=2", "game.metrics.fid.real_samples=4", "game.metrics.fid.batch_size=2",
-                  "log_every=1"]
+                  "log_every=1", "metrics_every=1"]
 
 
 def reproducible(rows):

@@ -38,6 +38,10 @@ class Game:
     #: analytic games (closed-form losses of a few parameters) run many starts vectorized and
     #: default to float64; neural games default to float32 and run one trajectory.
     analytic: bool = True
+    #: the runner calls ``extra_metrics`` only at evaluation steps (``metrics_every``); a game that
+    #: schedules its own costly metrics (an image GAN's FID every ``fid_every`` steps) is called at
+    #: every logged row instead and returns {} where it has nothing to add
+    self_scheduled_metrics: bool = False
 
     def __init__(self, name: str):
         self.name = name
@@ -129,7 +133,7 @@ class Game:
 
     # -- hooks the runner calls (neural games use them for W1, FID, sample figures ...) ----------
     def extra_metrics(self, x: torch.Tensor, y: torch.Tensor, step: int) -> dict:
-        """Scalars logged beside the standard ones at every log step (names are fixed by the
+        """Scalars logged beside the standard ones at every evaluation step (names are fixed by the
         issue that adds them: ``w1``, ``kl``, ``fid`` ...). Values: floats, or per-start tensors
         for analytic games (the runner reports their mean and max)."""
         return {}

@@ -33,6 +33,12 @@ def _series(history: list[dict], key: str):
     return np.asarray(steps), np.asarray(values, dtype=float)
 
 
+def _cadence(steps) -> str:
+    """" (every N steps)": how often a metric was computed (metrics_every), from its logged steps."""
+    gaps = np.diff(np.asarray(steps))
+    return f" (every {int(np.median(gaps))} steps)" if len(gaps) else ""
+
+
 def _shade_pretrain(ax, history):
     pre = [row["step"] for row in history if row.get("phase") == "pretrain"]
     if pre:
@@ -143,7 +149,7 @@ def _grad_norms(plt, history):
     ax.plot(sx, vx, lw=1.8, label="generator ‖∇ₓL_x‖")
     ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_title("gradient norms")
+    ax.set_title("gradient norms on the evaluation batch" + _cadence(sx if len(sx) else sy))
     ax.grid(ls="--", alpha=0.5)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -161,10 +167,10 @@ def _distances(plt, history):
     for key, s, v in curves:
         ax1.plot(s, np.maximum(v, 1e-6), lw=1.8, label=key)
     ax1.set_yscale("log")
-    ax1.set_title("W1 and KL(data ‖ generator)")
+    ax1.set_title("W1 and KL(data ‖ generator)" + (_cadence(curves[0][1]) if curves else ""))
     ax1.legend(fontsize=8)
     ax2.plot(sm, vm, lw=1.8, drawstyle="steps-post")
-    ax2.set_title("modes covered")
+    ax2.set_title("modes covered" + _cadence(sm))
     for ax in (ax1, ax2):
         ax.set_xlabel("step")
         ax.grid(ls="--", alpha=0.5)

@@ -77,6 +77,8 @@ def inception(weights: str, device: torch.device, download: bool = False):
 class ImageGAN(GANGame):
     """Generator (leader) vs discriminator (follower) on an image dataset."""
 
+    self_scheduled_metrics = True  # FID every fid_every steps, whatever metrics_every is
+
     def __init__(self, name="cifar10", dataset="cifar10", root=None, data_root=None, download=False, split="train",
                  image_size=None, classes=None, per_class=None, crop=None, celeba_loader="torchvision",
                  workers=0, cache=True, channels=None, synthetic_size=1024, hflip=False, dequantize=False,

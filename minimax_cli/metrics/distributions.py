@@ -5,7 +5,11 @@
     W1(P̂, Q̂) = min_{π ∈ Π(a, b)} Σ_ij π_ij ‖p_i − q_j‖₂,   a = 1/m, b = 1/n (uniform weights)
 
 solved as a linear program by POT's ``ot.emd2`` (network simplex) on the Euclidean cost matrix
-(scipy's cdist).
+(scipy's cdist). In 1-D the same optimum has a closed form, W1 = ∫ |F_P̂(t) − F_Q̂(t)| dt over the
+empirical CDFs (the monotone coupling is optimal), a sum over the merged sorted samples (the
+algorithm of scipy.stats.wasserstein_distance): equal to the linear program's value to rounding, in
+O(n log n) instead of a network simplex on an m×n cost matrix (0.1 ms instead of ~15 ms at m = n = 512).
+POT and scipy are imported only where used (about a second of start-up).
 
 ``kl`` — KL(p_data ‖ p_gen) from Gaussian kernel density estimates on a grid (d ≤ 2):
 
@@ -16,7 +20,7 @@ a Riemann sum over a regular grid of spacing ΔV covering the data. Both densiti
 the same h, so a perfect generator scores ≈ 0 (smoothing one side only would not). ε (a density
 floor, default 1e-10) keeps a missed mode finite: a mode of mass w with no generated samples
 contributes about w·log(p/ε). The KDE on the grid is exact (no binning): the product kernel makes
-it a matrix product Kₓᵀ K_y / n.
+it a matrix product Kₓᵀ K_y / n (evaluated with torch, one thread's vectorized exp, float64).
 
 ``modes_covered`` / ``high_quality_frac`` — the standard MoG GAN diagnostics (Metz et al. 2017,
 Srivastava et al. 2017; the coverage rule is PacGAN's "≥ 20 of 2,500 samples" threshold for 25
@@ -31,9 +35,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import ot
 import torch
-from scipy.spatial.distance import cdist
 
 
 def _np(a) -> np.ndarray:
@@ -47,26 +49,44 @@ def _np(a) -> np.ndarray:
 def w1(p, q) -> float:
     """Exact W1 between the uniform empirical measures on the rows of p (m, d) and q (n, d)."""
     p, q = _np(p), _np(q)
+    if p.shape[1] == 1 and q.shape[1] == 1:
+        return _w1_sorted(p[:, 0], q[:, 0])
+    import ot
+    from scipy.spatial.distance import cdist
+
     a = np.full(len(p), 1.0 / len(p))
     b = np.full(len(q), 1.0 / len(q))
     cost = cdist(p, q)  # exact differences (ot.dist's |a|² + |b|² − 2ab form loses ~1e-8 to cancellation)
     return float(ot.emd2(a, b, cost, numItermax=10_000_000))
 
 
+def _w1_sorted(p: np.ndarray, q: np.ndarray) -> float:
+    """1-D W1 = Σ over the gaps of the merged sorted samples of |F_p − F_q| · gap."""
+    p, q = np.sort(p), np.sort(q)
+    points = np.sort(np.concatenate([p, q]))
+    gaps = np.diff(points)
+    cdf_p = np.searchsorted(p, points[:-1], side="right") / len(p)
+    cdf_q = np.searchsorted(q, points[:-1], side="right") / len(q)
+    return float(np.sum(np.abs(cdf_p - cdf_q) * gaps))
+
+
 # -- KDE and KL on a grid ------------------------------------------------------------------------------
 def kde_on_grid(samples, axes: list[np.ndarray], bandwidth) -> np.ndarray:
     """Gaussian KDE of samples (n, d) at the grid spanned by ``axes`` (d = 1 or 2), shape
     (len(axes[0]),) or (len(axes[0]), len(axes[1])); ``bandwidth``: a number or one per axis."""
-    s = _np(samples)
+    s = torch.as_tensor(_np(samples))
     d = s.shape[1]
     if d != len(axes) or d > 2:
         raise ValueError(f"kde_on_grid supports 1-D and 2-D data with one axis per dimension (got d={d})")
     h = np.broadcast_to(np.asarray(bandwidth, dtype=np.float64), (d,))
-    kernels = [np.exp(-0.5 * ((ax[None, :] - s[:, j:j + 1]) / h[j]) ** 2) / (math.sqrt(2 * math.pi) * h[j])
-               for j, ax in enumerate(axes)]
+    kernels = []
+    for j, ax in enumerate(axes):  # φ_h(g - s) for every (sample, grid point), in place on one buffer
+        k = torch.as_tensor(np.asarray(ax, dtype=np.float64))[None, :] - s[:, j:j + 1]
+        k.mul_(1.0 / h[j]).square_().mul_(-0.5).exp_().mul_(1.0 / (math.sqrt(2 * math.pi) * h[j]))
+        kernels.append(k)
     if d == 1:
-        return kernels[0].mean(0)
-    return kernels[0].T @ kernels[1] / len(s)
+        return kernels[0].mean(0).numpy()
+    return (kernels[0].T @ kernels[1]).div_(len(s)).numpy()
 
 
 def kl_on_grid(p: np.ndarray, q: np.ndarray, cell: float, floor: float = 1e-10) -> float:

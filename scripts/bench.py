@@ -1,0 +1,237 @@
+"""`make bench`: every speed target of issue 15 in one table, each measured as a ratio in the same
+run (except the headline command's seconds, which the target states in seconds).
+
+    python scripts/bench.py [--quick] [--skip headline,busy,metrics,mog,lead,starts] [--details]
+
+Rows (the scripts named hold the details and can be run alone):
+
+1. headline   `minimax train algo=hessianfr game=mog` with its defaults, the whole process's wall
+              seconds (target ≤ 60 s on an idle 2-core machine: the load average is printed beside
+              it) and the share of its loop spent on evaluation metrics.
+2. busy       the same command for ``--busy-steps`` steps while two other CPU-bound processes run:
+              the loop's wall time at the default thread count over ``hardware.threads=1`` (≤ 1.5×).
+3. metrics    every game at its defaults (image GANs excepted: they need datasets): the share of
+              the loop's wall time spent on evaluation metrics (summary.json ``metrics_time_s`` /
+              ``wall_time_s``; ≤ 10%). Neural games run ``--metrics-steps`` steps.
+4. first order  GDA's step over a plain PyTorch GDA loop on seed 000's MoG nets (bench_mog.py; ≤ 1.1×).
+5. precond    Adam / RMSprop updates over torch.optim's on 8.1M parameters (bench_lead.py; ≤ 1.1×);
+              Adam and LEAD-Adam iterations over seed 002's reference code (≤ 1.0×; needs the
+              reference checkout, see bench_lead.py).
+6. starts     10,000 starts × 1,000 steps on g3, GDA and FR, over a hand-vectorized loop
+              (bench_starts.py; ≤ 2×).
+7. second order  per-step time of FR/HessianFR/LEAD over GDA's (bench_mog.py), with the counted
+              grad-equivalents beside (they must not get worse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+HEADLINE = ["algo=hessianfr", "game=mog"]
+ANALYTIC_GAMES = ["g1", "g2", "g3", "bilinear", "bilinear_random", "quadratic", "quadratic_gs", "poly53", "poly54",
+                  "torus", "dirac", "dirac_ns", "tau_example1", "tau_example2", "covariance", "covariance_quad"]
+NEURAL_GAMES = ["mog"]
+SECOND_ORDER = ["fr_cg1", "hessianfr_cg1", "hessianfr_dg", "lead_adam"]
+
+
+def load() -> str:
+    return "load average " + " / ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def train(overrides: list[str], env: dict | None = None, timeout: float = 900) -> tuple[dict, float]:
+    """One `minimax train` process; (its summary.json, the process's wall seconds)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "minimax_cli", "train", *overrides, f"hydra.run.dir={run}",
+                               "progress=false"], cwd=REPO, env={**os.environ, **(env or {})}, capture_output=True,
+                              text=True, timeout=timeout)
+        seconds = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise SystemExit(f"bench: `minimax train {' '.join(overrides)}` failed:\n{proc.stderr[-2000:]}")
+        return json.loads((run / "summary.json").read_text()), seconds
+
+
+def share(summary: dict) -> float:
+    return summary["metrics_time_s"] / max(summary["wall_time_s"], 1e-9)
+
+
+def row(item: str, what: str, value: str, target: str, ok: bool | None) -> dict:
+    return {"item": item, "what": what, "value": value, "target": target,
+            "ok": "" if ok is None else ("✓" if ok else "✗")}
+
+
+# -- the measurements ------------------------------------------------------------------------------------
+def headline() -> list[dict]:
+    before = load()
+    summary, seconds = train(HEADLINE)
+    m = summary.get("metrics", {})
+    what = (f"`minimax train {' '.join(HEADLINE)}` ({summary['step']} steps, {before}; "
+            f"w1 {m.get('w1', float('nan')):.3g}, kl {m.get('kl', float('nan')):.3g}, modes {m.get('modes_covered')}, "
+            f"‖∇ₓ‖ {m.get('grad_norm/x', float('nan')):.2g}, ‖∇ᵧ‖ {m.get('grad_norm/y', float('nan')):.2g})")
+    return [row("1", what, f"{seconds:.1f} s", "≤ 60 s (idle 2 cores)", seconds <= 60),
+            row("1, 3", "its evaluation metrics / loop wall time", f"{100 * share(summary):.1f}%", "≤ 10%",
+                share(summary) <= 0.10)]
+
+
+def busy(steps: int, repeat: int) -> list[dict]:
+    spin = "import time\nt = time.time() + {}\nwhile time.time() < t: pass".format(3600)
+    hogs = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(2)]
+    try:
+        times = {"default": [], "1": []}
+        for _ in range(repeat):
+            for threads in times:
+                extra = [] if threads == "default" else [f"hardware.threads={threads}"]
+                summary, _ = train([*HEADLINE, f"steps={steps}", "plot=false", "tensorboard=false", *extra])
+                times[threads].append(summary["wall_time_s"])
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    default, one = min(times["default"]), min(times["1"])
+    ratio = default / one
+    from minimax_cli.cpus import default_threads
+
+    return [row("2", f"{steps} steps of the headline while 2 CPU-bound processes run: default threads "
+                     f"({default_threads()}) {default:.1f} s / threads=1 {one:.1f} s (best of {repeat})",
+                f"{ratio:.2f}×", "≤ 1.5×", ratio <= 1.5)]
+
+
+def metrics_shares(neural_steps: int) -> list[dict]:
+    rows, worst = [], (0.0, "")
+    for game in ANALYTIC_GAMES + NEURAL_GAMES:
+        extra = [f"steps={neural_steps}"] if game in NEURAL_GAMES else []
+        summary, _ = train([f"game={game}", "plot=false", "tensorboard=false", *extra])
+        s = share(summary)
+        rows.append(f"{game} {100 * s:.1f}%")
+        worst = max(worst, (s, game))
+    return [row("3", "evaluation metrics / loop wall time at each game's defaults: " + ", ".join(rows),
+                f"{100 * worst[0]:.1f}% (worst: {worst[1]})", "≤ 10%", worst[0] <= 0.10)]
+
+
+def mog(rounds: int) -> tuple[list[dict], str]:
+    import bench_mog
+
+    rows = bench_mog.measure(["plain", "gda", *SECOND_ORDER], rounds, 3, [])
+    gda = rows["gda"]
+    ratio = gda["ms"] / rows["plain"]["ms"]
+    out = [row("4", f"GDA step / plain PyTorch GDA loop (seed 000's MoG nets, batch 5,000, 1 thread; "
+                    f"{gda['ms']:.1f} vs {rows['plain']['ms']:.1f} ms CPU)", f"{ratio:.2f}×", "≤ 1.1×", ratio <= 1.1)]
+    eq = gda["grads"] + 2 * gda["hvps"]
+    for name in SECOND_ORDER:
+        r = rows[name]
+        out.append(row("7", f"{name} step / GDA step (grad-equivalents {(r['grads'] + 2 * r['hvps']) / eq:.1f}×)",
+                       f"{r['ms'] / gda['ms']:.2f}×", "as before or better", None))
+    return out, bench_mog.table(rows)
+
+
+def lead(rounds: int, reference: Path) -> tuple[list[dict], str]:
+    import bench_lead
+
+    pre = bench_lead.interleave(bench_lead.precond_cases(bench_lead.N_PARAMS), max(rounds, 5), 3, time.process_time)
+    out = []
+    for kind in ("adam", "rmsprop"):
+        ratio = pre[f"{kind}: minimax"] / pre[f"{kind}: torch.optim"]
+        out.append(row("5", f"{kind} update / torch.optim's (8.1M parameters)", f"{ratio:.2f}×", "≤ 1.1×", ratio <= 1.1))
+    details = bench_lead.precond_table(pre)
+    if reference.exists():
+        cases = {"Adam: reference": bench_lead.load_reference(reference, "adam"),
+                 "Adam: minimax": bench_lead.minimax_step(0.0),
+                 "LEAD-Adam: reference": bench_lead.load_reference(reference, "adam_lsd"),
+                 "LEAD-Adam: minimax": bench_lead.minimax_step(bench_lead.ALPHA)}
+        times = bench_lead.interleave(cases, rounds, 1, time.process_time)
+        for label in ("Adam", "LEAD-Adam"):
+            ratio = times[f"{label}: minimax"] / times[f"{label}: reference"]
+            out.append(row("5", f"{label} iteration / seed 002's reference (3×2000 ReLU, batch 256)",
+                           f"{ratio:.2f}×", "≤ 1.0×", ratio <= 1.0))
+        details += "\n\n" + bench_lead.lead_table(times)
+    else:
+        out.append(row("5", f"LEAD-Adam / Adam vs seed 002's reference: no checkout at {reference}", "—", "≤ 1.0×", None))
+    return out, details
+
+
+def starts(repeat: int, steps: int) -> tuple[list[dict], str]:
+    import torch
+
+    import bench_starts
+
+    torch.set_num_threads(1)
+    rows = [bench_starts.compare(name, hand, 10_000, steps, repeat, time.process_time, 0.0)
+            for name, hand in (("gda", bench_starts.hand_gda), ("fr", bench_starts.hand_fr))]
+    out = [row("6", f"g3, 10,000 starts × {steps} steps, {r['algo'].upper()}: runner {r['runner_ms']:.2f} ms/step / "
+                    f"hand-vectorized loop {r['hand_ms']:.2f}", f"{r['ratio']:.2f}×", "≤ 2×", r["ratio"] <= 2.0)
+           for r in rows]
+    return out, bench_starts.table(rows)
+
+
+BEGIN, END = "<!-- bench.py table: begin -->", "<!-- bench.py table: end -->"
+
+
+def write_readme(path: Path, lines: list[str], started: str) -> None:
+    """Replace the table between README's bench markers (BEGIN ... END) by this run's."""
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"bench: {path} has no {BEGIN} ... {END} block to replace")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    stamp = time.strftime("%Y-%m-%d")
+    body = "\n".join([f"Measured {stamp} by `make bench` ({started} at the start):", "", *lines])
+    path.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and steps (a smoke run of the table)")
+    parser.add_argument("--skip", default="", help="comma list of: headline, busy, metrics, mog, lead, starts")
+    parser.add_argument("--details", action="store_true", help="also print each benchmark's own table")
+    parser.add_argument("--busy-steps", type=int, default=20)
+    parser.add_argument("--metrics-steps", type=int, default=300, help="steps of the neural games' runs")
+    parser.add_argument("--reference", type=Path, default=Path("/tmp/Least_action_dynamics_minmax/Gaussians_py3.py"))
+    parser.add_argument("--readme", type=Path, help="replace the table between the bench markers of this file")
+    args = parser.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    quick = args.quick
+    started = load()
+    print(f"minimax benchmarks ({started} at the start; CPU times are the process's, one thread)")
+    rows, details = [], []
+    if "headline" not in skip:
+        rows += headline()
+    if "busy" not in skip:
+        rows += busy(5 if quick else args.busy_steps, 1 if quick else 2)
+    if "metrics" not in skip:
+        rows += metrics_shares(100 if quick else args.metrics_steps)
+    if "mog" not in skip:
+        r, d = mog(3 if quick else 9)
+        rows, details = rows + r, details + [d]
+    if "lead" not in skip:
+        r, d = lead(1 if quick else 3, args.reference)
+        rows, details = rows + r, details + [d]
+    if "starts" not in skip:
+        r, d = starts(1 if quick else 3, 100 if quick else 1000)
+        rows, details = rows + r, details + [d]
+    lines = ["| item | measured | value | target | |", "|---|---|---:|---|---|"]
+    lines += [f"| {r['item']} | {r['what']} | {r['value']} | {r['target']} | {r['ok']} |"
+              for r in sorted(rows, key=lambda r: r["item"])]
+    print("\n" + "\n".join(lines))
+    print(f"\n({load()} at the end)")
+    if args.readme:
+        write_readme(args.readme, lines, started)
+    if args.details:
+        for d in details:
+            print("\n" + d)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

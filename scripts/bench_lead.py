@@ -1,0 +1,213 @@
+"""Seed 002's scale: preconditioner updates against torch.optim, and LEAD-Adam / Adam iterations
+against the seed 002 reference implementation, measured interleaved in one process.
+
+    python scripts/bench_lead.py [--reference PATH] [--rounds 3] [--block 2] [--wall] [--skip-reference]
+
+1. Preconditioners (``minimax_cli/algos/precond.py``) on one flat vector of 8.1M float32
+   parameters (seed 002's 3×2000 ReLU generator): our Adam and RMSprop step, Δ = −lr·P(g) and
+   p + Δ, against ``torch.optim.Adam`` / ``torch.optim.RMSprop`` (default settings: the for-loop
+   implementation on CPU) updating the same parameters in place. Target: ≤ 1.1×.
+2. The 8-Gaussians setting of seed 002's ``Gaussians_py3.py`` (3×2000 ReLU networks, latent 64,
+   batch 256, the non-saturating loss of its ``non_zero_sum`` mode, lr 3e-4, Adam betas (0.5, 0.9)
+   and α = 0.6 for LEAD-Adam): one iteration of the reference (its module-level loop body, one
+   discriminator and one generator update, with ``update_rule`` 'adam' or 'adam_lsd') against one
+   step of ``algo=lead_adam`` (alternating, the coupling inside Adam; α = 0 for Adam). The reference
+   is read from ``--reference`` (default /tmp/Least_action_dynamics_minmax/Gaussians_py3.py, a
+   checkout of ReyhaneAskari/Least_action_dynamics_minmax): never copied into this repository,
+   its classes and set-up are executed as they are with ``use_cuda = False`` and without its plots
+   and prints. Target: ≤ 1.0×.
+
+Times are the process's CPU time with one thread (``--wall``: wall time); every case runs
+``--block`` iterations per turn, the cases take turns for ``--rounds`` rounds; medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
+
+DEFAULT_REFERENCE = Path("/tmp/Least_action_dynamics_minmax/Gaussians_py3.py")
+PRECOND_TARGET, LEAD_TARGET = 1.1, 1.0
+N_PARAMS = 8_136_002          # seed 002's generator: 64→2000→2000→2000→2 (weights and biases)
+LR, ALPHA, BATCH = 3e-4, 0.6, 256
+
+
+def interleave(cases: dict, rounds: int, block: int, clock) -> dict:
+    """Median seconds per call of each case, the cases taking turns ``block`` calls at a time."""
+    for fn in cases.values():       # warm-up
+        fn()
+    times = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, fn in cases.items():
+            t0 = clock()
+            for _ in range(block):
+                fn()
+            times[name].append((clock() - t0) / block)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+# -- 1. preconditioners ------------------------------------------------------------------------------
+def precond_cases(n: int) -> dict:
+    import torch
+
+    from minimax_cli.algos.precond import Precond
+
+    gen = torch.Generator().manual_seed(0)
+    g = torch.randn(n, generator=gen)
+    cases = {}
+    for kind, ours_spec, make_opt in (
+            ("adam", {"kind": "adam", "beta1": 0.5, "beta2": 0.9, "eps": 1e-8},
+             lambda p: torch.optim.Adam([p], lr=LR, betas=(0.5, 0.9), eps=1e-8)),
+            ("rmsprop", {"kind": "rmsprop", "beta2": 0.99, "eps": 1e-8},
+             lambda p: torch.optim.RMSprop([p], lr=LR, alpha=0.99, eps=1e-8))):
+        pc = Precond.build(ours_spec)
+        box = {"p": torch.randn(n, generator=gen), "st": pc.init(g)}
+
+        def ours(pc=pc, box=box):
+            delta, box["st"] = pc.step(g, box["st"], LR)
+            box["p"] = box["p"] + delta
+
+        param = torch.nn.Parameter(torch.randn(n, generator=gen))
+        param.grad = g.clone()
+        opt = make_opt(param)
+        cases[f"{kind}: torch.optim"] = opt.step
+        cases[f"{kind}: minimax"] = ours
+    return cases
+
+
+def precond_table(times: dict) -> str:
+    lines = ["| update (8.1M float32 parameters) | torch.optim ms | minimax ms | minimax / torch.optim | target |",
+             "|---|---:|---:|---:|---|"]
+    for kind in ("adam", "rmsprop"):
+        ref, ours = times[f"{kind}: torch.optim"], times[f"{kind}: minimax"]
+        ratio = ours / ref
+        lines.append(f"| {kind} | {ref * 1e3:.1f} | {ours * 1e3:.1f} | {ratio:.2f}× | ≤ {PRECOND_TARGET:g}× "
+                     f"{'✓' if ratio <= PRECOND_TARGET else '✗'} |")
+    return "\n".join(lines)
+
+
+# -- 2. the reference implementation -------------------------------------------------------------------
+def load_reference(path: Path, update_rule: str):
+    """The reference script's set-up executed in a fresh namespace (CPU, no plots, no prints),
+    and its loop body as a function of no arguments (one iteration)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    setup, loop = [], None
+    for node in tree.body:
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id == "iteration":
+            loop = node
+            continue
+        setup.append(node)
+    if loop is None:
+        raise SystemExit(f"{path}: no `for iteration in ...` training loop found")
+    overrides = {"use_cuda": False, "update_rule": update_rule, "_batch_size": BATCH}
+
+    class Override(ast.NodeTransformer):
+        def visit_Assign(self, node):
+            if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and node.targets[0].id in overrides:
+                return ast.copy_location(ast.Assign(targets=node.targets, value=ast.Constant(
+                    overrides[node.targets[0].id])), node)
+            return node
+
+    module = ast.fix_missing_locations(Override().visit(ast.Module(body=setup, type_ignores=[])))
+    body = [stmt for stmt in loop.body if not _reports(stmt)]
+    assigned = sorted({n.id for stmt in body for n in ast.walk(stmt)
+                       if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)})
+    func = ast.FunctionDef(name="_iteration", args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[],
+                                                                  defaults=[]),
+                           body=[ast.Global(names=assigned)] + body, decorator_list=[], returns=None, type_params=[])
+    iteration = ast.fix_missing_locations(ast.Module(body=[func], type_ignores=[]))
+    namespace = {"__name__": "lead_reference"}
+    import matplotlib
+
+    matplotlib.use("Agg")
+    with warnings.catch_warnings():  # the reference's own deprecation warnings (add_(Number, Tensor), .backward)
+        warnings.simplefilter("ignore", UserWarning)
+        exec(compile(module, str(path), "exec"), namespace)
+    exec(compile(iteration, str(path), "exec"), namespace)
+    body = namespace["_iteration"]
+
+    def one_iteration():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            body()
+
+    return one_iteration
+
+
+def _reports(stmt) -> bool:
+    """The loop's print and its every-100-iterations plot (not part of an iteration's work)."""
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and getattr(stmt.value.func, "id", "") == "print":
+        return True
+    return isinstance(stmt, ast.If) and "iteration" in ast.unparse(stmt.test)
+
+
+def minimax_step(alpha: float):
+    import torch
+
+    from minimax_cli.config import build, compose
+    from minimax_cli.oracle import CostMeter, Oracle
+
+    cfg = compose(["+experiment=lead_ring8", "algo=lead_adam", f"algo.lr_x={LR}", f"algo.lr_y={LR}",
+                   f"algo.alpha_x={alpha}", f"algo.alpha_y={alpha}", "game.loss.kind=non_saturating",
+                   f"game.batch.size={BATCH}", "algo.precond={kind:adam,beta1:0.5,beta2:0.9,eps:1e-8,bias_correction:true}"])
+    game, algo = build(cfg.game, "game"), build(cfg.algo, "algo")
+    game.setup(torch.device("cpu"), torch.float32, 0)
+    x0, y0 = game.initial_points()
+    box = {"state": algo.init(x0[0], y0[0], Oracle(game, game.sample(0))), "t": 0}
+
+    def step():
+        box["t"] += 1
+        box["state"], _ = algo.step(box["state"], Oracle(game, game.sample(box["t"]), CostMeter()))
+
+    return step
+
+
+def lead_table(times: dict) -> str:
+    lines = ["| iteration (3×2000 ReLU nets, batch 256) | reference s | minimax s | minimax / reference | target |",
+             "|---|---:|---:|---:|---|"]
+    for label in ("Adam", "LEAD-Adam"):
+        ref, ours = times[f"{label}: reference"], times[f"{label}: minimax"]
+        ratio = ours / ref
+        lines.append(f"| {label} | {ref:.3f} | {ours:.3f} | {ratio:.2f}× | ≤ {LEAD_TARGET:g}× "
+                     f"{'✓' if ratio <= LEAD_TARGET else '✗'} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
+                        help="Gaussians_py3.py of ReyhaneAskari/Least_action_dynamics_minmax")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--block", type=int, default=2)
+    parser.add_argument("--wall", action="store_true", help="wall-clock time instead of the process's CPU time")
+    parser.add_argument("--skip-reference", action="store_true", help="only the preconditioner table")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    clock = time.perf_counter if args.wall else time.process_time
+    print(f"1 thread, median {'wall' if args.wall else 'CPU'} time, {args.rounds} interleaved rounds")
+    print(precond_table(interleave(precond_cases(N_PARAMS), max(args.rounds, 5), 3, clock)))
+    if args.skip_reference:
+        return 0
+    if not args.reference.exists():
+        print(f"\n(no reference at {args.reference}: fetch ReyhaneAskari/Least_action_dynamics_minmax there to compare "
+              "LEAD-Adam and Adam iterations)")
+        return 0
+    cases = {"Adam: reference": load_reference(args.reference, "adam"), "Adam: minimax": minimax_step(0.0),
+             "LEAD-Adam: reference": load_reference(args.reference, "adam_lsd"), "LEAD-Adam: minimax": minimax_step(ALPHA)}
+    print()
+    print(lead_table(interleave(cases, args.rounds, args.block, clock)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
