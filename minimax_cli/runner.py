@@ -333,18 +333,19 @@ class Runner:
         if self.seeds is not None:
             vstep = vmap(lambda s, b: self._step(s, b, 0), chunk_size=self.seed_chunk)
 
-            def step(state, t, known):
+            def step(state, t, known=None):
                 game.before_step(state["x"], state["y"], t)
                 new, info = vstep(state, self._draw(t))
                 self._per_chunk_cost()
                 return new, info, None, None
         elif self.batched and fuse_norm:
-            step = lambda state, t, known: vmap(self._step_and_field)(state, known)  # noqa: E731
+            step = lambda state, t, known=None: vmap(self._step_and_field)(
+                state, vmap(self._field_at)(state) if known is None else known)  # noqa: E731
         elif self.batched:
             vstep = vmap(lambda s: self._step(s, None, 0))
-            step = lambda state, t, known: (*vstep(state), None, None)  # noqa: E731
+            step = lambda state, t, known=None: (*vstep(state), None, None)  # noqa: E731
         else:
-            def step(state, t, known):
+            def step(state, t, known=None):
                 game.before_step(state["x"], state["y"], t)
                 return (*self._step(state, game.sample(t), t), None, None)
         return step

@@ -212,7 +212,7 @@ def estimate(variants: list[Variant], steps: int = 5, warmup: int = 2) -> list[d
             for t in range(warmup + steps):      # interleaved: a loaded machine slows both alike
                 for key, (state, step) in steppers.items():
                     t0 = time.perf_counter()
-                    steppers[key][0], _, _ = step(state, t + 1)
+                    steppers[key][0], *_ = step(state, t + 1)
                     times[key].append(time.perf_counter() - t0)
             for key in runs:
                 per_step[key].append(statistics.median(times[key][warmup:]))

@@ -149,7 +149,8 @@ def test_a_seed_that_diverged_in_pretraining_stays_stopped_in_the_main_phase():
 
 def test_all_seeds_converged_stops_the_run():
     game = stacked(SATURATING, [0, 1])
-    result = Runner(game, GDA(lr_x=0.05, lr_y=0.05), steps=50, log_every=5, tol=1e3, progress=False).run()
+    result = Runner(game, GDA(lr_x=0.05, lr_y=0.05), steps=50, log_every=5, check_every=5, tol=1e3,
+                    progress=False).run()
     assert result.status == "converged" and result.step == 5
     assert result.start_status.tolist() == [CONVERGED, CONVERGED]
 
@@ -234,7 +235,7 @@ CKPT = ["game=mog", "game.batch.mode=fresh", "game.batch.size=32", "game.generat
         "algo=fr", "algo.lr_x=0.001", "algo.lr_y=0.001", "algo.precond=rmsprop", "algo.mixed=fd",
         "algo.solver.kind=cg", "algo.solver.iters=2", "algo.solver.adaptive=true", "ema=0.9",
         "pretrain.steps=5", "+algo@pretrain.algo=gda_alt", "pretrain.algo.lr_x=0.001", "pretrain.algo.precond=adam",
-        "seeds=3", "log_every=5", "plot=false", "tensorboard=false", "progress=false"]
+        "seeds=3", "log_every=5", "metrics_every=5", "plot=false", "tensorboard=false", "progress=false"]
 
 
 def _rows(run_dir):
