@@ -9,6 +9,7 @@ One table format serves both:
       name: fr_mog1d                        # experiment's (top level), which replaces the game's
       source: seed 000 §6.2.1, App. D.2     # one line: where the values come from (docs/setups.md)
       strict: true                          # an algorithm not under `algos` is an error (false: `all` only)
+      names: {gda: SGA}                     # optional: the paper's names of planned options (error lines)
       run: {steps: 2000, log_every: 100}    # keys outside algo the setup brings, by dot path (a game's yaml
                                             # cannot set them otherwise), e.g. hardware.threads
       all:                                  # every algorithm, where its config has the key
@@ -135,10 +136,7 @@ def resolve(cfg: DictConfig, overrides=(), choices=None) -> Resolution:
         _check_table(table, origin)
         names = planned(table)
         if option not in names and table.get("strict", False):
-            raise ConfigError(
-                f"{origin} plans for algo={', '.join(names)} ({table.get('source', 'docs/setups.md')}); "
-                f"algo={option} is not one of them: choose one of those, or add setup.strict=false to run "
-                f"{option} with the setup's common values (setup.all) and its own yaml for the rest")
+            raise ConfigError(_not_planned(table, origin, names, option))
         _apply_algo(cfg.algo, "algo", table, option, origin, user, res.sources)
         pre = OmegaConf.select(cfg, "pretrain.algo", default=None)
         if isinstance(pre, DictConfig) and not from_experiment:
@@ -165,11 +163,30 @@ def apply(cfg: DictConfig, overrides=(), choices=None) -> DictConfig:
     return resolve(cfg, overrides, choices).cfg
 
 
+def _not_planned(table: DictConfig, origin: str, names: list[str], option: str) -> str:
+    """The error line for an algorithm a strict table does not plan for. ``setup.names`` gives the
+    paper's own names of the planned options, so a paper name that is another option here (seed
+    004's "SGA", simultaneous gradient ascent, is algo=gda; algo=sga is symplectic gradient
+    adjustment) is pointed out rather than left to look like a missing algorithm."""
+    paper = {str(k): str(v) for k, v in (table.get("names") or {}).items()}
+    listing = ", ".join(f"{n} ({paper[n]})" if n in paper else n for n in names)
+    same = [n for n in names if paper.get(n, "").lower() == option.lower()]
+    clash = (f" (the paper's {paper[same[0]]} is algo={same[0]} here; minimax's {option} is another method, "
+             f"conf/algo/{option}.yaml)" if same else "")
+    return (f"{origin} plans for algo={listing} ({table.get('source', 'docs/setups.md')}); "
+            f"algo={option} is not one of them{clash}: choose one of those, or add setup.strict=false to run "
+            f"{option} with the setup's common values (setup.all) and its own yaml for the rest")
+
+
 def _check_table(table: DictConfig, origin: str) -> None:
-    allowed = {"name", "source", "strict", "run", "all", "algos"}
+    allowed = {"name", "source", "strict", "run", "all", "algos", "names"}
     unknown = sorted(set(map(str, table.keys())) - allowed)
     if unknown:
         raise ConfigError(f"{origin}: unknown setup key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+    stray = sorted(set(map(str, (table.get("names") or {}).keys())) - set(planned(table)))
+    if stray:
+        raise ConfigError(f"{origin}: setup.names.{stray[0]} names an algorithm the setup does not plan for "
+                          f"(planned: {', '.join(planned(table))})")
 
 
 def _choice(choices, group: str):

@@ -13,7 +13,7 @@ A *traceback* is a Python traceback anywhere in a fault's output (or an exceptio
 a *run lost* is a run directory that existed before the drill and changed, or a run a fault started
 that ended without summary.json or with an unreadable checkpoint. Exit 1 unless tracebacks, runs
 lost and unexpected outcomes are all 0. ``--quick`` (CI) leaves out the slower child-process faults
-that tests/test_faults.py also covers (SLURM's pre-timeout signal, a concurrent resume).
+that tests/test_faults.py also covers (SLURM's pre-timeout signal to a sweep's job).
 """
 
 from __future__ import annotations

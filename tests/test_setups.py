@@ -13,6 +13,7 @@ import torch
 from minimax_cli import setups
 from minimax_cli.algos.base import player_preconds
 from minimax_cli.config import build, compose, option_names
+from minimax_cli.errors import ConfigError
 
 EXP = "experiment"
 RMSPROP_000 = {"kind": "rmsprop", "beta2": 0.999, "eps": 1e-8, "bias_correction": True}
@@ -130,6 +131,16 @@ def test_an_algorithm_the_setup_does_not_plan_for_is_one_clear_line(cli, runs_ro
     # the documented fallback: the experiment's common values, the algorithm's own yaml for the rest
     hp, _ = effective([f"+{EXP}=fr_mog1d", "algo=sga", "setup.strict=false"])
     assert hp["lr_x"] == hp["lr_y"] == 2e-4 and hp["px"]["kind"] == "rmsprop" and hp["lam"] == 1.0
+
+
+def test_a_paper_name_that_is_another_algorithm_here_is_pointed_out(cli, runs_root):
+    """Seed 004's "SGA" is simultaneous gradient ascent (algo=gda); minimax's sga is Balduzzi et al.'s."""
+    code, _, err = cli("train", f"+{EXP}=ls_ring8", "algo=sga", "seeds=16")
+    assert code == 2 and not runs_root.exists()
+    assert ("plans for algo=gda (SGA), ogda (OMD), pm, iu, co" in err
+            and "(the paper's SGA is algo=gda here; minimax's sga is another method, conf/algo/sga.yaml)" in err)
+    with pytest.raises(ConfigError, match=r"setup.names.eg names an algorithm the setup does not plan for"):
+        effective([f"+{EXP}=ls_ring8", "algo=gda", "+setup.names.eg=EG"])
 
 
 def test_the_command_line_wins_and_keeps_the_rest_of_the_setup():
