@@ -161,6 +161,7 @@ class Comm:
 
 
 _COMM: Comm | None = None
+_FAILED = False   # this rank reported a failure (report_failure)
 
 
 def agree_on_signal(signum: int) -> int:
@@ -226,15 +227,30 @@ def init(hw) -> Comm:
 
 
 def _shutdown() -> None:
+    """Leave the process group while the interpreter is whole. Gloo ranks whose runs went well
+    first meet (bounded by hardware.timeout_s, at most 60 s), so no rank tears its connections down
+    while a peer's worker threads still use them; and our references to the groups go before the
+    groups, so destroy_process_group really destroys them here rather than during interpreter
+    finalization (where gloo's threads abort the process now and then: SIGABRT, "terminate called
+    without an active exception", 1 exit in 10 under load after runs that had all finished)."""
     global _COMM
+    import gc
+
     import torch.distributed as dist
 
+    comm, _COMM = _COMM, None
     if dist.is_initialized():
+        if comm is not None and comm.backend == "gloo" and not _FAILED:
+            try:
+                dist.monitored_barrier(timeout=datetime.timedelta(seconds=min(comm.timeout_s, 60.0)))
+            except Exception:  # noqa: BLE001  a peer already gone: leave anyway
+                pass
+        del comm
         try:
             dist.destroy_process_group()
         except Exception:  # noqa: BLE001  at exit, after a failure: nothing left to do
             pass
-    _COMM = None
+        gc.collect()
 
 
 # -- configuration -------------------------------------------------------------------------------------
@@ -379,8 +395,10 @@ class NullLog:
 def report_failure(exc: BaseException, message: str, user_error: bool) -> bool:
     """Tell the launching process (if any) how this rank failed. Returns True for ranks other
     than 0, which must then write nothing into the run directory."""
+    global _FAILED
     if _COMM is None:
         return False
+    _FAILED = True   # no meeting at exit: the peers may be gone or stuck in a collective
     folder = os.environ.get(ERRORS_ENV)
     if not folder and not _COMM.is_main:  # under a bare torchrun: this rank's traceback goes nowhere else
         sys.stderr.write("".join(traceback.format_exception(exc)))

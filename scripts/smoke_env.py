@@ -4,8 +4,8 @@
     python scripts/smoke_env.py --device cuda
 
 Prints the versions that matter, checks them against pyproject.toml's ranges (Python, torch), imports
-every module of minimax_cli, then runs six short CLI runs in a temporary directory (one a resume), each exercising a
-different part of torch:
+every module of minimax_cli, then runs six short CLI runs in a temporary directory (one a resume),
+each exercising a different part of torch:
 
     g3 / GDA           analytic game, float64, vmap over 16 starts
     MoG GAN / FR       torch.func second order: CG on Hessian-vector products (jvp of grad), 6 steps,

@@ -11,7 +11,7 @@ from minimax_cli.errors import ConfigError
 from minimax_cli.games.data.mog import make_dataset
 from minimax_cli.games.gan import GAN
 from minimax_cli.games.nets.mlp import MLP
-from minimax_cli.metrics.distributions import mode_coverage
+from minimax_cli.metrics.distributions import mode_coverage, w1
 from minimax_cli.oracle import Oracle
 from tests.conftest import make_game
 
@@ -62,7 +62,6 @@ def test_w1_sample_count_defaults_to_what_its_estimator_affords():
     assert gan(metrics=metrics).metric_cfg["w1_samples"] == 4096
     assert gan(metrics=metrics, data="ring8").metric_cfg["w1_samples"] == 512
     assert gan(metrics={**metrics, "w1_samples": 100}).metric_cfg["w1_samples"] == 100
-    from minimax_cli.metrics.distributions import w1
     gen = torch.Generator().manual_seed(0)
     ds = make_dataset("mog1d")
     floor = {m: np.mean([w1(ds.sample(m, gen), ds.sample(m, gen)) for _ in range(20)]) for m in (512, 4096)}
