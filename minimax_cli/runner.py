@@ -29,7 +29,7 @@ from torch.utils._pytree import tree_map
 
 from minimax_cli import progress, signals
 from minimax_cli.errors import ConfigError
-from minimax_cli.oracle import CostMeter, Oracle
+from minimax_cli.oracle import CostMeter, Oracle, _plain_grad
 from minimax_cli.trajectory import TrajectoryLog
 
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
@@ -206,6 +206,8 @@ class Runner:
             if mask.device.type == "cpu":  # nothing to synchronize: no per-step copy of the whole state
                 return new if bool(mask) else old
             return tree_map(lambda a, b: torch.where(mask, a, b), new, old)
+        if mask.device.type == "cpu" and bool(mask.all()):  # the usual step: every start moves, no copy
+            return new
         return tree_map(lambda a, b: torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b), new, old)
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -241,7 +243,7 @@ class Runner:
         fuse_norm = can_converge and self.converge_on == "grad_norm" and game.analytic
         step = self.stepper(fuse_norm)
         if fuse_norm and loop.field is None:
-            loop.field = vmap(self._field_at)(loop.state)
+            loop.field = self._fields_at(loop.state)
         bar = progress.phase(self.title, total=self.steps, unit="steps", initial=loop.t, quiet=not self.progress)
         bar.start()
         outcome, ended = None, False
@@ -339,8 +341,12 @@ class Runner:
                 self._per_chunk_cost()
                 return new, info, None, None
         elif self.batched and fuse_norm:
-            step = lambda state, t, known=None: vmap(self._step_and_field)(
-                state, vmap(self._field_at)(state) if known is None else known)  # noqa: E731
+            vstep = vmap(self._step_known)
+
+            def step(state, t, known=None):
+                new, info = vstep(state, self._fields_at(state) if known is None else known)
+                gx, gy = field = self._fields_at(new)
+                return new, info, (gx.pow(2).flatten(1).sum(1) + gy.pow(2).flatten(1).sum(1)).sqrt(), field
         elif self.batched:
             vstep = vmap(lambda s: self._step(s, None, 0))
             step = lambda state, t, known=None: (*vstep(state), None, None)  # noqa: E731
@@ -353,17 +359,31 @@ class Runner:
     def _step(self, state, batch, t):
         return self.algo.step(state, self._oracle(batch, t))
 
-    def _field_at(self, state):
-        return Oracle(self.game, None, CostMeter())._field(state["x"], state["y"])
+    def _fields_at(self, state):
+        """ξ at every start of an analytic game: its losses vmapped, their sums differentiated by
+        plain autograd. The starts are independent, so ∇ of the sum over starts is each start's own
+        gradient, at half the cost of a vmapped torch.func grad (its per-operation wrappers)."""
+        oracle = Oracle(self.game, None, CostMeter())
 
-    def _step_and_field(self, state, field):
+        def summed(loss):
+            return lambda xs, ys: vmap(loss)(xs, ys).sum()
+
+        x, y = state["x"], state["y"]
+        if self.game.zero_sum:   # one backward pass gives both
+            elementwise = getattr(self.game, "f_over_starts", None)   # f written for N starts at once
+            total = summed(oracle.loss_x) if elementwise is None else (lambda xs, ys: elementwise(xs, ys).sum())
+            gx, gy = _plain_grad(total, (0, 1), x, y)
+            return gx, -gy
+        (gx,) = _plain_grad(summed(oracle.loss_x), (0,), x, y)
+        (gy,) = _plain_grad(summed(oracle.loss_y), (1,), x, y)
+        return gx, gy
+
+    def _step_known(self, state, field):
         """One start's step with the field at its state known (computed by the previous step's
-        convergence check), and the field and its norm at the new iterate: analytic games check
-        convergence every step, and an algorithm that starts from ξ(x_t, y_t) gets it for free."""
+        convergence check): analytic games check convergence every step, and an algorithm that
+        starts from ξ(x_t, y_t) gets it for free."""
         oracle = _KnownField(self.game, self.cost, self.precision, state["x"], state["y"], field)
-        new, info = self.algo.step(state, oracle)
-        gx, gy = self._field_at(new)
-        return new, info, (gx.pow(2).sum() + gy.pow(2).sum()).sqrt(), (gx, gy)
+        return self.algo.step(state, oracle)
 
     def checkpoint_payload(self, loop: "_Loop") -> dict:
         """Everything of the loop a resumed run needs to continue bit for bit (tensors, numbers)."""
@@ -594,6 +614,8 @@ class _Loop:
         return self._offset + time.perf_counter() - self._t0
 
     def mark(self, mask: torch.Tensor, status: int, t: int) -> None:
+        if mask.device.type == "cpu" and not bool(mask.any()):   # the usual step: nobody stops
+            return
         self.status = torch.where(mask, torch.full_like(self.status, status), self.status)
         self.stop_step = torch.where(mask, torch.full_like(self.stop_step, t), self.stop_step)
 

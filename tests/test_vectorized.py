@@ -75,3 +75,21 @@ def test_the_convergence_check_never_changes_the_trajectories(tol, converge_on):
     torch.testing.assert_close(other.state["y"], reference.state["y"], rtol=0, atol=0)
     assert other.status == reference.status == "finished"
     assert other.metrics["dist_to_eq"] == reference.metrics["dist_to_eq"]
+
+
+@pytest.mark.parametrize("name", ["g1", "g2", "g3", "poly54", "torus"])
+def test_the_convergence_checks_field_over_all_starts_is_each_starts_own(name):
+    """The runner differentiates the sum of f over starts (elementwise ``f_over_starts``, plain
+    autograd): each start's gradient must be the one a single start's oracle computes."""
+    from minimax_cli.config import build, compose
+    from minimax_cli.oracle import CostMeter, Oracle
+
+    game = build(compose([f"game={name}", "game.starts=[[7.0,5.0],[-3.0,2.0],[0.5,-0.5],[4.0,-6.0]]"]).game, "game")
+    game.setup(torch.device("cpu"), torch.float64, 0)
+    assert callable(getattr(game, "f_over_starts", None))
+    runner = Runner(game, GDA(lr_x=0.01, lr_y=0.01), steps=1, log_every=1, tol=1e-6, progress=False)
+    state = runner.init_state()
+    gx, gy = runner._fields_at(state)
+    for i in range(len(POINTS) - 1):
+        ox, oy = Oracle(game, None, CostMeter()).field(state["x"][i], state["y"][i])
+        torch.testing.assert_close((gx[i], gy[i]), (ox, oy), rtol=1e-15, atol=1e-15)
