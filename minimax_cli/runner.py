@@ -400,8 +400,8 @@ class Runner:
         return "finished"
 
     def _traj_point(self, state):
-        z = torch.cat([self._per_start(state["x"]), self._per_start(state["y"])], -1)
-        return z[: self.plot_starts].detach().clone()
+        k = self.plot_starts   # the plotted starts only (not a copy of every start per step)
+        return torch.cat([self._per_start(state["x"])[:k], self._per_start(state["y"])[:k]], -1).detach()
 
     def _eval_batch(self):
         return None if self.game.analytic else self.game.eval_batch()
