@@ -83,15 +83,23 @@ def precond_cases(n: int) -> dict:
     return cases
 
 
-def precond_table(times: dict) -> str:
-    lines = ["| update (8.1M float32 parameters) | torch.optim ms | minimax ms | minimax / torch.optim | target |",
+def ratio_table(what: str, reference: str, unit: str, labels, times: dict, target: float) -> str:
+    """One row per label: the reference's time, ours (times[f"{label}: {reference}"], ..."minimax"],
+    seconds, shown in ``unit``: ms or s), their ratio and the target."""
+    scale, digits = (1e3, 1) if unit == "ms" else (1.0, 3)
+    lines = [f"| {what} | {reference} {unit} | minimax {unit} | minimax / {reference} | target |",
              "|---|---:|---:|---:|---|"]
-    for kind in ("adam", "rmsprop"):
-        ref, ours = times[f"{kind}: torch.optim"], times[f"{kind}: minimax"]
+    for label in labels:
+        ref, ours = times[f"{label}: {reference}"], times[f"{label}: minimax"]
         ratio = ours / ref
-        lines.append(f"| {kind} | {ref * 1e3:.1f} | {ours * 1e3:.1f} | {ratio:.2f}× | ≤ {PRECOND_TARGET:g}× "
-                     f"{'✓' if ratio <= PRECOND_TARGET else '✗'} |")
+        lines.append(f"| {label} | {ref * scale:.{digits}f} | {ours * scale:.{digits}f} | {ratio:.2f}× "
+                     f"| ≤ {target:g}× {'✓' if ratio <= target else '✗'} |")
     return "\n".join(lines)
+
+
+def precond_table(times: dict) -> str:
+    return ratio_table("update (8.1M float32 parameters)", "torch.optim", "ms", ("adam", "rmsprop"), times,
+                       PRECOND_TARGET)
 
 
 # -- 2. the reference implementation -------------------------------------------------------------------
@@ -171,14 +179,8 @@ def minimax_step(alpha: float):
 
 
 def lead_table(times: dict) -> str:
-    lines = ["| iteration (3×2000 ReLU nets, batch 256) | reference s | minimax s | minimax / reference | target |",
-             "|---|---:|---:|---:|---|"]
-    for label in ("Adam", "LEAD-Adam"):
-        ref, ours = times[f"{label}: reference"], times[f"{label}: minimax"]
-        ratio = ours / ref
-        lines.append(f"| {label} | {ref:.3f} | {ours:.3f} | {ratio:.2f}× | ≤ {LEAD_TARGET:g}× "
-                     f"{'✓' if ratio <= LEAD_TARGET else '✗'} |")
-    return "\n".join(lines)
+    return ratio_table("iteration (3×2000 ReLU nets, batch 256)", "reference", "s", ("Adam", "LEAD-Adam"), times,
+                       LEAD_TARGET)
 
 
 def main(argv=None) -> int:

@@ -91,7 +91,7 @@ def child(args: list[str], env: dict | None = None, limit_bytes: int | None = No
         deadline = time.time() + timeout
         while time.time() < deadline and proc.poll() is None:
             found = [m for m in folder.rglob("metrics.jsonl") if len(m.read_text().splitlines()) >= rows]
-            writer = _writer(found[0]) if found else None
+            writer = holder(found[0]) if found else None
             if writer is not None:   # the process writing the run (a sweep's job runs in a process of its own)
                 os.kill(writer, sig)
                 break
@@ -100,8 +100,8 @@ def child(args: list[str], env: dict | None = None, limit_bytes: int | None = No
     return Outcome(proc.returncode, out)
 
 
-def _writer(path: Path) -> int | None:
-    """The process that has ``path`` open, from /proc."""
+def holder(path: Path) -> int | None:
+    """The process that has ``path`` open (a job writing its metrics.jsonl), from /proc."""
     target = str(path.resolve())
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:

@@ -83,6 +83,11 @@ def load_metrics(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
+def rows_without_time(run_dir: Path) -> list[dict]:
+    """metrics.jsonl without wall_time_s: what an exact resume or twin run must reproduce."""
+    return [{k: v for k, v in r.items() if k != "wall_time_s"} for r in load_metrics(run_dir)]
+
+
 def make_game(cls, dtype=torch.float64, seed=0, **kw):
     game = cls(kw.pop("name", cls.__name__.lower()), **kw)
     game.setup("cpu", dtype, seed)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from minimax_cli.games.data.mog import SampleData, make_dataset
+from minimax_cli.games.data.mog import make_dataset
 from minimax_cli.games.gan import GAN
 from minimax_cli.oracle import Oracle
-from tests.conftest import load_metrics, load_summary, run_dirs
+from tests.conftest import load_metrics, load_summary, rows_without_time, run_dirs
 
 QUIET = ["progress=false", "tensorboard=false", "hardware.threads=1"]
 SMALL_MOG = ["game.batch.size=100", "game.metrics.w1_samples=64", "game.metrics.kl_samples=128",
@@ -72,7 +72,7 @@ def test_a_bad_samples_file_is_one_line_and_no_run(cli, runs_root, tmp_path, mak
     path = tmp_path / "samples.npy"
     make(path)
     line = one_line_error(cli, "game=mog", f"game.data={path}")
-    assert line.startswith(f"minimax: error: game.data: ") and str(path) in line and expected in line, line
+    assert line.startswith("minimax: error: game.data: ") and str(path) in line and expected in line, line
     assert not runs_root.exists()
 
 
@@ -196,10 +196,7 @@ def test_own_networks_train_with_hessianfr_and_resume_exactly(cli, runs_root, tm
     assert code == 0, err
     assert cli("train", *args, "steps=6", f"hydra.run.dir={b}")[0] == 0
 
-    def rows(run):
-        return [{k: v for k, v in r.items() if k != "wall_time_s"} for r in load_metrics(run)]
-
-    assert rows(a) == rows(b) and [r["step"] for r in rows(a)] == [0, 2, 4, 6]
+    assert rows_without_time(a) == rows_without_time(b) and [r["step"] for r in rows_without_time(a)] == [0, 2, 4, 6]
     assert load_summary(a)["cost"]["hvps_per_step"] > 0
 
 

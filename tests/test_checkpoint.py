@@ -2,13 +2,12 @@
 
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from tests.conftest import kill_resume_and_twin, load_metrics, load_summary
+from tests.conftest import kill_resume_and_twin, load_summary, rows_without_time
 
 TOY = ["game=g3", "game.starts=[[7.0,5.0],[2.0,-1.0],[-3.0,3.0]]", "algo=fr", "algo.solver.kind=cg",
        "algo.solver.iters=1", "algo.solver.adaptive=true", "algo.mixed=fd", "algo.precond=rmsprop",
@@ -19,10 +18,6 @@ GAN = ["game=mog", "game.batch.mode=fresh", "game.batch.size=64", "game.generato
        "algo.solver.kind=cg", "algo.solver.iters=2", "algo.solver.adaptive=true", "ema=0.9",
        "pretrain.steps=15", "+algo@pretrain.algo=gda_alt", "pretrain.algo.lr_x=0.001",
        "pretrain.algo.precond=adam", "log_every=10", "checkpoint_every=20", "plot=false", "tensorboard=false"]
-
-
-def rows_without_time(run_dir: Path) -> list[dict]:
-    return [{k: v for k, v in r.items() if k != "wall_time_s"} for r in load_metrics(run_dir)]
 
 
 def test_resume_continues_a_run_exactly(cli, tmp_path):

@@ -21,25 +21,14 @@ from pathlib import Path
 import pytest
 
 from minimax_cli import report
-from tests.conftest import REPO, load_metrics, load_summary
+from scripts.fault_drill import holder
+from tests.conftest import REPO, load_summary, rows_without_time
 
 SEARCHPATH = f"hydra.searchpath=[file://{REPO}/tests/conf]"
 #: 3 games x 2 algorithms x 2 seeds; tiny_mog (tests/conf/game) is the MoG GAN shrunk to seconds
 SWEEP = ["game=tiny_mog,g2,g3", "algo=gda,tgda", "seed=0,1"]
 COMMON = ["steps=300", "log_every=20", "checkpoint_every=40", "plot=false", "tensorboard=false", "progress=false"]
 KILLED = "3_tiny_mog_tgda"        # job 3 = game tiny_mog, algo tgda, seed 1 (the last key varies fastest)
-
-
-def _holder(path: Path) -> int | None:
-    """The process that has ``path`` open (the job writing its metrics.jsonl), from /proc."""
-    target = str(path.resolve())
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == target for fd in os.listdir(f"/proc/{pid}/fd")):
-                return int(pid)
-        except OSError:  # a process that ended meanwhile, or not ours
-            continue
-    return None
 
 
 def _last_step(metrics: Path) -> int:
@@ -59,7 +48,7 @@ def test_reliability_drill_kill_one_job_of_a_sweep_resume_it_and_lose_nothing(tm
     metrics, killed_at, deadline = sweep / KILLED / "metrics.jsonl", None, time.time() + 400
     while killed_at is None and time.time() < deadline and proc.poll() is None:
         if metrics.exists() and (sweep / KILLED / "checkpoints" / "last.pt").exists() and _last_step(metrics) >= 60:
-            pid = _holder(metrics)
+            pid = holder(metrics)
             if pid is not None:
                 os.kill(pid, signal.SIGKILL)
                 killed_at = _last_step(metrics)
@@ -88,8 +77,7 @@ def test_reliability_drill_kill_one_job_of_a_sweep_resume_it_and_lose_nothing(tm
     twin = tmp_path / "twin"
     code, _, err = cli("train", SEARCHPATH, "game=tiny_mog", "algo=tgda", "seed=1", *COMMON, f"hydra.run.dir={twin}")
     assert code == 0, err
-    without_time = lambda d: [{k: v for k, v in r.items() if k != "wall_time_s"} for r in load_metrics(d)]  # noqa: E731
-    assert without_time(sweep / KILLED) == without_time(twin)
+    assert rows_without_time(sweep / KILLED) == rows_without_time(twin)
     resumed, uninterrupted = load_summary(sweep / KILLED), load_summary(twin)
     assert resumed["metrics"] == uninterrupted["metrics"] and resumed["status"] == uninterrupted["status"] == "finished"
     assert resumed["step"] == uninterrupted["step"] == 300

@@ -19,6 +19,7 @@ from torch.func import vmap
 from minimax_cli import checkpoint, linalg
 from minimax_cli.games.toy import G3
 from minimax_cli.metrics import tau_star
+from scripts.fault_drill import holder
 from tests.conftest import REPO, load_summary, run_dirs
 
 
@@ -277,17 +278,6 @@ def test_sigterm_ends_a_run_interrupted_with_a_checkpoint_and_it_resumes(tmp_pat
     assert load_summary(run)["status"] == "finished" and load_summary(run)["step"] == summary["step"] + 20
 
 
-def _holder(path: Path) -> int | None:
-    target = str(path.resolve())
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == target for fd in os.listdir(f"/proc/{pid}/fd")):
-                return int(pid)
-        except OSError:
-            continue
-    return None
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="finds the job's process through /proc")
 def test_slurms_pre_timeout_signal_ends_a_submitit_job_interrupted_and_resumable(tmp_path):
@@ -299,7 +289,7 @@ def test_slurms_pre_timeout_signal_ends_a_submitit_job_interrupted_and_resumable
                    "progress=false", "plot=false", "tensorboard=false", "hydra/launcher=local",
                    f"hydra.sweep.dir={sweep}"], tmp_path / "runs")
     run = _wait_for_rows(sweep, 3, need_checkpoint=False, proc=proc)
-    pid = _holder(run / "metrics.jsonl")
+    pid = holder(run / "metrics.jsonl")
     assert pid is not None and pid != proc.pid
     os.kill(pid, signal.SIGUSR2)
     _, err = proc.communicate(timeout=120)

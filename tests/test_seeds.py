@@ -15,7 +15,7 @@ from minimax_cli.algos.ridge import FollowTheRidge
 from minimax_cli.games.gan import GAN
 from minimax_cli.games.seeds import SeedStack
 from minimax_cli.runner import CONVERGED, DIVERGED, RUNNING, Runner
-from tests.conftest import load_metrics, load_summary, make_game, run_dirs
+from tests.conftest import load_metrics, load_summary, make_game, rows_without_time, run_dirs
 
 SEEDS = [3, 4, 5]
 #: a small WGAN-GP (third derivatives in SGA/CO/FR), fresh batches and latents: every stream is per seed
@@ -238,18 +238,14 @@ CKPT = ["game=mog", "game.batch.mode=fresh", "game.batch.size=32", "game.generat
         "seeds=3", "log_every=5", "metrics_every=5", "plot=false", "tensorboard=false", "progress=false"]
 
 
-def _rows(run_dir):
-    return [{k: v for k, v in r.items() if k != "wall_time_s"} for r in load_metrics(run_dir)]
-
-
 def test_a_resumed_multi_seed_run_continues_every_seed_exactly(cli, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     assert cli("train", *CKPT, "steps=10", "checkpoint_every=5", f"hydra.run.dir={a}")[0] == 0
     code, _, err = cli("train", f"resume={a}", "steps=20")
     assert code == 0, err
     assert cli("train", *CKPT, "steps=20", f"hydra.run.dir={b}")[0] == 0
-    assert _rows(a) == _rows(b)
-    assert {r["seed"] for r in _rows(a)} == {0, 1, 2}
+    assert rows_without_time(a) == rows_without_time(b)
+    assert {r["seed"] for r in rows_without_time(a)} == {0, 1, 2}
     sa, sb = load_summary(a), load_summary(b)
     assert sa["seeds"] == sb["seeds"] and sa["metrics"] == sb["metrics"] and sa["step"] == 25
 
@@ -265,7 +261,7 @@ def test_kill_9_and_resume_of_a_multi_seed_run_is_row_identical(tmp_path):
     killed, twin = tmp_path / "killed", tmp_path / "twin"
     cmd = [sys.executable, "-m", "minimax_cli", "train", *CKPT, "steps=80", "checkpoint_every=10"]
     kill_resume_and_twin(cmd, env, killed, twin, past_step=40)
-    assert _rows(killed) == _rows(twin)
+    assert rows_without_time(killed) == rows_without_time(twin)
     assert load_summary(killed)["seeds"] == load_summary(twin)["seeds"]
 
 

@@ -21,10 +21,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from minimax_cli.errors import ConfigError, DataError
+from minimax_cli.games.data.images import load_image_cache, save_image_cache
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +98,9 @@ class FolderImages:
         self.check()
         cache = Path(self.data_root) / "cache" / f"{self.key}.npy"
         shape = (len(self.files()), self.channels, self.image_size, self.image_size)
-        if self.cache and cache.is_file():
-            array = np.load(cache)
-            if array.shape == shape and array.dtype == np.uint8:
-                return torch.from_numpy(array)
+        cached = load_image_cache(cache, shape) if self.cache else None
+        if cached is not None:
+            return cached
         from PIL import Image
         from torchvision import transforms
 
@@ -118,8 +117,5 @@ class FolderImages:
                                 f"{' '.join(str(exc).split())[:160]}); remove or replace it") from None
         log.info("%s: %d images decoded to %s", self.root, len(images), tuple(images.shape[1:]))
         if self.cache:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".tmp{os.getpid()}.npy")
-            np.save(tmp, images.numpy())
-            os.replace(tmp, cache)
+            save_image_cache(cache, images)
         return images

@@ -246,11 +246,9 @@ class ImageSource:
         ds = self._celeba_dataset()
         cache = self._celeba_cache()
         shape = (len(ds), 3, self.image_size, self.image_size)
-        if self.cache and cache.exists():
-            arr = np.load(cache)
-            if arr.shape == shape and arr.dtype == np.uint8:
-                return torch.from_numpy(arr)
-            log.warning("ignoring %s: shape %s, expected %s", cache, arr.shape, shape)
+        cached = load_image_cache(cache, shape) if self.cache else None
+        if cached is not None:
+            return cached
         loader = torch.utils.data.DataLoader(ds, batch_size=256, shuffle=False, num_workers=self.workers,
                                              collate_fn=_stack_images)
         chunks = []
@@ -261,11 +259,27 @@ class ImageSource:
                 decoding.update(len(chunk))
         images = torch.cat(chunks) if chunks else torch.zeros(shape, dtype=torch.uint8)
         if self.cache:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".tmp{os.getpid()}.npy")
-            np.save(tmp, images.numpy())
-            os.replace(tmp, cache)
+            save_image_cache(cache, images)
         return images
+
+
+def load_image_cache(path: Path, shape: tuple) -> torch.Tensor | None:
+    """Decoded uint8 images saved by ``save_image_cache``, or None (absent, or not of ``shape``)."""
+    if not path.is_file():
+        return None
+    arr = np.load(path)
+    if arr.shape == shape and arr.dtype == np.uint8:
+        return torch.from_numpy(arr)
+    log.warning("ignoring %s: shape %s, expected %s", path, arr.shape, shape)
+    return None
+
+
+def save_image_cache(path: Path, images: torch.Tensor) -> None:
+    """Save decoded images atomically (a temporary file renamed), so a crash leaves no torn cache."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
+    np.save(tmp, images.numpy())
+    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)
