@@ -29,7 +29,7 @@ from torch.utils._pytree import tree_map
 
 from minimax_cli import progress, signals
 from minimax_cli.errors import ConfigError
-from minimax_cli.oracle import CostMeter, Oracle, _plain_grad
+from minimax_cli.oracle import CostMeter, Oracle
 from minimax_cli.trajectory import TrajectoryLog
 
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
@@ -128,6 +128,7 @@ class Runner:
         eq = game.equilibrium()
         self._eq = None if eq is None else (eq.x, eq.y)
         self._plot = game.analytic and game.dim_x + game.dim_y == 2
+        self._blocks = game.analytic and algo.point_blocks(game)   # _point_at computes them for the step
         _warm_up_torch_func()
 
     # -- vectorization helpers -----------------------------------------------------------------
@@ -169,9 +170,11 @@ class Runner:
 
         if self.seeds is not None:
             values = vmap(one, chunk_size=self.seed_chunk)(state["x"], state["y"], batch)
-        elif self.batched:
-            values = vmap(lambda x, y, *known: one(x, y, None, *known))(
-                state["x"], state["y"], *([] if field is None else [field]))
+        elif self.batched:   # analytic starts: every start at once, without vmap's wrappers
+            gx, gy = field if field is not None else self._point_at(state, blocks=False)["field"]
+            values = (torch.linalg.vector_norm(gx.flatten(1), dim=1), torch.linalg.vector_norm(gy.flatten(1), dim=1))
+            if losses:
+                values += self._losses_over_starts(state["x"].detach(), state["y"].detach())
         else:
             values = one(state["x"], state["y"], batch, field)
         names = ("grad_norm/x", "grad_norm/y", "loss/x", "loss/y")
@@ -182,22 +185,25 @@ class Runner:
         return out
 
     def _healthy(self, state) -> torch.Tensor:
-        """Per start: finite and |(x, y)| <= diverge_norm (a NaN or inf entry makes the norm one)."""
+        """Per start: finite and |(x, y)| <= diverge_norm. A NaN or inf entry makes the squared norm
+        NaN or inf, which fails the comparison; squares overflow only far beyond any finite bound
+        the comparison is done for (below 1e150), else the overflow-safe norm is taken."""
         X, Y = self._per_start(state["x"]), self._per_start(state["y"])
+        if self.diverge_norm < 1e150:
+            return X.square().sum(-1) + Y.square().sum(-1) <= self.diverge_norm ** 2
         norm = torch.linalg.vector_norm(X, dim=-1).hypot(torch.linalg.vector_norm(Y, dim=-1))
         return torch.isfinite(norm) & (norm <= self.diverge_norm)
 
-    def _criterion(self, state, ok, field_norm, measured=None) -> torch.Tensor:
-        """Per start: the quantity compared with tol (at the state the run now holds); ``ok``:
-        whether each start's new iterate was healthy (taken)."""
+    def _criterion_sq(self, state, field_sq, measured=None) -> torch.Tensor:
+        """Per start: the square of the quantity compared with tol, at the state the run now holds
+        (``field_sq``: ‖ξ‖² there, when the step computed it)."""
         if self.converge_on == "dist_to_eq":
             X, Y = self._per_start(state["x"]), self._per_start(state["y"])
-            return ((X - self._eq[0]).pow(2).sum(-1) + (Y - self._eq[1]).pow(2).sum(-1)).sqrt()
-        if field_norm is not None:
-            # measured at the new iterate; a start frozen this step keeps its old (non-converged) status
-            return torch.where(ok, field_norm, torch.full_like(field_norm, math.inf))
+            return (X - self._eq[0]).pow(2).sum(-1) + (Y - self._eq[1]).pow(2).sum(-1)
+        if field_sq is not None:
+            return field_sq
         m = measured if measured is not None else self.measure(state, self._eval_batch(), losses=False)
-        return (m["grad_norm/x"] ** 2 + m["grad_norm/y"] ** 2).sqrt()
+        return m["grad_norm/x"] ** 2 + m["grad_norm/y"] ** 2
 
     def _select(self, mask, new, old):
         """Per start: new where mask, else old (every leaf of the state)."""
@@ -242,8 +248,8 @@ class Runner:
         can_converge = self.tol > 0
         fuse_norm = can_converge and self.converge_on == "grad_norm" and game.analytic
         step = self.stepper(fuse_norm)
-        if fuse_norm and loop.field is None:
-            loop.field = self._fields_at(loop.state)
+        if fuse_norm and loop.point is None:
+            loop.point = self._point_at(loop.state)
         bar = progress.phase(self.title, total=self.steps, unit="steps", initial=loop.t, quiet=not self.progress)
         bar.start()
         outcome, ended = None, False
@@ -255,7 +261,7 @@ class Runner:
                 loop.t += 1
                 t = loop.t
                 running = loop.status == RUNNING
-                new, info, field_norm, field = step(loop.state, t, loop.field)
+                new, info, field_sq, point = step(loop.state, t, loop.point)
                 for acc in (loop.window, loop.totals):
                     acc["steps"] += 1
                     acc["grads"] += self.cost.grads
@@ -267,11 +273,17 @@ class Runner:
                     loop.info_sum[key] = loop.info_sum.get(key, 0) + value
                 loop.info_steps += 1
                 ok = self._healthy(new)
-                diverged_now = running & ~ok
-                loop.state = self._select(running & ok, new, loop.state)
-                if field_norm is not None:
-                    loop.field = self._select(running & ok, field, loop.field)
-                loop.mark(diverged_now, DIVERGED, t)
+                moving = running & ok
+                if moving.device.type == "cpu" and bool(moving.all()):   # the usual step: no copy, nobody stops
+                    loop.state = new
+                    if field_sq is not None:
+                        loop.point = point
+                else:
+                    loop.state = self._select(moving, new, loop.state)
+                    if field_sq is not None:
+                        loop.point = self._select(moving, point, loop.point)
+                    loop.mark(running & ~ok, DIVERGED, t)
+                    running = moving
                 if self.ema_beta is not None:
                     loop.ema = self.ema_beta * loop.ema + (1 - self.ema_beta) * loop.state["x"].detach()
                 last = t == self.steps
@@ -280,14 +292,15 @@ class Runner:
                 checking = t % self.check_every == 0 or last or evaluating   # an evaluation measures anyway
                 measured = None
                 if checking and can_converge:
-                    if field_norm is None and self.converge_on == "grad_norm" and evaluating:
+                    if field_sq is None and self.converge_on == "grad_norm" and evaluating:
                         measured = self._timed(loop, self.measure, loop.state, self._eval_batch())  # reused by the row
-                    criterion = self._criterion(loop.state, ok, field_norm, measured)
-                    loop.mark((loop.status == RUNNING) & (criterion < self.tol), CONVERGED, t)
+                    converged = running & (self._criterion_sq(loop.state, field_sq, measured) < self.tol ** 2)
+                    if loop.mark(converged, CONVERGED, t):
+                        running = running & ~converged
                 if loop.traj is not None:
                     loop.traj.append(self._traj_point(loop.state))
                 bar.update(1)
-                done = (checking or logging) and not bool((loop.status == RUNNING).any())
+                done = (checking or logging) and not bool(running.any())
                 if logging or done:
                     self._log_metrics(loop, evaluate=evaluating or done, measured=measured)
                     bar.set_note(_headline(loop.metrics))
@@ -324,16 +337,16 @@ class Runner:
         )
 
     def stepper(self, fuse_norm: bool = False):
-        """The loop's step t: (state, t, ξ at state or None) -> (new state, info, ‖ξ(new state)‖
-        per start or None, ξ(new state) or None).
+        """The loop's step t: (state, t, derivatives at state or None) -> (new state, info,
+        ‖ξ(new state)‖² per start or None, derivatives at the new state or None).
 
         Seeds: every seed's batches drawn, then one vmapped step (in chunks of ``seed_chunk``);
-        analytic starts: one vmapped step, with the field at the new iterate fused in when the
-        runner checks convergence every step (``fuse_norm``; the next step starts from that field);
+        analytic starts: one vmapped step, with ``_point_at`` the new iterate fused in when the
+        runner checks convergence every step (``fuse_norm``; the next step starts from it);
         one trajectory: the step itself."""
         game = self.game
         if self.seeds is not None:
-            vstep = vmap(lambda s, b: self._step(s, b, 0), chunk_size=self.seed_chunk)
+            vstep = _LaneMap(lambda s, b: self._step(s, b, 0), chunk_size=self.seed_chunk)
 
             def step(state, t, known=None):
                 game.before_step(state["x"], state["y"], t)
@@ -341,14 +354,15 @@ class Runner:
                 self._per_chunk_cost()
                 return new, info, None, None
         elif self.batched and fuse_norm:
-            vstep = vmap(self._step_known)
+            vstep = _LaneMap(self._step_known)
 
             def step(state, t, known=None):
-                new, info = vstep(state, self._fields_at(state) if known is None else known)
-                gx, gy = field = self._fields_at(new)
-                return new, info, (gx.pow(2).flatten(1).sum(1) + gy.pow(2).flatten(1).sum(1)).sqrt(), field
+                new, info = vstep(state, self._point_at(state) if known is None else known)
+                point = self._point_at(new)
+                gx, gy = point["field"]
+                return new, info, gx.square().flatten(1).sum(1) + gy.square().flatten(1).sum(1), point
         elif self.batched:
-            vstep = vmap(lambda s: self._step(s, None, 0))
+            vstep = _LaneMap(lambda s: self._step(s, None, 0))
             step = lambda state, t, known=None: (*vstep(state), None, None)  # noqa: E731
         else:
             def step(state, t, known=None):
@@ -359,30 +373,54 @@ class Runner:
     def _step(self, state, batch, t):
         return self.algo.step(state, self._oracle(batch, t))
 
-    def _fields_at(self, state):
-        """ξ at every start of an analytic game: its losses vmapped, their sums differentiated by
-        plain autograd. The starts are independent, so ∇ of the sum over starts is each start's own
-        gradient, at half the cost of a vmapped torch.func grad (its per-operation wrappers)."""
-        oracle = Oracle(self.game, None, CostMeter())
+    def _summed(self, loss):
+        """A player's loss summed over starts, (N, n), (N, m) -> scalar: ``f_over_starts`` where
+        the game writes f for N starts at once (elementwise), else the loss vmapped."""
+        elementwise = getattr(self.game, "f_over_starts", None) if self.game.zero_sum else None
+        if elementwise is not None and loss == "x":
+            return lambda xs, ys: elementwise(xs, ys).sum()
+        single = getattr(Oracle(self.game, None, CostMeter()), f"loss_{loss}")
+        return lambda xs, ys: vmap(single)(xs, ys).sum()
 
-        def summed(loss):
-            return lambda xs, ys: vmap(loss)(xs, ys).sum()
+    def _losses_over_starts(self, X, Y) -> tuple[torch.Tensor, torch.Tensor]:
+        """(L_x, L_y) at every start, (N,) each."""
+        elementwise = getattr(self.game, "f_over_starts", None) if self.game.zero_sum else None
+        if elementwise is not None:
+            f = elementwise(X, Y)
+            return f, -f
+        return vmap(Oracle(self.game, None, CostMeter()).losses)(X, Y)
 
-        x, y = state["x"], state["y"]
-        if self.game.zero_sum:   # one backward pass gives both
-            elementwise = getattr(self.game, "f_over_starts", None)   # f written for N starts at once
-            total = summed(oracle.loss_x) if elementwise is None else (lambda xs, ys: elementwise(xs, ys).sum())
-            gx, gy = _plain_grad(total, (0, 1), x, y)
-            return gx, -gy
-        (gx,) = _plain_grad(summed(oracle.loss_x), (0,), x, y)
-        (gy,) = _plain_grad(summed(oracle.loss_y), (1,), x, y)
-        return gx, gy
+    def _point_at(self, state, blocks: bool | None = None) -> dict:
+        """What a step asks at each start's own state, for every start at once: the field ξ and,
+        where the algorithm takes them there (``algo.point_blocks``), the follower's Hessian blocks
+        G = ∇²_yy L_y, (N, m, m), and G_yx = ∇²_yx L_y, (N, m, n). The starts are independent, so
+        the derivatives of a loss summed over starts are each start's own: one plain autograd
+        backward pass for ξ (half the cost of torch.func's per-operation wrappers under vmap), and
+        for the blocks one more per follower coordinate through ∇_y L_y's graph, which is what a
+        hand-vectorized loop does."""
+        blocks = self._blocks if blocks is None else blocks
+        x, y = state["x"].detach(), state["y"].detach()
+        with torch.enable_grad():
+            X, Y = x.requires_grad_(), y.requires_grad_()
+            sign = -1.0 if self.game.zero_sum else 1.0   # zero-sum: ∇_y L_y = −∇_y f, from f's pass
+            if self.game.zero_sum:   # one backward pass gives both players' gradients
+                gx, gy = _grads(self._summed("x")(X, Y), (X, Y), create_graph=blocks)
+            else:
+                (gx,) = _grads(self._summed("x")(X, Y), (X,))
+                (gy,) = _grads(self._summed("y")(X, Y), (Y,), create_graph=blocks)
+            point = {"field": (gx.detach(), sign * gy.detach())}
+            if blocks:   # row j of both blocks: ∇ of Σ_starts ∂_{y_j} L_y (= sign · ∂_{y_j} of what gy differentiates)
+                m = y.shape[-1]
+                rows = [_grads(gy, (X, Y), retain_graph=j + 1 < m, seed=_unit(gy, j, sign)) for j in range(m)]
+                point["G_yx"], point["G"] = (torch.stack([r[k] for r in rows], dim=1) if m > 1 else rows[0][k].unsqueeze(1)
+                                             for k in (0, 1))
+        return point
 
-    def _step_known(self, state, field):
-        """One start's step with the field at its state known (computed by the previous step's
-        convergence check): analytic games check convergence every step, and an algorithm that
-        starts from ξ(x_t, y_t) gets it for free."""
-        oracle = _KnownField(self.game, self.cost, self.precision, state["x"], state["y"], field)
+    def _step_known(self, state, point):
+        """One start's step with what it asks at its own state known (``_point_at``, computed by
+        the previous step's convergence check): analytic games check convergence every step, and
+        an algorithm that starts from ξ(x_t, y_t) gets it for free."""
+        oracle = _KnownPoint(self.game, self.cost, self.precision, state["x"], state["y"], point)
         return self.algo.step(state, oracle)
 
     def checkpoint_payload(self, loop: "_Loop") -> dict:
@@ -429,7 +467,8 @@ class Runner:
         x_eval = loop.ema if loop.ema is not None else loop.state["x"]
         started = time.perf_counter()
         if evaluate:
-            m = measured if measured is not None else self.measure(loop.state, self._eval_batch(), field=loop.field)
+            m = measured if measured is not None else self.measure(loop.state, self._eval_batch(),
+                                                                      field=None if loop.point is None else loop.point["field"])
             for key, value in m.items():
                 metrics[key] = float(value.mean())
                 if n > 1:
@@ -521,30 +560,145 @@ def _headline(metrics: dict, most: int = 3) -> str:
     return ", ".join(shown)
 
 
-class _KnownField(Oracle):
-    """The Oracle of one analytic start whose field at the step's own (x, y) is already known
-    (the same computation, done by the last convergence check): asked for exactly that point,
-    it returns it, counted as a field evaluation like any other."""
+class _KnownPoint(Oracle):
+    """The Oracle of one analytic start whose derivatives at the step's own (x, y) are already
+    known (``Runner._point_at``: the field, done by the last convergence check, and the follower's
+    Hessian blocks where the algorithm takes them): asked at exactly that point, it answers from
+    them, counted as the Oracle counts the same request."""
 
-    def __init__(self, game, cost, precision, x, y, field):
+    def __init__(self, game, cost, precision, x, y, point):
         super().__init__(game, None, cost, None, precision)
-        self._x, self._y, self._known = x, y, field
+        self._x, self._y, self._point = x, y, point
+
+    def _known(self, x, y, key):
+        return self._point.get(key) if x is self._x and y is self._y else None
 
     def field(self, x, y):
-        if x is self._x and y is self._y:
-            self.cost.grads += 1.0
-            return self._known
-        return super().field(x, y)
+        known = self._known(x, y, "field")
+        if known is None:
+            return super().field(x, y)
+        self.cost.grads += 1.0
+        return known
+
+    def grad_x(self, x, y):
+        known = self._known(x, y, "field")
+        if known is None:
+            return super().grad_x(x, y)
+        self.cost.grads += 0.5
+        return known[0]
+
+    def grad_y(self, x, y):
+        known = self._known(x, y, "field")
+        if known is None:
+            return super().grad_y(x, y)
+        self.cost.grads += 0.5
+        return known[1]
+
+    def hess_yy(self, x, y):
+        G = self._known(x, y, "G")
+        if G is None:
+            return super().hess_yy(x, y)
+        self.cost.hvps += float(y.shape[-1])
+        return G
+
+    def hvp_yy(self, x, y, v):
+        G = self._known(x, y, "G")
+        if G is None:
+            return super().hvp_yy(x, y, v)
+        self.cost.hvps += 1.0
+        return G @ v
+
+    def hvp_yx(self, x, y, u, with_grad: bool = False):
+        G_yx = self._known(x, y, "G_yx")
+        if G_yx is None:
+            return super().hvp_yx(x, y, u, with_grad)
+        self.cost.hvps += 1.0
+        if with_grad:
+            self.cost.grads += 0.5
+            return self._point["field"][1], G_yx @ u
+        return G_yx @ u
+
+    def hvp_xy_follower(self, x, y, v):
+        G_yx = self._known(x, y, "G_yx")
+        if G_yx is None:
+            return super().hvp_xy_follower(x, y, v)
+        self.cost.hvps += 1.0
+        return G_yx.T @ v   # ∇²_xy L_y = (∇²_yx L_y)ᵀ
+
+
+class _LaneMap:
+    """vmap(fn) over lanes, handed flat tuples of tensors: the argument and result trees (the
+    algorithm's state, info: dicts, tuples, lists of tensors) are flattened here by ``_flatten``,
+    which costs a fraction of torch's general pytree handling inside vmap (on 10,000 g3 starts that
+    handling was a third of a GDA step's cost)."""
+
+    def __init__(self, fn, chunk_size: int | None = None):
+        self.fn = fn
+        self._mapped = vmap(self._flat, chunk_size=chunk_size)
+        self._in_spec = self._out_spec = None
+
+    def __call__(self, *trees):
+        leaves = []
+        self._in_spec = _flatten(trees, leaves)
+        out = self._mapped(*leaves)   # sets _out_spec
+        return _unflatten(self._out_spec, iter(out))
+
+    def _flat(self, *leaves):
+        out = []
+        self._out_spec = _flatten(self.fn(*_unflatten(self._in_spec, iter(leaves))), out)
+        return tuple(out)
+
+
+def _flatten(tree, leaves: list):
+    """The structure of a tree of dicts, tuples and lists (None: an empty node), its tensors
+    appended to ``leaves`` in order."""
+    if isinstance(tree, dict):
+        return dict, tuple(tree), tuple(_flatten(v, leaves) for v in tree.values())
+    if isinstance(tree, (tuple, list)):
+        return type(tree), None, tuple(_flatten(v, leaves) for v in tree)
+    if tree is None:
+        return None
+    leaves.append(tree)
+    return ()
+
+
+def _unflatten(spec, leaves):
+    if spec is None:
+        return None
+    if not spec:
+        return next(leaves)
+    kind, keys, children = spec
+    if kind is dict:
+        return {k: _unflatten(c, leaves) for k, c in zip(keys, children)}
+    return kind(_unflatten(c, leaves) for c in children)
+
+
+def _grads(value, inputs, create_graph: bool = False, retain_graph: bool | None = None, seed=None):
+    """torch.autograd.grad of a scalar (or of Σ seed·value), zeros for inputs it does not depend on."""
+    if not value.requires_grad:
+        return tuple(torch.zeros_like(i) for i in inputs)
+    out = torch.autograd.grad(value, inputs, seed, create_graph=create_graph, retain_graph=retain_graph,
+                              allow_unused=True)
+    return tuple(torch.zeros_like(i) if g is None else g for i, g in zip(inputs, out))
+
+
+def _unit(g: torch.Tensor, j: int, value: float) -> torch.Tensor:
+    """``value`` in column j of g's shape (N, m), zeros elsewhere."""
+    if g.shape[-1] == 1:
+        return torch.full_like(g, value)
+    seed = torch.zeros_like(g)
+    seed[:, j] = value
+    return seed
 
 
 class _Loop:
     """The mutable bookkeeping of one run, saved and restored whole by checkpoints (except
-    ``field``, the field at the state, recomputed after a restore)."""
+    ``point``, the derivatives at the state, recomputed after a restore)."""
 
     def __init__(self, runner: Runner):
         self.runner = runner
         self.metrics: dict[str, float] = {}
-        self.field = None
+        self.point = None
 
     @classmethod
     def start(cls, runner: Runner, state: dict, t: int) -> "_Loop":
@@ -613,11 +767,13 @@ class _Loop:
     def elapsed(self) -> float:
         return self._offset + time.perf_counter() - self._t0
 
-    def mark(self, mask: torch.Tensor, status: int, t: int) -> None:
+    def mark(self, mask: torch.Tensor, status: int, t: int) -> bool:
+        """Lanes in mask get this status at step t; whether any may have (False only when none did)."""
         if mask.device.type == "cpu" and not bool(mask.any()):   # the usual step: nobody stops
-            return
+            return False
         self.status = torch.where(mask, torch.full_like(self.status, status), self.status)
         self.stop_step = torch.where(mask, torch.full_like(self.stop_step, t), self.stop_step)
+        return True
 
     def payload(self) -> dict:
         return {

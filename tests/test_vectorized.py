@@ -9,6 +9,8 @@ from minimax_cli.algos.gda import GDA
 from minimax_cli.algos.implicit import ImplicitUpdate
 from minimax_cli.algos.lead import LEAD
 from minimax_cli.algos.ridge import FollowTheRidge
+from minimax_cli.games.dirac import DiracGAN
+from minimax_cli.games.polynomial import Poly53
 from minimax_cli.games.toy import G3, Quadratic
 from minimax_cli.runner import Runner
 from tests.conftest import make_game
@@ -89,7 +91,64 @@ def test_the_convergence_checks_field_over_all_starts_is_each_starts_own(name):
     assert callable(getattr(game, "f_over_starts", None))
     runner = Runner(game, GDA(lr_x=0.01, lr_y=0.01), steps=1, log_every=1, tol=1e-6, progress=False)
     state = runner.init_state()
-    gx, gy = runner._fields_at(state)
+    gx, gy = runner._point_at(state)["field"]
     for i in range(len(POINTS) - 1):
         ox, oy = Oracle(game, None, CostMeter()).field(state["x"][i], state["y"][i])
         torch.testing.assert_close((gx[i], gy[i]), (ox, oy), rtol=1e-15, atol=1e-15)
+
+
+FUSED_ALGOS = [
+    FollowTheRidge("fr", lr_x=0.01, lr_y=0.01),                                  # exact solve, G and G_yx at (x_t, y_t)
+    FollowTheRidge("fr_total", lr_x=0.01, lr_y=0.01, leader="total"),            # G and G_yxᵀ in the leader's step
+    FollowTheRidge("fr_updated", lr_x=0.01, lr_y=0.01, mixed="fd"),              # G at the moved leader: not known
+    GDA(lr_x=0.01, lr_y=0.01, order="alternating"),                              # ∇_x L_x at (x_t, y_t) known
+]
+FUSED_GAMES = {   # class, its options, starts (x then y)
+    "g3": (G3, {}, POINTS),
+    "poly53": (Poly53, {}, [[-1.5, 2.5, 2.5, 3.0], [0.5, -0.3, 1.2, 0.8], [1.1, 0.9, 1.0, 1.05]]),
+    "dirac_ns": (DiracGAN, {"objective": "non_saturating"}, [[0.5, 0.3], [-0.4, 0.9], [1.5, -1.0]]),
+}
+
+
+def fused_game(name, start=None):
+    cls, options, points = FUSED_GAMES[name]
+    if start is None:
+        return make_game(cls, starts=points, **options)
+    n = len(start) // 2
+    return make_game(cls, x0=start[:n], y0=start[n:], **options)
+
+
+@pytest.mark.parametrize("game_name", sorted(FUSED_GAMES))
+@pytest.mark.parametrize("algo", FUSED_ALGOS, ids=lambda a: a.name)
+def test_steps_from_the_derivatives_known_at_each_start_equal_one_by_one(algo, game_name):
+    """With a convergence check every step (tol > 0) the runner computes ξ (and, for FR's exact
+    solve, the follower's blocks G, G_yx) over all starts at once and the vmapped step reads them
+    (runner._KnownPoint): the trajectories and counted costs must be those of one start at a time
+    without the check (tol = 0), where every derivative comes from the Oracle under vmap."""
+    many = Runner(fused_game(game_name), algo, steps=25, log_every=5, tol=1e-300, progress=False).run()
+    for i, start in enumerate(FUSED_GAMES[game_name][2]):
+        one = Runner(fused_game(game_name, start), algo, steps=25, log_every=5, tol=0.0, progress=False).run()
+        torch.testing.assert_close(many.state["x"][i], one.state["x"][0], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(many.state["y"][i], one.state["y"][0], rtol=1e-12, atol=1e-12)
+        assert many.cost["hvps_per_step"] == one.cost["hvps_per_step"]
+        assert many.cost["grads_per_step"] == one.cost["grads_per_step"]
+
+
+@pytest.mark.parametrize("game_name", sorted(FUSED_GAMES))
+def test_the_follower_blocks_over_all_starts_are_each_starts_own(game_name):
+    from minimax_cli.oracle import CostMeter, Oracle
+
+    game = fused_game(game_name)
+    runner = Runner(game, FollowTheRidge("fr", lr_x=0.01, lr_y=0.01), steps=1, log_every=1, tol=1e-6, progress=False)
+    state = runner.init_state()
+    point = runner._point_at(state)
+    n, m = game.dim_x, game.dim_y
+    assert point["G"].shape == (state["x"].shape[0], m, m) and point["G_yx"].shape == (state["x"].shape[0], m, n)
+    for i in range(state["x"].shape[0]):
+        oracle = Oracle(game, None, CostMeter())
+        x, y = state["x"][i], state["y"][i]
+        torch.testing.assert_close(point["G"][i], oracle.hess_yy(x, y), rtol=1e-13, atol=1e-13)
+        columns = [oracle.hvp_yx(x, y, e) for e in torch.eye(n, dtype=x.dtype)]
+        torch.testing.assert_close(point["G_yx"][i], torch.stack(columns, dim=1), rtol=1e-13, atol=1e-13)
+        torch.testing.assert_close(point["field"][0][i], oracle.field(x, y)[0], rtol=1e-15, atol=1e-15)
+        torch.testing.assert_close(point["field"][1][i], oracle.field(x, y)[1], rtol=1e-15, atol=1e-15)

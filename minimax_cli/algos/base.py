@@ -40,6 +40,12 @@ class GameOptimizer:
         """Checks that need the game's size (a dense solve's limit): config.check_run calls it
         before a run directory exists, ``init`` again with the real players."""
 
+    def point_blocks(self, game) -> bool:
+        """Whether every step takes the follower's dense Hessian blocks G = ∇²_yy L_y and
+        G_yx = ∇²_yx L_y at its own (x_t, y_t): a run of many starts then computes them for all
+        starts at once, with the field it already has there (runner.Runner._point_at)."""
+        return False
+
     def describe(self) -> str:
         return (self.__doc__ or self.name).strip().splitlines()[0]
 

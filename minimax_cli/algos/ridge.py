@@ -145,6 +145,12 @@ class FollowTheRidge(GameOptimizer):
                               f"{EXACT_MAX_DIM} parameters): use algo.solver.kind=cg (seed 000 App. D.4) or diag "
                               "(seed 001 Eq. 3.33)")
 
+    def point_blocks(self, game) -> bool:
+        """The exact solve with G at (x_t, y_t) (``hessian_at: current``, FR's default) or the total
+        derivative (G there, its transpose product with G_yx) takes them."""
+        exact = self.solver.kind == "exact" or (self.solver.kind == "auto" and getattr(game, "analytic", True))
+        return exact and (self.hessian_at == "current" or self.leader == "total")
+
     def init(self, x, y, oracle):
         self.check_game(oracle.game, x.shape[-1], y.shape[-1])
         state = {"x": x, "y": y, "px": self.px.init(x), "py": self.py.init(y)}

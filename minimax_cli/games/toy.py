@@ -33,7 +33,7 @@ class ScalarGame(AnalyticGame):
     def f_over_starts(self, xs, ys):
         """f at N starts at once, (N, 1) tensors -> (N,): ``value`` is elementwise, so the runner's
         convergence check differentiates its sum with plain autograd, without vmap."""
-        return self.value(xs[:, 0], ys[:, 0])
+        return self.value(xs.squeeze(-1), ys.squeeze(-1))   # views whose backward is a view too
 
     def value(self, x, y):
         raise NotImplementedError
