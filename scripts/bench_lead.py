@@ -4,8 +4,9 @@ against the seed 002 reference implementation, measured interleaved in one proce
     python scripts/bench_lead.py [--reference PATH] [--rounds 3] [--block 2] [--wall] [--skip-reference]
 
 1. Preconditioners (``minimax_cli/algos/precond.py``) on one flat vector of 8.1M float32
-   parameters (seed 002's 3×2000 ReLU generator): our Adam and RMSprop step, Δ = −lr·P(g) and
-   p + Δ, against ``torch.optim.Adam`` / ``torch.optim.RMSprop`` (default settings: the for-loop
+   parameters (seed 002's 3×2000 ReLU generator): our Adam and RMSprop update of a player's point,
+   p ← p − lr·P(g) as GDA takes it (``Precond.advance``: the new point written by the fused
+   kernel), against ``torch.optim.Adam`` / ``torch.optim.RMSprop`` (default settings: the for-loop
    implementation on CPU) updating the same parameters in place. Target: ≤ 1.1×.
 2. The 8-Gaussians setting of seed 002's ``Gaussians_py3.py`` (3×2000 ReLU networks, latent 64,
    batch 256, the non-saturating loss of its ``non_zero_sum`` mode, lr 3e-4, Adam betas (0.5, 0.9)
@@ -71,9 +72,8 @@ def precond_cases(n: int) -> dict:
         pc = Precond.build(ours_spec)
         box = {"p": torch.randn(n, generator=gen), "st": pc.init(g)}
 
-        def ours(pc=pc, box=box):
-            delta, box["st"] = pc.step(g, box["st"], LR)
-            box["p"] = box["p"] + delta
+        def ours(pc=pc, box=box):   # as GDA moves a player: the new point p + Δ
+            box["p"], box["st"] = pc.advance(box["p"], g, box["st"], LR)
 
         param = torch.nn.Parameter(torch.randn(n, generator=gen))
         param.grad = g.clone()

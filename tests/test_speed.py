@@ -111,6 +111,30 @@ def test_fused_preconditioner_equals_the_formulas_and_leaves_the_state_untouched
         torch.testing.assert_close(fused[k], pure[k], rtol=1e-12 if dtype == torch.float64 else 1e-5, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("spec", [{"kind": "adam", "beta1": 0.5, "beta2": 0.9}, {"kind": "rmsprop", "beta2": 0.99},
+                                  {"kind": "adam", "lr_decay": 0.1}, "sgd"])
+@pytest.mark.parametrize("momentum", [0.0, 0.3])
+def test_advance_is_the_point_plus_the_step(spec, dtype, momentum):
+    """``advance`` (the fused kernel writing the new point where it can) equals p + step(d), and
+    leaves the point and the state passed in untouched."""
+    pc = Precond.build(spec, momentum=momentum)
+    gen = torch.Generator().manual_seed(1)
+    p = torch.randn(40, generator=gen, dtype=dtype)
+    st = pc.init(p)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    for _ in range(4):
+        d = torch.randn(40, generator=gen, dtype=dtype)
+        kept_p, kept = p.clone(), {k: v.clone() for k, v in st.items()}
+        moved, new = pc.advance(p, d, st, 0.01)
+        assert torch.equal(p, kept_p) and all(torch.equal(kept[k], st[k]) for k in kept)
+        step, reference = pc.step(d, st, 0.01)
+        torch.testing.assert_close(moved, p + step, rtol=tol, atol=tol * 1e-2)
+        for k in new:
+            torch.testing.assert_close(new[k], reference[k], rtol=tol, atol=tol)
+        p, st = moved, new
+
+
 def test_plain_autograd_paths_equal_torch_func_paths():
     """Outside transforms the oracle uses torch.autograd; under vmap torch.func: same values."""
     game = tiny_gan(loss={"kind": "non_saturating", "l2": 1e-3, "gp": 0.5})

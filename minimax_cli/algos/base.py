@@ -80,9 +80,9 @@ class DirectionOptimizer(GameOptimizer):
 
     def move(self, state: dict, dx_dir, dy_dir) -> dict:
         """The new x, y and preconditioner states after stepping along (dx_dir, dy_dir)."""
-        dx, px = self.px.step(dx_dir, state["px"], self.lr_x)
-        dy, py = self.py.step(dy_dir, state["py"], self.lr_y)
-        return {"x": state["x"] + dx, "y": state["y"] + dy, "px": px, "py": py}
+        x, px = self.px.advance(state["x"], dx_dir, state["px"], self.lr_x)
+        y, py = self.py.advance(state["y"], dy_dir, state["py"], self.lr_y)
+        return {"x": x, "y": y, "px": px, "py": py}
 
 
 def player_preconds(precond, precond_x=None, precond_y=None, momentum: float = 0.0):

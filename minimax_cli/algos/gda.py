@@ -45,23 +45,22 @@ class GDA(DirectionOptimizer):
         second = oracle.next_batch() if self.fresh_batch else oracle   # the second mover's batch
         if self.order == "alternating_follower_first":
             y, py = self._follower(x, y, state["py"], oracle)
-            dx, px = self.px.step(second.grad_x(x, y), state["px"], self.lr_x)
-            return {"x": x + dx, "y": y, "px": px, "py": py}, {}
+            x_next, px = self.px.advance(x, second.grad_x(x, y), state["px"], self.lr_x)
+            return {"x": x_next, "y": y, "px": px, "py": py}, {}
         if self.order == "simultaneous":
             gx, gy = oracle.field(x, y)
-            dx, px = self.px.step(gx, state["px"], self.lr_x)
+            x_next, px = self.px.advance(x, gx, state["px"], self.lr_x)
             y_next, py = self._follower(x, y, state["py"], oracle, first_grad=gy)
-            return {"x": x + dx, "y": y_next, "px": px, "py": py}, {}
-        dx, px = self.px.step(oracle.grad_x(x, y), state["px"], self.lr_x)
-        y_next, py = self._follower(x + dx, y, state["py"], second)
-        return {"x": x + dx, "y": y_next, "px": px, "py": py}, {}
+            return {"x": x_next, "y": y_next, "px": px, "py": py}, {}
+        x_next, px = self.px.advance(x, oracle.grad_x(x, y), state["px"], self.lr_x)
+        y_next, py = self._follower(x_next, y, state["py"], second)
+        return {"x": x_next, "y": y_next, "px": px, "py": py}, {}
 
     def _follower(self, x, y, py, oracle, first_grad=None):
         """k follower steps at leader position x (each inner step on a fresh batch)."""
         for i in range(self.k):
             g = first_grad if (i == 0 and first_grad is not None) else oracle.grad_y(x, y)
-            dy, py = self.py.step(g, py, self.lr_y)
-            y = y + dy
+            y, py = self.py.advance(y, g, py, self.lr_y)
             if i + 1 < self.k:
                 oracle = oracle.next_batch()
         return y, py

@@ -116,6 +116,15 @@ class Precond:
         pd, st = self.direction(d, st)
         return self.apply(pd, st, lr)
 
+    def advance(self, p: torch.Tensor, d: torch.Tensor, st: dict, lr) -> tuple[torch.Tensor, dict]:
+        """(p + Δ, new state), for a player whose step Δ is not needed on its own: the fused
+        kernel then writes the new point itself (one buffer and one pass fewer than Δ and p + Δ)."""
+        if self.momentum == 0.0 and not self.lr_decay and self._fusable(d, lr) and self._fusable(p, lr) \
+                and p.dtype == d.dtype and p.shape == d.shape:
+            return self._fused(d, st, lr, start=p)
+        delta, st = self.step(d, st, lr)
+        return p + delta, st
+
     def apply(self, pd: torch.Tensor, st: dict, lr) -> tuple[torch.Tensor, dict]:
         """The step from an already preconditioned direction P(d) (when P(d) is needed twice)."""
         if self.lr_decay:
@@ -134,16 +143,14 @@ class Precond:
                 and d.device.type in _FUSED_DEVICES and d.dtype in (torch.float32, torch.float64)
                 and not d.requires_grad and not _transformed())
 
-    def _fused(self, d: torch.Tensor, st: dict, lr: float) -> tuple[torch.Tensor, dict]:
-        """(−lr·P(d), new state) by torch's fused Adam kernel, which updates its "parameter" (here a
-        zero vector, so it ends as the step itself) and moments in place: the moments are fresh
-        copies, so the state passed in stays as it was."""
+    def _fused(self, d: torch.Tensor, st: dict, lr: float, start: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        """(start − lr·P(d), new state) by torch's fused Adam kernel, which updates its "parameter"
+        (a copy of ``start``, by default a zero vector, so it ends as the step itself) and moments
+        in place: the moments are fresh copies, so the state passed in stays as it was."""
         t = st["t"] + 1
         adam = self.kind == "adam"
-        if adam:
-            m, out = st["m"].clone(), torch.zeros_like(d)
-        else:  # β1 = 0: m̂ = d (RMSprop); its scratch moment and the step in one allocation
-            out, m = torch.zeros((2, *d.shape), dtype=d.dtype, device=d.device).unbind(0)
+        out = torch.zeros_like(d) if start is None else start.clone()
+        m = st["m"].clone() if adam else torch.zeros_like(d)   # β1 = 0 (RMSprop): a scratch moment, m̂ = d
         v = st["v"].clone()
         torch._fused_adam_([out], [d], [m], [v], [], [t], lr=lr, beta1=self.beta1 if adam else 0.0,
                            beta2=self.beta2, weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
