@@ -12,7 +12,8 @@ against the seed 002 reference implementation, measured interleaved in one proce
    batch 256, the non-saturating loss of its ``non_zero_sum`` mode, lr 3e-4, Adam betas (0.5, 0.9)
    and α = 0.6 for LEAD-Adam): one iteration of the reference (its module-level loop body, one
    discriminator and one generator update, with ``update_rule`` 'adam' or 'adam_lsd') against one
-   step of ``algo=lead_adam`` (alternating, the coupling inside Adam; α = 0 for Adam). The reference
+   step of ``algo=lead_adam`` (alternating, the coupling inside Adam) and, for Adam, of ``algo=gda``
+   (the experiment's Adam baseline: the same order, new noise for G's step, Adam). The reference
    is read from ``--reference`` (default /tmp/Least_action_dynamics_minmax/Gaussians_py3.py, a
    checkout of ReyhaneAskari/Least_action_dynamics_minmax): never copied into this repository,
    its classes and set-up are executed as they are with ``use_cuda = False`` and without its plots
@@ -157,15 +158,18 @@ def _reports(stmt) -> bool:
     return isinstance(stmt, ast.If) and "iteration" in ast.unparse(stmt.test)
 
 
-def minimax_step(alpha: float):
+def minimax_step(algo: str):
+    """One step of ``algo`` (lead_adam, or gda: the experiment's Adam baseline) in +experiment=lead_ring8,
+    at the reference's batch."""
     import torch
 
     from minimax_cli.config import build, compose
     from minimax_cli.oracle import CostMeter, Oracle
 
-    cfg = compose(["+experiment=lead_ring8", "algo=lead_adam", f"algo.lr_x={LR}", f"algo.lr_y={LR}",
-                   f"algo.alpha_x={alpha}", f"algo.alpha_y={alpha}", "game.loss.kind=non_saturating",
-                   f"game.batch.size={BATCH}", "algo.precond={kind:adam,beta1:0.5,beta2:0.9,eps:1e-8,bias_correction:true}"])
+    alpha = [f"algo.alpha_x={ALPHA}", f"algo.alpha_y={ALPHA}"] if algo == "lead_adam" else []
+    cfg = compose(["+experiment=lead_ring8", f"algo={algo}", f"algo.lr_x={LR}", f"algo.lr_y={LR}", *alpha,
+                   "game.loss.kind=non_saturating", f"game.batch.size={BATCH}",
+                   "algo.precond={kind:adam,beta1:0.5,beta2:0.9,eps:1e-8,bias_correction:true}"])
     game, algo = build(cfg.game, "game"), build(cfg.algo, "algo")
     game.setup(torch.device("cpu"), torch.float32, 0)
     x0, y0 = game.initial_points()
@@ -204,8 +208,9 @@ def main(argv=None) -> int:
         print(f"\n(no reference at {args.reference}: fetch ReyhaneAskari/Least_action_dynamics_minmax there to compare "
               "LEAD-Adam and Adam iterations)")
         return 0
-    cases = {"Adam: reference": load_reference(args.reference, "adam"), "Adam: minimax": minimax_step(0.0),
-             "LEAD-Adam: reference": load_reference(args.reference, "adam_lsd"), "LEAD-Adam: minimax": minimax_step(ALPHA)}
+    cases = {"Adam: reference": load_reference(args.reference, "adam"), "Adam: minimax": minimax_step("gda"),
+             "LEAD-Adam: reference": load_reference(args.reference, "adam_lsd"),
+             "LEAD-Adam: minimax": minimax_step("lead_adam")}
     print()
     print(lead_table(interleave(cases, args.rounds, args.block, clock)))
     return 0

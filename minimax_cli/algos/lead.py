@@ -71,18 +71,18 @@ class LEAD(GameOptimizer):
     @staticmethod
     def _gradient_and_coupling(grad_fn, product_fn, alpha, x, y, delta):
         """(the player's gradient, α · mixed derivative · the opponent's last move) at (x, y): the
-        gradient is the primal of the product's JVP; with α = 0 (LEAD-Adam's α_g) only the gradient."""
+        gradient is the primal of the product's JVP; with α = 0 (LEAD-Adam's α_g) only the gradient
+        (coupling None: no term, and no parameter-sized zeros to add)."""
         if alpha == 0.0:
-            g = grad_fn(x, y)
-            return g, torch.zeros_like(g)
+            return grad_fn(x, y), None
         g, product = product_fn(x, y, delta, with_grad=True)
         return g, alpha * product
 
     def _move(self, p, grad, coupling, delta_prev, precond, st, lr):
-        direction = grad + coupling if self.coupling == "inside" else grad
-        step, st = precond.step(direction, st, lr)
-        delta = self.momentum * delta_prev + step
-        if self.coupling == "outside":
+        inside = coupling is not None and self.coupling == "inside"
+        step, st = precond.step(grad + coupling if inside else grad, st, lr)
+        delta = step if self.momentum == 0.0 else self.momentum * delta_prev + step
+        if coupling is not None and self.coupling == "outside":
             delta = delta - coupling
         return p + delta, delta, st
 
