@@ -182,6 +182,12 @@ def minimax_step(algo: str):
     return step
 
 
+def reference_cases(reference: Path) -> dict:
+    """Adam and LEAD-Adam iterations, the reference's and ours (algo=gda: lead_ring8's Adam baseline)."""
+    return {"Adam: reference": load_reference(reference, "adam"), "Adam: minimax": minimax_step("gda"),
+            "LEAD-Adam: reference": load_reference(reference, "adam_lsd"), "LEAD-Adam: minimax": minimax_step("lead_adam")}
+
+
 def lead_table(times: dict) -> str:
     return ratio_table("iteration (3×2000 ReLU nets, batch 256)", "reference", "s", ("Adam", "LEAD-Adam"), times,
                        LEAD_TARGET)
@@ -208,11 +214,8 @@ def main(argv=None) -> int:
         print(f"\n(no reference at {args.reference}: fetch ReyhaneAskari/Least_action_dynamics_minmax there to compare "
               "LEAD-Adam and Adam iterations)")
         return 0
-    cases = {"Adam: reference": load_reference(args.reference, "adam"), "Adam: minimax": minimax_step("gda"),
-             "LEAD-Adam: reference": load_reference(args.reference, "adam_lsd"),
-             "LEAD-Adam: minimax": minimax_step("lead_adam")}
     print()
-    print(lead_table(interleave(cases, args.rounds, args.block, clock)))
+    print(lead_table(interleave(reference_cases(args.reference), args.rounds, args.block, clock)))
     return 0
 
 

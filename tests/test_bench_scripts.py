@@ -1,0 +1,33 @@
+"""The benchmark scripts run (small sizes): `make bench` is not in CI, its pieces are."""
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+
+import bench_lead  # noqa: E402
+import bench_starts  # noqa: E402
+
+
+def test_bench_starts_runner_agrees_with_the_hand_vectorized_loop(capsys):
+    """bench_starts refuses to print a ratio when the runner's iterates and the hand loop's differ
+    (SystemExit); a spread of starts exercises the frozen (diverged, converged) ones too."""
+    assert bench_starts.main(["--starts", "200", "--steps", "40", "--repeat", "1", "--radius", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "| gda |" in out and "| fr |" in out
+
+
+@pytest.mark.parametrize("algo", ["gda", "lead_adam"])
+def test_bench_lead_steps_run_at_seed_002s_scale(algo):
+    step = bench_lead.minimax_step(algo)
+    step()
+    step()
+
+
+def test_bench_lead_preconditioner_cases_run():
+    cases = bench_lead.precond_cases(1000)
+    times = bench_lead.interleave(cases, 1, 1, time.process_time)
+    assert "| rmsprop |" in bench_lead.precond_table(times)
