@@ -266,7 +266,7 @@ class Runner:
                 signals.at_step_boundary()   # data-parallel ranks stop on a signal at one agreed step
                 loop.t += 1
                 t = loop.t
-                running = loop.status == RUNNING
+                running = loop.running()
                 new, info, field_sq, point = step(loop.state, t, loop.point)
                 for acc in (loop.window, loop.totals):
                     acc["steps"] += 1
@@ -277,7 +277,8 @@ class Runner:
                     # a frozen start is still stepped (vectorized), maybe into NaN (a singular solve): not logged
                     value = torch.where(running, self._per_start(value.detach()).float(), math.nan)
                     loop.info_sum[key] = loop.info_sum.get(key, 0) + value
-                loop.info_steps += 1
+                if self.seeds is not None:   # a seed's row averages its info over its own steps
+                    loop.info_steps += 1
                 ok = self._healthy(new)
                 moving = running & ok
                 if moving.device.type == "cpu" and bool(moving.all()):   # the usual step: no copy, nobody stops
@@ -289,7 +290,6 @@ class Runner:
                     if field_sq is not None:
                         loop.point = self._select(moving, point, loop.point)
                     loop.mark(running & ~ok, DIVERGED, t)
-                    running = moving
                 if self.ema_beta is not None:
                     loop.ema = self.ema_beta * loop.ema + (1 - self.ema_beta) * loop.state["x"].detach()
                 last = t == self.steps
@@ -300,13 +300,12 @@ class Runner:
                 if checking and can_converge:
                     if field_sq is None and self.converge_on == "grad_norm" and evaluating:
                         measured = self._timed(loop, self.measure, loop.state, self._eval_batch())  # reused by the row
-                    converged = running & (self._criterion_sq(loop.state, field_sq, measured) < self.tol ** 2)
-                    if loop.mark(converged, CONVERGED, t):
-                        running = running & ~converged
+                    loop.mark(loop.running() & (self._criterion_sq(loop.state, field_sq, measured) < self.tol ** 2),
+                              CONVERGED, t)
                 if loop.traj is not None:
                     loop.traj.append(self._traj_point(loop.state))
                 bar.update(1)
-                done = (checking or logging) and not bool(running.any())
+                done = (checking or logging) and not loop.any_running()
                 if logging or done:
                     self._log_metrics(loop, evaluate=evaluating or done, measured=measured)
                     bar.set_note(_headline(loop.metrics))
@@ -773,13 +772,32 @@ class _Loop:
     def elapsed(self) -> float:
         return self._offset + time.perf_counter() - self._t0
 
-    def mark(self, mask: torch.Tensor, status: int, t: int) -> bool:
-        """Lanes in mask get this status at step t; whether any may have (False only when none did)."""
+    @property
+    def status(self) -> torch.Tensor:
+        """Each lane's status (RUNNING, CONVERGED, DIVERGED)."""
+        return self._status
+
+    @status.setter
+    def status(self, value: torch.Tensor) -> None:
+        self._status, self._running, self._any_running = value, None, None
+
+    def running(self) -> torch.Tensor:
+        """status == RUNNING, computed once per change of the statuses."""
+        if self._running is None:
+            self._running = self._status == RUNNING
+        return self._running
+
+    def any_running(self) -> bool:
+        if self._any_running is None:
+            self._any_running = bool(self.running().any())
+        return self._any_running
+
+    def mark(self, mask: torch.Tensor, status: int, t: int) -> None:
+        """Lanes in mask get this status at step t."""
         if mask.device.type == "cpu" and not bool(mask.any()):   # the usual step: nobody stops
-            return False
+            return
         self.status = torch.where(mask, torch.full_like(self.status, status), self.status)
         self.stop_step = torch.where(mask, torch.full_like(self.stop_step, t), self.stop_step)
-        return True
 
     def payload(self) -> dict:
         return {

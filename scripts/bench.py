@@ -148,7 +148,7 @@ def lead(rounds: int, reference: Path) -> tuple[list[dict], str]:
         out.append(row("5", f"{kind} update / torch.optim's (8.1M parameters)", f"{ratio:.2f}×", "≤ 1.1×", ratio <= 1.1))
     details = bench_lead.precond_table(pre)
     if reference.exists():
-        times = bench_lead.interleave(bench_lead.reference_cases(reference), rounds, 1, time.process_time)
+        times = bench_lead.interleave(bench_lead.reference_cases(reference), rounds, 3, time.process_time)
         for label in ("Adam", "LEAD-Adam"):
             ratio = times[f"{label}: minimax"] / times[f"{label}: reference"]
             out.append(row("5", f"{label} iteration / seed 002's reference (3×2000 ReLU, batch 256)",

@@ -198,7 +198,7 @@ def main(argv=None) -> int:
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE,
                         help="Gaussians_py3.py of ReyhaneAskari/Least_action_dynamics_minmax")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--block", type=int, default=2)
+    parser.add_argument("--block", type=int, default=3)
     parser.add_argument("--wall", action="store_true", help="wall-clock time instead of the process's CPU time")
     parser.add_argument("--skip-reference", action="store_true", help="only the preconditioner table")
     args = parser.parse_args(argv)

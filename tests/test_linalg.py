@@ -118,3 +118,17 @@ def test_bb_inverse_of_a_scalar_quadratic_is_exact_and_safeguarded():
     assert float(linalg.bb_inverse(torch.zeros(2), torch.zeros(2), default=0.0)) == 0.0        # first step
     assert float(linalg.bb_inverse(torch.tensor([-1.0]), torch.tensor([1.0]))) == 0.0          # negative curvature
     assert float(linalg.bb_inverse(torch.tensor([1e-3]), torch.tensor([1.0]), upper=10.0)) == 10.0
+
+
+def test_solve_gives_nan_where_singular_and_the_lu_solution_elsewhere():
+    """The 1×1 shortcut (a division) equals LU's answer, and both make a singular start NaN."""
+    A1 = torch.tensor([[[2.0]], [[0.0]], [[-0.5]]], dtype=torch.float64)
+    b1 = torch.tensor([[3.0], [1.0], [2.0]], dtype=torch.float64)
+    z1 = torch.func.vmap(linalg.solve)(A1, b1)
+    assert torch.equal(z1[[0, 2]], torch.linalg.solve(A1[[0, 2]], b1[[0, 2]]))
+    assert torch.isnan(z1[1]).all()
+    A2 = torch.tensor([[[2.0, 1.0], [1.0, 3.0]], [[1.0, 2.0], [2.0, 4.0]]], dtype=torch.float64)
+    b2 = torch.tensor([[1.0, 2.0], [1.0, 1.0]], dtype=torch.float64)
+    z2 = torch.func.vmap(linalg.solve)(A2, b2)
+    torch.testing.assert_close(z2[0], torch.linalg.solve(A2[0], b2[0]))
+    assert torch.isnan(z2[1]).all()
