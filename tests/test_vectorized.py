@@ -125,7 +125,9 @@ def test_steps_from_the_derivatives_known_at_each_start_equal_one_by_one(algo, g
     solve, the follower's blocks G, G_yx) over all starts at once and the vmapped step reads them
     (runner._KnownPoint): the trajectories and counted costs must be those of one start at a time
     without the check (tol = 0), where every derivative comes from the Oracle under vmap."""
-    many = Runner(fused_game(game_name), algo, steps=25, log_every=5, tol=1e-300, progress=False).run()
+    runner = Runner(fused_game(game_name), algo, steps=25, log_every=5, tol=1e-300, progress=False)
+    assert runner._blocks == (algo.name in ("fr", "fr_total"))   # the blocks are computed exactly where read
+    many = runner.run()
     for i, start in enumerate(FUSED_GAMES[game_name][2]):
         one = Runner(fused_game(game_name, start), algo, steps=25, log_every=5, tol=0.0, progress=False).run()
         torch.testing.assert_close(many.state["x"][i], one.state["x"][0], rtol=1e-12, atol=1e-12)
