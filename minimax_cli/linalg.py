@@ -37,7 +37,8 @@ def solve(A: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """
     if A.shape[-1] == 1:   # a scalar follower (the 2-D games): the division LU would do, without its set-up
         a = A[..., 0]
-        return torch.where(a != 0, b / torch.where(a != 0, a, torch.ones_like(a)), torch.full_like(b, float("nan")))
+        regular = a != 0
+        return torch.where(regular, b / torch.where(regular, a, torch.ones_like(a)), torch.full_like(b, float("nan")))
     z, info = torch.linalg.solve_ex(A, b)
     return torch.where(info == 0, z, torch.full_like(z, float("nan")))
 

@@ -135,6 +135,8 @@ class Runner:
         self._eq = None if eq is None else (eq.x, eq.y)
         self._plot = game.analytic and game.dim_x + game.dim_y == 2
         self._blocks = game.analytic and algo.point_blocks(game)   # _point_at computes them for the step
+        #: f written for N starts at once (zero-sum analytic games that have it): no vmap of the loss
+        self._f_over_starts = getattr(game, "f_over_starts", None) if game.zero_sum else None
         _warm_up_torch_func()
 
     # -- vectorization helpers -----------------------------------------------------------------
@@ -212,14 +214,13 @@ class Runner:
         return m["grad_norm/x"] ** 2 + m["grad_norm/y"] ** 2
 
     def _select(self, mask, new, old):
-        """Per start: new where mask, else old (every leaf of the state)."""
+        """Per start: new where mask, else old (every leaf of the state). The loop takes ``new``
+        itself when every start moves on the CPU (the usual step), without calling this."""
         if not self.batched:
             mask = mask.squeeze(0)
             if mask.device.type == "cpu":  # nothing to synchronize: no per-step copy of the whole state
                 return new if bool(mask) else old
             return tree_map(lambda a, b: torch.where(mask, a, b), new, old)
-        if mask.device.type == "cpu" and bool(mask.all()):  # the usual step: every start moves, no copy
-            return new
         return tree_map(lambda a, b: torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b), new, old)
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -381,7 +382,7 @@ class Runner:
     def _summed(self, loss):
         """A player's loss summed over starts, (N, n), (N, m) -> scalar: ``f_over_starts`` where
         the game writes f for N starts at once (elementwise), else the loss vmapped."""
-        elementwise = getattr(self.game, "f_over_starts", None) if self.game.zero_sum else None
+        elementwise = self._f_over_starts
         if elementwise is not None and loss == "x":
             return lambda xs, ys: elementwise(xs, ys).sum()
         single = getattr(Oracle(self.game, None, CostMeter()), f"loss_{loss}")
@@ -389,9 +390,8 @@ class Runner:
 
     def _losses_over_starts(self, X, Y) -> tuple[torch.Tensor, torch.Tensor]:
         """(L_x, L_y) at every start, (N,) each."""
-        elementwise = getattr(self.game, "f_over_starts", None) if self.game.zero_sum else None
-        if elementwise is not None:
-            f = elementwise(X, Y)
+        if self._f_over_starts is not None:
+            f = self._f_over_starts(X, Y)
             return f, -f
         return vmap(Oracle(self.game, None, CostMeter()).losses)(X, Y)
 
