@@ -4,14 +4,14 @@ Solving G z = b with G = ∇²_yy L_y (the follower's Hessian; for zero-sum game
 
 * ``exact``  dense solve (small games): G from dim_y Hessian-vector products; a singular G gives a
              non-finite z (``solve``), so that start alone is frozen as diverged by the runner.
-* ``cg``     k conjugate-gradient steps on the normal equations (G² + λI) z = G b (seed 000
-             App. D.4; seed 001 Eq. 3.30): well posed even where G is indefinite; each matvec is
+* ``cg``     k conjugate-gradient steps on the normal equations (G² + λI) z = G b (Wang et al. 2020
+             App. D.4; Gao et al. 2022, Eq. 3.30): well posed even where G is indefinite; each matvec is
              two HVPs. The iteration count is fixed and converged directions are masked rather
              than broken out of, so the solve stays a pure tensor function (vmap / jacrev).
 * ``diag``   the Barzilai–Borwein scalar G⁻¹ ≈ s·I, s = ⟨Δg, Δy⟩ / ‖Δg‖² with Δg the change of
-             the follower's gradient between y_{t−1} and y_t at the same x_t (seed 001 Eq. 3.33).
+             the follower's gradient between y_{t−1} and y_t at the same x_t (Gao et al. 2022, Eq. 3.33).
 
-Levenberg–Marquardt damping (seed 000 App. D.4, after Martens 2010) adapts λ with the reduction
+Levenberg–Marquardt damping (Wang et al. 2020, App. D.4, after Martens 2010) adapts λ with the reduction
 ratio ρ: ×1.1 if 0 < ρ ≤ 0.5, ×0.9 if ρ > 0.95, ×2 if ρ ≤ 0 (and the correction is dropped).
 """
 
@@ -98,7 +98,7 @@ def cg_normal(hvp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iter
 
 
 def lm_damping(damping: torch.Tensor, rho: torch.Tensor, low: float = 0.0, high: float = float("inf")) -> torch.Tensor:
-    """The Levenberg–Marquardt rule of seed 000 App. D.4, clamped to [low, high]."""
+    """The Levenberg–Marquardt rule of Wang et al. 2020, App. D.4, clamped to [low, high]."""
     factor = torch.where(rho <= 0, torch.full_like(rho, 2.0),
                          torch.where(rho <= 0.5, torch.full_like(rho, 1.1),
                                      torch.where(rho > 0.95, torch.full_like(rho, 0.9), torch.ones_like(rho))))
@@ -106,7 +106,7 @@ def lm_damping(damping: torch.Tensor, rho: torch.Tensor, low: float = 0.0, high:
 
 
 def reduction_ratio(b: torch.Tensor, model_residual: torch.Tensor, true_residual: torch.Tensor) -> torch.Tensor:
-    """ρ = (‖b‖² − ‖true residual‖²) / (‖b‖² − ‖model residual‖²) (seed 000 App. D.4).
+    """ρ = (‖b‖² − ‖true residual‖²) / (‖b‖² − ‖model residual‖²) (Wang et al. 2020, App. D.4).
 
     ρ = 1 when the quadratic model is exact and the solve is undamped. A zero denominator (no
     predicted reduction: b = 0 or a null step) gives ρ = 1, i.e. keep the step and the damping.
@@ -119,7 +119,7 @@ def reduction_ratio(b: torch.Tensor, model_residual: torch.Tensor, true_residual
 
 
 def bb_inverse(dg: torch.Tensor, dy: torch.Tensor, default: float = 0.0, upper: float = float("inf")) -> torch.Tensor:
-    """Barzilai–Borwein scalar s ≈ G⁻¹: s = ⟨dg, dy⟩ / ‖dg‖² (seed 001 Eq. 3.33).
+    """Barzilai–Borwein scalar s ≈ G⁻¹: s = ⟨dg, dy⟩ / ‖dg‖² (Gao et al. 2022, Eq. 3.33).
 
     ``default`` where ‖dg‖ = 0 (the first step, or a follower that did not move); the estimate is
     clamped to [0, upper] because a negative s would reverse the ridge correction (the paper calls

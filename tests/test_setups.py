@@ -125,7 +125,7 @@ def test_an_algorithm_the_setup_does_not_plan_for_is_one_clear_line(cli, runs_ro
     code, _, err = cli("train", f"+{EXP}=fr_mog1d", "algo=sga")
     assert code == 2 and not runs_root.exists()
     assert err.strip().splitlines() == [
-        "minimax: error: experiment fr_mog1d plans for algo=gda, eg, co, fr (seed 000 §6.2.1, App. D.2, D.4; "
+        "minimax: error: experiment fr_mog1d plans for algo=gda, eg, co, fr (Wang et al. 2020, §6.2.1, App. D.2, D.4; "
         "docs/setups.md#fr_mog1d); algo=sga is not one of them: choose one of those, or add setup.strict=false to "
         "run sga with the setup's common values (setup.all) and its own yaml for the rest"]
     # the documented fallback: the experiment's common values, the algorithm's own yaml for the rest

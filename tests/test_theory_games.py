@@ -239,4 +239,7 @@ def test_every_new_game_config_has_a_description():
     options = dict(list_options("game"))
     for name in ("dirac", "dirac_ns", "covariance", "covariance_quad", "poly53", "poly54", "torus",
                  "bilinear", "bilinear_random", "tau_example1", "tau_example2"):
-        assert options[name] and "seed 00" in options[name], name
+        # each names its paper by authors and year
+        assert options[name] and any(paper in options[name] for paper in (
+            "Wang et al. 2020", "Gao et al. 2022", "Askari Hemmat et al. 2023", "Fiez & Ratliff 2021",
+            "Liang & Stokes 2019")), name

@@ -88,7 +88,7 @@ class Game:
 
     def value_losses(self, x: torch.Tensor, y: torch.Tensor, batch=None):
         """(L_x, L_y) of the game's value function alone, without the follower's regularizer (a
-        GAN's L2/gradient penalty). Seed 004 §4 computes consensus optimization's term R on these
+        GAN's L2/gradient penalty). Liang & Stokes 2019, §4 computes consensus optimization's term R on these
         (``algo.consensus_on=value``). Default: the losses (games without a regularizer)."""
         return self.losses(x, y, batch)
 

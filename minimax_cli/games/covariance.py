@@ -3,7 +3,7 @@
 Two discriminators, both zero-sum (the generator V minimizes, the discriminator maximizes), both
 logging ``cov_error`` = ‖Σ − VVᵀ‖_F (the generator's law is N(0, VVᵀ)):
 
-* ``CovarianceReLU`` — seed 004 §4.1 (Liang & Stokes; NOTES-004 §4.3): V ∈ R^{d×k}, a
+* ``CovarianceReLU`` — Liang & Stokes 2019, §4.1: V ∈ R^{d×k}, a
   one-hidden-layer ReLU discriminator without biases f_ω(x) = Σ_i v_i ReLU(⟨w_i, x⟩), i ∈ [H], and
   the WGAN value in closed form, Eq. (10):
 
@@ -11,7 +11,7 @@ logging ``cov_error`` = ‖Σ − VVᵀ‖_F (the generator's law is N(0, VVᵀ)
 
   with c = 1/√(2π): E[ReLU(s·N(0,1))] = s/√(2π). The paper writes "const" and never gives it; any
   c > 0 only rescales the game (and so the step size). Paper: k = 16, d = 2, H = 128.
-* ``CovarianceQuadratic`` — seed 003 App. K.6 (Daskalakis et al. 2018; NOTES-003 §7.6): V, W ∈
+* ``CovarianceQuadratic`` — Fiez & Ratliff 2021, App. K.6 (Daskalakis et al. 2018): V, W ∈
   R^{d×d}, D_W(x) = xᵀWx, and with the discriminator-only regularizer (Eq. 58)
 
       f(V, W) = Σ_ij W_ij (Σ_ij − (VVᵀ)_ij) − (μ/2) Tr(WᵀW).
@@ -84,7 +84,7 @@ class _Covariance(AnalyticGame):
 
 
 class CovarianceReLU(_Covariance):
-    """Seed 004 §4.1: linear generator V ∈ R^{d×k} against a bias-free one-hidden-layer ReLU
+    """Liang & Stokes 2019, §4.1: linear generator V ∈ R^{d×k} against a bias-free one-hidden-layer ReLU
     discriminator with H units; closed-form WGAN value Eq. (10) with const = 1/√(2π).
 
     y = (w_1, …, w_H, v_1, …, v_H): the H×d first-layer weights row by row, then the output weights.
@@ -155,7 +155,7 @@ class CovarianceReLU(_Covariance):
 
 
 class CovarianceQuadratic(_Covariance):
-    """Seed 003 App. K.6 (Eq. 58): V, W ∈ R^{d×d}, D_W(x) = xᵀWx, regularizer −(μ/2)‖W‖²_F on
+    """Fiez & Ratliff 2021, App. K.6 (Eq. 58): V, W ∈ R^{d×d}, D_W(x) = xᵀWx, regularizer −(μ/2)‖W‖²_F on
     the discriminator (μ = 0: the unregularized WGAN of Daskalakis et al., purely imaginary
     Jacobian at equilibrium). Gradients: (−(W + Wᵀ)V, −(Σ − VVᵀ) + μW). Critical points:
     VVᵀ = Σ, W = 0 (with μ > 0); d = 1: (±σ, 0) with spec(J_τ) = (τμ ± √(τ²μ² − 16τσ²))/2.

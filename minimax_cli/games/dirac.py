@@ -1,5 +1,4 @@
-"""Dirac-GAN (Mescheder et al. 2018) as used by seed 003 (§5, Fig. 1; App. K.5, Eqs. 56–57;
-NOTES-003 §7.5).
+"""Dirac-GAN (Mescheder et al. 2018) as used by Fiez & Ratliff 2021 (§5, Fig. 1; App. K.5, Eqs. 56–57).
 
 Generator p_θ = δ_θ, linear discriminator D(x; ω) = ωx, data p_D = δ_0, and
 ℓ(t) = −log(1 + e^{−t}) (the original GAN; ℓ'(t) = 1/(1 + e^t), ℓ'(0) = ½, ℓ''(0) = −¼):
@@ -11,7 +10,7 @@ The R1 penalty (μ/2) E_{p_D}‖∇_x D(x; ω)‖² = (μ/2) ω² (R2 gives the 
 discriminator only; μ = 0 is the unregularized game. The unique critical point is (0, 0), where
 both objectives have the game Jacobian J = [[0, ℓ'(0)], [−ℓ'(0), μ]] (Eq. 57 at τ = 1), so
 spec(J_τ) = (τμ ± √(τ²μ² − τ))/2: purely imaginary for μ = 0 (τ-GDA cycles), stable for every
-τ > 0 when μ > 0, real iff τ ≥ 1/μ² (NOTES-003 §7.5).
+τ > 0 when μ > 0, real iff τ ≥ 1/μ².
 """
 
 from __future__ import annotations
@@ -48,7 +47,7 @@ class DiracGAN(AnalyticGame):
         self._check_dims()
 
     def default_start(self):
-        return [1.0], [1.0]   # (θ0, ω0) = (1, 1) (NOTES-003 §7.5, the authors' notebook)
+        return [1.0], [1.0]   # (θ0, ω0) = (1, 1) (the authors' notebook)
 
     def f(self, x, y, batch=None):
         theta, omega = x[0], y[0]

@@ -16,25 +16,25 @@ logistic sigmoid, softplus(u) = log(1 + eᵘ), so log σ(u) = −softplus(−u),
 Losses (``game.loss.kind``), each player minimizing its own:
 
     saturating       f = E_data log σ(D(v)) + E_z log(1 − σ(D(G(z))))      (Goodfellow et al. 2014)
-                     L_x = f,  L_y = −f + penalties: zero-sum min_x max_y f. This is seed 000's
+                     L_x = f,  L_y = −f + penalties: zero-sum min_x max_y f. This is Wang et al. 2020's
                      reference code: loss_disc = sigmoid cross-entropy on real and fake = −f,
                      loss_gen = −loss_disc_fake (= f up to the real term, constant in x).
     non_saturating   L_y = −f + penalties,  L_x = −E_z log σ(D(G(z)))     (Goodfellow et al. 2014 §3)
     wgan             U = E_data D(v) − E_z D(G(z)),  L_x = U,  L_y = −U + penalties
-                     (Arjovsky et al. 2017; seed 004 §4: L_gen = U, L_dis = −U + Λ)
+                     (Arjovsky et al. 2017; Liang & Stokes 2019, §4: L_gen = U, L_dis = −U + Λ)
 
 Penalties, only in the discriminator's loss L_y (any combination, each off at 0):
 
     l2   c · Σ_i y_i²  over every discriminator parameter (weights and biases), gradient 2c·y.
-         Seed 000's "L2 regularization (0.0002)" is its code's weight_decay · Σw² with
+         Wang et al. 2020's "L2 regularization (0.0002)" is its code's weight_decay · Σw² with
          weight_decay = 1e-4, i.e. c = 1e-4 (gradient coefficient 0.0002).
     gp   λ · E_v̂ (‖∇_v D(v̂)‖ − 1)²,  v̂ = ε v_data + (1 − ε) G(z), ε ~ U[0, 1] per sample
-         (Gulrajani et al. 2017 Eq. 3, two-sided; seed 004 uses λ = 1). ``gp_one_sided``:
+         (Gulrajani et al. 2017 Eq. 3, two-sided; Liang & Stokes 2019 uses λ = 1). ``gp_one_sided``:
          λ · E max(0, ‖∇D(v̂)‖ − 1)². G(z) is not detached: L_y is a function of (x, y) and its
          mixed derivatives ∇²_yx L_y include the penalty's dependence on x (∇_y L_y, all that GDA
          uses, is the same either way).
-    r1   (μ/2) · E_data ‖∇_v D(v)‖²  (Mescheder et al. 2018; seed 003 §4, with the ½ of its
-         Dirac-GAN cost). ``r1_half: false`` drops the ½: μ · E_data ‖∇_v D(v)‖², what seed 003's
+    r1   (μ/2) · E_data ‖∇_v D(v)‖²  (Mescheder et al. 2018; Fiez & Ratliff 2021, §4, with the ½ of its
+         Dirac-GAN cost). ``r1_half: false`` drops the ½: μ · E_data ‖∇_v D(v)‖², what Fiez & Ratliff 2021's
          image code (GAN_stability's ``reg_param``) computes for its μ ∈ {1, 10}.
 
 Input gradients: ∇_v Σ_i D(v_i), taken with torch.func.grad inside the loss (so the loss stays
@@ -55,7 +55,7 @@ gp > 0). Spectrally normalized discriminators advance their power iteration in `
 Synthetic data (``GAN``): ``sample(step)`` draws from the game's own torch.Generator (seeded from
 the run seed; ``sampler_state`` / ``load_sampler_state`` for checkpoints). ``game.batch.mode``:
 ``fixed`` — ``dataset_size`` points drawn once at setup, each step uses ``size`` of them drawn
-without replacement (all of them, in order, when size = dataset_size: seed 000's full batch of
+without replacement (all of them, in order, when size = dataset_size: Wang et al. 2020's full batch of
 5,000); ``fresh`` — ``size`` new data points per step. The latent batch (``size`` draws) is new
 every step unless ``latent: fixed`` (then drawn once: with mode fixed and size = dataset_size the
 game is deterministic). ``eval_batch()`` is a batch of ``eval_size`` fixed at setup from a separate
@@ -275,7 +275,7 @@ class GANGame(Game):
         return loss
 
     def value_losses(self, x, y, batch=None):
-        """(L_x, −f): the players' losses without the discriminator's penalties (seed 004 §4's CO
+        """(L_x, −f): the players' losses without the discriminator's penalties (Liang & Stokes 2019, §4's CO
         term R is computed on U without the gradient penalty)."""
         batch = self.eval_batch() if batch is None else batch
         d_real, d_fake = self._scores(x, y, batch)
@@ -331,7 +331,7 @@ class GAN(GANGame):
         if mc["w1_samples"] is None:
             # 1-D W1 is a sort (closed form), so m can be large enough that sampling noise does not
             # dominate: two 512-samples of the same 1-D MoG are W1 0.19 apart on average, 4,096: 0.07.
-            # Elsewhere it is an LP, O(m^3): seed 004's m = 512.
+            # Elsewhere it is an LP, O(m^3): Liang & Stokes 2019's m = 512.
             mc["w1_samples"] = W1_SAMPLES_1D if self.dataset.dim == 1 else W1_SAMPLES
         for key in ("w1_samples", "kl_samples", "mode_samples"):
             check_count(mc[key], f"game.metrics.{key}")

@@ -1,9 +1,9 @@
-"""End-of-run figures of the synthetic-data GANs (seed 000 Fig. 4/5 layout).
+"""End-of-run figures of the synthetic-data GANs (Wang et al. 2020, Fig. 4/5 layout).
 
-    samples.png     1-D: generator density (Gaussian KDE, bandwidth 0.1 as seed 000 App. E) over
+    samples.png     1-D: generator density (Gaussian KDE, bandwidth 0.1 as Wang et al. 2020, App. E) over
                     the data density, and the discriminator's prediction σ(D(v)) (the critic
                     value for WGAN). 2-D: generated samples over D's prediction, and their KDE.
-    grad_norms.png  ‖∇ₓL_x‖ and ‖∇ᵧL_y‖ against steps, log scale (seed 000 Fig. 4 row 3, Fig. 7);
+    grad_norms.png  ‖∇ₓL_x‖ and ‖∇ᵧL_y‖ against steps, log scale (Wang et al. 2020, Fig. 4 row 3, Fig. 7);
                     a pretraining phase is shaded.
     distances.png   w1 and kl against steps (log scale) and modes covered.
     samples.npz     the data behind samples.png, for figures across runs (scripts/reproduce_*):
@@ -69,7 +69,7 @@ def _prediction_grid(game, y):
     ds = game.dataset
     lo, hi = ds.bounds(margin=1.5 if ds.dim == 1 else 1.0)
     if ds.dim == 1:
-        grid = np.linspace(float(lo[0]), float(hi[0]), 800)  # mog1d: [-5.9, 5.9] (seed 000 plots [-6, 6])
+        grid = np.linspace(float(lo[0]), float(hi[0]), 800)  # mog1d: [-5.9, 5.9] (Wang et al. 2020 plots [-6, 6])
         return [grid], game.discriminate(y, torch.as_tensor(grid)).cpu().numpy()
     gx, gy = (np.linspace(float(lo[j]), float(hi[j]), 200) for j in (0, 1))
     XX, YY = np.meshgrid(gx, gy, indexing="xy")

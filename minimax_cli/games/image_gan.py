@@ -1,5 +1,5 @@
 """Image GANs (``game=mnist|cifar10|celeba``): the GAN game of gan.py configured with torchvision
-images and the image architectures (seed 001 §4.3, seed 002 §7.2 / App. I, seed 003 App. K.7.2).
+images and the image architectures (Gao et al. 2022, §4.3, Askari Hemmat et al. 2023, §7.2 / App. I, Fiez & Ratliff 2021, App. K.7.2).
 
     data        ImageSource (games/data/images.py): torchvision's MNIST / CIFAR10 / CelebA classes
                 reading ``data_root`` (default $MINIMAX_DATA or ./data), decoded once to a uint8
@@ -7,7 +7,7 @@ images and the image architectures (seed 001 §4.3, seed 002 §7.2 / App. I, see
                 ``dataset: folder`` = every image under ``root`` (games/data/folder.py, game=images)
     batches     {"real": (size, C, H, W) in [−1, 1], "z": (size, latent) ~ N(0, I)} (+ "eps" for
                 WGAN-GP): real images from ImageBatches (an epoch sampler on the device; optional
-                horizontal flips and seed 003's dequantization noise), z and eps from the game's
+                horizontal flips and Fiez & Ratliff 2021's dequantization noise), z and eps from the game's
                 own device generator; no host round trip per step
     networks    build_pair(arch, ...) (games/nets/__init__.py): dcgan | wgangp_cnn | resnet |
                 gan_stability, initialized from the run seed; ``discriminator.spectral_norm`` is

@@ -1,7 +1,7 @@
-"""Seed 003's polynomial games (App. K.2 Eq. 53 and K.3 Eq. 54; NOTES-003 §7.2–7.3).
+"""Fiez & Ratliff 2021's polynomial games (App. K.2 Eq. 53 and K.3 Eq. 54).
 
 Both are zero-sum: the leader x1 minimizes f, the follower x2 maximizes it. The garbled
-equations are restored as in NOTES-003 (checked there against the authors' notebooks), and the
+equations are restored (checked against the authors' notebooks), and the
 critical points below were refined by Newton's method to |ξ| < 1e-11 (tests re-check them).
 """
 
@@ -20,7 +20,7 @@ class Poly53(AnalyticGame):
             + x11² Σ_{i=1,2} [(x1i − 1)² − (x2i − 1)²]
 
     Critical points: (1,1,1,1) and (−4.734, 0.278, −92.474, 0.533) are DNEs (τ* = 0); the origin is
-    neither a DNE nor a DSE (locally seed 003's Example 2 with v = 5: stable only for τ ∈ (½, 2)).
+    neither a DNE nor a DSE (locally Fiez & Ratliff 2021's Example 2 with v = 5: stable only for τ ∈ (½, 2)).
     """
 
     dim_x = dim_y = 2

@@ -1,4 +1,4 @@
-"""Seed 003's location game on the torus (App. K.4, Eq. 55; NOTES-003 §7.4):
+"""Fiez & Ratliff 2021's location game on the torus (App. K.4, Eq. 55):
 
     f(x1, x2) = −0.15 cos(x1) + cos(x1 − x2) + 0.15 cos(x2),   x1, x2 angles
 
@@ -31,7 +31,7 @@ def wrap(angle: torch.Tensor) -> torch.Tensor:
 
 
 class Torus(ScalarGame):
-    """Location game on the torus (seed 003 Eq. 55)."""
+    """Location game on the torus (Fiez & Ratliff 2021, Eq. 55)."""
 
     start = (2.0, -1.0)   # one of the paper's two initial conditions (the other: (1.9, -2.1))
     POINTS = (

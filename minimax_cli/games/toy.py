@@ -1,4 +1,4 @@
-"""Closed-form toy games (seed 000 §6.1, seed 001 §4.1; bilinear and quadratic games).
+"""Closed-form toy games (Wang et al. 2020, §6.1, Gao et al. 2022, §4.1; bilinear and quadratic games).
 
 All are zero-sum: the leader x minimizes f, the follower y maximizes it.
 """
@@ -64,7 +64,7 @@ class G2(ScalarGame):
 class G3(ScalarGame):
     """g3 = (4x² - (y - 3x + 0.05x³)² - 0.1y⁴)·exp(-0.01(x² + y²)): (0,0) is a local minimax.
 
-    This is the paper's g3 (seed 000 §6.1); ``scale: 0.1`` gives the reference code's version
+    This is the paper's g3 (Wang et al. 2020, §6.1); ``scale: 0.1`` gives the reference code's version
     (its f3 is 0.1× the paper's), which acts like 10× smaller step sizes.
     """
 
@@ -114,10 +114,10 @@ class Quadratic(AnalyticGame):
 
 
 class Bilinear(Quadratic):
-    """f = xᵀCy: the pure-rotation game where GDA spirals out (seed 004 §3: U(θ, ω) = θᵀCω).
+    """f = xᵀCy: the pure-rotation game where GDA spirals out (Liang & Stokes 2019, §3: U(θ, ω) = θᵀCω).
 
     ``C`` is an n×m nested list, or ``random``: a dim×dim matrix with C_ij ~ U[0, 1) i.i.d. drawn
-    by numpy.random.default_rng(C_seed) (seed 004 Fig. 1: p = q = 5). ``start_radius`` r > 0 makes
+    by numpy.random.default_rng(C_seed) (Liang & Stokes 2019, Fig. 1: p = q = 5). ``start_radius`` r > 0 makes
     the default start a point at distance r from the equilibrium in a direction drawn from the
     run's seed (Fig. 1: r = 0.5); null keeps the all-ones start.
     """
@@ -157,7 +157,7 @@ class GeneralQuadratic(AnalyticGame):
 
         L_x = ½xᵀA_x x + xᵀB_x y + ½yᵀC_x y,     L_y = ½xᵀA_y x + xᵀB_y y + ½yᵀC_y y
 
-    (seed 000 §5 / App. C.2: Stackelberg games). The zero-sum game is A_y = −A_x, B_y = −B_x, C_y = −C_x.
+    (Wang et al. 2020, §5 / App. C.2: Stackelberg games). The zero-sum game is A_y = −A_x, B_y = −B_x, C_y = −C_x.
     """
 
     zero_sum = False

@@ -1,8 +1,8 @@
-"""Step sizes and iteration bounds of seed 004 (Liang & Stokes 2019, Theorems 3–6 and §3) for the
-bilinear game U(θ, ω) = θᵀCω, p = q, C full rank, equilibrium (0, 0); NOTES-004 §3 and §6.
+"""Step sizes and iteration bounds of Liang & Stokes 2019 (Theorems 3–6 and §3) for the
+bilinear game U(θ, ω) = θᵀCω, p = q, C full rank, equilibrium (0, 0).
 
 With λ_min, λ_max the extreme eigenvalues of CCᵀ, κ = λ_max/λ_min, a start ‖z0‖ ≤ r and a
-target ‖z_T‖ ≤ ε (garbled symbols restored as in NOTES-004, marked [RECON] there):
+target ‖z_T‖ ≤ ε (garbled symbols restored from the proofs):
 
     SGA  (§3)     ‖z_{t+1}‖² ≥ (1 + η²λ_min) ‖z_t‖² for every η > 0: diverges, no bound
     OMD  (Thm 3)  η = 1/(2√(2λ_max)),                T_OMD = ⌈16 κ log(4√2 r/ε)⌉
@@ -11,7 +11,7 @@ target ‖z_T‖ ≤ ε (garbled symbols restored as in NOTES-004, marked [RECON
     CO   (Thm 6)  the η of Theorem 4,                 T_CO  = T_PM  (CO and PM coincide on θᵀCω)
 
 OMD also assumes its second iterate ‖z1‖ ≤ r. γ is PM's prediction step / CO's weight of
-R = ½‖∇U‖² (seed 004 Fig. 1: γ = 1, r = 0.5).
+R = ½‖∇U‖² (Liang & Stokes 2019, Fig. 1: γ = 1, r = 0.5).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ def interaction_spectrum(C: np.ndarray) -> tuple[float, float]:
     """(λ_min, λ_max) of CCᵀ for a square full-rank C."""
     C = np.asarray(C, dtype=float)
     if C.ndim != 2 or C.shape[0] != C.shape[1]:
-        raise ConfigError(f"seed 004's bilinear bounds need a square C (p = q); got shape {C.shape}")
+        raise ConfigError(f"Liang & Stokes 2019's bilinear bounds need a square C (p = q); got shape {C.shape}")
     lam = np.linalg.eigvalsh(C @ C.T)
     if lam[0] <= 1e-12 * max(lam[-1], 1e-300):
-        raise ConfigError("seed 004's bilinear bounds need a full-rank C (λ_min(CCᵀ) = 0)")
+        raise ConfigError("Liang & Stokes 2019's bilinear bounds need a full-rank C (λ_min(CCᵀ) = 0)")
     return float(lam[0]), float(lam[-1])
 
 
@@ -75,5 +75,5 @@ def report(C: np.ndarray, r: float, eps: float, gamma: float = 1.0) -> dict:
     for name, bound in iteration_bounds(C, r, eps, gamma).items():
         out[f"T_{name}"] = bound
     out["note"] = ("SGA diverges for every step size: |z_{t+1}|^2 >= (1 + eta^2 lambda_min)|z_t|^2 "
-                   "(seed 004 §3), so T_SGA and eta_SGA are null; CO coincides with PM")
+                   "(Liang & Stokes 2019, §3), so T_SGA and eta_SGA are null; CO coincides with PM")
     return out

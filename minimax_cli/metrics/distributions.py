@@ -1,6 +1,6 @@
 """Distances between a generator's samples and the data, for low-dimensional GANs.
 
-``w1`` — exact earth mover's distance between two empirical measures (seed 004 §4.2):
+``w1`` — exact earth mover's distance between two empirical measures (Liang & Stokes 2019, §4.2):
 
     W1(P̂, Q̂) = min_{π ∈ Π(a, b)} Σ_ij π_ij ‖p_i − q_j‖₂,   a = 1/m, b = 1/n (uniform weights)
 

@@ -4,7 +4,7 @@
 
 over the 2048-d pool3 features of the FID Inception network (``pytorch_fid.inception
 .InceptionV3([3])`` with the TF-ported weights ``pt_inception-2015-12-05-6726825d.pth``), the
-implementation seed 003 names and the one behind the FIDs of seeds 001–002's tables.
+implementation Fiez & Ratliff 2021 names and the one behind the FIDs of Gao et al. 2022's and Askari Hemmat et al. 2023's tables.
 
 Same numbers as pytorch-fid's command line, without its PNG round trip:
 - a generated image x ∈ [−1, 1] becomes (x + 1)/2 clamped to [0, 1] and, by default
@@ -330,7 +330,7 @@ def real_statistics(path, images_u8: torch.Tensor | Callable[[], torch.Tensor], 
 
     ``images_u8``: the dataset as uint8 (N, C, H, W), or a function returning it (called only on
     a cache miss, so a cached run need not load the data). n < N uses the first n of a
-    permutation drawn with ``seed`` (a fixed random subset, as seed 003 does); n = N all of them.
+    permutation drawn with ``seed`` (a fixed random subset, as Fiez & Ratliff 2021 does); n = N all of them.
     ``model`` may be a zero-argument function building the network (called only on a miss).
     """
     path = Path(path)

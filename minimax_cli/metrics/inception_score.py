@@ -1,4 +1,4 @@
-"""Inception score (Salimans et al. 2016), reported by seed 002 (LEAD, Table 1).
+"""Inception score (Salimans et al. 2016), reported by Askari Hemmat et al. 2023 (LEAD, Table 1).
 
     IS = exp( E_x KL( p(y|x) ‖ p(y) ) ),   p(y) = E_x p(y|x)
 

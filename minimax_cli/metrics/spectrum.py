@@ -4,11 +4,11 @@ Notation (oracle.py): the game vector field is ξ(x, y) = (∇_x L_x, ∇_y L_y)
 
     J = [[J11, J12], [J21, J22]] = [[∇²_xx L_x, ∇²_xy L_x], [∇²_yx L_y, ∇²_yy L_y]].
 
-For a zero-sum game (L_x = f, L_y = −f) this is seed 003's game Jacobian (Eq. 1)
-J = [[D1²f, D12f], [−D12fᵀ, −D2²f]], and seed 000's Hessian blocks are H_xx = J11, H_xy = J12,
+For a zero-sum game (L_x = f, L_y = −f) this is Fiez & Ratliff 2021's game Jacobian (Eq. 1)
+J = [[D1²f, D12f], [−D12fᵀ, −D2²f]], and Wang et al. 2020's Hessian blocks are H_xx = J11, H_xy = J12,
 H_yx = −J21, H_yy = −J22.
 
-Classification (seed 000 Props. 2–3; Jin et al. 2019; seed 003 Defs. 1–2), with the Schur
+Classification (Wang et al. 2020, Props. 2–3; Jin et al. 2019; Fiez & Ratliff 2021 Defs. 1–2), with the Schur
 complement S = H_xx − H_xy H_yy⁻¹ H_yx = J11 − J12 J22⁻¹ J21:
 
     strict local Nash (DNE)       H_xx ≻ 0 and H_yy ≺ 0                      (sufficient)
@@ -67,7 +67,7 @@ def sym_eigs(M: np.ndarray) -> np.ndarray:
 
 
 def classify(J: np.ndarray, n: int) -> dict:
-    """Seed 000 Props. 2–3 at a critical point with game Jacobian J (leader dimension n).
+    """Wang et al. 2020, Props. 2–3 at a critical point with game Jacobian J (leader dimension n).
 
     Returns ``class`` (local_nash | local_minimax | neither), ``strict`` (True: the sufficient
     conditions hold; False: only the necessary ones, a zero eigenvalue leaves the second-order
@@ -102,7 +102,7 @@ def classify(J: np.ndarray, n: int) -> dict:
         notes.append("only the second-order necessary conditions hold (a zero eigenvalue): higher-order terms decide")
     elif minimax_necessary:
         label, strict = "local_minimax", False
-        notes.append("only the second-order necessary conditions (seed 000 Prop. 2) hold: higher-order terms decide")
+        notes.append("only the second-order necessary conditions (Wang et al. 2020, Prop. 2) hold: higher-order terms decide")
     else:
         label, strict = "neither", None
         failed = [name for name, ok in (("H_yy ≼ 0", nonneg(-hyy)), ("S ≽ 0", nonneg(schur)),

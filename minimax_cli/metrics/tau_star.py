@@ -1,6 +1,6 @@
-"""τ-GDA's timescale threshold τ* (seed 003, Fiez & Ratliff 2021, Theorems 1–2; NOTES-003 §2–3).
+"""τ-GDA's timescale threshold τ* (Fiez & Ratliff 2021, Theorems 1–2).
 
-τ-GDA, x_{k+1} = x_k − γ1 Λ_τ ξ(x_k) with Λ_τ = blockdiag(I_{n1}, τ I_{n2}) (seed 003 Eq. 2), has
+τ-GDA, x_{k+1} = x_k − γ1 Λ_τ ξ(x_k) with Λ_τ = blockdiag(I_{n1}, τ I_{n2}) (Fiez & Ratliff 2021, Eq. 2), has
 the continuous-time Jacobian at a critical point
 
     J_τ = Λ_τ J = [[D1²f, D12f], [−τ D12fᵀ, −τ D2²f]]       (zero-sum; in general Λ_τ times the
@@ -9,11 +9,11 @@ the continuous-time Jacobian at a critical point
 and the point is locally exponentially stable iff spec(J_τ) ⊂ C°₊ (Def. 3). Theorem 1: when
 det(D2²f) ≠ 0 there is τ* ∈ [0, ∞) with J_τ stable for every τ ∈ (τ*, ∞) iff the point is a
 DSE (strict local minimax), and τ* = λ⁺max(Q) (largest positive real eigenvalue, 0 if none) with
-Q of Eq. (14). The printed Eq. (14) is garbled; this module uses the computable version of
-NOTES-003 §2.2 (coefficient 2; blocks A_ij of J, the actual lower-left block A21 wherever the
-paper prints A12ᵀ), which the notes and our tests check against two independent computations:
+Q of Eq. (14). The printed Eq. (14) is garbled; this module uses the computable version re-derived
+from the proof (coefficient 2; blocks A_ij of J, the actual lower-left block A21 wherever the
+paper prints A12ᵀ), which our tests check against two independent computations:
 
-* the guard map ν(τ) = det(J_τ ⊞ J_τ) (Saydy et al.; NOTES-003 §2.3): with J_τ = J_top + τ J_bot,
+* the guard map ν(τ) = det(J_τ ⊞ J_τ) (Saydy et al.): with J_τ = J_top + τ J_bot,
   its positive real roots are the positive real generalized eigenvalues of the pencil
   (J_top ⊞ J_top, −J_bot ⊞ J_bot); they are the only τ where an eigenvalue pair can cross the
   imaginary axis (λ_i + λ_j = 0), so stability is constant between consecutive roots and the
@@ -22,7 +22,7 @@ paper prints A12ᵀ), which the notes and our tests check against two independen
   sign of min Re spec(J_τ) locates it to ~1e-14 relative.
 
 Theorem 2 (non-convergence, point not a DSE): τ-GDA is unstable for all τ > τ0. The printed τ0
-fails numerical checks; ``theorem2_tau0`` implements the re-derived form of NOTES-003 §3:
+fails numerical checks; ``theorem2_tau0`` implements the re-derived form:
 
     τ0 = λ⁺max( Q2⁻¹ (Kᵀ Q1⁻¹ K + P2 L0 D12f + (P2 L0 D12f)ᵀ) ),
     K = −P1 D12f + S1(−J) L0ᵀ P2,    L0 = (D2²f)⁻¹ D12fᵀ,
@@ -53,7 +53,7 @@ AGREE_RTOL = 1e-6
 ROOT_FLOOR = 1e-9
 
 
-# -- linear algebra of seed 003 App. B ------------------------------------------------------------
+# -- linear algebra of Fiez & Ratliff 2021, App. B ------------------------------------------------------------
 def duplication(n: int) -> np.ndarray:
     """H_n ∈ R^{n² × n(n+1)/2}: vec(X) = H_n vech(X) for symmetric X (row-major vec)."""
     cols = []
@@ -92,7 +92,7 @@ def largest_positive_real(values, rtol: float = 1e-7) -> float:
 
 # -- J_τ and its stability ---------------------------------------------------------------------------
 def tau_jacobian(J: np.ndarray, n1: int, tau: float) -> np.ndarray:
-    """J_τ = Λ_τ J, Λ_τ = blockdiag(I_{n1}, τ I_{n2}) (seed 003 Eq. 3)."""
+    """J_τ = Λ_τ J, Λ_τ = blockdiag(I_{n1}, τ I_{n2}) (Fiez & Ratliff 2021, Eq. 3)."""
     scale = np.ones(len(J))
     scale[n1:] = tau
     return scale[:, None] * J
@@ -114,7 +114,7 @@ def is_stable(J: np.ndarray, n1: int, tau: float) -> bool:
 
 
 def step_size_bound(J: np.ndarray, n1: int, tau: float) -> float:
-    """γ̄(τ) = min over λ ∈ spec(J_τ) of 2 Re(λ)/|λ|² (seed 003 Theorem 4, Corollary C.1; 0 if some
+    """γ̄(τ) = min over λ ∈ spec(J_τ) of 2 Re(λ)/|λ|² (Fiez & Ratliff 2021, Theorem 4, Corollary C.1; 0 if some
     Re λ ≤ 0): simultaneous τ-GDA with leader rate γ1 is locally convergent iff γ1 < γ̄, since
     |1 − γλ|² < 1 ⟺ γ < 2 Re(λ)/|λ|²."""
     lam = np.linalg.eigvals(tau_jacobian(J, n1, tau))
@@ -125,7 +125,7 @@ def step_size_bound(J: np.ndarray, n1: int, tau: float) -> float:
 
 # -- Theorem 1: the Q construction ---------------------------------------------------------------------
 def theorem1_tau_star(J: np.ndarray, n1: int) -> float:
-    """τ* = λ⁺max(Q), seed 003 Theorem 1 / Eq. (14) in the computable form of NOTES-003 §2.2:
+    """τ* = λ⁺max(Q), Fiez & Ratliff 2021, Theorem 1 / Eq. (14) in its computable form (module docstring):
 
         S  = A11 − A12 A22⁻¹ A21
         G1 = [ (A12 ⊗ A22⁻¹) H_{n2} ,  (I_{n1} ⊗ A22⁻¹A21) H_{n1} ]
@@ -204,7 +204,7 @@ def scan_last_change(J: np.ndarray, n1: int, stable_at_infinity: bool | None = N
 
     For a DSE this is τ* (0 when J_τ is stable on the whole grid); otherwise it is the largest
     τ at which the point is still stable (None: never stable on the grid). ``stable_at_infinity``
-    (the τ → ∞ status, seed 003 App. I) extends the grid upward until it is reached (to 1e12).
+    (the τ → ∞ status, Fiez & Ratliff 2021, App. I) extends the grid upward until it is reached (to 1e12).
     """
     taus = list(np.geomspace(*SCAN_RANGE, SCAN_POINTS))
     status = [is_stable(J, n1, t) for t in taus]
@@ -229,7 +229,7 @@ def scan_last_change(J: np.ndarray, n1: int, stable_at_infinity: bool | None = N
 
 # -- Theorem 2 ------------------------------------------------------------------------------------------
 def theorem2_tau0(J: np.ndarray, n1: int, choice: str = "inverse") -> float:
-    """Non-convergence threshold τ0 of seed 003 Theorem 2, corrected form (NOTES-003 §3), for a
+    """Non-convergence threshold τ0 of Fiez & Ratliff 2021, Theorem 2, corrected form (module docstring), for a
     zero-sum critical point that is not a DSE, with det(D2²f) ≠ 0 and S1 non-singular.
 
     ``choice``: ``inverse`` takes P1 = S1(−J)⁻¹, P2 = (D2²f)⁻¹ (Q1 = Q2 = 2I); ``same`` takes

@@ -13,17 +13,17 @@ Missing files raise ``DataError`` with one line naming the exact paths; torchvis
 checks (CIFAR-10, CelebA annotations) are kept, so a corrupt download is an error too.
 
 Options (papers):
-- MNIST classes 0 and 1 (seed 000, App. D.3): ``classes=[0, 1]``, ``per_class=4800`` takes the
+- MNIST classes 0 and 1 (Wang et al. 2020, App. D.3): ``classes=[0, 1]``, ``per_class=4800`` takes the
   first 4,800 training images of each class in file order. The paper says "4,800 per class ...
   overall 9,800", which is inconsistent (2 × 4,800 = 9,600); we follow the per-class number
   (9,600 images). ``per_class=null`` keeps every image of the chosen classes (12,665).
 - ``image_size``: MNIST 28 (native) or 32 (zero-padded by 2 pixels, black border, for the
-  32×32 architectures); CIFAR-10 32; CelebA any size, by default seed 003's transform
-  Resize(size) → CenterCrop(size) on the 178×218 aligned images (32 in seed 003; 64 gives the
+  32×32 architectures); CIFAR-10 32; CelebA any size, by default Fiez & Ratliff 2021's transform
+  Resize(size) → CenterCrop(size) on the 178×218 aligned images (32 in Fiez & Ratliff 2021; 64 gives the
   usual DCGAN-64 crop); ``crop=c`` instead takes CenterCrop(c) → Resize(size) (e.g. 108 or 140,
   other common CelebA-64 crops).
 - CelebA split: torchvision's ``CelebA`` class with ``split`` ∈ train | valid | test | all.
-  Seed 003 loaded CelebA with ``ImageFolder`` over the whole folder, i.e. all 202,599 images in
+  Fiez & Ratliff 2021 loaded CelebA with ``ImageFolder`` over the whole folder, i.e. all 202,599 images in
   file-name order; ``split=all`` gives exactly that set in that order, and
   ``celeba_loader=imagefolder`` reproduces it literally for copies without the annotation files.
 
@@ -32,7 +32,7 @@ Images are kept as one uint8 tensor (N, C, H, W) — MNIST 47 MB (the 0/1 subset
 index into it (``ImageBatches``). Decoding CelebA's JPEGs once takes minutes, so the decoded
 tensor is cached as ``<data_root>/cache/celeba-<loader>-<split>-<size>[-crop<c>].npy``.
 A batch is (u8/255 − 0.5)/0.5 ∈ [−1, 1] (ToTensor + Normalize(0.5, 0.5), bit for bit), then
-optionally a random horizontal flip and seed 003's dequantization noise x + U[0, 1)/128.
+optionally a random horizontal flip and Fiez & Ratliff 2021's dequantization noise x + U[0, 1)/128.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class ImageSource:
         if self.celeba_loader not in CELEBA_LOADERS:
             raise ConfigError(f"game.celeba_loader must be one of {', '.join(CELEBA_LOADERS)} (got {self.celeba_loader!r})")
         if self.celeba_loader == "imagefolder" and self.split != "all":
-            raise ConfigError("game.celeba_loader=imagefolder reads every image (seed 003); it needs game.split=all")
+            raise ConfigError("game.celeba_loader=imagefolder reads every image (Fiez & Ratliff 2021); it needs game.split=all")
         if not isinstance(self.workers, int) or self.workers < 0:
             raise ConfigError(f"game.workers must be an integer >= 0 (got {self.workers!r})")
 
@@ -367,7 +367,7 @@ class ImageBatches:
         if self.hflip:
             flip = torch.rand(len(idx), generator=gen, device=self.device) < 0.5
             x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-        if self.dequantize:  # seed 003 (GAN_stability): x + U[0, 1)/128 after normalization
+        if self.dequantize:  # Fiez & Ratliff 2021 (GAN_stability): x + U[0, 1)/128 after normalization
             x = x + torch.rand(x.shape, generator=gen, device=self.device, dtype=self.dtype) / 128
         return x
 

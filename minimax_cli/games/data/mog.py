@@ -3,15 +3,15 @@
 Every dataset is a mixture  p(v) = Σ_k w_k N(v; c_k, σ² I)  over "centres" c_k, and knows what
 the mode diagnostics need: the centres, their weights, the mode each centre belongs to, and σ.
 
-    mog1d      ⅓N(−4, σ²) + ⅓N(0, σ²) + ⅓N(4, σ²), σ = 0.1        (seed 000 §6.2.1, App. D.2;
-               seed 001 §4.2 uses σ = 0.3)
-    grid2d     9 modes on {−3, 0, 3}², covariance 0.01·I (σ = 0.1)   (seed 000 §6.2.1, Fig. 5)
+    mog1d      ⅓N(−4, σ²) + ⅓N(0, σ²) + ⅓N(4, σ²), σ = 0.1        (Wang et al. 2020, §6.2.1, App. D.2;
+               Gao et al. 2022, §4.2 uses σ = 0.3)
+    grid2d     9 modes on {−3, 0, 3}², covariance 0.01·I (σ = 0.1)   (Wang et al. 2020, §6.2.1, Fig. 5)
     ring8      8 modes on the unit circle, c_k = (cos kπ/4, sin kπ/4), σ = √0.05
-               (seed 002 App. H: "variance 0.05"; seed 003 App. K.7.1: σ² = 0.05;
-                seed 004 §4.2: "width 0.03", a preset sets σ = 0.03)
+               (Askari Hemmat et al. 2023, App. H: "variance 0.05"; Fiez & Ratliff 2021, App. K.7.1: σ² = 0.05;
+                Liang & Stokes 2019, §4.2: "width 0.03", a preset sets σ = 0.03)
     swissroll  t ~ U[1.5π, 4.5π], v = (t cos t, t sin t)/7.5 + σ N(0, I₂), σ = 0.25/7.5
                (the generator of sklearn's make_swiss_roll with noise 0.25, columns (x, z),
-                divided by 7.5: the scaling of Gulrajani et al.'s WGAN-GP toy code; seed 001
+                divided by 7.5: the scaling of Gulrajani et al.'s WGAN-GP toy code; Gao et al. 2022
                 §4.3 names a swiss roll without details)
 
 Or the researcher's own samples (``SampleData``): ``game.data=path/to/samples.npy`` (.csv, .txt,

@@ -5,10 +5,10 @@ Image GAN architectures, by config name (``game.arch``):
 =================  ===========================================  ============================
 name               paper                                        module
 =================  ===========================================  ============================
-``dcgan``          seed 002 Table 3 (LEAD, CIFAR-10 DCGAN)       ``dcgan.py``
-``wgangp_cnn``     seed 001 "standard CNN" = WGAN-GP conv nets   ``wgangp.py``
-``resnet``         seed 002 Tables 4–5 (SNGAN); seed 001 ResNet  ``resnet.py``
-``gan_stability``  seed 003 Fig. 17 (GAN_stability ResNet)       ``gan_stability.py``
+``dcgan``          Askari Hemmat et al. 2023, Table 3 (LEAD, CIFAR-10 DCGAN)       ``dcgan.py``
+``wgangp_cnn``     Gao et al. 2022 "standard CNN" = WGAN-GP conv nets   ``wgangp.py``
+``resnet``         Askari Hemmat et al. 2023, Tables 4–5 (SNGAN); Gao et al. 2022 ResNet  ``resnet.py``
+``gan_stability``  Fiez & Ratliff 2021, Fig. 17 (GAN_stability ResNet)       ``gan_stability.py``
 =================  ===========================================  ============================
 
 ``build_pair(arch, channels, image_size, generator={...}, discriminator={...})`` returns the two

@@ -1,4 +1,4 @@
-"""DCGAN generator and discriminator (seed 002, LEAD, Appendix I.2, Table 3; Radford et al. 2015).
+"""DCGAN generator and discriminator (Askari Hemmat et al. 2023, LEAD, Appendix I.2, Table 3; Radford et al. 2015).
 
 Table 3 at 32×32 (``width`` = 256, ``latent_dim`` = 100, ``channels`` = 3):
 
@@ -11,7 +11,7 @@ Choices the table leaves open (documented in the yaml too):
 - D returns the LOGIT (the table's final Sigmoid is folded into the loss, e.g. BCE-with-logits
   for the non-saturating loss: same function, numerically stable).
 - LeakyReLU slope 0.2 and the N(0, 0.02) weight / N(1, 0.02) BN-scale initialization of
-  Radford et al. (Table 1 of seed 002 cites them for this DCGAN); not given in seed 002.
+  Radford et al. (Table 1 of Askari Hemmat et al. 2023 cites them for this DCGAN); not given in Askari Hemmat et al. 2023.
 - 64×64 adds one stride-2 layer per network, the standard DCGAN-64 (with ``width`` = 64 it is
   Radford et al.'s 512-256-128-64). MNIST uses it at 32×32 (``game.image_size=32``, padded).
 - ``width`` is the channel count next to the image (256 in Table 3); the others double per

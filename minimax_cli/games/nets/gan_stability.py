@@ -1,4 +1,4 @@
-"""The GAN_stability ResNet of seed 003 (τ-GDA, Appendix K.7.2, Fig. 17; Mescheder et al. 2018).
+"""The GAN_stability ResNet of Fiez & Ratliff 2021 (τ-GDA, Appendix K.7.2, Fig. 17; Mescheder et al. 2018).
 
 Fig. 17 at 32×32 (nf = 64, latent 256):
 
@@ -8,7 +8,7 @@ Fig. 17 at 32×32 (nf = 64, latent 256):
        → FC(512·4·4 → 1)                                               32 → 16 → 8 → 4
 
 Details from the paper's code (fiezt/Finite-Learning-Ratio, Experiments/GAN, based on
-LMescheder/GAN_stability; NOTES-003 §7.8):
+LMescheder/GAN_stability):
 - Residual block: out = shortcut(x) + 0.1 · conv1(lrelu(conv0(lrelu(x)))), 3×3 convs with
   padding 1, hidden width min(fin, fout), conv1 with bias, learned 1×1 shortcut WITHOUT bias
   when fin ≠ fout, identity otherwise; LeakyReLU slope 0.2.

@@ -8,15 +8,15 @@ run's networks depend on its seed only:
 
     glorot_normal  weights ~ N(0, s²) truncated at ±2s, s = √(2/(fan_in + fan_out)) / 0.87962566,
                    biases 0: TF1's ``glorot_normal_initializer`` (a truncated normal rescaled to
-                   variance 2/(fan_in + fan_out)), as in seed 000's reference code
+                   variance 2/(fan_in + fan_out)), as in Wang et al. 2020's reference code
     xavier_normal  weights ~ N(0, 2/(fan_in + fan_out)) (untruncated), biases 0
-    torch_default  weights and biases ~ U(±1/√fan_in): nn.Linear's default (seed 002, Table 2)
+    torch_default  weights and biases ~ U(±1/√fan_in): nn.Linear's default (Askari Hemmat et al. 2023, Table 2)
     normal_<s>     weights ~ N(0, s²), biases 0, e.g. normal_0.02: Radford et al.'s DCGAN init, which
-                   seed 002's 8-Gaussians code applies to its MLPs (``weights_init``)
+                   Askari Hemmat et al. 2023's 8-Gaussians code applies to its MLPs (``weights_init``)
 
-Paper presets (conf/experiment/; ``depth`` counts hidden layers): seed 000 2×64 tanh, latent 16,
-glorot_normal; seed 002 Table 2 "four affine layers" = 3×2000 ReLU + output, latent 64,
-torch_default; seed 004 4×128 ReLU ("L = 4 hidden layers"), latent 2; seed 003 App. K.7.1
+Paper presets (conf/experiment/; ``depth`` counts hidden layers): Wang et al. 2020 2×64 tanh, latent 16,
+glorot_normal; Askari Hemmat et al. 2023, Table 2 "four affine layers" = 3×2000 ReLU + output, latent 64,
+torch_default; Liang & Stokes 2019 4×128 ReLU ("L = 4 hidden layers"), latent 2; Fiez & Ratliff 2021, App. K.7.1
 generator 2×32 ReLU, discriminator 1×32 ReLU, latent 16.
 """
 

@@ -2,10 +2,10 @@
 
 One family, two documented settings:
 
-* seed 002 (LEAD, Appendix I.3, Tables 4–5): ``latent_dim`` 64, generator ``width`` 256,
+* Askari Hemmat et al. 2023 (LEAD, Appendix I.3, Tables 4–5): ``latent_dim`` 64, generator ``width`` 256,
   discriminator ``width`` 128, spectral normalization on every D layer, generator shortcut =
   upsampling only (``learned_shortcut=False``);
-* seed 001 (HessianFR, "WGAN-GP ... ResNet architectures"), which we take to be the WGAN-GP
+* Gao et al. 2022 (HessianFR, "WGAN-GP ... ResNet architectures"), which we take to be the WGAN-GP
   reference ResNet (igul222/improved_wgan_training, gan_cifar_resnet.py, unconditional):
   ``latent_dim`` 128, both widths 128, no spectral norm, learned 1×1 generator shortcut.
 
@@ -22,7 +22,7 @@ downsamples or changes width, identity otherwise.
 Ambiguities of the garbled Table 4 and how they are resolved:
 - Which D-blocks downsample: blocks 1 and 2 (32 → 16 → 8), blocks 3 and 4 keep 8×8. This is
   the only reading compatible with Table 5's final AvgPool(8×8) and is Miyato et al.'s SNGAN
-  (which seed 002 says it follows) and gan_cifar_resnet.py. At 64×64 one more downsampling
+  (which Askari Hemmat et al. 2023 says it follows) and gan_cifar_resnet.py. At 64×64 one more downsampling
   block is inserted (64 → 32 → 16 → 8, then the two 8×8 blocks).
 - The order of AvgPool and the 1×1 shortcut convolution does not matter: a 1×1 convolution
   (bias included) commutes exactly with 2×2 average pooling.

@@ -1,6 +1,6 @@
-"""The "standard CNN" of WGAN-GP (Gulrajani et al. 2017), used by seed 001 (HessianFR, §4.3).
+"""The "standard CNN" of WGAN-GP (Gulrajani et al. 2017), used by Gao et al. 2022 (HessianFR, §4.3).
 
-Seed 001 trains "WGAN-GP with standard CNNs" on MNIST and CIFAR-10 without describing them; we
+Gao et al. 2022 trains "WGAN-GP with standard CNNs" on MNIST and CIFAR-10 without describing them; we
 use the conv nets of the WGAN-GP reference code (igul222/improved_wgan_training, gan_mnist.py
 and gan_cifar.py), with ``d`` = ``dim`` (64 for MNIST, 128 for CIFAR-10 in that code):
 
