@@ -146,3 +146,9 @@ reproduce-lead-8g-quick:  ## CI variant of reproduce-lead-8g
 
 reproduce-ls-mog-quick:  ## CI variant of reproduce-ls-mog
 	$(BIN)/python scripts/reproduce_ls_mog.py --quick
+
+# -- documentation -----------------------------------------------------------------------------------
+.PHONY: docs
+
+docs:  ## build the documentation site (docs/ -> site/) with MkDocs; --strict: a broken link, anchor or nav entry fails
+	$(BIN)/python -m mkdocs build --strict
