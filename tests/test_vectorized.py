@@ -91,7 +91,7 @@ def test_the_convergence_checks_field_over_all_starts_is_each_starts_own(name):
     assert callable(getattr(game, "f_over_starts", None))
     runner = Runner(game, GDA(lr_x=0.01, lr_y=0.01), steps=1, log_every=1, tol=1e-6, progress=False)
     state = runner.init_state()
-    gx, gy = runner._point_at(state)["field"]
+    gx, gy = runner.lanes.point_at(state)["field"]
     for i in range(len(POINTS) - 1):
         ox, oy = Oracle(game, None, CostMeter()).field(state["x"][i], state["y"][i])
         torch.testing.assert_close((gx[i], gy[i]), (ox, oy), rtol=1e-15, atol=1e-15)
@@ -123,10 +123,10 @@ def fused_game(name, start=None):
 def test_steps_from_the_derivatives_known_at_each_start_equal_one_by_one(algo, game_name):
     """With a convergence check every step (tol > 0) the runner computes ξ (and, for FR's exact
     solve, the follower's blocks G, G_yx) over all starts at once and the vmapped step reads them
-    (runner._KnownPoint): the trajectories and counted costs must be those of one start at a time
+    (oracle.KnownPointOracle): the trajectories and counted costs must be those of one start at a time
     without the check (tol = 0), where every derivative comes from the Oracle under vmap."""
     runner = Runner(fused_game(game_name), algo, steps=25, log_every=5, tol=1e-300, progress=False)
-    assert runner._blocks == (algo.name in ("fr", "fr_total"))   # the blocks are computed exactly where read
+    assert runner.lanes.blocks == (algo.name in ("fr", "fr_total"))   # the blocks are computed exactly where read
     many = runner.run()
     for i, start in enumerate(FUSED_GAMES[game_name][2]):
         one = Runner(fused_game(game_name, start), algo, steps=25, log_every=5, tol=0.0, progress=False).run()
@@ -143,7 +143,7 @@ def test_the_follower_blocks_over_all_starts_are_each_starts_own(game_name):
     game = fused_game(game_name)
     runner = Runner(game, FollowTheRidge("fr", lr_x=0.01, lr_y=0.01), steps=1, log_every=1, tol=1e-6, progress=False)
     state = runner.init_state()
-    point = runner._point_at(state)
+    point = runner.lanes.point_at(state)
     n, m = game.dim_x, game.dim_y
     assert point["G"].shape == (state["x"].shape[0], m, m) and point["G_yx"].shape == (state["x"].shape[0], m, n)
     for i in range(state["x"].shape[0]):

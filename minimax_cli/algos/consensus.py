@@ -71,7 +71,7 @@ class ConsensusOptimization(DirectionOptimizer):
             (gx, gy), transpose = oracle.field_with_vjp(x, y)
             tx, ty = transpose(gx, gy)                # Jᵀξ = ∇(½‖ξ‖²)
         else:
-            gx, gy = oracle.field(x, y)
+            gx, gy = oracle.field(x, y, at=oracle.here)
             (ux, uy), transpose = oracle.value_field_with_vjp(x, y)
             tx, ty = transpose(ux, uy)                # J_Uᵀξ_U = ∇(½‖ξ_U‖²)
         c = PENALTIES[self.penalty] * self.gamma

@@ -31,7 +31,7 @@ class OGDA(DirectionOptimizer):
         return state
 
     def step(self, state, oracle):
-        gx, gy = oracle.field(state["x"], state["y"])
+        gx, gy = oracle.field(state["x"], state["y"], at=oracle.here)
         new = self.move(state, 2 * gx - state["gx_prev"], 2 * gy - state["gy_prev"])
         new["gx_prev"], new["gy_prev"] = gx, gy
         return new, {}
@@ -50,7 +50,7 @@ class Extrapolation(DirectionOptimizer):
 
     def step(self, state, oracle):
         x, y = state["x"], state["y"]
-        gx, gy = oracle.field(x, y)
+        gx, gy = oracle.field(x, y, at=oracle.here)
         px_dir, _ = self.px.direction(gx, state["px"])
         py_dir, _ = self.py.direction(gy, state["py"])
         gx_half, gy_half = oracle.field(x - self.gamma_x * px_dir, y - self.gamma_y * py_dir)

@@ -44,22 +44,23 @@ class GDA(DirectionOptimizer):
         x, y = state["x"], state["y"]
         second = oracle.next_batch() if self.fresh_batch else oracle   # the second mover's batch
         if self.order == "alternating_follower_first":
-            y, py = self._follower(x, y, state["py"], oracle)
+            y, py = self._follower(x, y, state["py"], oracle, at=oracle.here)
             x_next, px = self.px.advance(x, second.grad_x(x, y), state["px"], self.lr_x)
             return {"x": x_next, "y": y, "px": px, "py": py}, {}
         if self.order == "simultaneous":
-            gx, gy = oracle.field(x, y)
+            gx, gy = oracle.field(x, y, at=oracle.here)
             x_next, px = self.px.advance(x, gx, state["px"], self.lr_x)
             y_next, py = self._follower(x, y, state["py"], oracle, first_grad=gy)
             return {"x": x_next, "y": y_next, "px": px, "py": py}, {}
-        x_next, px = self.px.advance(x, oracle.grad_x(x, y), state["px"], self.lr_x)
+        x_next, px = self.px.advance(x, oracle.grad_x(x, y, at=oracle.here), state["px"], self.lr_x)
         y_next, py = self._follower(x_next, y, state["py"], second)
         return {"x": x_next, "y": y_next, "px": px, "py": py}, {}
 
-    def _follower(self, x, y, py, oracle, first_grad=None):
-        """k follower steps at leader position x (each inner step on a fresh batch)."""
+    def _follower(self, x, y, py, oracle, first_grad=None, at=None):
+        """k follower steps at leader position x (each inner step on a fresh batch); ``at``: the
+        oracle's token of the step's point when (x, y) is it (the first inner step's point)."""
         for i in range(self.k):
-            g = first_grad if (i == 0 and first_grad is not None) else oracle.grad_y(x, y)
+            g = first_grad if (i == 0 and first_grad is not None) else oracle.grad_y(x, y, at=at if i == 0 else None)
             y, py = self.py.advance(y, g, py, self.lr_y)
             if i + 1 < self.k:
                 oracle = oracle.next_batch()

@@ -170,7 +170,8 @@ class FollowTheRidge(GameOptimizer):
         if self.solver.kind == "auto":   # a resumed run restores its state without init
             self._resolve_solver(oracle.game, y.shape[-1])
         new, info = {}, {}
-        gx, gy = oracle.field(x, y)
+        here = oracle.here   # the oracle's token of (x_t, y_t): requests there may be known already
+        gx, gy = oracle.field(x, y, at=here)
         dx_dir = gx if self.leader == "gradient" else self._total_derivative(oracle, x, y, gx, state)
         pdy, new["py"] = self.py.direction(gy, state["py"])
         dx_corr, new["px"] = self.px.step(dx_dir, state["px"], self.lr_x)   # the step the ridge follows
@@ -189,7 +190,7 @@ class FollowTheRidge(GameOptimizer):
             g_h, hvp = at_h.curvature(y, count_grad=shared)
             g_moved = g_h if shared else None
         if self.mixed == "jvp":
-            mixed = oracle.hvp_yx(x, y, dx_corr)
+            mixed = oracle.hvp_yx(x, y, dx_corr, at=here)
         else:
             if g_moved is None:
                 g_moved = oracle.grad_y(x + self.fd_alpha * dx_corr, y)
@@ -224,7 +225,8 @@ class FollowTheRidge(GameOptimizer):
         """(z, G z): G z only where the damping needs it (adaptive CG), else None."""
         kind = self.solver.kind
         if kind == "exact":
-            return linalg.solve(oracle.hess_yy(xh, y), b), None
+            return linalg.solve(oracle.hess_yy(xh, y, at=oracle.here if self.hessian_at == "current" else None),
+                                b), None
         if kind == "cg":
             if self.solver.adaptive:
                 return linalg.cg_normal(hvp, b, self.solver.iters, state["damping"], self.solver.tol,
@@ -244,10 +246,10 @@ class FollowTheRidge(GameOptimizer):
         """D_x L_x = ∇_x L_x − ∇²_xy L_y (∇²_yy L_y)⁻¹ ∇_y L_x (seed 000 Alg. 2), at (x_t, y_t)."""
         rhs = oracle.grad_y_of_leader(x, y)
         if self.solver.kind == "exact":
-            w = linalg.solve(oracle.hess_yy(x, y), rhs)
+            w = linalg.solve(oracle.hess_yy(x, y, at=oracle.here), rhs)
         elif self.solver.kind == "cg":
             _, hvp = oracle.follower_curvature(x, y, count_grad=False)
             w = linalg.cg_normal(hvp, rhs, self.solver.iters, state["damping"], self.solver.tol)
         else:
             raise ConfigError("algo.leader=total needs algo.solver.kind exact or cg")
-        return gx - oracle.hvp_xy_follower(x, y, w)
+        return gx - oracle.hvp_xy_follower(x, y, w, at=oracle.here)
