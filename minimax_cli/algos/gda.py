@@ -1,12 +1,12 @@
-"""The gradient descent-ascent family, one mechanism configured (seed 000 Eq. 1; seed 003 Eq. 2;
-seed 001 App. A):
+"""The gradient descent-ascent family, one mechanism configured (Wang et al. 2020, Eq. 1; Fiez & Ratliff 2021, Eq. 2;
+Gao et al. 2022, App. A):
 
     simultaneous   x_{t+1} = x_t + P_x(∇_x L_x(x_t, y_t))
                    y_{t+1} = y_t + P_y(∇_y L_y(x_t, y_t))
     alternating    the follower's gradient is taken at (x_{t+1}, y_t)
-    τ-GDA          lr_y = τ · lr_x  (timescale separation, seed 003)
+    τ-GDA          lr_y = τ · lr_x  (timescale separation, Fiez & Ratliff 2021)
     heavy ball     P(d) = momentum · Δ_prev − lr · d, momentum ∈ (−1, 1), negative allowed
-    GDA-k          the follower takes k steps per leader step (seed 001's GDA-2 / GDA-5)
+    GDA-k          the follower takes k steps per leader step (Gao et al. 2022's GDA-2 / GDA-5)
     fresh_batch    alternating orders: the second player's gradient on a new batch (the training
                    loops of seeds 002/003 draw new noise for the generator's step)
 

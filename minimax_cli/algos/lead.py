@@ -1,4 +1,4 @@
-"""LEAD, least action dynamics (seed 002): momentum plus the counter-rotational coupling of the
+"""LEAD, least action dynamics (Askari Hemmat et al. 2023): momentum plus the counter-rotational coupling of the
 players' latest moves, through the mixed derivatives of each player's own loss.
 
 Eq. 12 / Alg. 1 (``coupling: outside``, ``order: simultaneous``), with Δp_k = p_k − p_{k−1}:
@@ -41,7 +41,7 @@ ORDERS = ("simultaneous", "alternating", "alternating_follower_first")
 
 
 class LEAD(GameOptimizer):
-    """Least action dynamics (seed 002 Eq. 12 / Alg. 1) and LEAD-Adam (Alg. 2)."""
+    """Least action dynamics (Askari Hemmat et al. 2023, Eq. 12 / Alg. 1) and LEAD-Adam (Alg. 2)."""
 
     def __init__(self, name="lead", lr_x=0.05, lr_y=None, tau=None, alpha=0.05, alpha_x=None, alpha_y=None,
                  momentum=0.0, coupling="outside", order="simultaneous", precond="sgd", precond_x=None,

@@ -33,7 +33,8 @@ class RunRows:
         started = time.perf_counter()
         if evaluate:
             known = None if loop.point is None else loop.point["field"]
-            m = measured if measured is not None else self.runner.measure(loop.state, self.runner.eval_batch(), field=known)
+            m = measured if measured is not None else \
+                self.runner.measure(loop.state, self.runner.eval_batch(), field=known)
             for key, value in m.items():
                 metrics[key] = float(value.mean())
                 if n > 1:

@@ -83,7 +83,8 @@ class _Loop:
         loop.info_sum = {}
         loop.info_steps = torch.zeros((n,), dtype=torch.long, device=device)   # steps in each lane's info_sum
         loop.ema = state["x"].detach().clone() if runner.settings.ema_beta is not None else None
-        loop.traj = TrajectoryLog.start(runner.traj_point(state), runner.settings.trajectory_file) if runner.plotted else None
+        loop.traj = TrajectoryLog.start(runner.traj_point(state), runner.settings.trajectory_file) \
+            if runner.plotted else None
         loop._open_rows(n, device)
         loop._t0, loop._offset = time.perf_counter(), 0.0
         loop.metrics_time = 0.0
