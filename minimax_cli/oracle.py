@@ -49,7 +49,7 @@ closure or ``FollowerAt`` computes later is averaged through ``_share``), and, f
 runner may already have answered, how to answer from what is known at the step's point.
 
 Known points. An algorithm asks "at the step's own point (x_t, y_t)" explicitly, with
-``at=oracle.here``. An ordinary Oracle knows nothing there (``here`` is None) and computes; a
+``at=oracle.here`` (a keyword of every counted request). An ordinary Oracle knows nothing there (``here`` is None) and computes; a
 :class:`KnownPointOracle` carries derivatives computed before the step (a runner of many analytic
 starts takes the field, and FR's follower blocks, for all starts at once) and answers such requests
 from them, counted as the request is counted. The token, not the tensors' identity, names the

@@ -43,7 +43,7 @@ class GameOptimizer:
     def point_blocks(self, game) -> bool:
         """Whether every step takes the follower's dense Hessian blocks G = ∇²_yy L_y and
         G_yx = ∇²_yx L_y at its own (x_t, y_t): a run of many starts then computes them for all
-        starts at once, with the field it already has there (runner.Runner._point_at)."""
+        starts at once, with the field it already has there (runner/points.py)."""
         return False
 
     def describe(self) -> str:

@@ -65,14 +65,13 @@ class _Loop:
     """The mutable bookkeeping of one run, saved and restored whole by checkpoints (except
     ``point``, the derivatives at the state, recomputed after a restore)."""
 
-    def __init__(self, runner):
-        self.runner = runner
+    def __init__(self):
         self.metrics: dict[str, float] = {}
         self.point = None
 
     @classmethod
     def start(cls, runner, state: dict, t: int) -> "_Loop":
-        loop = cls(runner)
+        loop = cls()
         n = runner.lanes.per_start(state["x"]).shape[0]
         device = state["x"].device
         loop.state, loop.t = state, t
@@ -113,7 +112,7 @@ class _Loop:
 
     @classmethod
     def restore(cls, runner, p: dict) -> "_Loop":
-        loop = cls(runner)
+        loop = cls()
         loop.state, loop.t = p["state"], int(p["step"])
         loop.status, loop.stop_step = p["status"], p["stop_step"]
         loop.window, loop.totals = dict(p["window"]), dict(p["totals"])
