@@ -154,3 +154,24 @@ def test_the_follower_blocks_over_all_starts_are_each_starts_own(game_name):
         torch.testing.assert_close(point["G_yx"][i], torch.stack(columns, dim=1), rtol=1e-13, atol=1e-13)
         torch.testing.assert_close(point["field"][0][i], oracle.field(x, y)[0], rtol=1e-15, atol=1e-15)
         torch.testing.assert_close(point["field"][1][i], oracle.field(x, y)[1], rtol=1e-15, atol=1e-15)
+
+
+def test_a_known_point_is_named_by_its_token_not_by_its_tensors():
+    """A KnownPointOracle answers requests made ``at=oracle.here`` from what it knows (a copy of x
+    too), counted as the Oracle counts them; requests without its token, or where it knows
+    nothing, are computed."""
+    from minimax_cli.oracle import CostMeter, KnownPointOracle, Oracle
+
+    game = make_game(G3, starts=POINTS)
+    x, y = (p[0] for p in game.initial_points())
+    known = (torch.full_like(x, 7.0), torch.full_like(y, -7.0))
+    oracle = KnownPointOracle(game, {"field": known}, CostMeter())
+    assert oracle.field(x.clone(), y.clone(), at=oracle.here) is known and oracle.cost.grads == 1.0
+    assert oracle.grad_y(x, y, at=oracle.here) is known[1] and oracle.cost.grads == 1.5
+    exact = Oracle(game).field(x, y)
+    other = KnownPointOracle(game, {"field": known}, CostMeter())
+    for at in (None, other.here):
+        torch.testing.assert_close(oracle.field(x, y, at=at), exact, rtol=0, atol=0)
+    assert oracle.cost.grads == 3.5
+    torch.testing.assert_close(oracle.hess_yy(x, y, at=oracle.here), Oracle(game).hess_yy(x, y), rtol=0, atol=0)
+    assert oracle.cost.hvps == 1.0
