@@ -56,7 +56,7 @@ import torch
 from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
 
 from minimax_cli.errors import ConfigError, MinimaxError
-from minimax_cli.oracle import Oracle
+from minimax_cli.oracle import BOOKKEEPING, REQUESTS, Oracle
 
 log = logging.getLogger("minimax")
 
@@ -219,7 +219,7 @@ def init(hw) -> Comm:
                  timeout_s=timeout)
     from minimax_cli import signals
 
-    signals.defer()  # a signal stops every rank at one agreed step boundary (signals.py)
+    signals.defer(agree_on_signal)  # a signal stops every rank at one agreed step boundary (signals.py)
     import atexit
 
     atexit.register(_shutdown)
@@ -432,17 +432,10 @@ def shard(batch, rank: int, world: int):
     return tree_map(one, batch)
 
 
-#: Oracle methods whose results are means over the batch (derivatives, losses): averaged over ranks
-REDUCED = ("losses", "loss_x", "loss_y", "_gx", "_gy", "field", "_field", "grad_x", "grad_y", "hvp_yy",
-           "hvp_yx", "hvp_xy", "grad_y_of_leader", "hvp_xy_follower", "hvp_xx", "field_jvp", "field_vjp",
-           "hess_yy", "field_jacobian", "_value_field", "field_with_vjp", "value_field_with_vjp",
-           "follower_at", "follower_curvature", "field_and_losses")
-#: Oracle methods that are bookkeeping
-# not derivatives: construction, a new batch, the precision contexts the requests run in, the local
-# follower loss, the jvp/vjp helpers and the field-with-losses core (used inside reduced requests only),
-# and ``_share`` (overridden below)
-NOT_REDUCED = ("__init__", "next_batch", "_first_order", "_second_order", "_follower", "_gradient_product", "_with_vjp",
-               "_share", "_field_and_losses")
+#: Oracle requests whose results are means over the batch (derivatives, losses): averaged over
+#: ranks, as each request declares (oracle.request); the Oracle's other methods are bookkeeping
+REDUCED = tuple(name for name, spec in REQUESTS.items() if spec.reduced)
+NOT_REDUCED = BOOKKEEPING + tuple(name for name, spec in REQUESTS.items() if not spec.reduced)
 
 
 def _reduced(name: str):

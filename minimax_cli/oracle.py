@@ -43,8 +43,17 @@ functorch's wrappers and the graph of the backward pass it always records (about
 gradient on CPU). Under vmap / jvp / jacrev the torch.func path is used, so every algorithm stays
 a pure, transformable function.
 
-In a data-parallel run every derivative is averaged over ranks (distributed.py): the results of
-methods directly, and what a returned closure or ``FollowerAt`` computes later through ``_share``.
+Every request is declared once, by ``@request`` on its method: its name, its counted cost, whether a
+data-parallel run averages it over ranks (distributed.py reads ``REQUESTS``; what a returned
+closure or ``FollowerAt`` computes later is averaged through ``_share``), and, for the requests a
+runner may already have answered, how to answer from what is known at the step's point.
+
+Known points. An algorithm asks "at the step's own point (x_t, y_t)" explicitly, with
+``at=oracle.here`` (a keyword of every counted request). An ordinary Oracle knows nothing there (``here`` is None) and computes; a
+:class:`KnownPointOracle` carries derivatives computed before the step (a runner of many analytic
+starts takes the field, and FR's follower blocks, for all starts at once) and answers such requests
+from them, counted as the request is counted. The token, not the tensors' identity, names the
+point, so a copy of x changes nothing.
 """
 
 from __future__ import annotations
@@ -189,6 +198,86 @@ def apply_precision(precision: str) -> None:
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
 
 
+@dataclass(frozen=True)
+class Request:
+    """One Oracle request: its name, its cost (grads, hvps: numbers, or functions of the call's
+    arguments), whether a data-parallel run averages it over ranks (``reduced``), and ``known``:
+    (known derivatives, call's arguments) -> the answer from them, or None where they do not hold it."""
+
+    name: str
+    grads: object = 0.0
+    hvps: object = 0.0
+    reduced: bool = True
+    known: object = None
+
+
+#: every Oracle request, by name (filled by ``@request``)
+REQUESTS: dict[str, Request] = {}
+#: Oracle methods that are bookkeeping, not requests: construction, a new batch, the precision
+#: contexts requests run in, the local follower loss, the cores requests share, ``_share``
+BOOKKEEPING = ("__init__", "next_batch", "_count", "_first_order", "_second_order", "_follower", "_second_derivative",
+               "_vjp_closure", "_share", "_field_and_losses")
+
+
+def _amount(cost, args, kwargs) -> float:
+    return cost(*args, **kwargs) if callable(cost) else cost
+
+
+def request(grads=0.0, hvps=0.0, reduced: bool = True, known=None):
+    """Declare an Oracle method a request (see ``Request``). A request without cost or known
+    answer is the method itself (no wrapper: losses and raw gradients are called inside transforms)."""
+
+    def declare(fn):
+        spec = Request(fn.__name__, grads, hvps, reduced, known)
+        REQUESTS[spec.name] = spec
+        if not grads and not hvps and known is None:
+            return fn
+
+        def method(self, *args, at=None, **kwargs):
+            if at is not None and known is not None and at is self.here:
+                answer = known(self.known, *args, **kwargs)
+                if answer is not None:
+                    self._count(spec, args, kwargs)
+                    return answer
+            self._count(spec, args, kwargs)
+            return fn(self, *args, **kwargs)
+
+        method.__name__, method.__qualname__, method.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+        method.request = spec
+        return method
+
+    return declare
+
+
+def _half_with_grad(*args, with_grad: bool = False) -> float:
+    """A product that also returns its first backward pass's gradient: that gradient counts ½."""
+    return 0.5 if with_grad or (len(args) > 3 and args[3]) else 0.0
+
+
+def _known_field(part=None):
+    def answer(known, x, y):
+        field = known.get("field")
+        return field if field is None or part is None else field[part]
+    return answer
+
+
+def _known_hvp_yx(known, x, y, u, with_grad: bool = False):
+    G_yx = known.get("G_yx")
+    if G_yx is None:
+        return None
+    return (known["field"][1], G_yx @ u) if with_grad else G_yx @ u
+
+
+def _known_hvp_xy_follower(known, x, y, v):
+    G_yx = known.get("G_yx")
+    return None if G_yx is None else G_yx.T @ v   # ∇²_xy L_y = (∇²_yx L_y)ᵀ
+
+
+def _known_hvp_yy(known, x, y, v):
+    G = known.get("G")
+    return None if G is None else G @ v
+
+
 @dataclass
 class CostMeter:
     """Evaluations spent, in comparable units.
@@ -208,6 +297,10 @@ class CostMeter:
 class Oracle:
     """The derivatives an algorithm may ask for, at any (x, y), on one fixed batch."""
 
+    #: the token of the step's own point where this oracle knows derivatives (None: it knows none)
+    here = None
+    known: dict = {}
+
     def __init__(self, game, batch=None, cost: CostMeter | None = None, sampler=None, precision: str = "fp32"):
         self.game, self.batch, self.sampler = game, batch, sampler
         self.cost = cost if cost is not None else CostMeter()
@@ -221,6 +314,12 @@ class Oracle:
             return self
         return type(self)(self.game, self.sampler(), self.cost, self.sampler, self.precision)
 
+    def _count(self, spec: Request, args, kwargs) -> None:
+        if spec.grads:
+            self.cost.grads += _amount(spec.grads, args, kwargs)
+        if spec.hvps:
+            self.cost.hvps += _amount(spec.hvps, args, kwargs)
+
     # -- numerics -------------------------------------------------------------------------------
     def _first_order(self):
         """Where losses and gradients are evaluated: the configured precision."""
@@ -233,17 +332,21 @@ class Oracle:
         return _tf32(False) if self.precision == "tf32" else contextlib.nullcontext()
 
     # -- losses ---------------------------------------------------------------------------------
+    @request()
     def losses(self, x, y):
         with self._first_order():
             return self.game.losses(x, y, self.batch)
 
     # (loss_x / loss_y are the raw functions every derivative below is taken of)
+    @request()
     def loss_x(self, x, y):
         return self.game.loss_x(x, y, self.batch)
 
+    @request()
     def loss_y(self, x, y):
         return self.game.loss_y(x, y, self.batch)
 
+    @request()
     def _gx(self, x, y):
         return _plain_grad(self.loss_x, (0,), x, y)[0]
 
@@ -251,23 +354,25 @@ class Oracle:
         """y ↦ L_y(x, y) at this x (``Game.follower_loss``)."""
         return self.game.follower_loss(x, self.batch)
 
+    @request()
     def _gy(self, x, y):
         return _plain_grad(self._follower(x), (0,), y)[0]
 
     # -- first order ------------------------------------------------------------------------------
+    @request(grads=1.0, known=_known_field())
     def field(self, x, y):
         """ξ = (∇_x L_x, ∇_y L_y)."""
-        self.cost.grads += 1.0
         with self._first_order():
             return self._field(x, y)
 
+    @request()
     def _field(self, x, y):
         return self._field_and_losses(x, y)[0]
 
+    @request(grads=1.0)
     def field_and_losses(self, x, y):
         """(ξ, (L_x, L_y)): the field and the losses, from the field's forward pass where the game
         is (penalized) zero-sum (counted as ``field``; the runner's diagnostics)."""
-        self.cost.grads += 1.0
         with self._first_order():
             return self._field_and_losses(x, y, losses=True)
 
@@ -282,6 +387,7 @@ class Oracle:
         field = self._gx(x, y), self._gy(x, y)
         return field, (self.game.losses(x, y, self.batch) if losses else None)
 
+    @request()
     def _value_field(self, x, y):
         """ξ_U: the field of ``Game.value_losses``, the players' losses without the follower's
         regularizer (equal to ξ for games without one)."""
@@ -294,93 +400,100 @@ class Oracle:
         return (grad(lambda xx, yy: value(xx, yy, self.batch)[0], argnums=0)(x, y),
                 grad(lambda xx, yy: value(xx, yy, self.batch)[1], argnums=1)(x, y))
 
+    @request(grads=0.5, known=_known_field(0))
     def grad_x(self, x, y):
-        self.cost.grads += 0.5
         with self._first_order():
             return self._gx(x, y)
 
+    @request(grads=0.5, known=_known_field(1))
     def grad_y(self, x, y):
-        self.cost.grads += 0.5
         with self._first_order():
             return self._gy(x, y)
 
     # -- second order (products) ----------------------------------------------------------------
+    @request(hvps=1.0, known=_known_hvp_yy)
     def hvp_yy(self, x, y, v):
         """∇²_yy L_y · v."""
-        self.cost.hvps += 1.0
         with self._second_order():
             return _second_derivative_product(self._follower(x), (y,), 0, 0, v)
 
+    @request()
     def follower_at(self, x) -> "FollowerAt":
         """The follower's derivatives in y at this leader point, sharing what depends on x only."""
         return FollowerAt(self, x)
 
+    @request()
     def follower_curvature(self, x, y, count_grad: bool = True):
         """``FollowerAt.curvature``: (∇_y L_y(x, y), v ↦ ∇²_yy L_y(x, y) v) for many products at one point."""
         return self.follower_at(x).curvature(y, count_grad)
 
+    @request(hvps=1.0, grads=_half_with_grad, known=_known_hvp_yx)
     def hvp_yx(self, x, y, u, with_grad: bool = False):
         """∇²_yx L_y · u = d/dε ∇_y L_y(x + εu, y) = ∇_y(∇_x L_y · u); with_grad: (∇_y L_y(x, y),
         product), the gradient from the product's first backward pass (counted ½)."""
-        return self._gradient_product(self.loss_y, (x, y), 1, 0, u, with_grad)
+        return self._second_derivative(self.loss_y, (x, y), 1, 0, u, with_grad)
 
+    @request(hvps=1.0, grads=_half_with_grad)
     def hvp_xy(self, x, y, v, with_grad: bool = False):
         """∇²_xy L_x · v = d/dε ∇_x L_x(x, y + εv) = ∇_x(∇_y L_x · v); with_grad: (∇_x L_x(x, y),
         product) (see hvp_yx)."""
-        return self._gradient_product(self.loss_x, (x, y), 0, 1, v, with_grad)
+        return self._second_derivative(self.loss_x, (x, y), 0, 1, v, with_grad)
 
+    @request(grads=0.5)
     def grad_y_of_leader(self, x, y):
         """∇_y L_x (general-sum FR's total derivative needs the leader's loss in y)."""
-        self.cost.grads += 0.5
         with self._first_order():
             return _plain_grad(self.loss_x, (1,), x, y)[0]
 
+    @request(hvps=1.0, known=_known_hvp_xy_follower)
     def hvp_xy_follower(self, x, y, v):
         """∇²_xy L_y · v = d/dε ∇_x L_y(x, y + εv) = ∇_x(∇_y L_y · v)."""
-        self.cost.hvps += 1.0
         with self._second_order():
             return _second_derivative_product(self.loss_y, (x, y), 0, 1, v)
 
+    @request(hvps=1.0)
     def hvp_xx(self, x, y, u):
         """∇²_xx L_x · u."""
-        self.cost.hvps += 1.0
         with self._second_order():
             return _second_derivative_product(self.loss_x, (x, y), 0, 0, u)
 
+    @request(hvps=1.0)
     def field_jvp(self, x, y, u, v):
         """J · (u, v), returned as its (x, y) blocks."""
-        self.cost.hvps += 1.0
         with self._second_order():
             return jvp(self._field, (x, y), (u, v))[1]
 
+    @request(hvps=1.0)
     def field_vjp(self, x, y, a, b):
         """Jᵀ · (a, b), returned as its (x, y) blocks."""
-        self.cost.hvps += 1.0
         with self._second_order():
             _, pullback = vjp(self._field, x, y)
             return pullback((a, b))
 
+    @request(grads=1.0)
     def field_with_vjp(self, x, y):
         """(ξ(x, y), (a, b) ↦ Jᵀ(a, b)): the field (counted as ``field``) from the forward pass of
         its vector–Jacobian product, whose pullback is then applied per call (one HVP each)."""
-        return self._with_vjp(self._field, x, y)
+        return self._vjp_closure(self._field, x, y)
 
+    @request(grads=1.0)
     def value_field_with_vjp(self, x, y):
-        """``field_with_vjp`` of the unpenalized field ξ_U (``Game.value_losses``; seed 004's CO term)."""
-        return self._with_vjp(self._value_field, x, y)
+        """``field_with_vjp`` of the unpenalized field ξ_U (``Game.value_losses``; Liang & Stokes 2019's
+        CO term)."""
+        return self._vjp_closure(self._value_field, x, y)
 
     # -- dense (small games and tests only) -----------------------------------------------------
+    @request(hvps=lambda x, y: float(y.shape[-1]), known=lambda known, x, y: known.get("G"))
     def hess_yy(self, x, y):
         """∇²_yy L_y as a matrix (dim_y Hessian-vector products, reverse-over-reverse: rows of a
         symmetric matrix)."""
-        self.cost.hvps += float(y.shape[-1])
         with self._second_order():
             return jacrev(grad(self._follower(x)))(y)
 
+    @request(hvps=lambda x, y: float(x.shape[-1] + y.shape[-1]))
     def field_jacobian(self, x, y):
         """The full Jacobian J of ξ at (x, y), as one (n+m)×(n+m) matrix (n+m products)."""
         n = x.shape[-1]
-        self.cost.hvps += float(n + y.shape[-1])
 
         def flat_field(z):
             gx, gy = self._field(z[:n], z[n:])
@@ -396,20 +509,14 @@ class Oracle:
         is distributed, exactly like a request's own result."""
         return out
 
-    def _gradient_product(self, loss, args, outer: int, inner: int, vector, with_grad: bool):
-        """A mixed second derivative of ``loss`` times ``vector`` (one product); with_grad:
-        (the gradient in the product's own argument, product), the gradient from the product's
-        first backward pass (counted ½)."""
-        self.cost.hvps += 1.0
+    def _second_derivative(self, loss, args, outer: int, inner: int, vector, with_grad: bool):
+        """A mixed second derivative of ``loss`` times ``vector``; with_grad: (the gradient in the
+        product's own argument, product), the gradient from the product's first backward pass."""
         with self._second_order():
-            out = _second_derivative_product(loss, args, outer, inner, vector, with_grad)
-        if with_grad:
-            self.cost.grads += 0.5
-        return out
+            return _second_derivative_product(loss, args, outer, inner, vector, with_grad)
 
-    def _with_vjp(self, field_fn, x, y):
+    def _vjp_closure(self, field_fn, x, y):
         """(field_fn(x, y), (a, b) ↦ Jᵀ(a, b)) from one forward pass (see ``field_with_vjp``)."""
-        self.cost.grads += 1.0
         with self._second_order():  # the kept graph serves products: evaluated like them
             xi, pullback = vjp(field_fn, x, y)
 
@@ -460,3 +567,14 @@ class FollowerAt:
                 return oracle._share(pullback(v)[0])
 
         return oracle._share(g), hvp
+
+
+class KnownPointOracle(Oracle):
+    """The Oracle of one step whose derivatives at its own point (x_t, y_t) are already known:
+    ``known`` holds the field ("field": (∇_x L_x, ∇_y L_y)) and maybe the follower's blocks ("G":
+    ∇²_yy L_y, "G_yx": ∇²_yx L_y). Requests made ``at=oracle.here`` are answered from them (see
+    ``request``); every other request is computed as by the ordinary Oracle."""
+
+    def __init__(self, game, known: dict, cost: CostMeter | None = None, precision: str = "fp32"):
+        super().__init__(game, None, cost, None, precision)
+        self.here, self.known = object(), known

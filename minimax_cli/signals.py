@@ -33,6 +33,8 @@ class Stop(KeyboardInterrupt):
 
 _received: list[int] = []
 _state = {"deferred": False, "stopping": False, "depth": 0}
+#: in a data-parallel rank: the signal every rank agrees on (distributed.agree_on_signal), set by ``defer``
+_agree: list = []
 
 
 def preempt_signal() -> int | None:
@@ -75,9 +77,12 @@ def handled():
             _state["stopping"] = False
 
 
-def defer() -> None:
-    """This process is a data-parallel rank: record signals, stop at an agreed step boundary."""
+def defer(agree) -> None:
+    """This process is a data-parallel rank: record signals, stop at an agreed step boundary.
+    ``agree(signum) -> signum``: the stop signal any rank received (0: none), called by every rank
+    at the same step boundary (handed in, so this module needs nothing of distributed.py)."""
     _state["deferred"] = True
+    _agree[:] = [agree]
 
 
 def at_step_boundary() -> None:
@@ -85,9 +90,7 @@ def at_step_boundary() -> None:
     rank when any rank has received a stop signal."""
     if not _state["deferred"]:
         return
-    from minimax_cli import distributed
-
-    signum = distributed.agree_on_signal(_received[-1] if _received else 0)
+    signum = _agree[0](_received[-1] if _received else 0)
     if signum:
         _state["stopping"] = True
         raise Stop(signum)

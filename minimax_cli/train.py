@@ -27,7 +27,7 @@ from minimax_cli.games.seeds import SeedStack, check_seeds, seed_chunk
 from minimax_cli.oracle import apply_precision, effective_precision
 from minimax_cli.report import objective_value
 from minimax_cli.runlog import RunLog, write_json_atomic
-from minimax_cli.runner import CONVERGED, DIVERGED, RUNNING, Runner, RunResult
+from minimax_cli.runner import CONVERGED, DIVERGED, RUNNING, LoopSettings, Runner, RunResult
 
 log = logging.getLogger("minimax")
 
@@ -98,10 +98,11 @@ def execute(cfg: DictConfig, run_dir: Path, sources: str = "", note: str = "") -
                 "config": fingerprint, "pretrain": pre_summary})
         return save
 
-    loop = dict(log_every=int(cfg.log_every), metrics_every=cfg.get("metrics_every"), tol=float(cfg.tol),
-                converge_on=str(cfg.converge_on), diverge_norm=float(cfg.diverge_norm), check_every=cfg.check_every,
-                progress=progress.enabled() and main, log=runlog, plot_starts=int(cfg.plot_starts),
-                checkpoint_every=every, oracle=distributed.oracle_class(), seed_chunk=seed_chunk(cfg))
+    loop = LoopSettings(steps=int(cfg.steps), log_every=int(cfg.log_every), metrics_every=cfg.get("metrics_every"),
+                        tol=float(cfg.tol), converge_on=str(cfg.converge_on), diverge_norm=float(cfg.diverge_norm),
+                        check_every=cfg.check_every, progress=progress.enabled() and main, log=runlog,
+                        plot_starts=int(cfg.plot_starts), checkpoint_every=every, oracle=distributed.oracle_class(),
+                        seed_chunk=seed_chunk(cfg))
 
     def trajectory_file(phase):  # a 2-D game's plotted paths, appended there (trajectory.py)
         return checkpoint.trajectory_path_in(run_dir, phase) if main else None
@@ -112,9 +113,9 @@ def execute(cfg: DictConfig, run_dir: Path, sources: str = "", note: str = "") -
         if pretrain is not None and (resumed is None or resumed["phase"] == "pretrain"):
             # phase 1 (e.g. seed 001's GDA-2 pretraining), logged into the same metrics.jsonl
             runlog.fields = {"phase": "pretrain"}
-            pre = Runner(game, pretrain[0], steps=pretrain[1], checkpoint=saver("pretrain"),
-                         precision=precision_of(pretrain[0]), title=f"pretraining {game.name}/{pretrain[0].name}",
-                         trajectory_file=trajectory_file("pretrain"), **loop).run(
+            pre = Runner(game, pretrain[0], loop.replace(
+                steps=pretrain[1], checkpoint=saver("pretrain"), precision=precision_of(pretrain[0]),
+                title=f"pretraining {game.name}/{pretrain[0].name}", trajectory_file=trajectory_file("pretrain"))).run(
                 resume=None if resumed is None else resumed["runner"])
             log.info("pretraining (%s): %s after %d steps (%.2fs)", pretrain[0].name, pre.status, pre.step,
                      pre.wall_time_s)
@@ -133,9 +134,9 @@ def execute(cfg: DictConfig, run_dir: Path, sources: str = "", note: str = "") -
             resume_main = resumed["runner"]
         if pretrain is not None:
             runlog.fields = {"phase": "main"}
-        runner = Runner(game, algo, steps=start + int(cfg.steps), ema_beta=cfg.get("ema"),
-                        checkpoint=saver("main"), precision=precision_of(algo), trajectory_file=trajectory_file("main"),
-                        **loop)
+        runner = Runner(game, algo, loop.replace(
+            steps=start + int(cfg.steps), ema_beta=cfg.get("ema"), checkpoint=saver("main"),
+            precision=precision_of(algo), trajectory_file=trajectory_file("main")))
         # after pretraining, the main algorithm starts from its (x, y) with a fresh algorithm state
         initial = None if state is None or resume_main is not None else runner.init_state(*state)
         result = runner.run(initial_state=initial, start_step=start, resume=resume_main,

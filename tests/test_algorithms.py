@@ -72,8 +72,8 @@ def test_consensus_optimization(game, penalty, factor):
     eta, gamma = 0.1, 0.3
     grad_sq = 2 * J.T @ xi(Z0)                    # ∇‖ξ‖²
     expected = {
-        "squared_norm": Z0 - eta * xi(Z0) - gamma * eta * grad_sq,             # seed 000 App. D.1
-        "half_squared_norm": Z0 - eta * (xi(Z0) + gamma * 0.5 * grad_sq),     # seed 004 Eq. 9, R = ½‖ξ‖²
+        "squared_norm": Z0 - eta * xi(Z0) - gamma * eta * grad_sq,             # Wang et al. 2020, App. D.1
+        "half_squared_norm": Z0 - eta * (xi(Z0) + gamma * 0.5 * grad_sq),     # Liang & Stokes 2019, Eq. 9, R = ½‖ξ‖²
     }[penalty]
     close(run(ConsensusOptimization("co", lr_x=eta, lr_y=eta, gamma=gamma, penalty=penalty), game, 1), expected)
 
@@ -112,7 +112,7 @@ def test_hessianfr_with_finite_difference_matches_exact_on_a_quadratic(game):
 
 
 def test_gdn_is_a_newton_step_at_the_new_leader(game):
-    """seed 001 §3.1.2: x+ = x − η∇_x f, y+ = y − H_yy⁻¹ ∇_y f(x+, y)."""
+    """Gao et al. 2022, §3.1.2: x+ = x − η∇_x f, y+ = y − H_yy⁻¹ ∇_y f(x+, y)."""
     algo = FollowTheRidge("gdn", lr_x=0.1, lr_y=0.0, lr_y2=1.0, mixed="fd", hessian_at="updated")
     x1 = X0 - 0.1 * gx(X0, Y0)
     y1 = Y0 - np.linalg.solve(C, gy(x1, Y0))
@@ -126,7 +126,7 @@ def test_hessianfr_0_1_is_gdn_on_quadratic_games(game):
 
 
 def test_fr_with_eq9_momentum(game):
-    """seed 000 Eq. 9: momentum and preconditioning before the correction."""
+    """Wang et al. 2020, Eq. 9: momentum and preconditioning before the correction."""
     ex, ey, g = 0.1, 0.2, 0.6
     Ci = np.linalg.inv(C)
     x, y, mx, my = X0, Y0, np.zeros(n), np.zeros(m)
@@ -139,7 +139,7 @@ def test_fr_with_eq9_momentum(game):
 
 
 def test_fr_with_eq3_momentum(game):
-    """seed 000 Eq. 3: heavy ball on the whole displacement, correction on the gradient step."""
+    """Wang et al. 2020, Eq. 3: heavy ball on the whole displacement, correction on the gradient step."""
     ex, ey, g = 0.1, 0.2, 0.6
     Ci = np.linalg.inv(C)
     xs, ys = [X0, X0], [Y0, Y0]
@@ -173,7 +173,8 @@ def test_fr_with_cg_solves_the_damped_normal_equations(game):
 
 @pytest.mark.parametrize("reuse", [True, False])
 def test_fr_with_the_barzilai_borwein_diagonal(game, reuse):
-    """seed 001 Eq. 3.33: H_yy⁻¹ ≈ ⟨Δ∇_y f, Δy⟩ / ‖Δ∇_y f‖² at the current x; first step: no correction."""
+    """Gao et al. 2022, Eq. 3.33: H_yy⁻¹ ≈ ⟨Δ∇_y f, Δy⟩ / ‖Δ∇_y f‖² at the current x; first step: no
+    correction."""
     ex, ey = 0.1, 0.2
     algo = FollowTheRidge("frdg", lr_x=ex, lr_y=ey, mixed="fd", solver={"kind": "diag", "diag_reuse": reuse})
     x1, y1 = X0 - ex * gx(X0, Y0), Y0 + ey * gy(X0, Y0)
@@ -185,7 +186,7 @@ def test_fr_with_the_barzilai_borwein_diagonal(game, reuse):
 
 
 def test_fr_jacobian_eigenvalues_are_real(game):
-    """seed 000 §4: the step map's Jacobian at (0,0) has eigenvalues
+    """Wang et al. 2020, §4: the step map's Jacobian at (0,0) has eigenvalues
     eig(I + η_y H_yy) ∪ eig(I − η_x (H_xx − H_xy H_yy⁻¹ H_yx)), all real."""
     ex, ey = 0.1, 0.25
     algo = FollowTheRidge("fr", lr_x=ex, lr_y=ey)
@@ -205,7 +206,7 @@ def test_fr_jacobian_eigenvalues_are_real(game):
 
 
 def test_hessianfr_jacobian_is_eq_3_5(game):
-    """seed 001 Eq. 3.5: J = I − η_x [[I, 0], [−H_yy⁻¹H_yx, −c1 I + c2 H_yy⁻¹]] ∇²f at (0,0)."""
+    """Gao et al. 2022, Eq. 3.5: J = I − η_x [[I, 0], [−H_yy⁻¹H_yx, −c1 I + c2 H_yy⁻¹]] ∇²f at (0,0)."""
     ex, ey1, ey2 = 0.1, 0.2, 0.15
     c1, c2 = ey1 / ex, ey2 / ex
     algo = FollowTheRidge("hfr", lr_x=ex, lr_y=ey1, lr_y2=ey2)
@@ -235,7 +236,7 @@ def test_hessianfr_without_newton_term_is_fr_step_for_step():
         assert torch.equal(s1["x"], s2["x"]) and torch.equal(s1["y"], s2["y"])
 
 
-# -- general-sum FR (seed 000 Alg. 2 / Eq. 8) ----------------------------------------------------------
+# -- general-sum FR (Wang et al. 2020, Alg. 2 / Eq. 8) ----------------------------------------------------------
 AX, BX, CX = np.array([[1.5, 0.2], [0.2, 0.8]]), np.array([[0.5, -1.0, 0.2], [1.0, 0.3, -0.4]]), np.diag([0.3, -0.2, 0.5])
 AY, BY, CY = np.diag([0.1, -0.4]), np.array([[-0.7, 0.4, 0.1], [0.2, -0.9, 0.6]]), np.array([[2.0, 0.3, 0.0], [0.3, 1.5, 0.2], [0.0, 0.2, 1.0]])
 
@@ -260,7 +261,7 @@ def test_general_sum_fr_alg2_one_step(general_game):
 
 
 def test_general_sum_fr_jacobian_is_real_with_the_theorem3_spectrum(general_game):
-    """seed 000 Thm 3: eigenvalues of I − η_x H̃_xx and of I − η_y G_yy, where H̃_xx (Prop. 7) is the
+    """Wang et al. 2020, Thm 3: eigenvalues of I − η_x H̃_xx and of I − η_y G_yy, where H̃_xx (Prop. 7) is the
     Hessian of φ(x) = f(x, r(x)); for quadratic games r(x) = −Kx, K = G_yy⁻¹G_yx, so
     H̃_xx = H_xx − H_xy K − Kᵀ H_yx + Kᵀ H_yy K. The fixed point is the local Stackelberg point (0,0)."""
     ex, ey = 0.1, 0.2
@@ -314,7 +315,7 @@ def test_lead_adam_alg2_two_steps(game):
 
 def test_lead_converges_linearly_on_a_bilinear_game_where_gda_diverges():
     """f = x·y: GDA's Jacobian has |1 ± iη| > 1; LEAD's coupling pulls the spectrum inside the unit
-    circle (seed 002 Thm 2: roots of X² − X(1 − (η+α)λ + β) + β − αλ = 0, λ = ±i)."""
+    circle (Askari Hemmat et al. 2023, Thm 2: roots of X² − X(1 − (η+α)λ + β) + β − αλ = 0, λ = ±i)."""
     eta, alpha, beta = 0.3, 0.5, 0.2
     rho = max(np.abs(np.roots([1, -(1 - (eta + alpha) * lam + beta), beta - alpha * lam])).max() for lam in (1j, -1j))
     assert rho < 1

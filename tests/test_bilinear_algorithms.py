@@ -1,6 +1,6 @@
-"""Seed 004 Theorems 3–6 with the project's REAL algorithms (NOTES-004 §3): on random bilinear games
+"""Liang & Stokes 2019 Theorems 3–6 with the project's REAL algorithms: on random bilinear games
 U = θᵀCω every theorem bound holds for its algorithm at the theorem step size, simultaneous gradient
-ascent (seed 004's "SGA" = algo=gda) diverges, and PM ≡ CO step by step.
+ascent (Liang & Stokes 2019's "SGA" = algo=gda) diverges, and PM ≡ CO step by step.
 
 The algorithms are built from conf/algo/*.yaml exactly as `minimax train` builds them (compose +
 build) and run by the project's Runner over many starts at distance r; test_bilinear_bounds.py
@@ -30,7 +30,7 @@ ALGOS = {
 
 
 def uniform_C(seed, p):
-    """C_ij ~ U[0, 1] (seed 004 Fig. 1's distribution)."""
+    """C_ij ~ U[0, 1] (Liang & Stokes 2019, Fig. 1's distribution)."""
     return np.random.default_rng(seed).uniform(0.0, 1.0, size=(p, p))
 
 
@@ -105,7 +105,7 @@ def _trajectory(game, algo, steps):
 
 @pytest.mark.parametrize("eta_scale", [1.0, 40.0])
 def test_pm_and_co_coincide_step_by_step(eta_scale):
-    """Seed 004 Thm 6 with the real algo=pm and algo=co (penalty half_squared_norm), at the theorem η
+    """Liang & Stokes 2019, Thm 6 with the real algo=pm and algo=co (penalty half_squared_norm), at the theorem η
     and at a larger one (the two maps are the same linear map for every η)."""
     C = uniform_C(7, 4)
     starts = starts_on_sphere(7, 4)
@@ -118,7 +118,8 @@ def test_pm_and_co_coincide_step_by_step(eta_scale):
 
 @pytest.mark.parametrize("eta", [0.01, 0.1, 1.0])
 def test_simultaneous_gradient_ascent_diverges_for_every_step_size(eta):
-    """Seed 004 §3: ‖z_{t+1}‖² ≥ (1 + η²λ_min(CCᵀ)) ‖z_t‖² for algo=gda on θᵀCω, from every start."""
+    """Liang & Stokes 2019, §3: ‖z_{t+1}‖² ≥ (1 + η²λ_min(CCᵀ)) ‖z_t‖² for algo=gda on θᵀCω, from every
+    start."""
     C = uniform_C(5, 4)
     starts = starts_on_sphere(5, 4, n=6)
     growth = bilinear_bounds.sga_growth(C, eta)

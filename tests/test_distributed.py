@@ -29,7 +29,7 @@ ALGOS = {
     "fr_cg": ["algo=fr", "algo.solver.kind=cg", "algo.solver.iters=3", "algo.solver.adaptive=true",
               "algo.mixed=fd", "algo.precond=rmsprop", "algo.lr_x=0.01", "algo.lr_y=0.01",
               "game.loss.kind=non_saturating", "game.loss.gp=1.0"],
-    # HessianFR-DG: Barzilai-Borwein diagonal inverse (seed 001 Eq. 3.33); R1 penalty
+    # HessianFR-DG: Barzilai-Borwein diagonal inverse (Gao et al. 2022, Eq. 3.33); R1 penalty
     "hessianfr_dg": ["algo=hessianfr", "algo.solver.kind=diag", "algo.lr_x=0.02", "algo.lr_y=0.02",
                      "algo.lr_y2=0.02", "game.loss.r1=1.0"],
     "lead": ["algo=lead", "algo.lr_x=0.05", "algo.alpha=0.05"],

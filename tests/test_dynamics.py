@@ -17,7 +17,7 @@ def run(game, algo, steps=3000, **kw):
 
 
 def test_gda_converges_to_the_non_minimax_point_of_g2():
-    """seed 000 Example A: GDA's Jacobian at (0,0) has eigenvalue 1 - 2η (double), so it converges
+    """Wang et al. 2020, Example A: GDA's Jacobian at (0,0) has eigenvalue 1 - 2η (double), so it converges
     to (0,0) although H_yy = 2 > 0 makes it no local minimax."""
     result = run(make_game(G2), GDA(lr_x=0.05, lr_y=0.05))
     assert result.status == "converged"
@@ -25,7 +25,7 @@ def test_gda_converges_to_the_non_minimax_point_of_g2():
 
 
 def test_gda_diverges_on_g1_and_keeps_its_metrics(tmp_path):
-    """seed 000 Example B: both eigenvalues of GDA's Jacobian exceed 1; the run stops diverged."""
+    """Wang et al. 2020, Example B: both eigenvalues of GDA's Jacobian exceed 1; the run stops diverged."""
     log = RunLog(tmp_path, tensorboard=False)
     result = run(make_game(G1), GDA(lr_x=0.05, lr_y=0.05), log=log, log_every=10)
     log.close()
@@ -44,7 +44,7 @@ def test_gda_jacobian_on_g1_has_eigenvalues_outside_the_unit_circle():
 
 
 def test_gda_cycles_on_g3():
-    """seed 000 Fig. 3(c): GDA enters a limit cycle around the local minimax of g3."""
+    """Wang et al. 2020, Fig. 3(c): GDA enters a limit cycle around the local minimax of g3."""
     result = run(make_game(G3), GDA(lr_x=0.05, lr_y=0.05), steps=1500)
     assert result.status == "finished"
     assert 0.5 < result.metrics["dist_to_eq"] < 5
@@ -56,7 +56,7 @@ def test_gda_spirals_out_on_a_bilinear_game():
     assert result.metrics["dist_to_eq"] > start * (1 + 0.1**2) ** (199 / 2)
 
 
-# τ-GDA on f = -x² + 2xy - ½y² (seed 003 App. J, eq. 50 with ε = 1), written as the quadratic game
+# τ-GDA on f = -x² + 2xy - ½y² (Fiez & Ratliff 2021, App. J, eq. 50 with ε = 1), written as the quadratic game
 # A = -2, B = 2, C = -1. Its continuous-time Jacobian J_τ = [[A, B], [-τBᵀ, -τC]] = [[-2, 2], [-2τ, τ]]
 # has trace τ - 2 and determinant 2τ: Hurwitz-stable exactly when τ > τ* = 2.
 TAU_GAME = dict(A=[[-2.0]], B=[[2.0]], C=[[-1.0]], x0=[1.0], y0=[0.5])
@@ -87,7 +87,7 @@ def test_tau_gda_converges_exactly_above_tau_star(tau, expected):
 
 
 def test_tau_gda_on_seed003_example1_four_dimensional():
-    """seed 003 Example 1 (v = 4): x* = 0 is a DSE with τ* = 2; τ-GDA fails at τ = 1, works at τ = 4."""
+    """Fiez & Ratliff 2021, Example 1 (v = 4): x* = 0 is a DSE with τ* = 2; τ-GDA fails at τ = 1, works at τ = 4."""
     v = 4.0
     game = dict(A=[[-v, 0], [0, v / 2]], B=[[-v, 0], [0, v / 2]], C=[[-v / 2, 0], [0, -v]],
                 x0=[5.0, 4.0], y0=[3.0, 2.0])

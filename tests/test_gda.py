@@ -60,7 +60,7 @@ def test_heavy_ball_momentum(game, beta):
 
 
 def test_gda_k_follower_steps(game):
-    """GDA-k (seed 001 App. A): the follower takes k ascent steps at x_t."""
+    """GDA-k (Gao et al. 2022, App. A): the follower takes k ascent steps at x_t."""
     x, y = run_steps(GDA(lr_x=0.1, lr_y=0.2, follower_steps=3), game, 1)
     yk = Y0.copy()
     for _ in range(3):
@@ -111,7 +111,7 @@ def test_bad_hyper_parameters_are_one_clear_error(kwargs, message):
 
 
 def test_lr_decay_is_seed003s_schedule(game):
-    """γ_k = γ / (1 + k)^ν at the k-th step (k = 0, 1, ...), seed 003's LambdaLR(1/(1+k)^ν)."""
+    """γ_k = γ / (1 + k)^ν at the k-th step (k = 0, 1, ...), Fiez & Ratliff 2021's LambdaLR(1/(1+k)^ν)."""
     nu = 0.5
     x, y = run_steps(GDA(lr_x=0.1, lr_y=0.2, precond={"kind": "sgd", "lr_decay": nu}), game, 3)
     xs, ys = X0.copy(), Y0.copy()

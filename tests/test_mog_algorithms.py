@@ -1,5 +1,5 @@
 """Every algorithm on the GAN game: the ridge methods' CG and BB solves against the exact solve on a
-tiny MLP GAN (float64, computed here with torch.autograd, independently of the oracle), seed 004's
+tiny MLP GAN (float64, computed here with torch.autograd, independently of the oracle), Liang & Stokes 2019's
 consensus term on the unpenalized value, and each conf/algo option running with each preconditioner."""
 
 import pytest
@@ -66,7 +66,7 @@ def close(a, b, rtol=1e-7, atol=1e-10):
 
 # -- FR / HessianFR / GDN on a tiny MLP GAN -----------------------------------------------------------------
 def ridge_by_hand(game, x, y, lr_x, lr_y, lr_y2, mixed):
-    """seed 000 Alg. 1 / seed 001 Alg. 3.1 with plain steps: x+ = x − η_x ∇_x L_x,
+    """Wang et al. 2020, Alg. 1 / Gao et al. 2022, Alg. 3.1 with plain steps: x+ = x − η_x ∇_x L_x,
     y+ = y − η_y1 ∇_y L_y + z,  G z = −(η_y2 ∇_y L_y + G_yx Δx); jvp: G, G_yx at (x, y);
     fd: G_yx Δx ≈ ∇_y L_y(x + Δx, y) − ∇_y L_y(x, y) and G at (x + Δx, y) (App. D.4)."""
     batch = game.sample(1)
@@ -166,7 +166,7 @@ def test_gdn_with_an_adam_leader_keeps_the_followers_newton_step():
 
 
 def test_ridge_with_rmsprop_and_eq9_momentum_runs_the_paper_setting_on_a_gan():
-    """seed 000 App. D.4 as configured for the MoG (RMSprop, CG + adaptive damping, fd), with Eq. 9
+    """Wang et al. 2020, App. D.4 as configured for the MoG (RMSprop, CG + adaptive damping, fd), with Eq. 9
     momentum: finite, the damping adapts, and the correction is non-zero."""
     game = tiny_gan()
     algo = FollowTheRidge("fr", lr_x=2e-3, lr_y=2e-3, mixed="fd", precond="rmsprop", momentum=0.8,
@@ -194,9 +194,9 @@ def test_follower_curvature_products_equal_the_hessian_through_the_gradient_pena
     close(game.follower_loss(x, batch)(y), game.loss_y(x, y, batch))
 
 
-# -- consensus optimization on the value function (seed 004 §4) ------------------------------------------------
+# -- consensus optimization on the value function (Liang & Stokes 2019, §4) ------------------------
 def test_consensus_on_the_value_function_leaves_the_gradient_penalty_out_of_R():
-    """seed 004: L_gen = U + γR, L_dis = −U + γR + Λ with R = ½(‖∇_θU‖² + ‖∇_ωU‖²) and no
+    """Liang & Stokes 2019: L_gen = U + γR, L_dis = −U + γR + Λ with R = ½(‖∇_θU‖² + ‖∇_ωU‖²) and no
     penalty in R: the step is z − η (ξ + γ ∇R), ξ the players' full gradients (Λ included)."""
     game = tiny_gan(loss={"kind": "wgan", "gp": 1.0})
     batch = game.sample(1)
@@ -245,7 +245,7 @@ def test_auto_solver_is_exact_on_analytic_games_and_cg_on_gans():
 
 
 def test_dense_solves_of_large_players_are_refused_with_one_line():
-    game = make_game(GAN, name="mog", **SMALL)          # seed 000's 2×64 networks: 4,353 follower parameters
+    game = make_game(GAN, name="mog", **SMALL)          # Wang et al. 2020's 2×64 networks: 4,353 follower parameters
     oracle = Oracle(game, game.sample(0))
     with pytest.raises(ConfigError, match=r"algo.solver.kind=exact builds the dense 4353x4353 follower Hessian"):
         FollowTheRidge("fr", solver="exact").init(*start(game), oracle)
@@ -293,7 +293,7 @@ def test_every_algorithm_runs_on_the_stochastic_gan_with_every_preconditioner(na
 
 
 def test_gda_2_takes_its_second_follower_step_on_a_fresh_minibatch(stochastic_gan):
-    """seed 001's GDA-2 (App. A): two discriminator steps per generator step, each on its own batch."""
+    """Gao et al. 2022's GDA-2 (App. A): two discriminator steps per generator step, each on its own batch."""
     algo = build(dict(OmegaConf.to_container(compose(["algo=gda", "algo.follower_steps=2", "algo.lr_x=1e-3",
                                                         "algo.precond=adam"]).algo, resolve=True)), "algo")
     result = Runner(stochastic_gan, algo, steps=4, log_every=4, tol=0.0, progress=False).run()

@@ -23,7 +23,7 @@ WGAN = {"data": "ring8", "generator": {"latent": 2, "depth": 1, "width": 6, "act
         "discriminator": {"depth": 1, "width": 5, "activation": "tanh", "init": "torch_default"},
         "loss": {"kind": "wgan", "l2": 0.0, "gp": 1.0}, "batch": {"mode": "fresh", "size": 24, "eval_size": 32},
         "metrics": {"w1_samples": 32, "kl_samples": 64, "mode_samples": 64}}
-#: seed 000's saturating loss with the L2 penalty, fixed minibatches drawn from a fixed dataset
+#: Wang et al. 2020's saturating loss with the L2 penalty, fixed minibatches drawn from a fixed dataset
 SATURATING = {"data": "mog1d", "generator": {"latent": 3, "depth": 1, "width": 5, "activation": "tanh"},
               "discriminator": {"depth": 1, "width": 6, "activation": "tanh"},
               "loss": {"kind": "saturating", "l2": 1e-3}, "batch": {"mode": "fixed", "dataset_size": 40, "size": 24},

@@ -91,7 +91,7 @@ def test_the_convergence_checks_field_over_all_starts_is_each_starts_own(name):
     assert callable(getattr(game, "f_over_starts", None))
     runner = Runner(game, GDA(lr_x=0.01, lr_y=0.01), steps=1, log_every=1, tol=1e-6, progress=False)
     state = runner.init_state()
-    gx, gy = runner._point_at(state)["field"]
+    gx, gy = runner.lanes.point_at(state)["field"]
     for i in range(len(POINTS) - 1):
         ox, oy = Oracle(game, None, CostMeter()).field(state["x"][i], state["y"][i])
         torch.testing.assert_close((gx[i], gy[i]), (ox, oy), rtol=1e-15, atol=1e-15)
@@ -123,10 +123,10 @@ def fused_game(name, start=None):
 def test_steps_from_the_derivatives_known_at_each_start_equal_one_by_one(algo, game_name):
     """With a convergence check every step (tol > 0) the runner computes ξ (and, for FR's exact
     solve, the follower's blocks G, G_yx) over all starts at once and the vmapped step reads them
-    (runner._KnownPoint): the trajectories and counted costs must be those of one start at a time
+    (oracle.KnownPointOracle): the trajectories and counted costs must be those of one start at a time
     without the check (tol = 0), where every derivative comes from the Oracle under vmap."""
     runner = Runner(fused_game(game_name), algo, steps=25, log_every=5, tol=1e-300, progress=False)
-    assert runner._blocks == (algo.name in ("fr", "fr_total"))   # the blocks are computed exactly where read
+    assert runner.lanes.blocks == (algo.name in ("fr", "fr_total"))   # the blocks are computed exactly where read
     many = runner.run()
     for i, start in enumerate(FUSED_GAMES[game_name][2]):
         one = Runner(fused_game(game_name, start), algo, steps=25, log_every=5, tol=0.0, progress=False).run()
@@ -143,7 +143,7 @@ def test_the_follower_blocks_over_all_starts_are_each_starts_own(game_name):
     game = fused_game(game_name)
     runner = Runner(game, FollowTheRidge("fr", lr_x=0.01, lr_y=0.01), steps=1, log_every=1, tol=1e-6, progress=False)
     state = runner.init_state()
-    point = runner._point_at(state)
+    point = runner.lanes.point_at(state)
     n, m = game.dim_x, game.dim_y
     assert point["G"].shape == (state["x"].shape[0], m, m) and point["G_yx"].shape == (state["x"].shape[0], m, n)
     for i in range(state["x"].shape[0]):
@@ -154,3 +154,24 @@ def test_the_follower_blocks_over_all_starts_are_each_starts_own(game_name):
         torch.testing.assert_close(point["G_yx"][i], torch.stack(columns, dim=1), rtol=1e-13, atol=1e-13)
         torch.testing.assert_close(point["field"][0][i], oracle.field(x, y)[0], rtol=1e-15, atol=1e-15)
         torch.testing.assert_close(point["field"][1][i], oracle.field(x, y)[1], rtol=1e-15, atol=1e-15)
+
+
+def test_a_known_point_is_named_by_its_token_not_by_its_tensors():
+    """A KnownPointOracle answers requests made ``at=oracle.here`` from what it knows (a copy of x
+    too), counted as the Oracle counts them; requests without its token, or where it knows
+    nothing, are computed."""
+    from minimax_cli.oracle import CostMeter, KnownPointOracle, Oracle
+
+    game = make_game(G3, starts=POINTS)
+    x, y = (p[0] for p in game.initial_points())
+    known = (torch.full_like(x, 7.0), torch.full_like(y, -7.0))
+    oracle = KnownPointOracle(game, {"field": known}, CostMeter())
+    assert oracle.field(x.clone(), y.clone(), at=oracle.here) is known and oracle.cost.grads == 1.0
+    assert oracle.grad_y(x, y, at=oracle.here) is known[1] and oracle.cost.grads == 1.5
+    exact = Oracle(game).field(x, y)
+    other = KnownPointOracle(game, {"field": known}, CostMeter())
+    for at in (None, other.here):
+        torch.testing.assert_close(oracle.field(x, y, at=at), exact, rtol=0, atol=0)
+    assert oracle.cost.grads == 3.5
+    torch.testing.assert_close(oracle.hess_yy(x, y, at=oracle.here), Oracle(game).hess_yy(x, y), rtol=0, atol=0)
+    assert oracle.cost.hvps == 1.0

@@ -43,7 +43,7 @@ class GameOptimizer:
     def point_blocks(self, game) -> bool:
         """Whether every step takes the follower's dense Hessian blocks G = ∇²_yy L_y and
         G_yx = ∇²_yx L_y at its own (x_t, y_t): a run of many starts then computes them for all
-        starts at once, with the field it already has there (runner.Runner._point_at)."""
+        starts at once, with the field it already has there (runner/points.py)."""
         return False
 
     def describe(self) -> str:
@@ -90,7 +90,7 @@ def player_preconds(precond, precond_x=None, precond_y=None, momentum: float = 0
 
     ``precond`` is a kind name (that kind's standard settings) or a mapping {kind, beta1, beta2, eps,
     bias_correction, lr_decay}; ``precond_x`` / ``precond_y`` (a kind name, a mapping, or null)
-    replace the shared value field by field where they are not null: seed 002's 8-Gaussians runs
+    replace the shared value field by field where they are not null: Askari Hemmat et al. 2023's 8-Gaussians runs
     Adam with β1 = 0.5 for G and 0.55 for D, i.e. precond_y.beta1 = 0.55.
     """
     from minimax_cli.algos.precond import Precond
@@ -129,7 +129,7 @@ def check_rate(value, key: str, allow_zero: bool = True) -> float:
 
 
 def follower_rate(lr_x: float, lr_y, tau) -> float:
-    """The follower's rate: lr_y when given, else τ · lr_x (τ-GDA, seed 003: γ2 = τ γ1).
+    """The follower's rate: lr_y when given, else τ · lr_x (τ-GDA, Fiez & Ratliff 2021: γ2 = τ γ1).
 
     Configs write ``lr_y: ${mul:${.tau},${.lr_x}}``, so sweeping ``algo.tau`` moves lr_y while an
     explicit ``algo.lr_y=...`` still wins.

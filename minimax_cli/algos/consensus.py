@@ -2,25 +2,28 @@
 
 With ξ = (∇_x L_x, ∇_y L_y) and J its Jacobian:
 
-SGA, symplectic gradient adjustment (Balduzzi et al. 2018; seed 000 App. D.1):
+SGA, symplectic gradient adjustment (Balduzzi et al. 2018; Wang et al. 2020, App. D.1):
 
     z_{t+1} = z_t − η (ξ + λ Aᵀξ),    A = (J − Jᵀ)/2
 
-For zero-sum games Aᵀξ = [[0, −H_xy], [H_yx, 0]] ξ, which is seed 000's
-z_{t+1} = z_t − η [[I, −λH_xy], [λH_yx, I]] [∇_x f; −∇_y f]. Aᵀξ = ½(Jᵀξ − Jξ): one JVP and one VJP.
+For zero-sum games Aᵀξ = [[0, −H_xy], [H_yx, 0]] ξ, which is Wang et al. 2020's
+z_{t+1} = z_t − η [[I, −λH_xy], [λH_yx, I]] [∇_x f; −∇_y f]. Aᵀξ = ½(Jᵀξ − Jξ): one JVP and one
+VJP.
 
 CO, consensus optimization (Mescheder et al. 2017), the penalty's gradient added to ξ:
 
-    seed 000 App. D.1   z_{t+1} = z_t − η ξ − γη ∇‖ξ‖²      = z_t − η (ξ + 2γ Jᵀξ)   penalty: squared_norm
-    seed 004 Eq. 8–9    z_{t+1} = z_t − η (ξ + γ ∇R),  R = ½‖ξ‖²  = z_t − η (ξ + γ Jᵀξ)   penalty: half_squared_norm
+    Wang et al. 2020, App. D.1       z_{t+1} = z_t − η ξ − γη ∇‖ξ‖²      = z_t − η (ξ + 2γ Jᵀξ)
+                                     penalty: squared_norm
+    Liang & Stokes 2019, Eq. 8–9     z_{t+1} = z_t − η (ξ + γ ∇R),  R = ½‖ξ‖²  = z_t − η (ξ + γ Jᵀξ)
+                                     penalty: half_squared_norm
 
 The two papers' γ differ by that factor of 2 (the FR reference code uses the second form with
-seed 000's γ = 0.1).
+Wang et al. 2020's γ = 0.1).
 
 ``consensus_on``: ``field`` (R from ξ itself, the players' full losses) or ``value``: R = ½‖ξ_U‖²
 from the field of the game's value function without the follower's regularizer
-(``Game.value_losses``), as seed 004 §4 does for WGAN-GP ("R is defined with respect to the value
-function ... without including the gradient penalty"): direction ξ + c·γ J_Uᵀ ξ_U, where the first
+(``Game.value_losses``), as Liang & Stokes 2019, §4 does for WGAN-GP ("R is defined with respect
+to the value function ... without including the gradient penalty"): direction ξ + c·γ J_Uᵀ ξ_U, where the first
 term still carries the penalty (L_dis = −U + R + Λ). For games without a regularizer both agree.
 """
 
@@ -53,7 +56,7 @@ class SGA(DirectionOptimizer):
 
 
 class ConsensusOptimization(DirectionOptimizer):
-    """Consensus optimization: direction ξ + c·γ Jᵀξ, c = 2 (seed 000) or 1 (seed 004)."""
+    """Consensus optimization: direction ξ + c·γ Jᵀξ, c = 2 (Wang et al. 2020) or 1 (Liang & Stokes 2019)."""
 
     def __init__(self, name="co", lr_x=0.05, lr_y=None, tau=None, gamma=0.1, penalty="squared_norm",
                  consensus_on="field", momentum=0.0, precond="sgd", precond_x=None, precond_y=None):
@@ -71,7 +74,7 @@ class ConsensusOptimization(DirectionOptimizer):
             (gx, gy), transpose = oracle.field_with_vjp(x, y)
             tx, ty = transpose(gx, gy)                # Jᵀξ = ∇(½‖ξ‖²)
         else:
-            gx, gy = oracle.field(x, y)
+            gx, gy = oracle.field(x, y, at=oracle.here)
             (ux, uy), transpose = oracle.value_field_with_vjp(x, y)
             tx, ty = transpose(ux, uy)                # J_Uᵀξ_U = ∇(½‖ξ_U‖²)
         c = PENALTIES[self.penalty] * self.gamma

@@ -1,17 +1,17 @@
 """Methods that look at a second gradient: optimistic GDA (OGDA = OMD) and extrapolation (EG, PM).
 
-OGDA / OMD (seed 000 App. D.1; seed 004 Eq. 6; Daskalakis et al. 2018), per player:
+OGDA / OMD (Wang et al. 2020, App. D.1; Liang & Stokes 2019, Eq. 6; Daskalakis et al. 2018), per player:
 
     z_{t+1} = z_t − 2η ξ(z_t) + η ξ(z_{t−1})        (ξ = (∇_x L_x, ∇_y L_y); ξ(z_{−1}) = ξ(z_0))
 
 i.e. the direction 2ξ_t − ξ_{t−1} through the player's preconditioner.
 
-Extrapolation, EG (seed 000 App. D.1; Korpelevich 1976) and PM, the modified predictive method
-(seed 004 Eq. 7), with a look-ahead rate γ per player:
+Extrapolation, EG (Wang et al. 2020, App. D.1; Korpelevich 1976) and PM, the modified predictive method
+(Liang & Stokes 2019, Eq. 7), with a look-ahead rate γ per player:
 
     z_{t+1/2} = z_t − γ ξ(z_t),      z_{t+1} = z_t − η ξ(z_{t+1/2})
 
-EG is γ = η (``lookahead: null``); PM fixes γ (seed 004: "fix some γ > 0"). With an adaptive
+EG is γ = η (``lookahead: null``); PM fixes γ (Liang & Stokes 2019: "fix some γ > 0"). With an adaptive
 preconditioner the look-ahead uses P's current moments without committing them, and the real step
 commits them (one moment update per step).
 """
@@ -31,7 +31,7 @@ class OGDA(DirectionOptimizer):
         return state
 
     def step(self, state, oracle):
-        gx, gy = oracle.field(state["x"], state["y"])
+        gx, gy = oracle.field(state["x"], state["y"], at=oracle.here)
         new = self.move(state, 2 * gx - state["gx_prev"], 2 * gy - state["gy_prev"])
         new["gx_prev"], new["gy_prev"] = gx, gy
         return new, {}
@@ -50,7 +50,7 @@ class Extrapolation(DirectionOptimizer):
 
     def step(self, state, oracle):
         x, y = state["x"], state["y"]
-        gx, gy = oracle.field(x, y)
+        gx, gy = oracle.field(x, y, at=oracle.here)
         px_dir, _ = self.px.direction(gx, state["px"])
         py_dir, _ = self.py.direction(gy, state["py"])
         gx_half, gy_half = oracle.field(x - self.gamma_x * px_dir, y - self.gamma_y * py_dir)

@@ -1,4 +1,4 @@
-"""IU, implicit updates (seed 004 Thm 5; Kulis & Bartlett 2010):
+"""IU, implicit updates (Liang & Stokes 2019, Thm 5; Kulis & Bartlett 2010):
 
     z_{t+1} = z_t − Λ ξ(z_{t+1}),     Λ = diag(η_x I, η_y I),  ξ = (∇_x L_x, ∇_y L_y)
 
@@ -9,7 +9,7 @@ Each step solves F(w) = w − z_t + Λ ξ(w) = 0 for w = z_{t+1}:
   exactly: (I + Λ J) z_{t+1} = z_t − Λ ξ(0).
 * ``inner: fixed_point`` — w ← z_t − Λ ξ(w) (a proximal-point iteration; contracts when
   max(η)·Lip(ξ) < 1), for games too large for a dense Jacobian.
-* ``inner: auto`` — newton on analytic games, fixed_point on neural games (seed 004 does not say
+* ``inner: auto`` — newton on analytic games, fixed_point on neural games (Liang & Stokes 2019 does not say
   how IU was solved for its GANs). Newton is refused above NEWTON_MAX_DIM parameters.
 
 ``inner_steps`` iterations at most; iterations stop improving (masked) once ‖F(w)‖ ≤ inner_tol.

@@ -1,4 +1,4 @@
-"""LEAD, least action dynamics (seed 002): momentum plus the counter-rotational coupling of the
+"""LEAD, least action dynamics (Askari Hemmat et al. 2023): momentum plus the counter-rotational coupling of the
 players' latest moves, through the mixed derivatives of each player's own loss.
 
 Eq. 12 / Alg. 1 (``coupling: outside``, ``order: simultaneous``), with Δp_k = p_k − p_{k−1}:
@@ -41,7 +41,7 @@ ORDERS = ("simultaneous", "alternating", "alternating_follower_first")
 
 
 class LEAD(GameOptimizer):
-    """Least action dynamics (seed 002 Eq. 12 / Alg. 1) and LEAD-Adam (Alg. 2)."""
+    """Least action dynamics (Askari Hemmat et al. 2023, Eq. 12 / Alg. 1) and LEAD-Adam (Alg. 2)."""
 
     def __init__(self, name="lead", lr_x=0.05, lr_y=None, tau=None, alpha=0.05, alpha_x=None, alpha_y=None,
                  momentum=0.0, coupling="outside", order="simultaneous", precond="sgd", precond_x=None,
@@ -69,13 +69,14 @@ class LEAD(GameOptimizer):
                 "px": self.px.init(x), "py": self.py.init(y)}
 
     @staticmethod
-    def _gradient_and_coupling(grad_fn, product_fn, alpha, x, y, delta):
+    def _gradient_and_coupling(grad_fn, product_fn, alpha, x, y, delta, at=None):
         """(the player's gradient, α · mixed derivative · the opponent's last move) at (x, y): the
         gradient is the primal of the product's JVP; with α = 0 (LEAD-Adam's α_g) only the gradient
-        (coupling None: no term, and no parameter-sized zeros to add)."""
+        (coupling None: no term, and no parameter-sized zeros to add). ``at``: the oracle's token of
+        the step's point when (x, y) is it."""
         if alpha == 0.0:
-            return grad_fn(x, y), None
-        g, product = product_fn(x, y, delta, with_grad=True)
+            return grad_fn(x, y, at=at), None
+        g, product = product_fn(x, y, delta, with_grad=True, at=at)
         return g, alpha * product
 
     def _move(self, p, grad, coupling, delta_prev, precond, st, lr):
@@ -90,15 +91,15 @@ class LEAD(GameOptimizer):
         x, y, dx, dy = state["x"], state["y"], state["dx"], state["dy"]
         second = oracle.next_batch() if self.fresh_batch else oracle   # the second mover's batch
         if self.order == "alternating_follower_first":
-            gy, cy = self._gradient_and_coupling(oracle.grad_y, oracle.hvp_yx, self.alpha_y, x, y, dx)
+            gy, cy = self._gradient_and_coupling(oracle.grad_y, oracle.hvp_yx, self.alpha_y, x, y, dx, oracle.here)
             y_new, dy_new, py = self._move(y, gy, cy, dy, self.py, state["py"], self.lr_y)
             gx, cx = self._gradient_and_coupling(second.grad_x, second.hvp_xy, self.alpha_x, x, y_new, dy_new)
             x_new, dx_new, px = self._move(x, gx, cx, dx, self.px, state["px"], self.lr_x)
             return {"x": x_new, "y": y_new, "dx": dx_new, "dy": dy_new, "px": px, "py": py}, {}
-        gx, cx = self._gradient_and_coupling(oracle.grad_x, oracle.hvp_xy, self.alpha_x, x, y, dy)
+        gx, cx = self._gradient_and_coupling(oracle.grad_x, oracle.hvp_xy, self.alpha_x, x, y, dy, oracle.here)
         x_new, dx_new, px = self._move(x, gx, cx, dx, self.px, state["px"], self.lr_x)
         if self.order == "simultaneous":
-            gy, cy = self._gradient_and_coupling(oracle.grad_y, oracle.hvp_yx, self.alpha_y, x, y, dx)
+            gy, cy = self._gradient_and_coupling(oracle.grad_y, oracle.hvp_yx, self.alpha_y, x, y, dx, oracle.here)
         else:
             gy, cy = self._gradient_and_coupling(second.grad_y, second.hvp_yx, self.alpha_y, x_new, y, dx_new)
         y_new, dy_new, py = self._move(y, gy, cy, dy, self.py, state["py"], self.lr_y)

@@ -8,23 +8,23 @@ G_yx = ∇²_yx L_y (zero-sum: G = −H_yy, G_yx = −H_yx, so the signs below r
     y_{t+1} = y_t + Δy_grad + z               Δy_grad: the follower's step on ∇_y L_y, rate lr_y
     G z = −(lr_y2 · P_y ∇_y L_y + G_yx Δx)     the ridge correction and the Newton term, one solve
 
-* FR (seed 000 Alg. 1): lr_y2 = 0, so z = −G⁻¹G_yx Δx = η_x H_yy⁻¹ H_yx ∇_x f for plain steps.
+* FR (Wang et al. 2020, Alg. 1): lr_y2 = 0, so z = −G⁻¹G_yx Δx = η_x H_yy⁻¹ H_yx ∇_x f for plain steps.
   Preconditioned FR (Eq. 2/7): P_x, P_y in the steps and Δx = −η_x P_x ∇_x f in the correction.
   FR with momentum: Eq. 9 (the GAN form, ``momentum_form: eq9``) applies momentum and
   preconditioning before the correction (z uses the full leader step; the follower's momentum
   buffer holds only its gradient part); Eq. 3 (``eq3``) corrects for the plain gradient step and
   adds γ (z_t − z_{t−1}) to the whole displacement.
-* General-sum FR (seed 000 Alg. 2 / Eq. 8): ``leader: total`` steps on
+* General-sum FR (Wang et al. 2020, Alg. 2 / Eq. 8): ``leader: total`` steps on
   D_x L_x = ∇_x L_x − ∇²_xy L_y (∇²_yy L_y)⁻¹ ∇_y L_x; the follower's rule is unchanged (it is
   already written with the follower's own loss).
-* HessianFR (seed 001 Alg. 3.1): lr_y = η_y1, lr_y2 = η_y2; HFR-P (Prop. 3.3) preconditions the
+* HessianFR (Gao et al. 2022, Alg. 3.1): lr_y = η_y1, lr_y2 = η_y2; HFR-P (Prop. 3.3) preconditions the
   Newton term with P_y. lr_y2 = 0 is exactly FR.
-* GDN (seed 001 §3.1.2): y_{t+1} = y_t − G⁻¹ ∇_y L_y(x_{t+1}, y_t) is lr_y = 0, lr_y2 = 1 with the
+* GDN (Gao et al. 2022, §3.1.2): y_{t+1} = y_t − G⁻¹ ∇_y L_y(x_{t+1}, y_t) is lr_y = 0, lr_y2 = 1 with the
   mixed product by finite difference along Δx and G at (x_{t+1}, y_t): then the right-hand side is
   −∇_y L_y(x_{t+1}, y_t) exactly. ``precond_y`` gives the follower its own preconditioner (default:
   ``precond``); GDN's is sgd, so a preconditioned leader (Adam) leaves the Newton step intact.
 
-``mixed`` chooses G_yx Δx: ``jvp`` (exact, at (x_t, y_t)) or ``fd`` (seed 001 Eq. 3.3 / seed 000
+``mixed`` chooses G_yx Δx: ``jvp`` (exact, at (x_t, y_t)) or ``fd`` (Gao et al. 2022, Eq. 3.3 / Wang et al. 2020,
 App. D.4 step 1): (∇_y L_y(x_t + αΔx, y_t) − ∇_y L_y(x_t, y_t)) / α, α = ``fd_alpha`` (1: along
 the actual step, as App. D.4). ``hessian_at``: where G is evaluated — auto = (x_t, y_t) for jvp,
 (x_t + Δx, y_t) for fd (App. D.4 step 2). ``solver`` (linalg.py): exact | cg | diag, or auto
@@ -91,7 +91,8 @@ class RidgeSolver:
 
 
 class FollowTheRidge(GameOptimizer):
-    """Follow-the-Ridge family: FR (seed 000 Alg. 1/2, Eq. 2/3/9), HessianFR (seed 001 Alg. 3.1), GDN."""
+    """Follow-the-Ridge family: FR (Wang et al. 2020, Alg. 1/2, Eq. 2/3/9), HessianFR (Gao et al. 2022,
+    Alg. 3.1), GDN."""
 
     static_keys = frozenset({"t", "damping"})
 
@@ -142,8 +143,8 @@ class FollowTheRidge(GameOptimizer):
             self.solver = replace(self.solver, kind=kind)
         if self.solver.kind == "exact" and dim_y > EXACT_MAX_DIM:
             raise ConfigError(f"algo.solver.kind=exact builds the dense {dim_y}x{dim_y} follower Hessian (at most "
-                              f"{EXACT_MAX_DIM} parameters): use algo.solver.kind=cg (seed 000 App. D.4) or diag "
-                              "(seed 001 Eq. 3.33)")
+                              f"{EXACT_MAX_DIM} parameters): use algo.solver.kind=cg (Wang et al. 2020, App. D.4) "
+                              "or diag (Gao et al. 2022, Eq. 3.33)")
 
     def point_blocks(self, game) -> bool:
         """The exact solve with G at (x_t, y_t) (``hessian_at: current``, FR's default) or the total
@@ -170,7 +171,8 @@ class FollowTheRidge(GameOptimizer):
         if self.solver.kind == "auto":   # a resumed run restores its state without init
             self._resolve_solver(oracle.game, y.shape[-1])
         new, info = {}, {}
-        gx, gy = oracle.field(x, y)
+        here = oracle.here   # the oracle's token of (x_t, y_t): requests there may be known already
+        gx, gy = oracle.field(x, y, at=here)
         dx_dir = gx if self.leader == "gradient" else self._total_derivative(oracle, x, y, gx, state)
         pdy, new["py"] = self.py.direction(gy, state["py"])
         dx_corr, new["px"] = self.px.step(dx_dir, state["px"], self.lr_x)   # the step the ridge follows
@@ -189,7 +191,7 @@ class FollowTheRidge(GameOptimizer):
             g_h, hvp = at_h.curvature(y, count_grad=shared)
             g_moved = g_h if shared else None
         if self.mixed == "jvp":
-            mixed = oracle.hvp_yx(x, y, dx_corr)
+            mixed = oracle.hvp_yx(x, y, dx_corr, at=here)
         else:
             if g_moved is None:
                 g_moved = oracle.grad_y(x + self.fd_alpha * dx_corr, y)
@@ -224,7 +226,8 @@ class FollowTheRidge(GameOptimizer):
         """(z, G z): G z only where the damping needs it (adaptive CG), else None."""
         kind = self.solver.kind
         if kind == "exact":
-            return linalg.solve(oracle.hess_yy(xh, y), b), None
+            return linalg.solve(oracle.hess_yy(xh, y, at=oracle.here if self.hessian_at == "current" else None),
+                                b), None
         if kind == "cg":
             if self.solver.adaptive:
                 return linalg.cg_normal(hvp, b, self.solver.iters, state["damping"], self.solver.tol,
@@ -241,13 +244,14 @@ class FollowTheRidge(GameOptimizer):
         return s * b, None
 
     def _total_derivative(self, oracle, x, y, gx, state):
-        """D_x L_x = ∇_x L_x − ∇²_xy L_y (∇²_yy L_y)⁻¹ ∇_y L_x (seed 000 Alg. 2), at (x_t, y_t)."""
+        """D_x L_x = ∇_x L_x − ∇²_xy L_y (∇²_yy L_y)⁻¹ ∇_y L_x (Wang et al. 2020, Alg. 2), at
+        (x_t, y_t)."""
         rhs = oracle.grad_y_of_leader(x, y)
         if self.solver.kind == "exact":
-            w = linalg.solve(oracle.hess_yy(x, y), rhs)
+            w = linalg.solve(oracle.hess_yy(x, y, at=oracle.here), rhs)
         elif self.solver.kind == "cg":
             _, hvp = oracle.follower_curvature(x, y, count_grad=False)
             w = linalg.cg_normal(hvp, rhs, self.solver.iters, state["damping"], self.solver.tol)
         else:
             raise ConfigError("algo.leader=total needs algo.solver.kind exact or cg")
-        return gx - oracle.hvp_xy_follower(x, y, w)
+        return gx - oracle.hvp_xy_follower(x, y, w, at=oracle.here)
