@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     analyze = sub.add_parser(
         "analyze", help="classify a critical point; spectra of the game and of the algorithm's step map; τ*",
         description="Local theory at a critical point (same overrides as train): classification, "
-                    "game-Jacobian and step-map eigenvalues, τ* for τ-GDA, seed 004 bounds for "
+                    "game-Jacobian and step-map eigenvalues, τ* for τ-GDA, Liang & Stokes 2019 bounds for "
                     "bilinear games. point=null|k|[x...,y...]; analyze.* options in conf/config.yaml.")
     analyze.add_argument("--json", action="store_true", help="print one JSON object (same as output=json)")
     analyze.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. game=g1 algo=tgda point=[0.1,0.2]")

@@ -15,7 +15,8 @@ own other threads) need: ``OMP_WAIT_POLICY=PASSIVE`` is set before torch loads i
 Steps are pure functions: every step allocates its new parameters, moments and gradients. glibc
 returns large freed blocks to the system (mmap'd blocks, and the heap's top beyond a trim
 threshold), so the next step's tensors of the same size page-fault their memory back in: ~0.5 s
-of page faults per 100 Adam steps on seed 002's 8.1M-parameter networks, a third of the update.
+of page faults per 100 Adam steps on Askari Hemmat et al. 2023's 8.1M-parameter networks, a third
+of the update.
 ``tune_allocator`` keeps freed memory for reuse (blocks under 64 MiB from the heap, 1 GiB of free
 heap kept), as a caching allocator would; the process's peak memory is unchanged.
 """

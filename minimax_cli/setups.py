@@ -7,7 +7,7 @@ One table format serves both:
 
     setup:                                  # a game's own (conf/game/<g>.yaml: game.setup), or an
       name: fr_mog1d                        # experiment's (top level), which replaces the game's
-      source: seed 000 §6.2.1, App. D.2     # one line: where the values come from (docs/setups.md)
+      source: Wang et al. 2020, §6.2.1     # one line: where the values come from (docs/setups.md)
       strict: true                          # an algorithm not under `algos` is an error (false: `all` only)
       names: {gda: SGA}                     # optional: the paper's names of planned options (error lines)
       run: {steps: 2000, log_every: 100}    # keys outside algo the setup brings, by dot path (a game's yaml

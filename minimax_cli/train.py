@@ -110,7 +110,7 @@ def execute(cfg: DictConfig, run_dir: Path, sources: str = "", note: str = "") -
     try:
         start, state, resume_main, pre = 0, None, None, None
         if pretrain is not None and (resumed is None or resumed["phase"] == "pretrain"):
-            # phase 1 (e.g. seed 001's GDA-2 pretraining), logged into the same metrics.jsonl
+            # phase 1 (e.g. Gao et al. 2022's GDA-2 pretraining), logged into the same metrics.jsonl
             runlog.fields = {"phase": "pretrain"}
             pre = Runner(game, pretrain[0], steps=pretrain[1], checkpoint=saver("pretrain"),
                          precision=precision_of(pretrain[0]), title=f"pretraining {game.name}/{pretrain[0].name}",
