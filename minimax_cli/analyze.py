@@ -19,9 +19,11 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from minimax_cli.config import build, check_run
+from minimax_cli.build import build
+from minimax_cli.config import checked
 from minimax_cli.errors import ConfigError
 from minimax_cli.metrics import bilinear_bounds, spectrum, tau_star
+from minimax_cli.run_settings import RunSettings
 
 OUTPUTS = ("text", "json")
 #: the keys every JSON report has, in this order, then the extras
@@ -110,14 +112,15 @@ def bilinear_part(game, J: np.ndarray, n: int):
     return J12
 
 
-def analyze(cfg: DictConfig) -> dict:
-    """The report of `minimax analyze` for a composed config (see module docstring)."""
+def analyze(run: RunSettings | DictConfig) -> dict:
+    """The report of `minimax analyze` for a job's checked settings (config.prepare), or for a
+    composed config, checked first (see module docstring)."""
     from minimax_cli.games.toy import Quadratic
     from minimax_cli.train import seed_everything
 
     # torch's first forward-mode derivative imports a module that warns about its own internals
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
-    check_run(cfg)
+    cfg = (run if isinstance(run, RunSettings) else checked(run)).cfg
     opts = options(cfg)
     seed_everything(int(cfg.seed))
     game = build(cfg.game, "game")

@@ -136,3 +136,19 @@ def default_threads() -> int:
     if not _TORCH_DEFAULT:  # before any set_num_threads of this process (a multirun's jobs share it)
         _TORCH_DEFAULT.append(torch.get_num_threads())
     return max(1, min(_TORCH_DEFAULT[0], available_cpus()) // local_processes())
+
+
+def apply_threads(hw) -> None:
+    """torch's intra-op thread count: hardware.threads, or (null) what the process may use
+    (default_threads: affinity, cgroup quota, SLURM allocation, shared among a node's
+    data-parallel processes). One inter-op thread: nothing here runs ops concurrently."""
+    import torch
+
+    threads = hw.get("threads", None)
+    threads = default_threads() if threads is None else int(threads)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # only possible before the pool starts (and once): then it is already set
+        pass

@@ -14,7 +14,7 @@ conf/, and a constructor refuses keys it does not take (config.build), so a new 
 only to get its message early. Adding one is one line in RULES (``"algo.new_key": number(0)``);
 keys under ``algo.`` are also checked under ``pretrain.algo.`` (PLAYER_GROUPS). Cross-key and
 game-dependent checks (a dense solve on a large network, batches split by hardware.nproc) are in
-config.check_run, which calls validate first.
+checks.check_run, which calls validate first.
 """
 
 from __future__ import annotations
@@ -137,6 +137,7 @@ RULES: dict[str, Rule] = {
     "converge_on": one_of("grad_norm", "dist_to_eq"),
     "diverge_norm": replace(number(0, strict_low=True, finite=False), short=True),
     "check_every": integer(1, null=True),
+    "metrics_every": integer(1, null=True),
     "progress": Rule("true, false or a number of seconds > 0",
                      lambda v: isinstance(v, bool) or (_is_number(v) and math.isfinite(v) and v > 0)),
     "plot": boolean(),

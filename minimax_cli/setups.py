@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from minimax_cli.catalog import CONF_DIR
 from minimax_cli.errors import ConfigError
 
 #: sources of a value, as printed by `minimax info` / `--cfg job`
@@ -271,8 +272,6 @@ def planned_in_file(name: str, conf_dir=None) -> list[str]:
     """The algorithms conf/experiment/<name>.yaml plans for, read from the file and the experiments
     it extends (its defaults list), without composing (cheap enough for `minimax info`)."""
     import yaml
-
-    from minimax_cli.config import CONF_DIR
 
     path = (conf_dir or CONF_DIR) / "experiment" / f"{name}.yaml"
     data = yaml.safe_load(path.read_text()) or {}
