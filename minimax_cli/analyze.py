@@ -116,7 +116,7 @@ def analyze(run: RunSettings | DictConfig) -> dict:
     """The report of `minimax analyze` for a job's checked settings (config.prepare), or for a
     composed config, checked first (see module docstring)."""
     from minimax_cli.games.toy import Quadratic
-    from minimax_cli.train import seed_everything
+    from minimax_cli.checkpoint import seed_everything
 
     # torch's first forward-mode derivative imports a module that warns about its own internals
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)

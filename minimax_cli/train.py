@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
 import os
-import random
 import shutil
 import sys
 import time
@@ -29,7 +29,7 @@ from minimax_cli.errors import MinimaxError, RunDirError
 from minimax_cli.games.seeds import SeedStack, seed_chunk
 from minimax_cli.metrics.objective import objective_value
 from minimax_cli.oracle import apply_precision, effective_precision
-from minimax_cli.run_settings import RunSettings
+from minimax_cli.run_settings import RunSettings, settings_of
 from minimax_cli.runlog import RunLog, write_json_atomic
 from minimax_cli.runner import CONVERGED, DIVERGED, RUNNING, Runner, RunResult
 
@@ -45,29 +45,21 @@ class Launch:
     code: int = 0
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 def execute(run: RunSettings | DictConfig, run_dir: Path) -> RunResult:
     """Run one job into ``run_dir``: metrics, summary, figures; checkpoints every
     ``checkpoint_every`` steps, and with ``resume`` continue from the run's last checkpoint.
-    ``run``: the job's checked settings (config.settle); a composed config is checked first.
+    ``run``: the job's checked settings (config.settle); a config from config.compose is trusted.
     Its ``sources`` (where each algorithm value came from) end resolved.yaml; its ``note`` is
     logged right after the run directory."""
-    if not isinstance(run, RunSettings):  # a config composed elsewhere (a test, a script): checked here
-        from minimax_cli.config import checked
-
-        run = checked(run)
+    if not isinstance(run, RunSettings):  # a config composed elsewhere (a test): trusted as checked
+        run = settings_of(copy.deepcopy(run))
     cfg = run.cfg
     # the run directory first: setup (data, FID statistics) may take minutes
     if os.environ.get("RANK", "0") == "0":  # (torchrun's other ranks: rank 0 speaks for the run)
         log.info("run dir: %s%s", run_dir, " (resuming)" if run.resuming else "")
         if run.note:
             log.info("%s", run.note)
-    seed_everything(run.seed)
+    checkpoint.seed_everything(run.seed)
     game = build(cfg.game, "game")
     seeds = run.seeds
     algo = build(cfg.algo, "algo")
@@ -86,7 +78,7 @@ def execute(run: RunSettings | DictConfig, run_dir: Path) -> RunResult:
         game = SeedStack(games, list(seeds))
     else:
         game.setup(device, dtype, run.seed)
-    resumed = _resume_payload(run, run_dir, device)
+    resumed = checkpoint.resume_payload(run.resume, run.cfg, run_dir, device)
     if resumed is not None:
         checkpoint.restore_rng(resumed["rng"])
         game.load_state_dict(resumed["game"])
@@ -167,18 +159,6 @@ def _job_label() -> str:
     except ValueError:  # not under Hydra
         return ""
     return f"#{hc.job.num} " if hc.mode == RunMode.MULTIRUN else ""
-
-
-def _resume_payload(run: RunSettings, run_dir: Path, device) -> dict | None:
-    """The checkpoint to continue from (``resume``: false | true | path of a checkpoint), with the
-    loop's tensors on the run's device (RNG states stay on the CPU, where torch wants them)."""
-    if not run.resuming:
-        return None
-    path = checkpoint.path_in(run_dir) if run.resume == "true" else Path(run.resume)
-    payload = checkpoint.load(path)
-    checkpoint.check_config(payload, run.cfg, path)
-    payload["runner"] = checkpoint.to_device(payload["runner"], device)
-    return payload
 
 
 def _finish(cfg, game, algo, result: RunResult, runlog: RunLog, run_dir: Path, device, dtype,
