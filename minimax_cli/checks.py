@@ -41,7 +41,12 @@ def check_run(cfg: DictConfig) -> None:
     if check is not None:
         check()
     metrics_every = cfg.get("metrics_every")
-    if metrics_every is not None and metrics_every % cfg.log_every:
+    if metrics_every is None:
+        return
+    # checked with its tie to log_every, in one place
+    if isinstance(metrics_every, bool) or not isinstance(metrics_every, int) or metrics_every < 1:
+        raise ConfigError(f"metrics_every must be null or an integer >= 1 (got {metrics_every!r})")
+    if metrics_every % cfg.log_every:
         raise ConfigError(f"metrics_every ({metrics_every}) must be a multiple of log_every ({cfg.log_every}): "
                           "evaluation metrics go into the rows written every log_every steps")
 

@@ -137,7 +137,6 @@ RULES: dict[str, Rule] = {
     "converge_on": one_of("grad_norm", "dist_to_eq"),
     "diverge_norm": replace(number(0, strict_low=True, finite=False), short=True),
     "check_every": integer(1, null=True),
-    "metrics_every": integer(1, null=True),
     "progress": Rule("true, false or a number of seconds > 0",
                      lambda v: isinstance(v, bool) or (_is_number(v) and math.isfinite(v) and v > 0)),
     "plot": boolean(),
