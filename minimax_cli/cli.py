@@ -181,7 +181,7 @@ def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
     Hydra run them (train.hydra_task); the exit code comes back in the launch object."""
     from minimax_cli import distributed, resume, storage
     from minimax_cli import train as train_mod
-    from minimax_cli.config import checked, expand_sweeps, merge_overrides, prepare, resolved, sweeper_params
+    from minimax_cli.config import checked, expand_sweeps, job_id, merge_overrides, prepare, resolved, sweeper_params
 
     _check_overrides(overrides)
     typed = list(overrides)
@@ -217,7 +217,7 @@ def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
             _guard_run_dir(cfg, multirun)
         if i == 0 and not hydra_flags:
             storage.check_writable(Path(str(cfg.hydra["sweep" if multirun else "run"].dir)))
-    launch = train_mod.Launch(checked=frozenset(tuple(job) for job in jobs))
+    launch = train_mod.Launch(checked=frozenset(job_id(job) for job in jobs))
     sys.argv = [PROG] + (["--multirun"] if multirun else []) + hydra_flags + overrides
     with resume.run_lock(Path(str(head.cfg.hydra.run.dir))) if resuming and not hydra_flags else nullcontext():
         train_mod.hydra_task(launch)()

@@ -127,6 +127,27 @@ def expand_sweeps(overrides: list[str]) -> list[list[str]]:
     return [firsts[:i] + [v] + firsts[i + 1:] for i, c in enumerate(choices) for v in c]
 
 
+def job_id(overrides) -> tuple[str, ...]:
+    """A job's overrides as a sweeper hands them to the job (``progress=false`` becomes
+    ``progress=False``), in key order: how the train entry recognizes a job checked before Hydra
+    started (one it does not recognize is checked there)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
+    except Exception:  # noqa: BLE001  (cannot be parsed: never taken for a checked job)
+        return ("<unparsed>", *map(str, overrides))
+    out = []
+    for ov in parsed:
+        try:
+            value = "" if ov.value() is None else ov.get_value_element_as_str()
+        except Exception:  # noqa: BLE001  a sweep or a deletion without value: as written
+            out.append((ov.get_key_element(), ov.input_line))
+            continue
+        out.append((ov.get_key_element(), f"{ov.get_key_element()}={value}"))
+    return tuple(text for _, text in sorted(out, key=lambda pair: pair[0]))
+
+
 def sweeper_params(cfg: DictConfig) -> list[str]:
     """``hydra.sweeper.params`` of a config composed with its hydra node, as overrides (a tuning
     preset's search space, e.g. ``algo.lr_x=tag(log, interval(0.001, 0.1))``)."""

@@ -295,7 +295,7 @@ def hydra_task(launch: Launch):
 def run_job(cfg: DictConfig, launch: Launch) -> float:
     """One job of Hydra's. Returns the run's objective (``cfg.objective``: the final value of a summary
     metric, ±inf when the run failed or diverged) for tuning sweepers (optuna); other sweepers ignore it."""
-    from minimax_cli.config import settle
+    from minimax_cli.config import job_id, settle
 
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
@@ -313,7 +313,7 @@ def run_job(cfg: DictConfig, launch: Launch) -> float:
             # the game's / experiment's values for this algorithm, where the command line set none; a job
             # of a sweeper's own making (optuna's samples) is checked here, the others were before Hydra
             overrides = list(hc.overrides.task)
-            run = settle(cfg, overrides, hc.runtime.choices, check=tuple(overrides) not in launch.checked)
+            run = settle(cfg, overrides, hc.runtime.choices, check=job_id(overrides) not in launch.checked)
             cfg = run.cfg
             if distributed.should_launch(cfg):  # hardware=ddp: this job starts torchrun; its ranks write the run dir
                 log.info("%s", run.note)
