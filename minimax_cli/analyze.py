@@ -1,10 +1,10 @@
 """`minimax analyze`: the local theory of a game and an algorithm at a critical point.
 
     cfg -> game, algorithm -> critical point (known, or Newton from ``point``) ->
-        classification (seed 000 Props. 2–3), eigenvalues of the game Jacobian,
+        classification (Wang et al. 2020, Props. 2–3), eigenvalues of the game Jacobian,
         the step map's Jacobian (jacrev of the real ``algo.step``) and its spectral radius,
-        τ* / non-convergence thresholds for τ-GDA (seed 003 Theorems 1–2),
-        seed 004's step sizes and iteration bounds when the game is bilinear at the point.
+        τ* / non-convergence thresholds for τ-GDA (Fiez & Ratliff 2021, Theorems 1–2),
+        Liang & Stokes 2019's step sizes and iteration bounds when the game is bilinear at the point.
 
 The analysis runs in float64 on the CPU whatever ``hardware`` says (it is for small games: dense
 Jacobians of the game and of the step map).
@@ -19,12 +19,14 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from minimax_cli.config import build, check_run
+from minimax_cli.build import build
+from minimax_cli.config import checked
 from minimax_cli.errors import ConfigError
 from minimax_cli.metrics import bilinear_bounds, spectrum, tau_star
+from minimax_cli.run_settings import RunSettings
 
 OUTPUTS = ("text", "json")
-#: the keys every JSON report has (issue 4), in this order, then the extras
+#: the keys every JSON report has, in this order, then the extras
 REQUIRED_KEYS = ("point", "classification", "game_jacobian_eigs", "step_jacobian_eigs", "spectral_radius",
                  "tau_star")
 OPTIONS = ("output", "newton_tol", "newton_steps", "tau_max_dim", "max_dim", "eps", "r", "gamma")
@@ -94,7 +96,7 @@ def resolve_point(game, spec, opts) -> dict:
 
 
 def default_radius(game, x, y) -> float:
-    """r of seed 004's bounds: the farthest starting point of the game from the analyzed point."""
+    """r of Liang & Stokes 2019's bounds: the farthest starting point of the game from the analyzed point."""
     x0, y0 = game.initial_points()
     return float(((x0 - x).pow(2).sum(-1) + (y0 - y).pow(2).sum(-1)).sqrt().max())
 
@@ -110,14 +112,15 @@ def bilinear_part(game, J: np.ndarray, n: int):
     return J12
 
 
-def analyze(cfg: DictConfig) -> dict:
-    """The report of `minimax analyze` for a composed config (see module docstring)."""
+def analyze(run: RunSettings | DictConfig) -> dict:
+    """The report of `minimax analyze` for a job's checked settings (config.prepare), or for a
+    composed config, checked first (see module docstring)."""
     from minimax_cli.games.toy import Quadratic
-    from minimax_cli.train import seed_everything
+    from minimax_cli.checkpoint import seed_everything
 
     # torch's first forward-mode derivative imports a module that warns about its own internals
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
-    check_run(cfg)
+    cfg = (run if isinstance(run, RunSettings) else checked(run)).cfg
     opts = options(cfg)
     seed_everything(int(cfg.seed))
     game = build(cfg.game, "game")
@@ -149,7 +152,7 @@ def analyze(cfg: DictConfig) -> dict:
     }
     tau = getattr(algo, "tau", None)
     if "skipped" not in out["tau_star"] and tau is not None and getattr(algo, "lr_x", None) is not None:
-        # the GDA family: where the algorithm's own τ and γ1 sit (seed 003 Theorem 4)
+        # the GDA family: where the algorithm's own τ and γ1 sit (Fiez & Ratliff 2021, Theorem 4)
         out["tau_star"]["algo"] = {"tau": tau, "lr_x": algo.lr_x,
                                    "J_tau_stable": tau_star.is_stable(J, n, tau),
                                    "gamma_bar": tau_star.step_size_bound(J, n, tau)}
@@ -244,7 +247,7 @@ def format_text(rep: dict) -> str:
             lines.append(f"  note                {t['note']}")
     b = rep.get("bilinear_bounds")
     if b:
-        lines.append(f"seed 004 (bilinear)   {b['scope']}; λ(CCᵀ) in [{b['lambda_min']:.6g}, {b['lambda_max']:.6g}], "
+        lines.append(f"Liang & Stokes 2019 (bilinear)  {b['scope']}; λ(CCᵀ) in [{b['lambda_min']:.6g}, {b['lambda_max']:.6g}], "
                      f"κ = {b['kappa']:.6g}, r = {b['r']:.6g}, ε = {b['eps']:.3g}, γ = {b['gamma']:.6g}")
         for name in ("SGA", "OMD", "PM", "IU", "CO"):
             eta, bound = b[f"eta_{name}"], b[f"T_{name}"]

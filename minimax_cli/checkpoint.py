@@ -124,7 +124,27 @@ def check_config(payload: dict, cfg: DictConfig, path: Path) -> None:
                         f"{', '.join(VOLATILE)} may change on resume; nothing was changed")
 
 
+def resume_payload(resume: str | None, cfg: DictConfig, run_dir: Path, device) -> dict | None:
+    """The checkpoint a run continues from (``resume``: None, "true" for the run's own last one, or
+    a checkpoint's path), checked against ``cfg``, with the loop's tensors on the run's device (RNG
+    states stay on the CPU, where torch wants them)."""
+    if resume is None:
+        return None
+    path = path_in(run_dir) if resume == "true" else Path(resume)
+    payload = load(path)
+    check_config(payload, cfg, path)
+    payload["runner"] = to_device(payload["runner"], device)
+    return payload
+
+
 # -- random number generators ---------------------------------------------------------------------
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's generators (a run's, or an analysis's, one seed)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
 def rng_state() -> dict:
     np_state = np.random.get_state()
     state = {

@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     analyze = sub.add_parser(
         "analyze", help="classify a critical point; spectra of the game and of the algorithm's step map; τ*",
         description="Local theory at a critical point (same overrides as train): classification, "
-                    "game-Jacobian and step-map eigenvalues, τ* for τ-GDA, seed 004 bounds for "
+                    "game-Jacobian and step-map eigenvalues, τ* for τ-GDA, Liang & Stokes 2019 bounds for "
                     "bilinear games. point=null|k|[x...,y...]; analyze.* options in conf/config.yaml.")
     analyze.add_argument("--json", action="store_true", help="print one JSON object (same as output=json)")
     analyze.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. game=g1 algo=tgda point=[0.1,0.2]")
@@ -177,8 +177,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
+    """Check every job of the command line (config.prepare: compose, setups, checks), then let
+    Hydra run them (train.hydra_task); the exit code comes back in the launch object."""
     from minimax_cli import distributed, resume, storage
-    from minimax_cli.config import check_run, compose, expand_sweeps, merge_overrides, sweeper_params
+    from minimax_cli import train as train_mod
+    from minimax_cli.config import checked, expand_sweeps, job_id, merge_overrides, prepare, resolved, sweeper_params
 
     _check_overrides(overrides)
     typed = list(overrides)
@@ -191,37 +194,34 @@ def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
     if not multirun and len(expand_sweeps(overrides)) > 1:
         raise MinimaxError("comma-separated values make a sweep: add -m (minimax train -m ...)")
     # a search space in the config (hydra.sweeper.params, e.g. from hparams_search=...) is checked too
-    head = compose(jobs[0], hydra_config=True)
-    added = distributed.prepare(head, overrides, multirun)  # hardware=ddp: hardware.nproc, torchrun's shared run dir
+    head = resolved(jobs[0], hydra_config=True)
+    added = distributed.prepare(head.cfg, overrides, multirun)  # hardware=ddp: hardware.nproc, torchrun's shared run dir
     if added:
         overrides, jobs = overrides + added, [job + added for job in jobs]
-        head = compose(jobs[0], hydra_config=True)
+        head = resolved(jobs[0], hydra_config=True)
     if not multirun and _job_config_flags(hydra_flags):
         return print_job_config(jobs[0], resolve="--resolve" in hydra_flags)
-    params = sweeper_params(head)
+    params = sweeper_params(head.cfg)
     if params and not multirun and not hydra_flags:  # (--cfg job only prints the config)
         raise MinimaxError(f"this config sweeps {', '.join(p.split('=', 1)[0] for p in params)} "
                            f"(hydra.sweeper.params): add -m (minimax train -m ...)")
     if params:
         jobs = expand_sweeps(merge_overrides(params, overrides))
     if resuming:  # before anything is built (imported): only targets the project or the user names
-        resume.check_targets(head, resume.trusted_targets(typed))
+        resume.check_targets(head.cfg, resume.trusted_targets(typed))
     for i, job in enumerate(jobs):
-        cfg = head if i == 0 and not params else compose(job, hydra_config=i == 0)
-        check_run(cfg)
+        cfg = (checked(head) if i == 0 and not params else prepare(job, hydra_config=i == 0)).cfg
         if i == 0 and resuming:
             resume.check_checkpoint(cfg)
         elif i == 0:
             _guard_run_dir(cfg, multirun)
         if i == 0 and not hydra_flags:
             storage.check_writable(Path(str(cfg.hydra["sweep" if multirun else "run"].dir)))
-    from minimax_cli import train as train_mod
-
-    train_mod.EXIT["code"] = 0
+    launch = train_mod.Launch(checked=frozenset(job_id(job) for job in jobs))
     sys.argv = [PROG] + (["--multirun"] if multirun else []) + hydra_flags + overrides
-    with resume.run_lock(Path(str(head.hydra.run.dir))) if resuming and not hydra_flags else nullcontext():
-        train_mod.hydra_entry()
-    return train_mod.EXIT["code"]
+    with resume.run_lock(Path(str(head.cfg.hydra.run.dir))) if resuming and not hydra_flags else nullcontext():
+        train_mod.hydra_task(launch)()
+    return launch.code
 
 
 def _job_config_flags(flags: list[str]) -> bool:
@@ -236,9 +236,9 @@ def print_job_config(overrides: list[str], resolve: bool = False) -> int:
     from omegaconf import OmegaConf
 
     from minimax_cli import setups
-    from minimax_cli.config import compose
+    from minimax_cli.config import resolved
 
-    res = setups.resolve(compose(overrides, hydra_config=True, setups=False), overrides)
+    res = resolved(overrides, hydra_config=True)
     cfg = res.cfg
     job = OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"])
     print(OmegaConf.to_yaml(job, resolve=resolve) + setups.describe(res))
@@ -250,10 +250,10 @@ def info(overrides: list[str]) -> int:
     print(_catalog())
     if overrides:
         from minimax_cli import setups
-        from minimax_cli.config import compose
+        from minimax_cli.config import resolved
 
         _check_overrides(overrides)
-        res = setups.resolve(compose(overrides, hydra_config=True, setups=False), overrides)
+        res = resolved(overrides, hydra_config=True)
         print()
         print(setups.describe(res).replace("# ", "", 1).replace("\n#   ", "\n  "))
     return 0
@@ -290,16 +290,16 @@ def analyze(overrides: list[str], as_json: bool) -> int:
 
     from minimax_cli.analyze import analyze as run_analysis
     from minimax_cli.analyze import format_text
-    from minimax_cli.config import compose, expand_sweeps
+    from minimax_cli.config import expand_sweeps, prepare
 
     _check_overrides(overrides)
     # `output=...` is short for `analyze.output=...`
     overrides = [f"analyze.{o}" if o.split("=", 1)[0] == "output" else o for o in overrides]
     if len(expand_sweeps(overrides)) > 1:
         raise MinimaxError("analyze takes one configuration, not a sweep (remove the comma-separated values)")
-    cfg = compose(overrides)
-    report = run_analysis(cfg)
-    if as_json or cfg.analyze.output == "json":
+    run = prepare(overrides)
+    report = run_analysis(run)
+    if as_json or run.cfg.analyze.output == "json":
         print(json.dumps(report, allow_nan=False))
     else:
         print(format_text(report))

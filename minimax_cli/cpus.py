@@ -15,7 +15,8 @@ own other threads) need: ``OMP_WAIT_POLICY=PASSIVE`` is set before torch loads i
 Steps are pure functions: every step allocates its new parameters, moments and gradients. glibc
 returns large freed blocks to the system (mmap'd blocks, and the heap's top beyond a trim
 threshold), so the next step's tensors of the same size page-fault their memory back in: ~0.5 s
-of page faults per 100 Adam steps on seed 002's 8.1M-parameter networks, a third of the update.
+of page faults per 100 Adam steps on Askari Hemmat et al. 2023's 8.1M-parameter networks, a third
+of the update.
 ``tune_allocator`` keeps freed memory for reuse (blocks under 64 MiB from the heap, 1 GiB of free
 heap kept), as a caching allocator would; the process's peak memory is unchanged.
 """
@@ -135,3 +136,19 @@ def default_threads() -> int:
     if not _TORCH_DEFAULT:  # before any set_num_threads of this process (a multirun's jobs share it)
         _TORCH_DEFAULT.append(torch.get_num_threads())
     return max(1, min(_TORCH_DEFAULT[0], available_cpus()) // local_processes())
+
+
+def apply_threads(hw) -> None:
+    """torch's intra-op thread count: hardware.threads, or (null) what the process may use
+    (default_threads: affinity, cgroup quota, SLURM allocation, shared among a node's
+    data-parallel processes). One inter-op thread: nothing here runs ops concurrently."""
+    import torch
+
+    threads = hw.get("threads", None)
+    threads = default_threads() if threads is None else int(threads)
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # only possible before the pool starts (and once): then it is already set
+        pass

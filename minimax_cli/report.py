@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 from minimax_cli.errors import ConfigError, DataError
+from minimax_cli.metrics.objective import objective_value  # noqa: F401  (report.objective_value)
 from minimax_cli.runlog import STATUSES
 
 RUNNING_OR_KILLED = "running/killed"
@@ -775,30 +776,6 @@ def plot(runs: Sequence[Run], by: Sequence[str] | None, metrics: Sequence[str] |
     except OSError as exc:
         raise DataError(f"cannot write {path} ({exc.strerror or exc})") from None
     return path
-
-
-# -- the tuning objective ----------------------------------------------------------------------------------
-def objective_value(run_dir: str | os.PathLike, metric: str, mode: str = "minimize") -> float:
-    """The value a tuning sweeper (optuna) gets for a run: its final ``metric``.
-
-    A run that failed, diverged, was interrupted or left no summary, and a missing or non-finite
-    value, score the worst value: +inf when minimizing, -inf when maximizing (never nan: the optuna
-    sweeper cannot record a nan trial and stops the sweep).
-    """
-    if mode not in ("minimize", "maximize"):
-        raise ConfigError(f"objective.mode must be minimize or maximize (got {mode!r})")
-    worst = math.inf if mode == "minimize" else -math.inf
-    path = Path(run_dir)
-    if not (path / "summary.json").exists():
-        return worst
-    run = load_run(path)
-    if run.status not in ("converged", "finished"):
-        return worst
-    value = run.final(metric)
-    if value is None:
-        logging.getLogger("minimax").warning("objective.metric %r is not among this run's metrics (%s): scored %s",
-                                             metric, ", ".join(run.metric_names()), worst)
-    return value if value is not None and math.isfinite(value) else worst
 
 
 # -- small helpers ---------------------------------------------------------------------------------------------

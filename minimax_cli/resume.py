@@ -33,7 +33,8 @@ from pathlib import Path
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from minimax_cli import checkpoint
-from minimax_cli.config import CONF_DIR, merge_overrides
+from minimax_cli.catalog import CONF_DIR
+from minimax_cli.config import merge_overrides
 from minimax_cli.errors import ConfigError, MinimaxError, RunDirError
 
 

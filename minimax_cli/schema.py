@@ -10,11 +10,11 @@ the key the user typed and what is allowed:
 3. keys whose value came from an interpolation are checked as resolved (``algo.lr_y`` = τ·lr_x).
 
 A key without a rule is accepted: Hydra's struct mode has already refused keys that are not in
-conf/, and a constructor refuses keys it does not take (config.build), so a new key needs a rule
+conf/, and a constructor refuses keys it does not take (build.build), so a new key needs a rule
 only to get its message early. Adding one is one line in RULES (``"algo.new_key": number(0)``);
 keys under ``algo.`` are also checked under ``pretrain.algo.`` (PLAYER_GROUPS). Cross-key and
 game-dependent checks (a dense solve on a large network, batches split by hardware.nproc) are in
-config.check_run, which calls validate first.
+checks.check_run, which calls validate first.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ One table format serves both:
 
     setup:                                  # a game's own (conf/game/<g>.yaml: game.setup), or an
       name: fr_mog1d                        # experiment's (top level), which replaces the game's
-      source: seed 000 §6.2.1, App. D.2     # one line: where the values come from (docs/setups.md)
+      source: Wang et al. 2020, §6.2.1     # one line: where the values come from (docs/setups.md)
       strict: true                          # an algorithm not under `algos` is an error (false: `all` only)
       names: {gda: SGA}                     # optional: the paper's names of planned options (error lines)
       run: {steps: 2000, log_every: 100}    # keys outside algo the setup brings, by dot path (a game's yaml
@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from minimax_cli.catalog import CONF_DIR
 from minimax_cli.errors import ConfigError
 
 #: sources of a value, as printed by `minimax info` / `--cfg job`
@@ -271,8 +272,6 @@ def planned_in_file(name: str, conf_dir=None) -> list[str]:
     """The algorithms conf/experiment/<name>.yaml plans for, read from the file and the experiments
     it extends (its defaults list), without composing (cheap enough for `minimax info`)."""
     import yaml
-
-    from minimax_cli.config import CONF_DIR
 
     path = (conf_dir or CONF_DIR) / "experiment" / f"{name}.yaml"
     data = yaml.safe_load(path.read_text()) or {}

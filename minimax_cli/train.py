@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
 import os
-import random
 import shutil
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -20,58 +21,64 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from minimax_cli import checkpoint, distributed, progress, resume, setups, signals, storage
-from minimax_cli.config import CONF_DIR, apply_threads, build, pretrain_phase, resolve_hardware
+from minimax_cli import checkpoint, distributed, progress, resume, signals, storage
+from minimax_cli.build import build
+from minimax_cli.catalog import CONF_DIR
+from minimax_cli.cpus import apply_threads
 from minimax_cli.errors import MinimaxError, RunDirError
-from minimax_cli.games.seeds import SeedStack, check_seeds, seed_chunk
+from minimax_cli.games.seeds import SeedStack, seed_chunk
+from minimax_cli.metrics.objective import objective_value
 from minimax_cli.oracle import apply_precision, effective_precision
-from minimax_cli.report import objective_value
+from minimax_cli.run_settings import RunSettings, settings_of
 from minimax_cli.runlog import RunLog, write_json_atomic
 from minimax_cli.runner import CONVERGED, DIVERGED, RUNNING, LoopSettings, Runner, RunResult
 
 log = logging.getLogger("minimax")
 
-#: exit code of the last single run (Hydra swallows the task's return value)
-EXIT = {"code": 0}
+@dataclass
+class Launch:
+    """One ``minimax train``'s jobs, as the Hydra entry sees them: the overrides of the jobs
+    already checked in this process (their config is trusted, not checked again) and the exit
+    code they end with (Hydra discards a task's return value)."""
+
+    checked: frozenset = frozenset()
+    code: int = 0
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def execute(cfg: DictConfig, run_dir: Path, sources: str = "", note: str = "") -> RunResult:
-    """Run one job of the config into ``run_dir``: metrics, summary, figures; checkpoints every
+def execute(run: RunSettings | DictConfig, run_dir: Path) -> RunResult:
+    """Run one job into ``run_dir``: metrics, summary, figures; checkpoints every
     ``checkpoint_every`` steps, and with ``resume`` continue from the run's last checkpoint.
-    ``sources`` (setups.describe: where each algorithm value came from) ends resolved.yaml;
-    ``note`` (setups.summary_line) is logged right after the run directory."""
+    ``run``: the job's checked settings (config.settle); a config from config.compose is trusted.
+    Its ``sources`` (where each algorithm value came from) end resolved.yaml; its ``note`` is
+    logged right after the run directory."""
+    if not isinstance(run, RunSettings):  # a config composed elsewhere (a test): trusted as checked
+        run = settings_of(copy.deepcopy(run))
+    cfg = run.cfg
     # the run directory first: setup (data, FID statistics) may take minutes
     if os.environ.get("RANK", "0") == "0":  # (torchrun's other ranks: rank 0 speaks for the run)
-        resuming = cfg.get("resume", False) not in (False, None, "false")
-        log.info("run dir: %s%s", run_dir, " (resuming)" if resuming else "")
-        if note:
-            log.info("%s", note)
-    seed_everything(int(cfg.seed))
+        log.info("run dir: %s%s", run_dir, " (resuming)" if run.resuming else "")
+        if run.note:
+            log.info("%s", run.note)
+    checkpoint.seed_everything(run.seed)
     game = build(cfg.game, "game")
-    seeds = check_seeds(cfg, game)
+    seeds = run.seeds
     algo = build(cfg.algo, "algo")
-    pretrain = pretrain_phase(cfg)
-    device, dtype = resolve_hardware(cfg.hardware, game)
+    pretrain = (build(cfg.pretrain.algo, "pretrain.algo"), run.pretrain_steps) if run.pretrain_steps else None
+    device, dtype = run.torch_device(), run.torch_dtype(game)
     device = distributed.setup(cfg, game, device)  # hardware=ddp: join the ranks (rank 0 writes the run dir)
     main = distributed.is_main()
     progress.configure(cfg.get("progress", True) if main else False, _job_label())
     apply_threads(cfg.hardware)
-    precision = str(cfg.hardware.get("precision", "fp32"))
+    precision = run.precision
     apply_precision(precision)
     if len(seeds) > 1:  # seed k of the run is a separate run's seed + k (games/seeds.py)
         games = [game] + [build(cfg.game, "game") for _ in seeds[1:]]
         for one, seed in zip(games, seeds):
             one.setup(device, dtype, seed)
-        game = SeedStack(games, seeds)
+        game = SeedStack(games, list(seeds))
     else:
-        game.setup(device, dtype, int(cfg.seed))
-    resumed = _resume_payload(cfg, run_dir, device)
+        game.setup(device, dtype, run.seed)
+    resumed = checkpoint.resume_payload(run.resume, run.cfg, run_dir, device)
     if resumed is not None:
         checkpoint.restore_rng(resumed["rng"])
         game.load_state_dict(resumed["game"])
@@ -79,12 +86,12 @@ def execute(cfg: DictConfig, run_dir: Path, sources: str = "", note: str = "") -
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / ".hydra").mkdir(exist_ok=True)
         (run_dir / ".hydra" / "resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True)
-                                                          + (sources + "\n" if sources else ""))
+                                                          + (run.sources + "\n" if run.sources else ""))
     runlog = distributed.NullLog() if not main else RunLog(
         run_dir, tensorboard=bool(cfg.tensorboard), resume_step=None if resumed is None else int(resumed["runner"]["step"]))
     if resumed is not None:
         log.info("resuming at step %d", resumed["runner"]["step"])
-    every = int(cfg.get("checkpoint_every") or 0)
+    every = run.checkpoint_every
     fingerprint = checkpoint.fingerprint(cfg)
     pre_summary: dict | None = None if resumed is None else resumed.get("pretrain")
 
@@ -111,7 +118,7 @@ def execute(cfg: DictConfig, run_dir: Path, sources: str = "", note: str = "") -
     try:
         start, state, resume_main, pre = 0, None, None, None
         if pretrain is not None and (resumed is None or resumed["phase"] == "pretrain"):
-            # phase 1 (e.g. seed 001's GDA-2 pretraining), logged into the same metrics.jsonl
+            # phase 1 (e.g. Gao et al. 2022's GDA-2 pretraining), logged into the same metrics.jsonl
             runlog.fields = {"phase": "pretrain"}
             pre = Runner(game, pretrain[0], loop.replace(
                 steps=pretrain[1], checkpoint=saver("pretrain"), precision=precision_of(pretrain[0]),
@@ -135,7 +142,7 @@ def execute(cfg: DictConfig, run_dir: Path, sources: str = "", note: str = "") -
         if pretrain is not None:
             runlog.fields = {"phase": "main"}
         runner = Runner(game, algo, loop.replace(
-            steps=start + int(cfg.steps), ema_beta=cfg.get("ema"), checkpoint=saver("main"),
+            steps=start + run.steps, ema_beta=cfg.get("ema"), checkpoint=saver("main"),
             precision=precision_of(algo), trajectory_file=trajectory_file("main")))
         # after pretraining, the main algorithm starts from its (x, y) with a fresh algorithm state
         initial = None if state is None or resume_main is not None else runner.init_state(*state)
@@ -153,19 +160,6 @@ def _job_label() -> str:
     except ValueError:  # not under Hydra
         return ""
     return f"#{hc.job.num} " if hc.mode == RunMode.MULTIRUN else ""
-
-
-def _resume_payload(cfg: DictConfig, run_dir: Path, device) -> dict | None:
-    """The checkpoint to continue from (``resume``: false | true | path of a checkpoint), with the
-    loop's tensors on the run's device (RNG states stay on the CPU, where torch wants them)."""
-    resume = cfg.get("resume", False)
-    if resume in (False, None, "false"):
-        return None
-    path = checkpoint.path_in(run_dir) if resume in (True, "true") else Path(str(resume))
-    payload = checkpoint.load(path)
-    checkpoint.check_config(payload, cfg, path)
-    payload["runner"] = checkpoint.to_device(payload["runner"], device)
-    return payload
 
 
 def _finish(cfg, game, algo, result: RunResult, runlog: RunLog, run_dir: Path, device, dtype,
@@ -289,10 +283,21 @@ def _only_hydra_files(run_dir: Path) -> bool:
     return all(p.name in (".hydra", "minimax.log") for p in run_dir.iterdir())
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
-def hydra_entry(cfg: DictConfig) -> float:
-    """One job. Returns the run's objective (``cfg.objective``: the final value of a summary metric,
-    ±inf when the run failed or diverged) for tuning sweepers (optuna); other sweepers ignore it."""
+def hydra_task(launch: Launch):
+    """The Hydra entry of ``launch``'s jobs (called with no arguments: Hydra reads sys.argv)."""
+
+    @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+    def hydra_entry(cfg: DictConfig) -> float:
+        return run_job(cfg, launch)
+
+    return hydra_entry
+
+
+def run_job(cfg: DictConfig, launch: Launch) -> float:
+    """One job of Hydra's. Returns the run's objective (``cfg.objective``: the final value of a summary
+    metric, ±inf when the run failed or diverged) for tuning sweepers (optuna); other sweepers ignore it."""
+    from minimax_cli.config import job_id, settle
+
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
@@ -301,25 +306,27 @@ def hydra_entry(cfg: DictConfig) -> float:
     try:
         lock.__enter__()
     except RunDirError as exc:        # another process writes this directory: record nothing in it
-        EXIT["code"] = 2
+        launch.code = 2
         log.error("%s", exc)
         return -math.inf if str((cfg.get("objective") or {}).get("mode", "minimize")) == "maximize" else math.inf
     try:
         with signals.handled():  # SIGTERM and SLURM's pre-timeout signal end the run as Ctrl-C does
-            # the game's / experiment's values for this algorithm, where the command line set none
-            setup = setups.resolve(cfg, list(hc.overrides.task), hc.runtime.choices)
-            cfg = setup.cfg
+            # the game's / experiment's values for this algorithm, where the command line set none; a job
+            # of a sweeper's own making (optuna's samples) is checked here, the others were before Hydra
+            overrides = list(hc.overrides.task)
+            run = settle(cfg, overrides, hc.runtime.choices, check=job_id(overrides) not in launch.checked)
+            cfg = run.cfg
             if distributed.should_launch(cfg):  # hardware=ddp: this job starts torchrun; its ranks write the run dir
-                log.info("%s", setups.summary_line(setup))
+                log.info("%s", run.note)
                 status = distributed.launch(cfg, run_dir)
             else:
-                status = execute(cfg, run_dir, setups.describe(setup), setups.summary_line(setup)).status
+                status = execute(run, run_dir).status
         if status == "interrupted":
-            EXIT["code"] = signals.exit_code()
+            launch.code = signals.exit_code()
             if multirun and hc.launcher._target_.endswith("BasicLauncher"):
                 raise KeyboardInterrupt  # the sweep runs in this process: stop it too (a worker's job ends alone)
     except MinimaxError as exc:
-        _record_failure(run_dir, exc, started, multirun, user_error=getattr(exc, "user_error", True),
+        _record_failure(launch, run_dir, exc, started, multirun, user_error=getattr(exc, "user_error", True),
                         message=str(exc))
     except KeyboardInterrupt:
         raise
@@ -327,19 +334,19 @@ def hydra_entry(cfg: DictConfig) -> float:
         disk = storage.failure(exc, run_dir)    # ... unless the disk failed (full, read-only): one line
         if disk is None and distributed.is_main():
             _best_effort(lambda: (run_dir / "error.txt").write_text(traceback.format_exc()))
-        _record_failure(run_dir, exc, started, multirun, user_error=False, message=disk)
+        _record_failure(launch, run_dir, exc, started, multirun, user_error=False, message=disk)
     finally:
         lock.__exit__(None, None, None)
     objective = cfg.get("objective") or {}
     return objective_value(run_dir, str(objective.get("metric", "grad_norm/y")), str(objective.get("mode", "minimize")))
 
 
-def _record_failure(run_dir: Path, exc: Exception, started: float, multirun: bool, user_error: bool,
-                    message: str | None = None) -> None:
+def _record_failure(launch: Launch, run_dir: Path, exc: Exception, started: float, multirun: bool,
+                    user_error: bool, message: str | None = None) -> None:
     if message is None:
         message = str(exc) if user_error else f"{type(exc).__name__}: {exc} (traceback in {run_dir / 'error.txt'})"
     if not multirun:  # a sweep's exit code does not depend on which launcher ran the failed job
-        EXIT["code"] = 2 if user_error else 1
+        launch.code = 2 if user_error else 1
     if distributed.report_failure(exc, message, user_error):  # a rank other than 0: it writes nothing
         log.error("run failed: %s", message)
         return

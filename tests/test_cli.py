@@ -56,6 +56,23 @@ def test_multirun_sweep_writes_one_directory_per_job(cli, runs_root):
         ("g1", "gda"), ("g1", "tgda"), ("g2", "gda"), ("g2", "tgda")]
 
 
+def test_every_job_is_checked_once(cli, runs_root, monkeypatch):
+    """cli.train checks each job before Hydra starts; the train entry trusts those jobs."""
+    from minimax_cli import config
+
+    checked = []
+    check_run = config.check_run
+    monkeypatch.setattr(config, "check_run", lambda cfg: (checked.append(cfg.algo.lr_x), check_run(cfg))[1])
+    code, _, err = cli("train", "game=g1", "steps=5", "plot=false", "tensorboard=false", "progress=false")
+    assert code == 0, err
+    assert len(checked) == 1
+    checked.clear()
+    code, _, err = cli("train", "-m", "game=g1", "algo.lr_x=0.01,0.02", "steps=5", "plot=false", "tensorboard=false",
+                       "progress=false")
+    assert code == 0, err
+    assert sorted(checked) == [0.01, 0.02]
+
+
 def test_tau_sweep_changes_the_follower_rate(cli, runs_root):
     code, _, err = cli("train", "-m", "algo=tgda", "algo.tau=1,4", "steps=5", "plot=false", "tensorboard=false")
     assert code == 0, err

@@ -1,0 +1,101 @@
+"""Everything a run can be refused for, checked once before its directory exists.
+
+``check_run`` checks the per-key rule table first (schema.RULES), then what no single key can
+say: the game and algorithm build (constructors validate their own arguments), the algorithm's
+limits on the game's size, the seeds, the hardware, the data-parallel split, the pretraining
+phase and the logging cadences. A config that passes is trusted by the run (run_settings.py).
+"""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from minimax_cli.build import build
+from minimax_cli.catalog import GROUPS, option_names
+from minimax_cli.errors import ConfigError
+
+
+def check_run(cfg: DictConfig) -> None:
+    """Refuse ``cfg`` with one line naming the first problem; return quietly when it can run."""
+    from minimax_cli.distributed import check_config as check_distributed
+    from minimax_cli.games.seeds import check_seeds
+    from minimax_cli.schema import validate
+
+    for group in GROUPS:
+        if group not in cfg:
+            raise ConfigError(f"the config has no {group} (choose one of: {', '.join(option_names(group))})")
+    validate(cfg)
+    game = build(cfg.game, "game")
+    algos = [build(cfg.algo, "algo")]
+    pretrain = pretrain_phase(cfg)
+    if pretrain is not None:
+        algos.append(pretrain[0])
+    dims = game.parameter_dims()
+    if dims is not None:
+        for algo in algos:
+            algo.check_game(game, *dims)
+    check_seeds(cfg, game)
+    resolve_hardware(cfg.hardware, game)
+    check_distributed(cfg, game)
+    check = getattr(game, "check", None)
+    if check is not None:
+        check()
+    metrics_every = cfg.get("metrics_every")
+    if metrics_every is None:
+        return
+    # checked with its tie to log_every, in one place
+    if isinstance(metrics_every, bool) or not isinstance(metrics_every, int) or metrics_every < 1:
+        raise ConfigError(f"metrics_every must be null or an integer >= 1 (got {metrics_every!r})")
+    if metrics_every % cfg.log_every:
+        raise ConfigError(f"metrics_every ({metrics_every}) must be a multiple of log_every ({cfg.log_every}): "
+                          "evaluation metrics go into the rows written every log_every steps")
+
+
+def pretrain_phase(cfg: DictConfig):
+    """(algorithm, steps) of the optional pretraining phase, or None (``pretrain.steps`` = 0).
+
+    Config: ``pretrain.steps`` and the algorithm node ``pretrain.algo``, added from conf/algo/
+    with ``+algo@pretrain.algo=<name>`` (or an experiment's defaults ``- /algo@pretrain.algo: <name>``).
+    """
+    node = cfg.get("pretrain")
+    if node is None:
+        return None
+    unknown = sorted(set(node.keys()) - {"steps", "algo"})
+    if unknown:
+        raise ConfigError(f"unknown key pretrain.{unknown[0]} (allowed: steps, algo)")
+    steps = node.get("steps", 0)
+    if steps == 0:
+        return None
+    if node.get("algo") is None:
+        raise ConfigError("pretrain.steps > 0 needs the pretraining algorithm: add +algo@pretrain.algo=<name> "
+                          f"(one of {', '.join(option_names('algo'))})")
+    return build(node.algo, "pretrain.algo"), steps
+
+
+def resolve_hardware(hw: DictConfig, game) -> tuple["torch.device", "torch.dtype"]:  # noqa: F821
+    """The run's device and dtype (``auto`` resolved); refuses a CUDA device that is not there
+    and a precision or compile choice this run cannot take."""
+    import torch
+
+    from minimax_cli.run_settings import device_of, dtype_of
+
+    device = device_of(str(hw.get("device", "cpu")))
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("hardware=cuda but no CUDA device is visible (torch.cuda.is_available() is False); "
+                          "use hardware=cpu or hardware=auto")
+    dtype = dtype_of(str(hw.get("dtype", "auto")), game)
+    check_precision(hw, dtype)
+    return torch.device(device), getattr(torch, dtype)
+
+
+def check_precision(hw: DictConfig, dtype: str) -> None:
+    """hardware.precision against the dtype (oracle.py applies it), and hardware.compile (not
+    available, see README)."""
+    precision = hw.get("precision", "fp32")
+    if precision != "fp32" and dtype != "float32":
+        raise ConfigError(f"hardware.precision={precision} applies to float32 runs (neural games); this run is "
+                          f"{dtype}: use hardware.precision=fp32 or hardware.dtype=float32")
+    if hw.get("compile", False):
+        raise ConfigError("hardware.compile=true is not available: with this torch, torch.compile skips a network's "
+                          "forward when it runs inside torch.func's grad/jvp/vjp (no graph is compiled), and every "
+                          "derivative here is one; set hardware.compile=false (README: Image GANs, Hardware)")

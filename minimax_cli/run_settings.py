@@ -1,0 +1,75 @@
+"""RunSettings: what a run reads from its config once the config has been checked (checks.py).
+
+Built in one place, ``settings_of``, from the composed config with the setups applied; nothing
+here validates: the run trusts it. The config itself travels along (read-only) for what is built
+from it (the game, the algorithms) and for what is written beside the results (resolved.yaml,
+the checkpoint's fingerprint).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import DictConfig, OmegaConf
+
+
+def device_of(device: str) -> str:
+    """``hardware.device`` with ``auto`` resolved: CUDA when torch sees a GPU, else the CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def dtype_of(dtype: str, game) -> str:
+    """``hardware.dtype`` with ``auto`` resolved: float64 for analytic games, float32 for networks."""
+    if dtype != "auto":
+        return dtype
+    return "float64" if game.analytic else "float32"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    cfg: DictConfig                 # the job config as checked (setups applied)
+    seed: int
+    seeds: tuple[int, ...]          # the seeds run in one process: seed, seed + 1, ...
+    steps: int
+    pretrain_steps: int             # 0: no pretraining phase
+    device: str                     # "cpu", "cuda" or "cuda:N"
+    dtype: str                      # "auto", "float32" or "float64" (see dtype_of)
+    precision: str                  # hardware.precision
+    checkpoint_every: int           # 0: no checkpoints
+    resume: str | None              # None, "true" (the run's own last checkpoint) or a checkpoint path
+    sources: str = ""               # setups.describe: where each algorithm value came from
+    note: str = ""                  # setups.summary_line: one log line of the same
+
+    @property
+    def resuming(self) -> bool:
+        return self.resume is not None
+
+    def torch_device(self):
+        import torch
+
+        return torch.device(self.device)
+
+    def torch_dtype(self, game):
+        import torch
+
+        return getattr(torch, dtype_of(self.dtype, game))
+
+
+def settings_of(cfg: DictConfig, sources: str = "", note: str = "") -> RunSettings:
+    """The settings of a checked config (``cfg`` is made read-only: the run only reads it)."""
+    OmegaConf.set_readonly(cfg, True)
+    hw = cfg.hardware
+    seed = int(cfg.seed)
+    resume = cfg.get("resume", False)
+    pretrain = cfg.get("pretrain")
+    return RunSettings(
+        cfg=cfg, seed=seed, seeds=tuple(range(seed, seed + int(cfg.get("seeds", 1)))), steps=int(cfg.steps),
+        pretrain_steps=int(pretrain.get("steps", 0)) if pretrain is not None else 0,
+        device=device_of(str(hw.get("device", "cpu"))), dtype=str(hw.get("dtype", "auto")),
+        precision=str(hw.get("precision", "fp32")), checkpoint_every=int(cfg.get("checkpoint_every") or 0),
+        resume=None if resume in (False, None, "false") else "true" if resume in (True, "true") else str(resume),
+        sources=sources, note=note)
