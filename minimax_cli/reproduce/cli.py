@@ -3,7 +3,6 @@ and `minimax reproduce --list`."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 

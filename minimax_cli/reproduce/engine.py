@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -39,7 +40,8 @@ class Variant:
     overrides: list[str]
     seeds: tuple[int, ...] | None = (0,)   # None: the overrides choose (no seed override)
     vectorize: bool = True      # consecutive seeds as one vectorized run (False: one run per seed)
-    dir: str | None = None      # its run directory under <out> (default runs/<label>/<k>)
+    dir: str | None = None      # its run directory under <out> (default runs/<label>/0), or the
+                                # folder of its runs (<k>_seed<s>) when its seeds are separate runs
     groups: tuple[str, ...] = ()   # further names that --only selects it by (e.g. game, algorithm)
     name_runs: bool = True      # algo.name=<label>, so that `minimax report` groups by the variant
 
@@ -47,8 +49,11 @@ class Variant:
         runs = ([seed_overrides(self.seeds, True)] if self.vectorize or len(self.seeds or ()) < 2
                 else [[f"seed={s}"] for s in self.seeds]) if self.seeds else [[]]
         named = [f"algo.name={self.label}"] if self.name_runs else []
-        return [Job(self.label, self.dir if self.dir and len(runs) == 1 else f"runs/{self.label}/{k}",
-                    [*self.overrides, *named, *seeds]) for k, seeds in enumerate(runs)]
+        base = self.dir or f"runs/{self.label}"
+        if len(runs) == 1:
+            return [Job(self.label, self.dir or f"{base}/0", [*self.overrides, *named, *runs[0]])]
+        return [Job(self.label, f"{base}/{k}_seed{s}", [*self.overrides, *named, *seeds])
+                for k, (s, seeds) in enumerate(zip(self.seeds, runs))]
 
 
 @dataclass
@@ -81,6 +86,7 @@ class Context:
     result: Result
     launched: list[tuple[str, str]] = field(default_factory=list)   # (run dir, ran | resumed | kept | failed)
     overrides: list[str] = field(default_factory=list)              # the user's extra overrides
+    seconds: float = 0.0                                            # this call's launch, wall clock
 
 
 @dataclass
@@ -196,7 +202,7 @@ def launch(jobs: list[Job], out: Path, hydra_overrides: list[str] = ()) -> list[
     (sweep / "jobs.yaml").write_text(yaml.safe_dump([o for _, o in todo], width=1000))
     args = ["train", "-m", "hydra/sweeper=jobs", f"hydra.sweeper.jobs={sweep / 'jobs.yaml'}",
             f"hydra.sweep.dir={sweep}", *hydra_overrides]
-    print(f"$ minimax {' '.join(args[1:])}   # {len(todo)} run(s)", flush=True)
+    print(f"$ minimax {' '.join(args)}   # {len(todo)} run(s)", flush=True)
     code = minimax(args)
     if code != 0:
         print(f"minimax reproduce: the launch ended with exit status {code}", flush=True)
@@ -253,8 +259,9 @@ def run(rep: Reproduction, *, quick: bool = False, only: list[str] = (), out: Pa
     (out / MARK).write_text(json.dumps({"name": rep.name + (rep.quick_suffix if quick else ""), "quick": quick,
                                         "jobs": [vars(j) for j in jobs]}, indent=1) + "\n")
     check_jobs([j for j in jobs if state_of(out / j.dir) != "kept"])
+    started = time.perf_counter()
     launched = launch(jobs, out, hydra_overrides)
-    ctx = Context(rep.name, out, quick, variants, collect(out), launched, values)
+    ctx = Context(rep.name, out, quick, variants, collect(out), launched, values, time.perf_counter() - started)
     code = rep.analyze(ctx)
     failed = [d for d, what in launched if what.startswith("failed")]
     if failed:
