@@ -13,7 +13,7 @@ command the issue times; ``--radius r`` spreads them in a ball, which FR's exact
 survive yet where H_yy = 0); the final iterates of the starts still running are checked to agree.
 
 Times are the process's CPU time (one thread, interleaved: runner, hand loop, runner, ...),
-``--wall`` for wall time. Target (issue 15): the runner ≤ 2× the hand loop, for GDA and FR.
+``--wall`` for wall time. Target: the runner ≤ 2× the hand loop, for GDA and FR.
 ``--scaling`` adds the old table: the per-step time of 1, 100 and N starts (speed-up per start).
 """
 
@@ -50,7 +50,7 @@ def hand_gda(x, y, steps: int):
 
 
 def hand_fr(x, y, steps: int):
-    """FR (seed 000 Alg. 1): y gains η_x H_yy⁻¹ H_yx ∇_x f, with H_yy, H_yx per start."""
+    """FR (Wang et al. 2020, Alg. 1): y gains η_x H_yy⁻¹ H_yx ∇_x f, with H_yy, H_yx per start."""
     import torch
 
     for _ in range(steps):

@@ -1,4 +1,4 @@
-"""Fault drill (issue 12): throw bad input and faults at the real CLI and count what comes back.
+"""Fault drill: throw bad input and faults at the real CLI and count what comes back.
 
     python scripts/fault_drill.py [--quick] [--out DIR]
 

@@ -1,11 +1,11 @@
-"""Seed 004 Fig. 1 (Liang & Stokes 2019, §3, Theorems 3–6; NOTES-004 §3, §4.1, §9): distance to the
+"""Liang & Stokes 2019, Fig. 1 (§3, Theorems 3–6): distance to the
 Nash equilibrium vs iteration on the random bilinear game U(θ, ω) = θᵀCω.
 
 Game: ``game=bilinear_random`` (p = q = 5, C_ij ~ U[0, 1] drawn from ``game.C_seed``), starts at
 distance r = 0.5 from (0, 0), γ = 1. The step size of each method is COMPUTED here from the game's C
 by minimax_cli/metrics/bilinear_bounds.py (Theorems 3–6) and passed to `minimax train` as an override:
 
-    seed 004   minimax                                   step size (theorem)
+    Liang & Stokes 2019   minimax                                   step size (theorem)
     SGA        algo=gda  (simultaneous gradient ASCENT/descent — not symplectic gradient adjustment)
                                                          η of OMD (no theorem step: SGA diverges for every η)
     OMD        algo=ogda                                 1/(2√(2λ_max))              (Thm 3)
@@ -43,7 +43,7 @@ R, GAMMA = 0.5, 1.0            # Fig. 1: r = 0.5, γ = 1
 FULL = {"C_seed": 0, "eps": 1e-6, "n_starts": 4, "log_every": 10}
 QUICK = {"C_seed": 2568, "eps": 1e-2, "n_starts": 2, "log_every": 1}
 SGA_STEPS = 5000               # SGA leaves ‖z‖ ≤ 1e6 long before this
-# (seed 004 name, algo config, extra overrides)
+# (Liang & Stokes 2019 name, algo config, extra overrides)
 METHODS = [
     ("SGA", "gda", []),
     ("OMD", "ogda", []),
@@ -83,7 +83,7 @@ def plan(settings: dict) -> dict:
     etas = bilinear_bounds.step_sizes(C, GAMMA)
     bounds = bilinear_bounds.iteration_bounds(C, R, eps, GAMMA)
     # OMD's theorem also assumes ‖z1‖ ≤ r; our OGDA's first step is z1 = z0 − ηξ(z0) (ξ_{−1} = ξ_0),
-    # which lies slightly outside: evaluate its bound at r' = max(r, ‖z1‖) (NOTES-004 Thm 3)
+    # which lies slightly outside: evaluate its bound at r' = max(r, ‖z1‖) (Theorem 3)
     p = C.shape[0]
     eta_omd = etas["OMD"]
     z1 = np.concatenate([Z0[:, :p] - eta_omd * Z0[:, p:] @ C.T, Z0[:, p:] + eta_omd * Z0[:, :p] @ C], 1)
@@ -170,7 +170,7 @@ def check_claims(p: dict, runs: dict, rows: dict) -> tuple[list[tuple[bool, str]
                        f"SGA (simultaneous gradient ascent = algo gda, η = {eta:.4g}) diverges: every start passes "
                        f"‖z‖ = 1e6 (by iteration {int(rows['gda']['diverged_at:mean'] or 0)} on average) and "
                        f"‖z_(t+1)‖²/‖z_t‖² ≥ {facts['sga_min_growth']:.6g} ≥ 1 + η²λ_min = {growth:.6g} at every step "
-                       f"(seed 004 §3)"))
+                       f"(Liang & Stokes 2019, §3)"))
     if "pm" in runs and "co" in runs:
         pm, co = runs["pm"], runs["co"]
         worst = 0.0
@@ -187,7 +187,7 @@ def check_claims(p: dict, runs: dict, rows: dict) -> tuple[list[tuple[bool, str]
         facts.update(pm_co_rel_diff=worst, pm_co_points=len(s1), pm_co_final_abs_diff=final, pm_co_same_stop=same_stop)
         every = p["methods"]["pm"]["log_every"]
         claims.append((same_steps and same_stop and worst <= COINCIDE_RTOL,
-                       f"PM and CO coincide (seed 004 Thm 6): their distance curves agree at all {len(s1)} logged "
+                       f"PM and CO coincide (Liang & Stokes 2019, Thm 6): their distance curves agree at all {len(s1)} logged "
                        f"iterations (every {'' if every == 1 else f'{every}th '}step) to a relative {worst:.1e} "
                        f"(≤ {COINCIDE_RTOL:g}); same first iteration under ε for every start: "
                        f"{'yes' if same_stop else 'no'}; final iterates differ by {final:.1e}"))
@@ -226,7 +226,7 @@ def build_table(p: dict, runs_list, algos: list[str]):
             return "✓ diverges" if row["diverged"] == row["runs"] else "✗ did not diverge"
         return "✓" if row["t_eps_max:mean"] is not None and row["t_eps_max:mean"] <= meth["bound"] else "✗"
 
-    columns = [("seed 004", lambda r: m[r["algo.name"]]["name"]), "algo.name",
+    columns = [("Liang & Stokes 2019", lambda r: m[r["algo.name"]]["name"]), "algo.name",
                ("η (computed from C)", lambda r: f"{m[r['algo.name']]['eta']:.6g}"),
                ("bound T", bound), (f"first iteration with ‖z‖ < {p['eps']:g}: max (mean ± std) over starts", first),
                ("bound holds", holds), ("final ‖z‖ (mean over starts)", lambda r: report.metric_cell(r, "dist_to_eq")),
@@ -257,7 +257,7 @@ def figure(p: dict, runs: dict, path: Path) -> Path:
         ax.grid(alpha=0.3, which="both")
         ax.set(xlabel="iteration (dotted: the theorem bound T, same colour)",
                ylabel=f"‖(θ_t, ω_t)‖ ({'max over ' + str(len(p['starts'])) + ' starts' if len(p['starts']) > 1 else 'one start'})")
-    axes[0].set_title(f"(a) seed 004 Fig. 1: θᵀCω, p = q = {p['C'].shape[0]}, C_seed = {p['C_seed']}, "
+    axes[0].set_title(f"(a) Liang & Stokes 2019, Fig. 1: θᵀCω, p = q = {p['C'].shape[0]}, C_seed = {p['C_seed']}, "
                       f"κ = {p['kappa']:.3g}, r = {R}, γ = {GAMMA}", fontsize=9)
     axes[1].set_title("(b) the first iterations (SGA, OMD, IU)", fontsize=9)
     axes[0].legend(fontsize=8)
@@ -266,16 +266,16 @@ def figure(p: dict, runs: dict, path: Path) -> Path:
 
 NOTES = """\
 Notes:
-* "SGA" in seed 004 is simultaneous gradient ascent (descent for θ, ascent for ω): our `algo=gda`, not
-  symplectic gradient adjustment (`algo=sga`). Seed 004 gives SGA no step size on bilinear games (it
+* "SGA" in Liang & Stokes 2019 is simultaneous gradient ascent (descent for θ, ascent for ω): our `algo=gda`, not
+  symplectic gradient adjustment (`algo=sga`). Liang & Stokes 2019 gives SGA no step size on bilinear games (it
   diverges for every η, §3); it runs here at the OMD step size.
 * Step sizes and bounds are computed from the game's own C (bilinear_bounds.py, Theorems 3–6 with the
-  [RECON] readings of NOTES-004 §3); the runs receive them as `algo.lr_x` overrides.
+  paper's constants as written; where they are ambiguous, the reading that bilinear_bounds.py documents); the runs receive them as `algo.lr_x` overrides.
 * OMD's theorem assumes ‖z0‖ ≤ r and ‖z1‖ ≤ r. Our OGDA starts with ξ_{−1} = ξ_0, so z1 = z0 − ηξ(z0) and
   ‖z1‖ > ‖z0‖ = r slightly; the bound is evaluated at r' = max(r, ‖z1‖) (the value at r is shown too).
 * IU runs one Newton step per iteration (`algo.inner_steps=1`): on a bilinear game ξ is linear, so that
   step solves (I + ηJ)z⁺ = z exactly (the residual claim checks it).
-* The paper gives neither its iteration count, its starts nor how OMD's z1 is chosen (NOTES-004 §4.1):
+* The paper gives neither its iteration count, its starts nor how OMD's z1 is chosen (§4.1):
   the starts are those of seeds 0..S−1 of `game=bilinear_random` (radius r, random directions), every
   run stops when all its starts are within ε.
 """

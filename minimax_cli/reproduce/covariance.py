@@ -1,4 +1,4 @@
-"""Seed 004 Fig. 2 (top) (Liang & Stokes 2019, §4.1; NOTES-004 §4.3–4.4): learning the covariance of
+"""Liang & Stokes 2019, Fig. 2 (top) (§4.1): learning the covariance of
 N(0, Σ) with a linear generator against a one-hidden-layer ReLU discriminator; ‖Σ − VVᵀ‖_F after
 training, over 16 random seeds, per dynamical system.
 
@@ -8,13 +8,13 @@ exactly the starts of seeds 0..15 (start i is drawn from seed + i), and vmap kee
 independent; the reproduction checks this against 16 separate single-start runs (claim 1). Every method
 takes simultaneous steps with η = 10⁻³ (paper), coefficients 1 (paper: "locked to 1"):
 
-    GDA   algo=gda                                        (seed 004's "SGA")
+    GDA   algo=gda                                        (Liang & Stokes 2019's "SGA")
     OMD   algo=ogda
     PM    algo=pm  algo.lookahead=1                        (γ = 1: the paper's GAN γ is not given)
     EG    algo=eg                                         (= PM with γ = η: why PM behaves like CO)
     IU    algo=iu  algo.inner=fixed_point inner_steps=3    (z⁺ = z − ηξ(z⁺) by fixed-point iteration)
-    CO    algo=co  algo.penalty=half_squared_norm gamma=1  (seed 004 Eq. 8–9, coefficient 1)
-    LEAD  algo=lead algo.alpha=0.3                         (seed 002, α = its DCGAN α_d; not in seed 004)
+    CO    algo=co  algo.penalty=half_squared_norm gamma=1  (Liang & Stokes 2019, Eq. 8–9, coefficient 1)
+    LEAD  algo=lead algo.alpha=0.3                         (Askari Hemmat et al. 2023, α = its DCGAN α_d; not in Liang & Stokes 2019)
 
 FR/HessianFR/GDN are left out: U is linear in the output weights v, so H_yy = ∇²_yy U has a zero
 v-block; wherever its (W, v) coupling block is non-zero it is indefinite (at a random start its
@@ -169,7 +169,7 @@ def figure(runs, rows, algos, steps, path: Path) -> Path:
         b.semilogy(s, lo, color=f"C{i}", lw=0.6, ls=":")
     a.set_yscale("log")
     a.set_xticks(range(len(algos)), [LABEL[x] for x in algos], rotation=20, fontsize=8)
-    a.set(ylabel="‖Σ − VVᵀ‖_F after training", title=f"(a) seed 004 Fig. 2 top: 16 seeds, t = {steps}, η = {LR:g} "
+    a.set(ylabel="‖Σ − VVᵀ‖_F after training", title=f"(a) Liang & Stokes 2019, Fig. 2 top: 16 seeds, t = {steps}, η = {LR:g} "
           "(bar: mean)")
     b.set(xlabel="iteration", ylabel="‖Σ − VVᵀ‖_F", title="(b) mean over the 16 seeds (dotted: worst seed)")
     b.legend(fontsize=8)
@@ -180,22 +180,22 @@ def figure(runs, rows, algos, steps, path: Path) -> Path:
 
 NOTES = """\
 Notes:
-* The paper (NOTES-004 §4.4) claims, without numbers, that consensus optimization is separated from the
+* The paper (§4) claims, without numbers, that consensus optimization is separated from the
   competing dynamics on covariance learning (and that this separation disappears on the mixture of
-  Gaussians). Which dynamics Fig. 2 shows is not stated; the claim is checked against GDA (seed 004's
+  Gaussians). Which dynamics Fig. 2 shows is not stated; the claim is checked against GDA (Liang & Stokes 2019's
   SGA), OMD and IU. PM with γ = 1 is NOT separated from CO: on the bilinear linearization at the
-  equilibrium set PM and CO are the same map (seed 004 Thm 6; reproduce-bilinear checks it step by
+  equilibrium set PM and CO are the same map (Liang & Stokes 2019, Thm 6; reproduce-bilinear checks it step by
   step), and γ = 1 is the coefficient that makes CO fast. With γ = η (EG) the predictive step is
   second order in η and the method behaves like GDA/OMD. So the separation reproduces for the
   baselines, and PM at γ = 1 shares it — the paper's text leaves PM's γ for the GAN runs open.
 * GDA/OMD/IU at η = 10⁻³ barely contract: on a bilinear-like game their rates are O(η²λ) per step
-  (seed 004 §3), i.e. O(10⁻⁶), while CO's and PM's (γ = 1) are O(ηγλ) = O(10⁻³).
+  (Liang & Stokes 2019, §3), i.e. O(10⁻⁶), while CO's and PM's (γ = 1) are O(ηγλ) = O(10⁻³).
 * The paper trains WGANs with a two-sided gradient penalty (coefficient 1) on the discriminator; the
   closed-form game Eq. (10) used here has no penalty term (the expectation of a gradient penalty over
   interpolates has no closed form of the same kind). The discriminator is therefore unconstrained;
   the values v, W stay bounded here because the rotation dominates at η = 10⁻³.
 * Σ, the initialization and the LEAD coefficient are not given by the paper: Σ = [[1, .5], [.5, 1]],
-  V ~ N(0, 1/k), w_i ~ N(0, I/d), v_i ~ N(0, 1/H) (conf/game/covariance.yaml), LEAD α = 0.3 (seed 002's
+  V ~ N(0, 1/k), w_i ~ N(0, I/d), v_i ~ N(0, 1/H) (conf/game/covariance.yaml), LEAD α = 0.3 (Askari Hemmat et al. 2023's
   DCGAN α_d), β = 0. IU solves z⁺ = z − ηξ(z⁺) by 3 fixed-point iterations (residual in the table).
 """
 

@@ -58,7 +58,7 @@ def game_jacobian(mu: float) -> np.ndarray:
 
 
 def eigenvalues(mu: float, tau: float) -> np.ndarray:
-    """spec(J_τ(0, 0)), J_τ = Λ_τ J (seed 003 Eq. 3)."""
+    """spec(J_τ(0, 0)), J_τ = Λ_τ J (Fiez & Ratliff 2021, Eq. 3)."""
     from minimax_cli.metrics import tau_star
 
     return np.linalg.eigvals(tau_star.tau_jacobian(game_jacobian(mu), 1, tau))
@@ -116,7 +116,7 @@ def table(runs) -> tuple[str, list[dict]]:
 
 
 def check_claims(rows: list[dict]) -> list[tuple[str, bool]]:
-    """Seed 003 Fig. 1's claims, as checks on the table rows."""
+    """Fiez & Ratliff 2021, Fig. 1's claims, as checks on the table rows."""
     by = {(r["mu"], r["tau"]): r for r in rows}
     claims = []
     a, b = by.get((0.3, 8.0)), by.get((0.3, 16.0))

@@ -1,8 +1,6 @@
-"""Seed 000 (Follow-the-Ridge) on the mixture-of-Gaussians GAN: Fig. 4, Fig. 11 and Fig. 5.
+"""Wang et al. 2020 (Follow-the-Ridge) on the mixture-of-Gaussians GAN: Fig. 4, Fig. 11 and Fig. 5.
 
-    python scripts/reproduce_fr_mog.py [--quick] [--estimate] [--out DIR]
-
-Full setting (seed 000 §6.2.1, App. D.2/D.4; `+experiment=fr_mog1d` / `fr_mog2d`): saturating GAN
+Full setting (Wang et al. 2020, §6.2.1, App. D.2/D.4; `+experiment=fr_mog1d` / `fr_mog2d`): saturating GAN
 on ⅓N(−4, 0.1²) + ⅓N(0, 0.1²) + ⅓N(4, 0.1²), 5,000 points as one full batch, 2×64 tanh MLPs, L2
 on D, RMSprop lr 2e-4 for both players, 50,000 iterations; every value is the experiment's
 (docs/setups.md#fr_mog1d, the audit against the paper and gd-zhang/Follow-the-Ridge). Variants:
@@ -21,7 +19,7 @@ once, learning rate 2e-3 (10×), 1,000 GDA steps of
 pretraining, then 500 steps of FR from that GDA-trained point against GDA's own steps
 1,000–1,500 (the game is deterministic, so GDA passes through the same point); EG, CO, the momentum and
 the 2-D variants run 50 steps each without figures (their claims need the full setting). Writes
-runs/reproduce/fr_mog/<time>/{table.md, rows.json, fig4.png, fig11.png, fig5.png, curves.png}.
+<out>/{table.md, rows.json, fig4.png, fig11.png, fig5.png, curves.png}.
 """
 
 from __future__ import annotations
@@ -257,14 +255,14 @@ def analyze(ctx) -> int:
         lines.append(f"| {label} | {r['status']} | {r['steps']} | {r['grad_norm_first']:.2e} | {r['grad_norm_min']:.2e} "
                      f"| {r['grad_norm_tail']:.2e} | {r['modes_covered']:g} | {r['w1']:.3f} |")
     setting = ("Quick (CI) setting: see the notes." if quick else
-               "Full setting: seed 000 §6.2.1 / App. D.2, D.4 (`+experiment=fr_mog1d`, `fr_mog2d`), 50,000 iterations.")
+               "Full setting: Wang et al. 2020, §6.2.1 / App. D.2, D.4 (`+experiment=fr_mog1d`, `fr_mog2d`), 50,000 iterations.")
     from minimax_cli import report
 
     report.plot(result.runs, ["algo.name"], ["grad_norm/x", "grad_norm/y", "w1"], out / "curves.png")
     fig4(result, out / "fig4.png", FIG4)
     norms_figure(result, out / "fig11.png", ["fr", "fr_m08", "fr_m09"], "Fig. 11: FR with momentum (Eq. 9)")
     fig5(result, out / "fig5.png")
-    return write_outputs(out, "Follow-the-Ridge on the MoG GAN (seed 000 Figs. 4, 11, 5)", setting,
+    return write_outputs(out, "Follow-the-Ridge on the MoG GAN (Wang et al. 2020, Figs. 4, 11, 5)", setting,
                          [("minimax report (final values)", table), ("Gradient norms per variant", "\n".join(lines))],
                          claims(result, rows, quick), quick, NOTES, {"rows": rows},
                          audit=("fr_mog1d", "fr_mog2d"))

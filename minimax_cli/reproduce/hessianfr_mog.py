@@ -1,11 +1,9 @@
-"""Seed 001 (HessianFR) on the 1-D mixture of Gaussians: Figs. 2–5, gradient norms against
+"""Gao et al. 2022 (HessianFR) on the 1-D mixture of Gaussians: Figs. 2–5, gradient norms against
 iterations and against seconds, and the CG1 / CG5 / CG10 / DG comparison.
 
-    python scripts/reproduce_hessianfr_mog.py [--quick] [--estimate] [--out DIR]
-
-Full setting (seed 001 §4.2, `+experiment=hessianfr_mog1d`): ⅓N(−4, 0.3²) + ⅓N(0, 0.3²) +
+Full setting (Gao et al. 2022, §4.2, `+experiment=hessianfr_mog1d`): ⅓N(−4, 0.3²) + ⅓N(0, 0.3²) +
 ⅓N(4, 0.3²), latent N(0, I₃), saturating GAN with L2 on D, 2×64 tanh MLPs and 5,000 points as a full
-batch (seed 000's, the paper gives none), Adam preconditioning; pretraining with GDA-2 (1e-4 for
+batch (Wang et al. 2020's, the paper gives none), Adam preconditioning; pretraining with GDA-2 (1e-4 for
 both players) for 10,000 iterations (the `pretrain:` phase), then each algorithm for 100,000:
 
     gda, gda2, eg                         baselines (GDA-2: two discriminator steps, App. A)
@@ -15,15 +13,15 @@ both players) for 10,000 iterations (the `pretrain:` phase), then each algorithm
     gdn_cg5, gdn_dg                       GDN (η_y1 = 0, η_y2 = 1: the follower's Newton step)
 
 Every value is the experiment's (docs/setups.md#hessianfr_mog1d): CG solves use the normal equations
-with Levenberg–Marquardt damping from λ = 1 and the finite-difference mixed product (seed 000 App.
-D.4; seed 001 gives neither); all rates are 1e-4 ("fine-tuned", not reported); a variant names only
+with Levenberg–Marquardt damping from λ = 1 and the finite-difference mixed product (Wang et al. 2020, App.
+D.4; Gao et al. 2022 gives neither); all rates are 1e-4 ("fine-tuned", not reported); a variant names only
 what makes it one (follower steps, solver kind and iterations). Seconds are the main phase's wall
 clock from metrics.jsonl.
 
 Quick setting (CI): 200 points, rates 1e-3 (10×), 50 GDA-2 pretraining steps, then 60 steps of
 gda, gda2, eg and the four HessianFR variants, without per-run figures (FR and GDN run in
 tests/test_mog_algorithms.py).
-Writes runs/reproduce/hessianfr_mog/<time>/{table.md, rows.json, fig2_fig3.png, fig4_fig5.png, curves.png}.
+Writes <out>/{table.md, rows.json, fig2_fig3.png, fig4_fig5.png, curves.png}.
 """
 
 from __future__ import annotations
@@ -180,8 +178,8 @@ def analyze(ctx) -> int:
     norms_figure(result, BASELINES + RIDGE, out / "fig2_fig3.png", "Figs. 2–3: all algorithms")
     norms_figure(result, ABLATION, out / "fig4_fig5.png", "Figs. 4–5: HessianFR with CG1 / CG5 / CG10 / DG")
     setting = ("Quick (CI) setting: see the notes." if quick else
-               "Full setting: seed 001 §4.2 (`+experiment=hessianfr_mog1d`), 10,000 GDA-2 steps then 100,000.")
-    return write_outputs(out, "HessianFR on the 1-D MoG GAN (seed 001 Figs. 2–5)", setting,
+               "Full setting: Gao et al. 2022, §4.2 (`+experiment=hessianfr_mog1d`), 10,000 GDA-2 steps then 100,000.")
+    return write_outputs(out, "HessianFR on the 1-D MoG GAN (Gao et al. 2022, Figs. 2–5)", setting,
                          [("minimax report (final values)", table), ("Per variant (main phase)", "\n".join(lines))],
                          claims(rows), quick, NOTES,
                          {"rows": rows}, audit=("hessianfr_mog1d",))

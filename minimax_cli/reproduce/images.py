@@ -47,7 +47,7 @@ SMOKE = ["steps=2", "log_every=2", "checkpoint_every=0", "game.batch.size=4", "g
 # and the reference code); a variant names only what makes it one (solver kind and iterations).
 TARGETS = {
     "hessianfr-table1": {
-        "title": "Seed 001 Table 1: FID and time per 100 iterations (WGAN-GP, Adam, eta_x = 2e-5, eta_y = (5e-5, 2e-5))",
+        "title": "Gao et al. 2022, Table 1: FID and time per 100 iterations (WGAN-GP, Adam, eta_x = 2e-5, eta_y = (5e-5, 2e-5))",
         "settings": {   # name: (label, experiment, architecture)
             "mnist_cnn": ("MNIST (CNN)", "hessianfr_mnist", "wgangp_cnn"),
             "cifar10_cnn": ("CIFAR-10 (CNN)", "hessianfr_cifar10_cnn", "wgangp_cnn"),
@@ -80,7 +80,7 @@ TARGETS = {
         },
     },
     "lead-cifar": {
-        "title": "Seed 002 Table 1 (CIFAR-10): FID and IS on 50k samples, Adam / SNGAN vs LEAD-Adam",
+        "title": "Askari Hemmat et al. 2023, Table 1 (CIFAR-10): FID and IS on 50k samples, Adam / SNGAN vs LEAD-Adam",
         "settings": {
             "dcgan": ("DCGAN", "lead_cifar_dcgan", "dcgan"),
             "resnet": ("ResNet", "lead_cifar_resnet", "resnet"),
@@ -100,7 +100,7 @@ TARGETS = {
                   "resnet": {"sngan": (12.10, 8.58), "lead_adam_resnet": (10.49, 8.82)}},
     },
     "tau-images": {
-        "title": "Seed 003 Figs. 2-3: FID (EMA 0.9999) of tau-GDA against tau, R1 weight mu in {10, 1}",
+        "title": "Fiez & Ratliff 2021, Figs. 2-3: FID (EMA 0.9999) of tau-GDA against tau, R1 weight mu in {10, 1}",
         "settings": {
             f"{data}_mu{mu}_tau{tau}": (f"{label}, mu = {mu}, tau = {tau}", exp, "gan_stability")
             for data, label, exp, taus in (("cifar10", "CIFAR-10", "tgda_cifar10", (1, 2, 4, 8)),

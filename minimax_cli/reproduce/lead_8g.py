@@ -1,6 +1,4 @@
-"""Seed 002 (LEAD) App. H / I.1, Fig. 6: LEAD-Adam against Adam on the mixture of 8 Gaussians.
-
-    python scripts/reproduce_lead_8g.py [--quick] [--estimate] [--out DIR]
+"""Askari Hemmat et al. 2023 (LEAD) App. H / I.1, Fig. 6: LEAD-Adam against Adam on the mixture of 8 Gaussians.
 
 Full setting (`+experiment=lead_ring8`): 8 Gaussians on the unit circle with variance 0.05 (as the
 text says), generator and discriminator with three hidden layers of 2,000 ReLU units (Table 2),
@@ -18,7 +16,7 @@ all 8 (modes_covered; high_quality_frac and w1 are reported beside).
 
 Quick setting (CI): 2×64 networks, 300 iterations, seed 0: exercises the pipeline (runs, metrics,
 table, scatter figure); Fig. 6's claims need the full setting.
-Writes runs/reproduce/lead_8g/<time>/{table.md, rows.json, fig6.png, curves.png}.
+Writes <out>/{table.md, rows.json, fig6.png, curves.png}.
 """
 
 from __future__ import annotations
@@ -124,8 +122,8 @@ def analyze(ctx) -> int:
         lines.append(f"| {r['algo']} | {r['seed']} | {r['status']} | {r['modes_covered']:g} | "
                      f"{r['high_quality_frac']:.3f} | {r['w1']:.3f} |")
     setting = ("Quick (CI) setting: see the notes." if quick else
-               "Full setting: seed 002 App. H / I.1 (`+experiment=lead_ring8`), 10,000 iterations, seeds 0–3.")
-    return write_outputs(out, "LEAD-Adam vs Adam on 8 Gaussians (seed 002 Fig. 6)", setting,
+               "Full setting: Askari Hemmat et al. 2023, App. H / I.1 (`+experiment=lead_ring8`), 10,000 iterations, seeds 0–3.")
+    return write_outputs(out, "LEAD-Adam vs Adam on 8 Gaussians (Askari Hemmat et al. 2023, Fig. 6)", setting,
                          [("minimax report (mean ± std over seeds)", table), ("Per run", "\n".join(lines))],
                          claims(rows), quick, NOTES, {"rows": rows}, audit=("lead_ring8",))
 

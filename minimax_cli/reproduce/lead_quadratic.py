@@ -1,4 +1,4 @@
-"""Seed 002 §3–4 (LEAD, NOTES-002 §3): the spectral radius of LEAD's step map against GDA, EG, OGDA and
+"""Askari Hemmat et al. 2023, §3–4 (LEAD): the spectral radius of LEAD's step map against GDA, EG, OGDA and
 heavy-ball momentum (positive and negative) over the step size, on the quadratic games
 
     f(x, y) = (h/2)‖x‖² − (h/2)‖y‖² + xᵀAy,     x, y ∈ R², h ∈ {0 (bilinear), 0.1, 0.5, 1, 2},
@@ -8,7 +8,7 @@ and LEAD's linear convergence in a run.
 Spectral radii come from the REAL step maps: `minimax analyze`'s machinery (metrics/spectrum.py:
 torch.func.jacrev of ``algo.step`` on the algorithm's augmented state at the equilibrium (0, 0)), for
 every algorithm built from its conf/algo/*.yaml with the step size overridden. They are cross-checked
-against closed forms: seed 002 Theorem 2 (the roots μ± of X² − X(1 − (η+α)λ + β − ηh) + β − αλ,
+against closed forms: Askari Hemmat et al. 2023, Theorem 2 (the roots μ± of X² − X(1 − (η+α)λ + β − ηh) + β − αλ,
 λ ∈ Sp(off-diag ∇v) = ±iσ_j(A)) for LEAD and Eq. 20 (1 − ηh − ηλ) for GDA, and the characteristic
 polynomials of EG, OGDA, heavy ball and an independent numpy matrix of alternating negative momentum.
 
@@ -16,7 +16,7 @@ Methods (η swept on a log grid):
     GDA              algo=gda
     EG               algo=eg
     OGDA             algo=ogda
-    GDA+HB β=+0.5    algo=gda algo.momentum=0.5 (simultaneous Polyak momentum; "PM" in seed 002 Fig. 3)
+    GDA+HB β=+0.5    algo=gda algo.momentum=0.5 (simultaneous Polyak momentum; "PM" in Askari Hemmat et al. 2023, Fig. 3)
     GDA−NM β=−0.5    algo=gda_nm (alternating, negative momentum, Gidel et al. 2019; "NM")
     LEAD α=η         algo=lead algo.alpha=η, β = 0 (Theorem 3's η = α)
     LEAD α tuned     algo=lead, β = 0, α the best of a grid for each η (§3.4 compares at β = 0)
@@ -110,7 +110,7 @@ def _roots_max(coeffs) -> float:
 def closed_rho(name: str, h: float, eta: float, alpha: float | None = None) -> float:
     """ρ from the closed forms: λ ∈ ±iσ_j (off-diagonal part), m = h + λ (eigenvalues of ∇v)."""
     lams = [s * 1j * sign for s in sigmas() for sign in (1, -1)]
-    if name == "gda":                      # seed 002 Eq. 20
+    if name == "gda":                      # Askari Hemmat et al. 2023, Eq. 20
         return max(abs(1 - eta * h - eta * lam) for lam in lams)
     if name == "eg":
         return max(abs(1 - eta * (h + lam) + (eta * (h + lam)) ** 2) for lam in lams)
@@ -118,7 +118,7 @@ def closed_rho(name: str, h: float, eta: float, alpha: float | None = None) -> f
         return max(_roots_max([1, -(1 - 2 * eta * (h + lam)), -eta * (h + lam)]) for lam in lams)
     if name == "gda_hb":                   # z+ = z − ηMz + β(z − z_prev)
         return max(_roots_max([1, -(1 + HB - eta * (h + lam)), HB]) for lam in lams)
-    if name in ("lead", "lead_eta"):       # seed 002 Theorem 2 (Eq. 54), β = 0
+    if name in ("lead", "lead_eta"):       # Askari Hemmat et al. 2023, Theorem 2 (Eq. 54), β = 0
         a, beta = (eta if name == "lead_eta" else alpha), 0.0
         return max(_roots_max([1, -(1 - (eta + a) * lam + beta - eta * h), beta - a * lam]) for lam in lams)
     if name == "gda_nm":
@@ -161,7 +161,7 @@ def spectra(settings: dict) -> dict:
                               "rho_closed": closed, "alphas": alphas, "best_rho": curve[i],
                               "best_eta": float(settings["etas"][i]), "best_alpha": alphas[i],
                               "closed_diff": float(np.max(np.abs(np.array(curve) - np.array(closed))))}
-        # seed 002 Prop. 3: a small α > 0 lowers ρ of momentum-free GDA (LEAD at α = 0)
+        # Askari Hemmat et al. 2023 Prop. 3: a small α > 0 lowers ρ of momentum-free GDA (LEAD at α = 0)
         prop3 = []
         for eta in settings["etas"]:
             prop3.append((float(eta), maps.rho("lead", eta, 1e-4) - maps.rho("lead", eta, 0.0)))
@@ -241,7 +241,7 @@ def check_claims(spec: dict, settings: dict, rows: dict, analyze_rho: tuple) -> 
     hs = settings["h"]
     worst = {n: max(spec[(h, n)]["closed_diff"] for h in hs) for n in METHODS}
     claims.append((worst["lead"] < 1e-10 and worst["lead_eta"] < 1e-10,
-                   f"LEAD's real step map has the spectral radius of seed 002 Theorem 2 (roots μ±) at every η, α and h "
+                   f"LEAD's real step map has the spectral radius of Askari Hemmat et al. 2023, Theorem 2 (roots μ±) at every η, α and h "
                    f"(max |difference| {max(worst['lead'], worst['lead_eta']):.1e})"))
     claims.append((worst["gda"] < 1e-10, f"GDA's real step map has the spectral radius of Eq. 20, 1 − ηh − ηλ "
                                          f"(max |difference| {worst['gda']:.1e})"))
@@ -266,8 +266,8 @@ def check_claims(spec: dict, settings: dict, rows: dict, analyze_rho: tuple) -> 
         edge = theorem3_edge()
         at = closed_rho("lead_eta", 0.0, 2 / smax)
         notes.append(f"Theorem 3 as extracted (η = α = 2/σ_max = {2 / smax:.3g}) gives ρ = {at:.3g} on the real map (it "
-                     f"diverges); on the line α = η, ρ < 1 iff η < {edge:.4g} (bisection on Theorem 2's roots). NOTES-002 §3.3 "
-                     f"lists the theorem's inconsistencies (its rate comes from expansions valid for small η only). At h = 0 LEAD with α = η, β = 0 IS OGDA "
+                     f"diverges); on the line α = η, ρ < 1 iff η < {edge:.4g} (bisection on Theorem 2's roots). The theorem "
+                     f"as stated is inconsistent (its rate comes from expansions valid for small η only). At h = 0 LEAD with α = η, β = 0 IS OGDA "
                      f"(x⁺ = x − 2ηAy + ηAy_prev): their ρ curves coincide (max |diff| "
                      f"{max(abs(a - b) for a, b in zip(spec[(0.0, 'lead_eta')]['rho'], spec[(0.0, 'ogda')]['rho'])):.1e}).")
     # §3.4 (β = 0): r_LEAD ≲ r_EG for h < σ_max, r_LEAD ≳ r_EG for h ≳ 1.62σ_max — order-of-magnitude

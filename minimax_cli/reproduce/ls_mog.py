@@ -1,13 +1,11 @@
-"""Seed 004 (Liang & Stokes, "Interaction matters") §4.2: W1 over 16 seeds per algorithm on the
+"""Liang & Stokes 2019 (Liang & Stokes, "Interaction matters") §4.2: W1 over 16 seeds per algorithm on the
 8-Gaussian ring with WGAN-GP (Fig. 2, bottom) and the best / worst generator densities (Fig. 3).
-
-    python scripts/reproduce_ls_mog.py [--quick] [--estimate] [--out DIR]
 
 Full setting (`+experiment=ls_ring8`): 8 Gaussians of width 0.03 on the unit circle, 4×128 ReLU
 MLPs, latent 2, WGAN with the two-sided gradient penalty (coefficient 1), simultaneous updates with
 the fixed rate η = 1e-3 (plain steps), 5·10⁴ iterations, 16 seeds per algorithm, W1 by exact EMD
 between 512 generated and 512 real samples; every value is the experiment's (docs/setups.md#ls_ring8).
-The dynamics of seed 004 §2:
+The dynamics of Liang & Stokes 2019, §2:
 
     sim    simultaneous gradient descent/ascent (the paper's "SGA", Eq. 3)
     omd    optimistic mirror descent (Eq. 6)
@@ -19,7 +17,7 @@ The dynamics of seed 004 §2:
 Fig. 3's best run is the lowest final W1 of all runs; its worst is the highest W1 among the runs
 that converged (did not diverge, finite W1). Quick setting (CI): sim, omd, co × 2 seeds × 100 steps
 on batches of 128.
-Writes runs/reproduce/ls_mog/<time>/{table.md, rows.json, fig2_w1.png, fig3_best_worst.png, curves.png}.
+Writes <out>/{table.md, rows.json, fig2_w1.png, fig3_best_worst.png, curves.png}.
 """
 
 from __future__ import annotations
@@ -65,7 +63,7 @@ def run_rows(result) -> list[dict]:
 
 
 def converged(row) -> bool:
-    """Seed 004 Fig. 3's "converged": the run did not diverge and has a finite W1 (not our status)."""
+    """Liang & Stokes 2019, Fig. 3's "converged": the run did not diverge and has a finite W1 (not our status)."""
     return row["status"] != "diverged" and math.isfinite(row["w1"])
 
 
@@ -194,8 +192,8 @@ def analyze(ctx) -> int:
         if row:
             lines.append(f"| {title} | {row['algo']} | {row['seed']} | {row['w1']:.3f} |")
     setting = ("Quick (CI) setting: see the notes." if quick else
-               "Full setting: seed 004 §4.2 (`+experiment=ls_ring8`), 5·10⁴ iterations, 16 seeds per algorithm.")
-    return write_outputs(out, "Interaction matters on the 8-Gaussian ring (seed 004 Figs. 2–3)", setting,
+               "Full setting: Liang & Stokes 2019, §4.2 (`+experiment=ls_ring8`), 5·10⁴ iterations, 16 seeds per algorithm.")
+    return write_outputs(out, "Interaction matters on the 8-Gaussian ring (Liang & Stokes 2019, Figs. 2–3)", setting,
                          [("minimax report: W1 over seeds (mean ± std)", table), ("Fig. 3 runs", "\n".join(lines))],
                          claims(rows), quick, NOTES, {"rows": rows}, audit=("ls_ring8",))
 

@@ -25,7 +25,7 @@ RIDGE = {"fr", "hessianfr", "gdn"}
 
 # (game, algorithms, expected status set, claim as the papers state it)
 CLAIMS = [
-    ("g1", ["gda", "ogda", "eg"], {"diverged"}, "g1: GDA, OGDA and EG diverge (seed 000 Fig. 3a, seed 001 Fig. 1a)"),
+    ("g1", ["gda", "ogda", "eg"], {"diverged"}, "g1: GDA, OGDA and EG diverge (Wang et al. 2020, Fig. 3a, Gao et al. 2022, Fig. 1a)"),
     ("g1", ["fr", "hessianfr", "gdn"], {"converged"}, "g1: FR, HessianFR and GDN converge to the local minimax (0,0)"),
     ("g2", ["gda", "ogda", "eg", "sga", "co"], {"converged"}, "g2: all but the ridge methods converge to the non-minimax (0,0) (Fig. 3b)"),
     ("g2", ["fr", "hessianfr", "gdn"], {"diverged", "finished"}, "g2: FR, HessianFR and GDN escape (0,0)"),
@@ -35,7 +35,7 @@ CLAIMS = [
 
 NOTES = """\
 Notes (why a baseline departs from the figure, measured here):
-* g1, SGA and CO: seed 000 reports that SGA and CO converge on g1 as well. SGA does; CO converges
+* g1, SGA and CO: Wang et al. 2020 reports that SGA and CO converge on g1 as well. SGA does; CO converges
   slowly (its contraction at η = 0.05, γ = 0.1 is weak), so it can still be 'finished' after
   1,000 steps with a small distance.
 * g3, SGA and CO: this is the paper's g3, not the reference code's (0.1×). At (0,0) SGA's step map
