@@ -22,8 +22,8 @@ test-fast:  ## unit tests only
 	$(BIN)/python -m pytest -q -n auto -m 'not slow'
 
 bench:  ## the speed targets in one table, then each benchmark's own, then the vectorized-seeds rows (BENCH_ARGS="--readme README.md" rewrites README's table; SEEDS_BENCH_ARGS="--device cuda" for the seeds rows on a GPU)
-	$(BIN)/python scripts/bench.py --details $(BENCH_ARGS)
-	$(BIN)/python scripts/bench_seeds.py $(SEEDS_BENCH_ARGS)
+	$(BIN)/python -m scripts.bench --details $(BENCH_ARGS)
+	$(BIN)/python -m scripts.bench_seeds $(SEEDS_BENCH_ARGS)
 
 # Every reproduction: minimax reproduce NAME (--list: papers and costs); outputs in $(RUNS)/reproduce/NAME[-quick]/<time>/.
 # REPRO_ARGS="--only A,B", "--out DIR" (continue an interrupted one), "hydra/launcher=parallel" ... go to minimax reproduce.
@@ -89,7 +89,7 @@ ddp-check:  ## 2 gloo processes on half batches vs 1 process (GDA, FR-CG, Hessia
 	$(BIN)/python -m pytest -q -p no:xdist -s tests/test_distributed.py -k two_processes
 
 drill:  ## fault drill (bad input, full disk, signals, tampered run dirs: table of clean lines / tracebacks / runs lost), then the 12-run kill-and-resume sweep
-	$(BIN)/python scripts/fault_drill.py
+	$(BIN)/python -m scripts.fault_drill
 	$(BIN)/python -m pytest -q -p no:xdist -s tests/test_drill.py -k reliability
 
 # -- image GANs ------------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ reproduce-tau-images-smoke:  ## CPU smoke of reproduce-tau-images (CI)
 	$(REPRO) tau-images --quick $(REPRO_ARGS)
 
 bench-images:  ## it/s and peak memory per algorithm on a CIFAR-shaped DCGAN (synthetic data) as ratios to GDA-5; CPU: make bench-images BENCH_ARGS="--device cpu --width 16"
-	$(BIN)/python scripts/bench_images.py --device auto $(BENCH_ARGS) --markdown $(RUNS)/bench/images.md
+	$(BIN)/python -m scripts.bench_images --device auto $(BENCH_ARGS) --markdown $(RUNS)/bench/images.md
 
 # -- GANs on synthetic data ---------------------------------------------------------------------------
 # Full targets run the papers' budgets on one CPU thread per process (hours: minimax reproduce --list); *-quick

@@ -1,7 +1,7 @@
 """`make bench`: every speed target in one table, each measured as a ratio in the same
 run (except the headline command's seconds, which the target states in seconds).
 
-    python scripts/bench.py [--quick] [--skip headline,busy,metrics,mog,lead,starts] [--details]
+    python -m scripts.bench [--quick] [--skip headline,busy,metrics,mog,lead,starts] [--details]
 
 Rows (the scripts named hold the details and can be run alone):
 
@@ -36,8 +36,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
 
 HEADLINE = ["algo=hessianfr", "game=mog"]
 ANALYTIC_GAMES = ["g1", "g2", "g3", "bilinear", "bilinear_random", "quadratic", "quadratic_gs", "poly53", "poly54",
@@ -123,7 +121,7 @@ def metrics_shares(neural_steps: int) -> list[dict]:
 
 
 def mog(rounds: int) -> tuple[list[dict], str]:
-    import bench_mog
+    from scripts import bench_mog
 
     rows = bench_mog.measure(["plain", "gda", *SECOND_ORDER], rounds, 3, [])
     gda = rows["gda"]
@@ -139,7 +137,7 @@ def mog(rounds: int) -> tuple[list[dict], str]:
 
 
 def lead(rounds: int, reference: Path) -> tuple[list[dict], str]:
-    import bench_lead
+    from scripts import bench_lead
 
     pre = bench_lead.interleave(bench_lead.precond_cases(bench_lead.N_PARAMS), max(rounds, 5), 3, time.process_time)
     out = []
@@ -162,7 +160,7 @@ def lead(rounds: int, reference: Path) -> tuple[list[dict], str]:
 def starts(repeat: int, steps: int) -> tuple[list[dict], str]:
     import torch
 
-    import bench_starts
+    from scripts import bench_starts
 
     torch.set_num_threads(1)
     rows = [bench_starts.compare(name, hand, 10_000, steps, repeat, time.process_time, 0.0)

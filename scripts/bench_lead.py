@@ -1,7 +1,7 @@
 """Askari Hemmat et al. 2023's scale: preconditioner updates against torch.optim, and LEAD-Adam / Adam iterations
 against the Askari Hemmat et al. 2023 reference implementation, measured interleaved in one process.
 
-    python scripts/bench_lead.py [--reference PATH] [--rounds 3] [--block 3] [--wall] [--skip-reference]
+    python -m scripts.bench_lead [--reference PATH] [--rounds 3] [--block 3] [--wall] [--skip-reference]
 
 1. Preconditioners (``minimax_cli/algos/precond.py``) on one flat vector of 8.1M float32
    parameters (Askari Hemmat et al. 2023's 3×2000 ReLU generator): our Adam and RMSprop update of a player's point,
@@ -31,13 +31,10 @@ from __future__ import annotations
 import argparse
 import ast
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
 
 DEFAULT_REFERENCE = Path("/tmp/Least_action_dynamics_minmax/Gaussians_py3.py")
 PRECOND_TARGET, LEAD_TARGET = 1.1, 1.0

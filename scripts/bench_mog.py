@@ -1,6 +1,6 @@
 """Per-step cost of the algorithms on Wang et al. 2020's 1-D MoG GAN, as ratios to GDA in the same run.
 
-    python scripts/bench_mog.py [--rounds 15] [--block 3] [--algos gda,fr_cg1,...] [--wall] [-- overrides]
+    python -m scripts.bench_mog [--rounds 15] [--block 3] [--algos gda,fr_cg1,...] [--wall] [-- overrides]
 
 The game is `+experiment=fr_mog1d` (Wang et al. 2020, §6.2.1 / App. D.2: 2×64 tanh MLPs, latent 16, full
 batch of 5,000 points, saturating loss, L2 on D, RMSprop 2e-4), torch single-threaded
@@ -29,12 +29,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
 
 #: Wang et al. 2020, App. D.4 (FR: CG on the normal equations, LM damping from λ = 1, finite-difference mixed
 #: product along the step) and Gao et al. 2022, §3.3 (HessianFR-CGk / -DG, GDN).

@@ -1,6 +1,6 @@
 """S seeds of a neural game in one vectorized run (``seeds=S``) against one seed, timed in the same run.
 
-    python scripts/bench_seeds.py [--rounds 5] [--block 2] [--device cpu|cuda] [--cases ls_sga,...]
+    python -m scripts.bench_seeds [--rounds 5] [--block 2] [--device cpu|cuda] [--cases ls_sga,...]
 
 Cases (the vectorized-seeds targets): Liang & Stokes 2019's ring-8 WGAN-GP (`+experiment=ls_ring8`: 4×128 ReLU MLPs,
 batch 256) with 16 seeds for sim (GDA, Liang & Stokes 2019's "SGA"), symplectic SGA, OMD and CO (Liang & Stokes 2019's
@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
 
 LS = ["+experiment=ls_ring8"]
 FR = ["+experiment=fr_mog1d", "algo=fr", "algo.lr_y=2.0e-4", "algo.mixed=fd", "algo.solver.kind=cg",
@@ -102,7 +101,7 @@ def measure(name: str, rounds: int, block: int, device: str) -> dict:
 def peak_memory(name: str, seeds: int, device: str) -> float:
     """MiB: peak RSS (CPU) or peak CUDA memory allocated, of a fresh process building the run and
     taking 3 steps."""
-    out = subprocess.run([sys.executable, __file__, "--memory-child", name, str(seeds), "--device", device],
+    out = subprocess.run([sys.executable, "-m", "scripts.bench_seeds", "--memory-child", name, str(seeds), "--device", device],
                          capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), cwd=REPO)
     if out.returncode != 0:
         raise SystemExit(f"memory measurement of {name} ({seeds} seeds) failed:\n{out.stderr[-2000:]}")

@@ -1,6 +1,6 @@
 """Vectorized starts: N trajectories of g3 in one run, against a hand-vectorized torch loop.
 
-    python scripts/bench_starts.py [--starts 10000] [--steps 1000] [--repeat 3] [--wall] [--scaling]
+    python -m scripts.bench_starts [--starts 10000] [--steps 1000] [--repeat 3] [--wall] [--scaling]
 
 The runner (``Runner`` as ``minimax train game=g3 algo=gda|fr game.starts=N`` builds it: the step
 written for one start and vmapped, convergence checked every step at tol 1e-6, divergence, the
@@ -21,12 +21,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
 
 TARGET = 2.0
 LR = 0.05

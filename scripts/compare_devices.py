@@ -1,6 +1,6 @@
 """The same run on two devices: max relative difference of every logged metric and of the final players.
 
-    python scripts/compare_devices.py [--algos fr,hessianfr] [--steps 5] [--devices cpu,cuda] [--tol 1e-8]
+    python -m scripts.compare_devices [--algos fr,hessianfr] [--steps 5] [--devices cpu,cuda] [--tol 1e-8]
                                       [-- extra overrides]
 
 Each algorithm runs ``minimax train game=mog`` (Wang et al. 2020's 1-D MoG GAN, full batch) in float64 on each
