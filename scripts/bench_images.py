@@ -1,6 +1,6 @@
 """Iterations/s and peak memory per algorithm on a CIFAR-shaped DCGAN, as ratios to GDA-5 (same run).
 
-    python scripts/bench_images.py [--device cpu|cuda|auto] [--width 256] [--batch 64] [--steps 50]
+    python -m scripts.bench_images [--device cpu|cuda|auto] [--width 256] [--batch 64] [--steps 50]
                                    [--warmup 3] [--algos GDA-5,EG,...] [--loss ns|wgangp] [--markdown FILE]
                                    [--precision fp32|tf32|bf16]
 
@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 #: Gao et al. 2022, Table 1's optimizers (as make reproduce-hessianfr-table1 runs them) and two references
 ALGOS = {
@@ -111,7 +110,7 @@ def child(args) -> dict:
 
 
 def measure(args, algo: str) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", algo, "--device", args.device,
+    cmd = [sys.executable, "-m", "scripts.bench_images", "--child", algo, "--device", args.device,
            "--width", str(args.width), "--batch", str(args.batch), "--steps", str(args.steps),
            "--warmup", str(args.warmup), "--loss", args.loss, "--precision", args.precision] + (["--threads", str(args.threads)] if args.threads else [])
     env = dict(os.environ)

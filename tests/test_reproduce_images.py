@@ -83,7 +83,7 @@ def test_tau_images_smoke(reproduce, tmp_path):
 @pytest.mark.slow
 def test_bench_images_runs_and_reports_ratios_to_gda5(tmp_path):
     md = tmp_path / "bench.md"
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_images.py"), "--device", "cpu", "--width", "2",
+    proc = subprocess.run([sys.executable, "-m", "scripts.bench_images", "--device", "cpu", "--width", "2",
                            "--batch", "4", "--steps", "1", "--warmup", "1", "--threads", "1",
                            "--algos", "GDA-5,HessianFR-DG", "--markdown", str(md)],
                           cwd=REPO, capture_output=True, text=True, timeout=600)

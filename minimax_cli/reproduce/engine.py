@@ -248,6 +248,9 @@ def run(rep: Reproduction, *, quick: bool = False, only: list[str] = (), out: Pa
         out = Path(reanalyze)
         if not (out / "runs").is_dir():
             raise ReproduceError(f"--reanalyze needs the folder of an earlier reproduction (with runs/): {out}")
+        if not only and (out / MARK).is_file():   # the variants that call ran (an earlier --only)
+            ran = {job["label"] for job in json.loads((out / MARK).read_text()).get("jobs", [])}
+            variants = [v for v in variants if v.label in ran] or variants
         ctx = Context(rep.name, out.resolve(), quick, variants, collect(out), [], values)
         return rep.analyze(ctx)
     out = output_dir(rep.name + (rep.quick_suffix if quick else ""), out)
