@@ -111,39 +111,49 @@ def seed_overrides(seeds, vectorize: bool = True) -> list[str]:
 
 
 def select(variants: list[Variant], only: list[str]) -> list[Variant]:
-    """The variants --only names: by label, or by a group value (names on the same axis are
-    alternatives, names on different axes all apply: ``mnist_cnn,hfr_cg1`` = that pair)."""
+    """The variants --only names: by label, or by group values (names on one axis are alternatives,
+    names on different axes all apply: ``mnist_cnn,hfr_cg1`` = that optimizer on that setting)."""
     if not only:
         return variants
+    wanted = set(only)
     labels = {v.label for v in variants}
     axes = [{v.groups[i] for v in variants if len(v.groups) > i} for i in range(max(len(v.groups) for v in variants))]
-    unknown = [n for n in only if n not in labels and not any(n in a for a in axes)]
+    unknown = [n for n in only if n not in labels and not any(n in axis for axis in axes)]
     if unknown:
-        names = sorted(labels | set().union(*axes)) if axes else sorted(labels)
-        raise ReproduceError(f"--only: unknown name(s) {', '.join(unknown)}; known: {', '.join(names)}")
-    named_labels = labels & set(only)
-    kept = []
-    for v in variants:
-        if named_labels and v.label not in named_labels and not set(v.groups) & set(only):
-            continue
-        if any((set(only) & axis) and (len(v.groups) <= i or v.groups[i] not in set(only) & axis)
-               for i, axis in enumerate(axes)) and v.label not in named_labels:
-            continue
-        kept.append(v)
-    return kept
+        raise ReproduceError(f"--only: unknown name(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(sorted(labels.union(*axes)))}")
+    named = [wanted & axis for axis in axes]
+
+    def kept(v: Variant) -> bool:
+        if v.label in wanted:
+            return True
+        return any(named) and all(not n or (i < len(v.groups) and v.groups[i] in n) for i, n in enumerate(named))
+
+    return [v for v in variants if kept(v)]
+
+
+def quoted(value) -> str:
+    """A value as a Hydra override writes it: quoted when it holds more than a plain path's characters."""
+    text = str(value)
+    if all(c.isalnum() or c in "_/.-:+@~%" for c in text):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 # -- where ------------------------------------------------------------------------------------------------
-def runs_root() -> Path:
-    """The runs root `minimax train` uses: runs_root = $MINIMAX_RUNS, empty or unset = runs."""
-    root = os.environ.get("MINIMAX_RUNS", "").strip()
+def runs_root(overrides: list[str] = ()) -> Path:
+    """The runs root `minimax train` uses: runs_root=... among the overrides, else $MINIMAX_RUNS;
+    empty or unset = runs (conf/config.yaml)."""
+    given = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == "runs_root"]
+    root = (given[-1] if given else os.environ.get("MINIMAX_RUNS", "")).strip()
     return Path(root or "runs")
 
 
-def output_dir(name: str, out: Path | None) -> Path:
+def output_dir(name: str, out: Path | None, root: Path | None = None) -> Path:
     """``out``, or <runs root>/reproduce/<name>/<time>; an existing non-empty folder only when it
     holds an earlier call of the same reproduction (it is then continued, never overwritten)."""
-    out = Path(out) if out else runs_root() / "reproduce" / name / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    out = Path(out) if out else (root or runs_root()) / "reproduce" / name / stamp
     if out.exists() and any(out.iterdir()):
         mark = out / MARK
         if not mark.is_file() or json.loads(mark.read_text()).get("name") != name:
@@ -191,7 +201,7 @@ def launch(jobs: list[Job], out: Path, hydra_overrides: list[str] = ()) -> list[
         if state == "fresh" and run_dir.exists():   # started, but nothing to resume from
             shutil.rmtree(run_dir)
         extra = ["resume=true"] if state == "resume" else []
-        todo.append((job, [*job.overrides, *extra, f"hydra.sweep.dir={out}", f"hydra.sweep.subdir={job.dir}"]))
+        todo.append((job, [*job.overrides, *extra, f"hydra.sweep.dir={quoted(out)}", f"hydra.sweep.subdir={job.dir}"]))
         done.append((job.dir, "resumed" if extra else "ran"))
     if not todo:
         return done
@@ -200,8 +210,8 @@ def launch(jobs: list[Job], out: Path, hydra_overrides: list[str] = ()) -> list[
     sweep = launches / str(k)
     sweep.mkdir(parents=True)
     (sweep / "jobs.yaml").write_text(yaml.safe_dump([o for _, o in todo], width=1000))
-    args = ["train", "-m", "hydra/sweeper=jobs", f"hydra.sweeper.jobs={sweep / 'jobs.yaml'}",
-            f"hydra.sweep.dir={sweep}", *hydra_overrides]
+    args = ["train", "-m", "hydra/sweeper=jobs", f"hydra.sweeper.jobs={quoted(sweep / 'jobs.yaml')}",
+            f"hydra.sweep.dir={quoted(sweep)}", *hydra_overrides]
     print(f"$ minimax {' '.join(args)}   # {len(todo)} run(s)", flush=True)
     code = minimax(args)
     if code != 0:
@@ -253,7 +263,7 @@ def run(rep: Reproduction, *, quick: bool = False, only: list[str] = (), out: Pa
             variants = [v for v in variants if v.label in ran] or variants
         ctx = Context(rep.name, out.resolve(), quick, variants, collect(out), [], values)
         return rep.analyze(ctx)
-    out = output_dir(rep.name + (rep.quick_suffix if quick else ""), out)
+    out = output_dir(rep.name + (rep.quick_suffix if quick else ""), out, runs_root(values))
     extra = rep.prepare(out, quick) if rep.prepare else []
     from minimax_cli.config import merge_overrides
 

@@ -27,7 +27,7 @@ import json
 import math
 from pathlib import Path
 
-from minimax_cli.reproduce.engine import Reproduction, ReproduceError, Variant
+from minimax_cli.reproduce.engine import Reproduction, ReproduceError, Variant, quoted
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -201,7 +201,7 @@ def prepare(out: Path, quick: bool) -> list[str]:
     if not quick:
         return []
     write_fake_data(out / "data")
-    return [f"game.data_root={out / 'data'}", "tensorboard=false"]
+    return [f"game.data_root={quoted(out / 'data')}", "tensorboard=false"]
 
 
 # -- tables ----------------------------------------------------------------------------------------------
