@@ -20,8 +20,8 @@ def add_parser(commands) -> None:
                    "and print the projected duration (no runs written)")
     p.add_argument("--reanalyze", type=Path, metavar="DIR",
                    help="rebuild tables, claims and figures from the runs already in DIR (no training)")
-    p.add_argument("--only", default="", help="comma-separated variant names (or their groups) to run")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default <runs root>/reproduce/"
+    p.add_argument("--only", default="", metavar="A,B", help="comma-separated variant names (or their groups) to run")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default <runs root>/reproduce/"
                    "<name>[-quick]/<time>); the folder of an interrupted call continues it")
 
 
