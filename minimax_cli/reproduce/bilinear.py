@@ -306,4 +306,4 @@ def analyze(ctx) -> int:
 
 REPRODUCTION = Reproduction(
     name="bilinear", paper="Liang & Stokes 2019, Fig. 1 (SGA/OMD/PM/IU/CO at the theorem step sizes on θᵀCω)",
-    cost="full ~30 min (PM and CO need 2.5·10⁵ iterations each); quick ~1 min", variants=variants, analyze=analyze)
+    cost="full ~30 min (PM and CO need 2.5·10⁵ iterations each); quick ~45 s", variants=variants, analyze=analyze)

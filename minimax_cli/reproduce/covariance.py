@@ -241,5 +241,5 @@ def analyze(ctx) -> int:
 
 REPRODUCTION = Reproduction(
     name="covariance", paper="Liang & Stokes 2019, Fig. 2 top (covariance learning, 7 dynamics × 16 seeds)",
-    cost="full ≈ 1 h on an idle core (t = 10⁵, 16 seeds in one run per method); quick ~0.5 min",
+    cost="full ≈ 1 h on an idle core (t = 10⁵, 16 seeds in one run per method); quick ~30 s",
     variants=variants, analyze=analyze)

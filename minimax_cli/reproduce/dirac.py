@@ -182,4 +182,4 @@ def analyze(ctx) -> int:
 
 REPRODUCTION = Reproduction(
     name="dirac", paper="Fiez & Ratliff 2021, Fig. 1 (τ-GDA on the Dirac-GAN)",
-    cost="full ~1 min (8 runs × 4,000 steps); quick ~20 s", variants=variants, analyze=analyze)
+    cost="full ~1 min (8 runs × 4,000 steps); quick ~10 s", variants=variants, analyze=analyze)

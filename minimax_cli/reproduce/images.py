@@ -416,11 +416,11 @@ def analyze(ctx) -> int:
 
 PAPERS = {
     "hessianfr-table1": ("Gao et al. 2022, Table 1 (FID and time per 100 iterations, 4 image settings; GPU)",
-                         "full ≈ 335 GPU-h at the paper's speed (25 runs × 100k steps); quick (CPU smoke) ~40 s"),
+                         "full ≈ 335 GPU-h at the paper's speed (25 runs × 100k steps); quick (CPU smoke) ~30 s"),
     "lead-cifar": ("Askari Hemmat et al. 2023, Table 1, CIFAR-10 (FID and IS, Adam/SNGAN vs LEAD-Adam; GPU)",
-                   "full ≈ 15 GPU-h (20 runs); quick (CPU smoke) ~30 s"),
+                   "full ≈ 15 GPU-h (20 runs); quick (CPU smoke) ~15 s"),
     "tau-images": ("Fiez & Ratliff 2021, Figs. 2–3 (τ-GDA FID against τ, CIFAR-10 and CelebA; GPU)",
-                   "full ≈ 70 GPU-h (54 runs); quick (CPU smoke) ~30 s"),
+                   "full ≈ 70 GPU-h (54 runs); quick (CPU smoke) ~20 s"),
 }
 REPRODUCTIONS = {name: Reproduction(name=name, paper=paper, cost=cost, variants=variants_of(name), analyze=analyze,
                                     prepare=prepare)

@@ -392,4 +392,4 @@ def analyze(ctx) -> int:
 
 REPRODUCTION = Reproduction(
     name="lead-quadratic", paper="Askari Hemmat et al. 2023, §3–4 (spectral radius of LEAD vs GDA/EG/OGDA/momentum)",
-    cost="full a few minutes (5 games × 7 methods); quick ~1 min", variants=variants, analyze=analyze)
+    cost="full a few minutes (5 games × 7 methods); quick ~40 s", variants=variants, analyze=analyze)
