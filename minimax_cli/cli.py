@@ -18,6 +18,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from minimax_cli.errors import MinimaxError
+from minimax_cli.reproduce import cli as reproduce_cli
 
 PROG = "minimax"
 
@@ -100,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
                     "the algorithm's effective values and their source (algo yaml, the game's or "
                     "experiment's setup, the command line).")
     info_parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. game=mog algo=hessianfr")
+    reproduce_cli.add_parser(sub)
     return parser
 
 
@@ -146,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             with signals.handled():
                 return train(args.overrides, args.multirun, extra)
+        if args.command == "reproduce":
+            return reproduce_cli.command(args, extra)
         if args.command == "report":
             if extra:
                 parser.error(f"unrecognized arguments: {' '.join(extra)}")

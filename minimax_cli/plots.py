@@ -26,18 +26,6 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
-def output_dir(name: str, out: Path | None, root: Path = Path("runs")) -> Path:
-    """A reproduction's output folder: ``out``, or <root>/reproduce/<name>/<time>; never one that
-    already holds results (a finished reproduction is never overwritten)."""
-    import datetime as dt
-
-    out = out or root / "reproduce" / name / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    if out.exists() and any(out.iterdir()):
-        raise SystemExit(f"{out} is not empty; choose another --out (results are never overwritten)")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def trajectory_png(game, trajectory: torch.Tensor, path: Path, title: str = "", labels=None) -> Path:
     """Trajectories (T, P, 2) of a 2-D game over the contours of its leader's loss, to a PNG.
 

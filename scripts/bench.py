@@ -1,7 +1,7 @@
-"""`make bench`: every speed target of issue 15 in one table, each measured as a ratio in the same
+"""`make bench`: every speed target in one table, each measured as a ratio in the same
 run (except the headline command's seconds, which the target states in seconds).
 
-    python scripts/bench.py [--quick] [--skip headline,busy,metrics,mog,lead,starts] [--details]
+    python -m scripts.bench [--quick] [--skip headline,busy,metrics,mog,lead,starts] [--details]
 
 Rows (the scripts named hold the details and can be run alone):
 
@@ -14,9 +14,9 @@ Rows (the scripts named hold the details and can be run alone):
 3. metrics    every game at its defaults (image GANs excepted: they need datasets): the share of
               the loop's wall time spent on evaluation metrics (summary.json ``metrics_time_s`` /
               ``wall_time_s``; ≤ 10%). Neural games run their default steps (``--metrics-steps``: fewer).
-4. first order  GDA's step over a plain PyTorch GDA loop on seed 000's MoG nets (bench_mog.py; ≤ 1.1×).
+4. first order  GDA's step over a plain PyTorch GDA loop on Wang et al. 2020's MoG nets (bench_mog.py; ≤ 1.1×).
 5. precond    Adam / RMSprop updates over torch.optim's on 8.1M parameters (bench_lead.py; ≤ 1.1×);
-              Adam and LEAD-Adam iterations over seed 002's reference code (≤ 1.0×; needs the
+              Adam and LEAD-Adam iterations over Askari Hemmat et al. 2023's reference code (≤ 1.0×; needs the
               reference checkout, see bench_lead.py).
 6. starts     10,000 starts × 1,000 steps on g3, GDA and FR, over a hand-vectorized loop
               (bench_starts.py; ≤ 2×).
@@ -36,8 +36,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
 
 HEADLINE = ["algo=hessianfr", "game=mog"]
 ANALYTIC_GAMES = ["g1", "g2", "g3", "bilinear", "bilinear_random", "quadratic", "quadratic_gs", "poly53", "poly54",
@@ -123,12 +121,12 @@ def metrics_shares(neural_steps: int) -> list[dict]:
 
 
 def mog(rounds: int) -> tuple[list[dict], str]:
-    import bench_mog
+    from scripts import bench_mog
 
     rows = bench_mog.measure(["plain", "gda", *SECOND_ORDER], rounds, 3, [])
     gda = rows["gda"]
     ratio = gda["ms"] / rows["plain"]["ms"]
-    out = [row("4", f"GDA step / plain PyTorch GDA loop (seed 000's MoG nets, batch 5,000, 1 thread; "
+    out = [row("4", f"GDA step / plain PyTorch GDA loop (Wang et al. 2020's MoG nets, batch 5,000, 1 thread; "
                     f"{gda['ms']:.1f} vs {rows['plain']['ms']:.1f} ms CPU)", f"{ratio:.2f}×", "≤ 1.1×", ratio <= 1.1)]
     eq = gda["grads"] + 2 * gda["hvps"]
     for name in SECOND_ORDER:
@@ -139,7 +137,7 @@ def mog(rounds: int) -> tuple[list[dict], str]:
 
 
 def lead(rounds: int, reference: Path) -> tuple[list[dict], str]:
-    import bench_lead
+    from scripts import bench_lead
 
     pre = bench_lead.interleave(bench_lead.precond_cases(bench_lead.N_PARAMS), max(rounds, 5), 3, time.process_time)
     out = []
@@ -151,18 +149,18 @@ def lead(rounds: int, reference: Path) -> tuple[list[dict], str]:
         times = bench_lead.interleave(bench_lead.reference_cases(reference), rounds, 3, time.process_time)
         for label in ("Adam", "LEAD-Adam"):
             ratio = times[f"{label}: minimax"] / times[f"{label}: reference"]
-            out.append(row("5", f"{label} iteration / seed 002's reference (3×2000 ReLU, batch 256)",
+            out.append(row("5", f"{label} iteration / Askari Hemmat et al. 2023's reference (3×2000 ReLU, batch 256)",
                            f"{ratio:.2f}×", "≤ 1.0×", ratio <= 1.0))
         details += "\n\n" + bench_lead.lead_table(times)
     else:
-        out.append(row("5", f"LEAD-Adam / Adam vs seed 002's reference: no checkout at {reference}", "—", "≤ 1.0×", None))
+        out.append(row("5", f"LEAD-Adam / Adam vs Askari Hemmat et al. 2023's reference: no checkout at {reference}", "—", "≤ 1.0×", None))
     return out, details
 
 
 def starts(repeat: int, steps: int) -> tuple[list[dict], str]:
     import torch
 
-    import bench_starts
+    from scripts import bench_starts
 
     torch.set_num_threads(1)
     rows = [bench_starts.compare(name, hand, 10_000, steps, repeat, time.process_time, 0.0)

@@ -1,6 +1,6 @@
 """Per-step cost of every algorithm as a ratio to GDA, measured in the same process.
 
-    python scripts/bench_algorithms.py [--game g3] [--steps 300] [--repeat 3] [--algos gda,ogda,...]
+    python -m scripts.bench_algorithms [--game g3] [--steps 300] [--repeat 3] [--algos gda,ogda,...]
 
 Wall time per step (median of --repeat runs, after a warm-up run) and evaluations per step
 (cost/grads: vector-field evaluations, cost/hvps: Hessian-vector products), each with its ratio

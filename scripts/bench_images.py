@@ -1,13 +1,13 @@
 """Iterations/s and peak memory per algorithm on a CIFAR-shaped DCGAN, as ratios to GDA-5 (same run).
 
-    python scripts/bench_images.py [--device cpu|cuda|auto] [--width 256] [--batch 64] [--steps 50]
+    python -m scripts.bench_images [--device cpu|cuda|auto] [--width 256] [--batch 64] [--steps 50]
                                    [--warmup 3] [--algos GDA-5,EG,...] [--loss ns|wgangp] [--markdown FILE]
                                    [--precision fp32|tf32|bf16]
 
 The game is ``game=cifar10 game.dataset=synthetic`` (random 3×32×32 uint8 images in memory, no
-files): seed 002's DCGAN (Table 3) with ``width`` channels next to the image (256 in the paper;
+files): Askari Hemmat et al. 2023's DCGAN (Table 3) with ``width`` channels next to the image (256 in the paper;
 reduce it on a CPU), the non-saturating loss (``--loss wgangp``: WGAN-GP, λ = 10, no batch
-norm in the critic, seed 001's Table 1 loss). The algorithms are seed 001 Table 1's optimizers
+norm in the critic, Gao et al. 2022'sTable 1 loss). The algorithms are Gao et al. 2022, Table 1's optimizers
 with the settings of ``make reproduce-hessianfr-table1`` (Adam, fd mixed products), plus GDA and
 LEAD-Adam. Each algorithm runs in a fresh child process (so peak memory is its own): setup,
 ``--warmup`` steps, then ``--steps`` timed steps through the real Runner (no logging but the
@@ -32,9 +32,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-#: seed 001 Table 1's optimizers (as make reproduce-hessianfr-table1 runs them) and two references
+#: Gao et al. 2022, Table 1's optimizers (as make reproduce-hessianfr-table1 runs them) and two references
 ALGOS = {
     "GDA-5": ["algo=gda", "algo.follower_steps=5"],
     "GDA": ["algo=gda"],
@@ -46,7 +45,7 @@ ALGOS = {
     "HessianFR-CG5": ["algo=hessianfr", "algo.lr_y2=2e-5", "algo.mixed=fd", "algo.solver.kind=cg", "algo.solver.iters=5"],
     "LEAD-Adam": ["algo=lead_adam"],
 }
-#: seed 001 Table 1: time per 100 iterations relative to GDA-5 (MNIST, CIFAR-10 CNN, CIFAR-10 ResNet, CelebA)
+#: Gao et al. 2022, Table 1: time per 100 iterations relative to GDA-5 (MNIST, CIFAR-10 CNN, CIFAR-10 ResNet, CelebA)
 PAPER_RATIOS = {"EG": (0.69, 0.74, 0.65, 0.70), "FR-DG": (0.85, 0.86, 0.86, 0.81), "FR-CG1": (2.39, 2.00, 1.98, 1.76),
                 "HessianFR-DG": (0.85, 0.86, 0.86, 0.81), "HessianFR-CG1": (2.39, 2.00, 1.98, 1.76),
                 "HessianFR-CG5": (5.07, None, None, None)}
@@ -111,7 +110,7 @@ def child(args) -> dict:
 
 
 def measure(args, algo: str) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", algo, "--device", args.device,
+    cmd = [sys.executable, "-m", "scripts.bench_images", "--child", algo, "--device", args.device,
            "--width", str(args.width), "--batch", str(args.batch), "--steps", str(args.steps),
            "--warmup", str(args.warmup), "--loss", args.loss, "--precision", args.precision] + (["--threads", str(args.threads)] if args.threads else [])
     env = dict(os.environ)
@@ -130,7 +129,7 @@ def table(rows: list[dict], args) -> str:
              f"{args.steps} timed steps after {args.warmup} warm-up, device {base['device']}, "
              f"G {base['params'][0]:,} / D {base['params'][1]:,} parameters",
              "",
-             "| algorithm | it/s | time / GDA-5 | paper time / GDA-5 (seed 001 Table 1) | peak MB | step peak MB | "
+             "| algorithm | it/s | time / GDA-5 | paper time / GDA-5 (Gao et al. 2022, Table 1) | peak MB | step peak MB | "
              "step peak / GDA-5 | grads/step | hvps/step |",
              "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -148,7 +147,7 @@ def table(rows: list[dict], args) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", choices=("cpu", "cuda", "auto"))
-    parser.add_argument("--width", type=int, default=256, help="DCGAN width (seed 002 Table 3: 256)")
+    parser.add_argument("--width", type=int, default=256, help="DCGAN width (Askari Hemmat et al. 2023, Table 3: 256)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=3)

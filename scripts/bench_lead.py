@@ -1,14 +1,14 @@
-"""Seed 002's scale: preconditioner updates against torch.optim, and LEAD-Adam / Adam iterations
-against the seed 002 reference implementation, measured interleaved in one process.
+"""Askari Hemmat et al. 2023's scale: preconditioner updates against torch.optim, and LEAD-Adam / Adam iterations
+against the Askari Hemmat et al. 2023 reference implementation, measured interleaved in one process.
 
-    python scripts/bench_lead.py [--reference PATH] [--rounds 3] [--block 3] [--wall] [--skip-reference]
+    python -m scripts.bench_lead [--reference PATH] [--rounds 3] [--block 3] [--wall] [--skip-reference]
 
 1. Preconditioners (``minimax_cli/algos/precond.py``) on one flat vector of 8.1M float32
-   parameters (seed 002's 3×2000 ReLU generator): our Adam and RMSprop update of a player's point,
+   parameters (Askari Hemmat et al. 2023's 3×2000 ReLU generator): our Adam and RMSprop update of a player's point,
    p ← p − lr·P(g) as GDA takes it (``Precond.advance``: the new point written by the fused
    kernel), against ``torch.optim.Adam`` / ``torch.optim.RMSprop`` (default settings: the for-loop
    implementation on CPU) updating the same parameters in place. Target: ≤ 1.1×.
-2. The 8-Gaussians setting of seed 002's ``Gaussians_py3.py`` (3×2000 ReLU networks, latent 64,
+2. The 8-Gaussians setting of Askari Hemmat et al. 2023's ``Gaussians_py3.py`` (3×2000 ReLU networks, latent 64,
    batch 256, the non-saturating loss of its ``non_zero_sum`` mode, lr 3e-4, Adam betas (0.5, 0.9)
    and α = 0.6 for LEAD-Adam): one iteration of the reference (its module-level loop body, one
    discriminator and one generator update, with ``update_rule`` 'adam' or 'adam_lsd') against one
@@ -31,17 +31,14 @@ from __future__ import annotations
 import argparse
 import ast
 import statistics
-import sys
 import time
 import warnings
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
 
 DEFAULT_REFERENCE = Path("/tmp/Least_action_dynamics_minmax/Gaussians_py3.py")
 PRECOND_TARGET, LEAD_TARGET = 1.1, 1.0
-N_PARAMS = 8_136_002          # seed 002's generator: 64→2000→2000→2000→2 (weights and biases)
+N_PARAMS = 8_136_002          # Askari Hemmat et al. 2023's generator: 64→2000→2000→2000→2 (weights and biases)
 LR, ALPHA, BATCH = 3e-4, 0.6, 256
 
 

@@ -1,8 +1,8 @@
-"""Per-step cost of the algorithms on seed 000's 1-D MoG GAN, as ratios to GDA in the same run.
+"""Per-step cost of the algorithms on Wang et al. 2020's 1-D MoG GAN, as ratios to GDA in the same run.
 
-    python scripts/bench_mog.py [--rounds 15] [--block 3] [--algos gda,fr_cg1,...] [--wall] [-- overrides]
+    python -m scripts.bench_mog [--rounds 15] [--block 3] [--algos gda,fr_cg1,...] [--wall] [-- overrides]
 
-The game is `+experiment=fr_mog1d` (seed 000 §6.2.1 / App. D.2: 2×64 tanh MLPs, latent 16, full
+The game is `+experiment=fr_mog1d` (Wang et al. 2020, §6.2.1 / App. D.2: 2×64 tanh MLPs, latent 16, full
 batch of 5,000 points, saturating loss, L2 on D, RMSprop 2e-4), torch single-threaded
 (`hardware.threads=1`). Every algorithm gets its own copy of the game and state; the timed unit
 is ``--block`` consecutive steps (sampling the step's batch included, metrics not), and the
@@ -15,29 +15,25 @@ The reference row ``plain``: the same networks as plain ``nn.Sequential`` module
 gradient, and ``torch.optim.Adam(betas=(0, 0.999))`` — exactly the bias-corrected RMSprop of the
 setup (Adam with β1 = 0 has m̂ = g) — on the same batches (each case draws its own from an
 identical sampler, float64 latents cast to float32 as the game does). The script checks that its
-parameters match GDA's after the timed steps. Target (issue 15): GDA ≤ 1.1× plain.
+parameters match GDA's after the timed steps. Target: GDA ≤ 1.1× plain.
 
 Reported: the median time per step, its ratio to GDA's median, the
 counted evaluations per step (``grads``: vector-field evaluations, one player's gradient = ½;
 ``hvps``: Hessian/Jacobian-vector products) and grad-equivalents (grads + 2·hvps: a
 forward-over-reverse product costs about two gradients) as a ratio to GDA.
 
-Targets (issue 5): HessianFR-DG ≤ 1.3× GDA, FR-CG1 ≤ 4× GDA.
+Targets: HessianFR-DG ≤ 1.3× GDA, FR-CG1 ≤ 4× GDA.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
 
-#: seed 000 App. D.4 (FR: CG on the normal equations, LM damping from λ = 1, finite-difference mixed
-#: product along the step) and seed 001 §3.3 (HessianFR-CGk / -DG, GDN).
+#: Wang et al. 2020, App. D.4 (FR: CG on the normal equations, LM damping from λ = 1, finite-difference mixed
+#: product along the step) and Gao et al. 2022, §3.3 (HessianFR-CGk / -DG, GDN).
 RIDGE = ["algo.mixed=fd", "algo.solver.kind=cg", "algo.solver.adaptive=true", "algo.solver.damping=1.0"]
 ALGOS: dict[str, list[str]] = {
     "plain": ["algo=gda", "algo.order=simultaneous"],   # the plain PyTorch loop (PlainGDA) on GDA's configuration
@@ -58,7 +54,7 @@ ALGOS: dict[str, list[str]] = {
     "gdn_cg5": ["algo=gdn", *RIDGE, "algo.solver.iters=5"],
 }
 TARGETS = {"hessianfr_dg": 1.3, "fr_cg1": 4.0}
-#: the first-order target: GDA's step against the plain PyTorch loop (issue 15)
+#: the first-order target: GDA's step against the plain PyTorch loop
 PLAIN_TARGET = 1.1
 
 
@@ -106,7 +102,7 @@ def build_case(name: str, overrides: list[str]):
     from minimax_cli.config import apply_threads, build, compose, resolve_hardware
     from minimax_cli.oracle import CostMeter, Oracle
 
-    # setup.strict=false: the algorithms seed 000 does not run get the setup's common values (RMSprop 2e-4)
+    # setup.strict=false: the algorithms Wang et al. 2020 does not run get the setup's common values (RMSprop 2e-4)
     cfg = compose(["+experiment=fr_mog1d", "setup.strict=false", "hardware.threads=1", *ALGOS[name], *overrides])
     game, algo = build(cfg.game, "game"), build(cfg.algo, "algo")
     device, dtype = resolve_hardware(cfg.hardware, game)
@@ -220,7 +216,7 @@ def main(argv=None) -> int:
     rows = measure(names, args.rounds, args.block, args.overrides, clock=clock)
     import torch
 
-    print(f"1-D MoG GAN (seed 000 setup{', ' + ' '.join(args.overrides) if args.overrides else ''}), "
+    print(f"1-D MoG GAN (Wang et al. 2020 setup{', ' + ' '.join(args.overrides) if args.overrides else ''}), "
           f"{torch.get_num_threads()} thread(s), median {'wall' if args.wall else 'CPU'} time over {args.rounds} "
           f"interleaved blocks of {args.block} steps")
     print(table(rows))

@@ -1,10 +1,10 @@
 """S seeds of a neural game in one vectorized run (``seeds=S``) against one seed, timed in the same run.
 
-    python scripts/bench_seeds.py [--rounds 5] [--block 2] [--device cpu|cuda] [--cases ls_sga,...]
+    python -m scripts.bench_seeds [--rounds 5] [--block 2] [--device cpu|cuda] [--cases ls_sga,...]
 
-Cases (issue 16's targets): seed 004's ring-8 WGAN-GP (`+experiment=ls_ring8`: 4×128 ReLU MLPs,
-batch 256) with 16 seeds for sim (GDA, seed 004's "SGA"), symplectic SGA, OMD and CO (seed 004's
-form: γ = 1 on the unpenalized value), target ≤ 4× one seed; seed 000's 1-D MoG
+Cases (the vectorized-seeds targets): Liang & Stokes 2019's ring-8 WGAN-GP (`+experiment=ls_ring8`: 4×128 ReLU MLPs,
+batch 256) with 16 seeds for sim (GDA, Liang & Stokes 2019's "SGA"), symplectic SGA, OMD and CO (Liang & Stokes 2019's
+form: γ = 1 on the unpenalized value), target ≤ 4× one seed; Wang et al. 2020's 1-D MoG
 (`+experiment=fr_mog1d`: 2×64 tanh, full batch 5,000) with FR-CG (App. D.4: fd mixed product, 10 CG
 steps, adaptive damping) for 4 seeds, target ≤ 3× one seed, also with ``hardware.seed_chunk=1``.
 
@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
 
 LS = ["+experiment=ls_ring8"]
 FR = ["+experiment=fr_mog1d", "algo=fr", "algo.lr_y=2.0e-4", "algo.mixed=fd", "algo.solver.kind=cg",
@@ -38,7 +37,7 @@ FR = ["+experiment=fr_mog1d", "algo=fr", "algo.lr_y=2.0e-4", "algo.mixed=fd", "a
 #: name -> (overrides, seeds, target ratio or None)
 CASES: dict[str, tuple[list[str], int, float | None]] = {
     "ls_sim": ([*LS, "algo=gda"], 16, None),
-    "ls_sga": ([*LS, "algo=sga", "setup.strict=false"], 16, 4.0),   # symplectic SGA: not one of seed 004's five
+    "ls_sga": ([*LS, "algo=sga", "setup.strict=false"], 16, 4.0),   # symplectic SGA: not one of Liang & Stokes 2019's five
     "ls_omd": ([*LS, "algo=ogda"], 16, 4.0),
     "ls_co": ([*LS, "algo=co", "algo.gamma=1.0", "algo.penalty=half_squared_norm", "algo.consensus_on=value"], 16, 4.0),
     "fr_cg10": (FR, 4, 3.0),
@@ -102,7 +101,7 @@ def measure(name: str, rounds: int, block: int, device: str) -> dict:
 def peak_memory(name: str, seeds: int, device: str) -> float:
     """MiB: peak RSS (CPU) or peak CUDA memory allocated, of a fresh process building the run and
     taking 3 steps."""
-    out = subprocess.run([sys.executable, __file__, "--memory-child", name, str(seeds), "--device", device],
+    out = subprocess.run([sys.executable, "-m", "scripts.bench_seeds", "--memory-child", name, str(seeds), "--device", device],
                          capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), cwd=REPO)
     if out.returncode != 0:
         raise SystemExit(f"memory measurement of {name} ({seeds} seeds) failed:\n{out.stderr[-2000:]}")

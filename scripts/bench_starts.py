@@ -1,6 +1,6 @@
 """Vectorized starts: N trajectories of g3 in one run, against a hand-vectorized torch loop.
 
-    python scripts/bench_starts.py [--starts 10000] [--steps 1000] [--repeat 3] [--wall] [--scaling]
+    python -m scripts.bench_starts [--starts 10000] [--steps 1000] [--repeat 3] [--wall] [--scaling]
 
 The runner (``Runner`` as ``minimax train game=g3 algo=gda|fr game.starts=N`` builds it: the step
 written for one start and vmapped, convergence checked every step at tol 1e-6, divergence, the
@@ -13,7 +13,7 @@ command the issue times; ``--radius r`` spreads them in a ball, which FR's exact
 survive yet where H_yy = 0); the final iterates of the starts still running are checked to agree.
 
 Times are the process's CPU time (one thread, interleaved: runner, hand loop, runner, ...),
-``--wall`` for wall time. Target (issue 15): the runner ≤ 2× the hand loop, for GDA and FR.
+``--wall`` for wall time. Target: the runner ≤ 2× the hand loop, for GDA and FR.
 ``--scaling`` adds the old table: the per-step time of 1, 100 and N starts (speed-up per start).
 """
 
@@ -21,12 +21,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
 
 TARGET = 2.0
 LR = 0.05
@@ -50,7 +46,7 @@ def hand_gda(x, y, steps: int):
 
 
 def hand_fr(x, y, steps: int):
-    """FR (seed 000 Alg. 1): y gains η_x H_yy⁻¹ H_yx ∇_x f, with H_yy, H_yx per start."""
+    """FR (Wang et al. 2020, Alg. 1): y gains η_x H_yy⁻¹ H_yx ∇_x f, with H_yy, H_yx per start."""
     import torch
 
     for _ in range(steps):

@@ -1,9 +1,9 @@
 """The same run on two devices: max relative difference of every logged metric and of the final players.
 
-    python scripts/compare_devices.py [--algos fr,hessianfr] [--steps 5] [--devices cpu,cuda] [--tol 1e-8]
+    python -m scripts.compare_devices [--algos fr,hessianfr] [--steps 5] [--devices cpu,cuda] [--tol 1e-8]
                                       [-- extra overrides]
 
-Each algorithm runs ``minimax train game=mog`` (seed 000's 1-D MoG GAN, full batch) in float64 on each
+Each algorithm runs ``minimax train game=mog`` (Wang et al. 2020's 1-D MoG GAN, full batch) in float64 on each
 device, ``--steps`` steps, logging every step and checkpointing at the end; then, per algorithm, the
 largest relative difference |a − b| / max(|a|, |b|) over every numeric metric of every logged row
 (times excluded) and over the final (x, y) of the checkpoints. Data, latents and initial networks

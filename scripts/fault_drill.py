@@ -1,6 +1,6 @@
-"""Fault drill (issue 12): throw bad input and faults at the real CLI and count what comes back.
+"""Fault drill: throw bad input and faults at the real CLI and count what comes back.
 
-    python scripts/fault_drill.py [--quick] [--out DIR]
+    python -m scripts.fault_drill [--quick] [--out DIR]
 
 Each fault is one ``minimax`` command (in this process, or a child where a signal or the disk is
 involved) with the outcome it must have: a clean one-line error (exit 2, one ``minimax: error:``
@@ -329,7 +329,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="leave out the slower child-process faults (CI)")
     parser.add_argument("--out", type=Path, help="keep the drill's runs in DIR (default: a temporary folder)")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(REPO))
     saved = os.environ.get("MINIMAX_RUNS")
     with tempfile.TemporaryDirectory(prefix="minimax-drill-") as tmp:
         root = (args.out or Path(tmp)).absolute()

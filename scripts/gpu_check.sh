@@ -88,7 +88,7 @@ step "tests that use the GPU (tests/test_cuda.py)" \
     "$PYTHON" -m pytest -q -p no:xdist -p no:cacheprovider tests/test_cuda.py -rs
 for precision in "${PRECISIONS[@]}"; do
     step "bench_images.py, hardware=$DEVICE, precision $precision" \
-        "$PYTHON" scripts/bench_images.py "${BENCH[@]}" --precision "$precision"
+        "$PYTHON" -m scripts.bench_images "${BENCH[@]}" --precision "$precision"
 done
 image_run() {
     "$PYTHON" -m minimax_cli train game=cifar10 game.dataset=synthetic algo=gda algo.precond=adam \
@@ -105,7 +105,7 @@ EOF
 }
 step "image GAN run with FID (weights=random), hardware=$DEVICE" image_run
 step "1-D MoG GAN, FR and HessianFR, $DEVICE vs cpu, float64" \
-    "$PYTHON" scripts/compare_devices.py "${MOG[@]}"
+    "$PYTHON" -m scripts.compare_devices "${MOG[@]}"
 
 if [[ $CUDA == 0 ]]; then
     echo "gpu_check: no CUDA device, CPU-sized checks only: $FAILED failed step(s)"

@@ -1,7 +1,7 @@
 """Import-and-step smoke test of a Python environment: does minimax run here?
 
-    python scripts/smoke_env.py            # from a checkout; minimax need not be installed
-    python scripts/smoke_env.py --device cuda
+    python -m scripts.smoke_env            # from a checkout; minimax need not be installed
+    python -m scripts.smoke_env --device cuda
 
 Prints the versions that matter, checks them against pyproject.toml's ranges (Python, torch), imports
 every module of minimax_cli, then runs six short CLI runs in a temporary directory (one a resume),
@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
 
 QUIET = ["progress=false", "plot=false", "tensorboard=false", "hardware.threads=1"]
 TINY_MOG = ["game=mog", "game.generator.width=8", "game.discriminator.width=8", "game.batch.dataset_size=64",

@@ -1,16 +1,11 @@
 """The benchmark scripts run (small sizes): `make bench` is not in CI, its pieces are."""
 
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-
-import bench_lead  # noqa: E402
-import bench_starts  # noqa: E402
+from scripts import bench_lead, bench_starts
 
 
 def test_bench_starts_runner_agrees_with_the_hand_vectorized_loop(capsys):

@@ -1,6 +1,6 @@
-"""Fault drill (issue 12, scripts/fault_drill.py) and reliability drill (issue 7).
+"""Fault drill (scripts/fault_drill.py) and reliability drill.
 
-Reliability drill (issue 7): a 12-run sweep in which one job is SIGKILLed mid-way and some runs
+Reliability drill: a 12-run sweep in which one job is SIGKILLed mid-way and some runs
 diverge loses nothing: the other jobs finish, `minimax report` shows all 12 with the right status,
 and `minimax train resume=<the killed job's dir>` ends exactly where an uninterrupted twin ends.
 

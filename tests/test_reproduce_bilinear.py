@@ -1,4 +1,4 @@
-"""`make reproduce-bilinear-quick`: seed 004 Fig. 1 through the real CLI, the table from minimax report."""
+"""`minimax reproduce bilinear --quick`: Liang & Stokes 2019, Fig. 1 through the real CLI, the table from minimax report."""
 
 import json
 
@@ -6,17 +6,18 @@ import numpy as np
 import pytest
 
 from minimax_cli.metrics import bilinear_bounds
-from scripts import reproduce_bilinear
+from minimax_cli.reproduce import bilinear as reproduce_bilinear
+from minimax_cli.reproduce.cli import main as reproduce
 
 
 @pytest.mark.slow
 def test_quick_bilinear_reproduction(tmp_path):
     out = tmp_path / "bilinear"
-    code = reproduce_bilinear.main(["--quick", "--out", str(out)])
+    code = reproduce(["bilinear", "--quick", "--out", str(out)])
     text = (out / "table.md").read_text()
     assert code == 0, text
     assert "✗" not in text and text.count("* ✓") == 7                  # 4 bounds, SGA, PM ≡ CO, IU exact
-    rows = {line.split("|")[2].strip(): line for line in text.splitlines() if line.startswith("| ") and "seed 004" not in line}
+    rows = {line.split("|")[2].strip(): line for line in text.splitlines() if line.startswith("| ") and "Liang & Stokes" not in line}
     assert set(rows) == {"gda", "ogda", "pm", "iu", "co"}
     assert rows["gda"].split("|")[1].strip() == "SGA" and "✓ diverges" in rows["gda"]
     # the step sizes reached the runs as computed from the game's own C (not typed in)

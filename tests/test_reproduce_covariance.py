@@ -1,17 +1,18 @@
-"""`make reproduce-covariance-quick`: seed 004 Fig. 2 (top) through the real CLI, table from minimax report."""
+"""`minimax reproduce covariance --quick`: Liang & Stokes 2019, Fig. 2 (top) through the real CLI, table from minimax report."""
 
 import json
 
 import numpy as np
 import pytest
 
-from scripts import reproduce_covariance
+from minimax_cli.reproduce import covariance as reproduce_covariance
+from minimax_cli.reproduce.cli import main as reproduce
 
 
 @pytest.mark.slow
 def test_quick_covariance_reproduction(tmp_path):
     out = tmp_path / "cov"
-    code = reproduce_covariance.main(["--quick", "--out", str(out)])
+    code = reproduce(["covariance", "--quick", "--out", str(out)])
     text = (out / "table.md").read_text()
     assert code == 0, text
     assert "✗" not in text and text.count("* ✓") == 4          # 16 seeds = vectorized; CO vs GDA, OMD, IU

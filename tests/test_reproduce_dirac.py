@@ -1,4 +1,4 @@
-"""`make reproduce-dirac`'s reduced variant: the real CLI sweep, then the table from run directories."""
+"""`minimax reproduce dirac --quick`: the real CLI launch, then the table from run directories."""
 
 import json
 
@@ -12,14 +12,14 @@ def test_quick_dirac_reproduction(tmp_path):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "reproduce_dirac.py"), "--quick", "--out",
+    proc = subprocess.run([sys.executable, "-m", "minimax_cli", "reproduce", "dirac", "--quick", "--out",
                            str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads((tmp_path / "rows.json").read_text())
     rows = {(r["mu"], r["tau"]): r for r in data["rows"]}
     assert set(rows) == {(0.3, 8.0), (0.3, 16.0)}
     fast, slow = rows[(0.3, 8.0)], rows[(0.3, 16.0)]
-    # τ = 8 reaches the equilibrium first although it cycles; τ = 16 does not cycle (seed 003 Fig. 1)
+    # τ = 8 reaches the equilibrium first although it cycles; τ = 16 does not cycle (Fiez & Ratliff 2021, Fig. 1)
     assert fast["steps_to_0.001"] < slow["steps_to_0.001"] and fast["final_dist"] < slow["final_dist"]
     assert not fast["real"] and fast["turns"] >= 0.5
     assert slow["real"] and slow["turns"] < 0.5

@@ -1,4 +1,4 @@
-"""The CPU smoke variants of `make reproduce-hessianfr-table1 / reproduce-lead-cifar / reproduce-tau-images`
+"""The CPU smoke variants (--quick) of `minimax reproduce hessianfr-table1 / lead-cifar / tau-images`
 (real `minimax train` runs on fake data, tables through minimax_cli.report) and `make bench-images`."""
 
 import json
@@ -12,18 +12,17 @@ from tests.conftest import REPO, load_summary
 
 @pytest.fixture
 def reproduce(monkeypatch):
-    """scripts/reproduce_images.py's main, run in this process (imports and the untrained Inception are
-    shared by the three targets); torchvision's MD5 lists, which --smoke points at its fake files, are
-    restored afterwards."""
+    """`minimax reproduce`, run in this process (imports and the untrained Inception are shared by the
+    three targets); torchvision's MD5 lists, which --quick points at its fake files, are restored
+    afterwards."""
     from torchvision.datasets import CIFAR10, CelebA
 
     for cls, names in ((CIFAR10, ("train_list", "test_list", "meta")), (CelebA, ("file_list",))):
         for name in names:
             monkeypatch.setattr(cls, name, getattr(cls, name))
-    monkeypatch.syspath_prepend(str(REPO / "scripts"))
-    import reproduce_images
+    from minimax_cli.reproduce.cli import main
 
-    return reproduce_images.main
+    return main
 
 
 def rows_of(out):
@@ -33,7 +32,7 @@ def rows_of(out):
 @pytest.mark.slow
 def test_hessianfr_table1_smoke(reproduce, tmp_path):
     out = tmp_path / "t1"
-    assert reproduce(["hessianfr-table1", "--smoke", "--out", str(out)]) == 0
+    assert reproduce(["hessianfr-table1", "--quick", "--out", str(out)]) == 0
     data = rows_of(out)
     got = {(r["setting"], r["optimizer"]) for r in data["rows"]}
     every = {"gda5", "eg", "fr_dg", "fr_cg1", "hfr_dg", "hfr_cg1", "hfr_cg5"}
@@ -48,7 +47,7 @@ def test_hessianfr_table1_smoke(reproduce, tmp_path):
     assert summary["algo"] == "hessianfr" and summary["algo_params"]["solver"]["iters"] == 5
     assert summary["step"] == 2 and (run / "samples.png").exists() and (run / "samples" / "step_00000002.png").exists()
     # calling the (full) target again keeps every finished run and checks the paper's claims on them
-    assert reproduce(["hessianfr-table1", "--out", str(out), "--table-only"]) in (0, 1)
+    assert reproduce(["hessianfr-table1", "--reanalyze", str(out)]) in (0, 1)
     again = rows_of(out)
     assert len(again["rows"]) == 10 and again["runs"] == [] and any("HessianFR-CG1 time" in c for c, _ in again["claims"])
 
@@ -56,7 +55,7 @@ def test_hessianfr_table1_smoke(reproduce, tmp_path):
 @pytest.mark.slow
 def test_lead_cifar_smoke(reproduce, tmp_path):
     out = tmp_path / "lead"
-    assert reproduce(["lead-cifar", "--smoke", "--out", str(out)]) == 0
+    assert reproduce(["lead-cifar", "--quick", "--out", str(out)]) == 0
     rows = {(r["setting"], r["optimizer"]): r for r in rows_of(out)["rows"]}
     assert set(rows) == {("dcgan", "adam"), ("dcgan", "lead_adam"), ("resnet", "sngan"), ("resnet", "lead_adam_resnet")}
     assert all(r["fid"] > 0 and r["is"] >= 1 for r in rows.values())
@@ -68,7 +67,7 @@ def test_lead_cifar_smoke(reproduce, tmp_path):
 @pytest.mark.slow
 def test_tau_images_smoke(reproduce, tmp_path):
     out = tmp_path / "tau"
-    assert reproduce(["tau-images", "--smoke", "--out", str(out)]) == 0
+    assert reproduce(["tau-images", "--quick", "--out", str(out)]) == 0
     rows = {r["setting"]: r for r in rows_of(out)["rows"]}
     assert set(rows) == {"cifar10_mu10_tau1", "cifar10_mu10_tau4", "cifar10_mu1_tau4", "celeba_mu10_tau8"}
     summary = load_summary(out / "runs" / "cifar10_mu1_tau4" / "tgda" / "seed0")
@@ -84,7 +83,7 @@ def test_tau_images_smoke(reproduce, tmp_path):
 @pytest.mark.slow
 def test_bench_images_runs_and_reports_ratios_to_gda5(tmp_path):
     md = tmp_path / "bench.md"
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_images.py"), "--device", "cpu", "--width", "2",
+    proc = subprocess.run([sys.executable, "-m", "scripts.bench_images", "--device", "cpu", "--width", "2",
                            "--batch", "4", "--steps", "1", "--warmup", "1", "--threads", "1",
                            "--algos", "GDA-5,HessianFR-DG", "--markdown", str(md)],
                           cwd=REPO, capture_output=True, text=True, timeout=600)

@@ -1,4 +1,4 @@
-"""`make reproduce-lead-quadratic-quick`: LEAD's spectral study on quadratic games, runs through the CLI."""
+"""`minimax reproduce lead-quadratic --quick`: LEAD's spectral study on quadratic games, runs through the CLI."""
 
 import json
 import math
@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from scripts import reproduce_lead_quadratic as lq
+from minimax_cli.reproduce import lead_quadratic as lq
+from minimax_cli.reproduce.cli import main as reproduce
 
 
 def test_closed_forms_by_hand():
@@ -32,7 +33,7 @@ def test_closed_forms_by_hand():
 @pytest.mark.slow
 def test_quick_lead_quadratic_reproduction(tmp_path):
     out = tmp_path / "lq"
-    code = lq.main(["--quick", "--out", str(out)])
+    code = reproduce(["lead-quadratic", "--quick", "--out", str(out)])
     text = (out / "table.md").read_text()
     assert code == 0, text
     assert "✗" not in text and text.count("* ✓") == 9

@@ -1,11 +1,17 @@
-"""The MoG GAN reproductions' quick (CI) variants: real CLI sweeps, tables from minimax report,
-claims, figures; each well under two minutes on 2 cores."""
+"""The MoG GAN reproductions' quick (CI) variants: `minimax reproduce NAME --quick` (one real CLI launch),
+tables from minimax report, claims, figures; each well under two minutes on 2 cores."""
 
 import json
 
 import pytest
 
-from scripts import mog_repro, reproduce_fr_mog, reproduce_hessianfr_mog, reproduce_lead_8g, reproduce_ls_mog
+from minimax_cli.reproduce import engine, estimate
+from minimax_cli.reproduce import fr_mog as reproduce_fr_mog
+from minimax_cli.reproduce import hessianfr_mog as reproduce_hessianfr_mog
+from minimax_cli.reproduce import lead_8g as reproduce_lead_8g
+from minimax_cli.reproduce import ls_mog as reproduce_ls_mog
+from minimax_cli.reproduce.cli import main as reproduce
+from minimax_cli.reproduce.outputs import write_outputs
 
 
 def outputs(out):
@@ -20,7 +26,7 @@ def checked(data):
 @pytest.mark.slow
 def test_fr_mog_quick_fr_leaves_gda_behind_from_the_gda_trained_point(tmp_path):
     out = tmp_path / "fr"
-    code = reproduce_fr_mog.main(["--quick", "--out", str(out)])
+    code = reproduce(["fr-mog", "--quick", "--out", str(out)])
     data, text = outputs(out)
     assert code == 0, text
     rows = data["rows"]
@@ -38,7 +44,7 @@ def test_fr_mog_quick_fr_leaves_gda_behind_from_the_gda_trained_point(tmp_path):
 @pytest.mark.slow
 def test_hessianfr_mog_quick_cost_ordering_of_the_cg_ablation(tmp_path):
     out = tmp_path / "hfr"
-    code = reproduce_hessianfr_mog.main(["--quick", "--out", str(out)])
+    code = reproduce(["hessianfr-mog", "--quick", "--out", str(out)])
     data, text = outputs(out)
     assert code == 0, text
     rows = data["rows"]
@@ -57,7 +63,7 @@ def test_hessianfr_mog_quick_cost_ordering_of_the_cg_ablation(tmp_path):
 @pytest.mark.slow
 def test_lead_8g_quick_pipeline(tmp_path):
     out = tmp_path / "lead"
-    code = reproduce_lead_8g.main(["--quick", "--out", str(out)])
+    code = reproduce(["lead-8g", "--quick", "--out", str(out)])
     data, text = outputs(out)
     assert code == 0, text
     assert sorted(r["algo"] for r in data["rows"]) == ["adam", "lead_adam"]
@@ -74,7 +80,7 @@ def test_lead_8g_quick_pipeline(tmp_path):
 @pytest.mark.slow
 def test_ls_mog_quick_best_and_worst_runs(tmp_path):
     out = tmp_path / "ls"
-    code = reproduce_ls_mog.main(["--quick", "--out", str(out)])
+    code = reproduce(["ls-mog", "--quick", "--out", str(out)])
     data, text = outputs(out)
     assert code == 0, text
     rows = data["rows"]
@@ -92,21 +98,21 @@ def test_ls_mog_quick_best_and_worst_runs(tmp_path):
         assert (out / name).stat().st_size > 10_000
 
 
-def test_results_are_never_overwritten_and_reanalysis_needs_runs(tmp_path):
+def test_results_are_never_overwritten_and_reanalysis_needs_runs(tmp_path, capsys):
     (tmp_path / "keep.txt").write_text("earlier results")
-    with pytest.raises(SystemExit, match="not empty"):
-        reproduce_ls_mog.main(["--quick", "--out", str(tmp_path)])
+    assert reproduce(["ls-mog", "--quick", "--out", str(tmp_path)]) == 2
+    assert "not empty" in capsys.readouterr().err
     assert (tmp_path / "keep.txt").read_text() == "earlier results"
-    with pytest.raises(SystemExit, match="--reanalyze needs --out"):
-        reproduce_ls_mog.main(["--reanalyze", "--out", str(tmp_path / "nothing")])
+    assert reproduce(["ls-mog", "--reanalyze", str(tmp_path / "nothing")]) == 2
+    assert "--reanalyze needs the folder of an earlier reproduction" in capsys.readouterr().err
 
 
 def test_claims_outside_the_quick_setting_are_reported_not_checked(tmp_path):
-    claims = [mog_repro.Claim("holds", True), mog_repro.Claim("needs the full budget", False, "full")]
-    code = mog_repro.write_outputs(tmp_path, "t", "s", [], claims, quick=True, notes="n", extra={})
+    claims = [engine.Claim("holds", True), engine.Claim("needs the full budget", False, "full")]
+    code = write_outputs(tmp_path, "t", "s", [], claims, quick=True, notes="n", extra={})
     text = (tmp_path / "table.md").read_text()
     assert code == 0 and "* ✓ holds" in text and "* – needs the full budget (full setting only" in text
-    assert mog_repro.write_outputs(tmp_path, "t", "s", [], claims, quick=False, notes="n", extra={}) == 1
+    assert write_outputs(tmp_path, "t", "s", [], claims, quick=False, notes="n", extra={}) == 1
     assert "* ✗ needs the full budget" in (tmp_path / "table.md").read_text()
 
 
@@ -116,7 +122,7 @@ def test_every_full_setting_variant_composes_and_validates(script):
     from minimax_cli.config import check_run, compose
 
     for variant in script.variants(quick=False):
-        one_run = mog_repro.seed_overrides(variant.seeds) if variant.vectorize else []
+        one_run = engine.seed_overrides(variant.seeds) if variant.vectorize else []
         cfg = compose([*variant.overrides, f"algo.name={variant.label}", *one_run])
         check_run(cfg)
         assert cfg.game.name == "mog" and cfg.steps >= 10_000
@@ -125,15 +131,15 @@ def test_every_full_setting_variant_composes_and_validates(script):
 def test_estimate_times_a_variants_seeds_as_one_run_beside_one_seed():
     tiny = ["game=mog", "game.generator.width=4", "game.discriminator.width=4", "game.batch.size=16",
             "game.batch.dataset_size=16", "steps=100", "algo=gda"]
-    rows = mog_repro.estimate([mog_repro.Variant("three", tiny, seeds=(0, 1, 2)),
-                               mog_repro.Variant("pre", [*tiny, "pretrain.steps=50", "+algo@pretrain.algo=ogda"]),
-                               mog_repro.Variant("sweep", tiny, seeds=(0, 1), vectorize=False)],
+    rows = estimate.estimate([engine.Variant("three", tiny, seeds=(0, 1, 2)),
+                               engine.Variant("pre", [*tiny, "pretrain.steps=50", "+algo@pretrain.algo=ogda"]),
+                               engine.Variant("sweep", tiny, seeds=(0, 1), vectorize=False)],
                               steps=1, warmup=0)
     assert [r["vectorized"] for r in rows] == [True, False, False]
     assert rows[2]["hours"] == pytest.approx(rows[2]["s_per_step"][0] * 100 * 2 / 3600)
     assert len(rows[1]["s_per_step"]) == 2 and rows[1]["hours"] == rows[1]["hours_separate"]
     assert rows[0]["hours"] == pytest.approx(rows[0]["s_per_step"][0] * 100 / 3600)
     assert rows[0]["hours_separate"] == pytest.approx(rows[0]["s_per_step_one_seed"][0] * 100 * 3 / 3600)
-    assert mog_repro.seed_overrides((4, 5, 6)) == ["seed=4", "seeds=3"]
-    assert mog_repro.seed_overrides((0, 2)) == ["seed=0,2"] and mog_repro.seed_overrides((3,)) == ["seed=3"]
-    assert mog_repro.seed_overrides((0, 1), vectorize=False) == ["seed=0,1"]
+    assert engine.seed_overrides((4, 5, 6)) == ["seed=4", "seeds=3"]
+    assert engine.seed_overrides((0, 2)) == ["seed=0,2"] and engine.seed_overrides((3,)) == ["seed=3"]
+    assert engine.seed_overrides((0, 1), vectorize=False) == ["seed=0,1"]

@@ -1,18 +1,18 @@
-"""`make reproduce-toy` at reduced steps: the table, the claims, the figures."""
+"""`minimax reproduce toy` at reduced steps: the table, the claims, the figures."""
 
 import shutil
 import subprocess
 
 import pytest
 
-from scripts import reproduce_toy
+from minimax_cli.reproduce.cli import main as reproduce
 from tests.conftest import REPO
 
 
 @pytest.mark.slow
 def test_reproduce_toy_table_shows_the_papers_claims(tmp_path, runs_root):
     out = tmp_path / "toy"
-    code = reproduce_toy.main(["--steps", "300", "--algos", "gda,ogda,fr,gdn", "--out", str(out)])
+    code = reproduce(["toy", "--only", "gda,ogda,fr,gdn", "--out", str(out), "steps=300"])
     text = (out / "table.md").read_text()
     assert code == 0, text
     assert "| algorithm | g1 | g2 | g3 |" in text
@@ -26,10 +26,10 @@ def test_reproduce_toy_table_shows_the_papers_claims(tmp_path, runs_root):
         assert (out / f"{game}.png").stat().st_size > 10_000
 
 
-def test_refuses_a_non_empty_output_directory(tmp_path):
+def test_refuses_a_non_empty_output_directory(tmp_path, capsys):
     (tmp_path / "keep.txt").write_text("earlier results")
-    with pytest.raises(SystemExit, match="not empty"):
-        reproduce_toy.main(["--out", str(tmp_path)])
+    assert reproduce(["toy", "--out", str(tmp_path)]) == 2
+    assert "not empty" in capsys.readouterr().err
     assert (tmp_path / "keep.txt").read_text() == "earlier results"
 
 
@@ -37,4 +37,4 @@ def test_refuses_a_non_empty_output_directory(tmp_path):
 def test_make_reproduce_toy_writes_under_runs_like_the_other_targets(tmp_path):
     dry = subprocess.run(["make", "-n", "reproduce-toy", f"RUNS={tmp_path}"], cwd=REPO, capture_output=True,
                          text=True, check=True).stdout
-    assert f"scripts/reproduce_toy.py --out {tmp_path}/reproduce/toy/" in dry
+    assert f"MINIMAX_RUNS={tmp_path} .venv/bin/minimax reproduce toy" in dry

@@ -6,7 +6,7 @@
     grad_norms.png  ‖∇ₓL_x‖ and ‖∇ᵧL_y‖ against steps, log scale (Wang et al. 2020, Fig. 4 row 3, Fig. 7);
                     a pretraining phase is shaded.
     distances.png   w1 and kl against steps (log scale) and modes covered.
-    samples.npz     the data behind samples.png, for figures across runs (scripts/reproduce_*):
+    samples.npz     the data behind samples.png, for figures across runs (minimax reproduce):
                     ``fake`` (the generated samples of the metrics, n × d), ``disc`` (D's
                     prediction, as drawn) on ``grid`` (1-D) or on ``grid_x`` × ``grid_y`` (2-D).
 """

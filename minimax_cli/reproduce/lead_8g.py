@@ -1,6 +1,4 @@
-"""Seed 002 (LEAD) App. H / I.1, Fig. 6: LEAD-Adam against Adam on the mixture of 8 Gaussians.
-
-    python scripts/reproduce_lead_8g.py [--quick] [--estimate] [--out DIR]
+"""Askari Hemmat et al. 2023 (LEAD) App. H / I.1, Fig. 6: LEAD-Adam against Adam on the mixture of 8 Gaussians.
 
 Full setting (`+experiment=lead_ring8`): 8 Gaussians on the unit circle with variance 0.05 (as the
 text says), generator and discriminator with three hidden layers of 2,000 ReLU units (Table 2),
@@ -18,22 +16,19 @@ all 8 (modes_covered; high_quality_frac and w1 are reported beside).
 
 Quick setting (CI): 2×64 networks, 300 iterations, seed 0: exercises the pipeline (runs, metrics,
 table, scatter figure); Fig. 6's claims need the full setting.
-Writes runs/reproduce/lead_8g/<time>/{table.md, rows.json, fig6.png, curves.png}.
+Writes <out>/{table.md, rows.json, fig6.png, curves.png}.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from minimax_cli.plots import pyplot, save_figure
+from minimax_cli.reproduce.curves import RUN_QUIET, load_samples, report_table
+from minimax_cli.reproduce.engine import Claim, Variant, Reproduction
+from minimax_cli.reproduce.outputs import write_outputs
 
-from mog_repro import (Claim, Variant, estimate, load_samples, main_args, prepare, pyplot, save_figure,  # noqa: E402
-                       report_table, write_outputs)
-
-NAME = "lead_8g"
 SHARED = ["+experiment=lead_ring8"]
 COUPLING = {"adam": ["algo=gda"], "lead_adam": ["algo=lead_adam"]}
 
@@ -114,12 +109,8 @@ NOTES = """\
 """
 
 
-def main(argv=None) -> int:
-    args = main_args(__doc__.splitlines()[0], argv)
-    if args.estimate:
-        estimate(variants(False))
-        return 0
-    out, result = prepare(NAME, args, variants(args.quick))
+def analyze(ctx) -> int:
+    out, result, quick = ctx.out, ctx.result, ctx.quick
     rows = run_rows(result)
     table = report_table(result, ["modes_covered", "high_quality_frac", "w1"])
     from minimax_cli import report
@@ -130,12 +121,15 @@ def main(argv=None) -> int:
     for r in sorted(rows, key=lambda r: (r["algo"], r["seed"])):
         lines.append(f"| {r['algo']} | {r['seed']} | {r['status']} | {r['modes_covered']:g} | "
                      f"{r['high_quality_frac']:.3f} | {r['w1']:.3f} |")
-    setting = ("Quick (CI) setting: see the notes." if args.quick else
-               "Full setting: seed 002 App. H / I.1 (`+experiment=lead_ring8`), 10,000 iterations, seeds 0–3.")
-    return write_outputs(out, "LEAD-Adam vs Adam on 8 Gaussians (seed 002 Fig. 6)", setting,
+    setting = ("Quick (CI) setting: see the notes." if quick else
+               "Full setting: Askari Hemmat et al. 2023, App. H / I.1 (`+experiment=lead_ring8`), 10,000 iterations, seeds 0–3.")
+    return write_outputs(out, "LEAD-Adam vs Adam on 8 Gaussians (Askari Hemmat et al. 2023, Fig. 6)", setting,
                          [("minimax report (mean ± std over seeds)", table), ("Per run", "\n".join(lines))],
-                         claims(rows), args.quick, NOTES, {"rows": rows}, audit=("lead_ring8",))
+                         claims(rows), quick, NOTES, {"rows": rows}, audit=("lead_ring8",))
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+
+REPRODUCTION = Reproduction(
+    name="lead-8g", paper="Askari Hemmat et al. 2023, Fig. 6 (LEAD-Adam vs Adam on 8 Gaussians)",
+    cost="full ≈ 29 h (2 methods × 4 seeds × 10k iterations); quick ~20 s",
+    variants=variants, analyze=analyze, common=RUN_QUIET, estimate=lambda: variants(False))

@@ -1,10 +1,7 @@
-"""Seed 003 Fig. 1 (Fiez & Ratliff 2021, §5; NOTES-003 §7.5): τ-GDA on the regularized Dirac-GAN.
+"""Fiez & Ratliff 2021, Fig. 1 (§5): τ-GDA on the regularized Dirac-GAN.
 
-    python scripts/reproduce_dirac.py [--quick] [--out DIR]
-
-Runs `minimax train -m game=dirac algo=tgda ...` (the real CLI, one Hydra sweep) for
 (τ, μ) ∈ {1, 4, 8, 16} × {0.3, 1} with γ1 = 0.01, 4000 iterations from (θ0, ω0) = (1, 1) (the
-authors' notebook settings; the text gives none), then builds from the run directories:
+authors' notebook settings; the text gives none), one run each; then from the run directories:
 
 * ``table.md`` / ``rows.json`` (a `minimax report` table with derived metrics): per run the
   eigenvalues of J_τ(0, 0), whether they are real
@@ -14,44 +11,36 @@ authors' notebook settings; the text gives none), then builds from the run direc
 * ``dirac_fig1.png``: (a) trajectories, (b) distance to equilibrium, (c, d) spec(J_τ) against τ
   for μ = 0.3 and μ = 1, as in the paper's Fig. 1.
 
-It checks the paper's claims (τ = 8 reaches the equilibrium before τ = 16 at μ = 0.3; trajectories
-cycle exactly when the eigenvalues are complex) and exits 1 if one fails. ``--quick`` (CI) runs
-τ ∈ {8, 16} at μ = 0.3 for 1000 steps. Output: runs/reproduce/dirac[-quick]/<time>/ (or --out, which
-must be empty): the sweep under runs/, table.md and rows.json (built with minimax report), the figure.
+Claims: τ = 8 reaches the equilibrium before τ = 16 at μ = 0.3; trajectories cycle exactly when
+the eigenvalues are complex. ``--quick`` runs τ ∈ {8, 16} at μ = 0.3 for 1000 steps.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
-
-from minimax_cli.plots import output_dir, pyplot, save_figure  # noqa: E402
+from minimax_cli.plots import pyplot, save_figure
+from minimax_cli.reproduce.engine import Reproduction, Variant
 
 FULL = {"tau": (1, 4, 8, 16), "mu": (0.3, 1.0), "steps": 4000}
 QUICK = {"tau": (8, 16), "mu": (0.3,), "steps": 1000}
-LR = 0.01          # γ1 (NOTES-003 §7.5, from the authors' notebook)
+LR = 0.01          # γ1, from the authors' notebook
 EPS = (1e-3, 1e-6)
 
 
-def run_sweep(out: Path, settings: dict) -> Path:
-    sweep = out / "runs"
-    cmd = [sys.executable, "-m", "minimax_cli", "train", "-m", "game=dirac", "algo=tgda",
-           f"algo.lr_x={LR}", "algo.tau=" + ",".join(str(t) for t in settings["tau"]),
-           "game.mu=" + ",".join(str(m) for m in settings["mu"]), f"steps={settings['steps']}",
-           "tol=0", "log_every=10", "plot=false", "tensorboard=false", "progress=false", f"hydra.sweep.dir={sweep}"]
-    print("$", " ".join(cmd[1:]), flush=True)
-    subprocess.run(cmd, cwd=REPO, check=True)
-    return sweep
+def variants(quick: bool) -> list[Variant]:
+    """One run per (τ, μ), each its own run directory under runs/."""
+    settings = QUICK if quick else FULL
+    return [Variant(f"tau{tau:g}_mu{mu:g}", ["game=dirac", "algo=tgda", f"algo.lr_x={LR}", f"algo.tau={tau}",
+                                             f"game.mu={mu}", f"steps={settings['steps']}", "tol=0", "log_every=10",
+                                             "plot=false", "tensorboard=false", "progress=false"],
+                    seeds=None, dir=f"runs/tau{tau:g}_mu{mu:g}", groups=(f"tau{tau:g}", f"mu{mu:g}"), name_runs=False)
+            for mu in settings["mu"] for tau in settings["tau"]]
 
 
 @functools.lru_cache(maxsize=None)
@@ -69,7 +58,7 @@ def game_jacobian(mu: float) -> np.ndarray:
 
 
 def eigenvalues(mu: float, tau: float) -> np.ndarray:
-    """spec(J_τ(0, 0)), J_τ = Λ_τ J (seed 003 Eq. 3)."""
+    """spec(J_τ(0, 0)), J_τ = Λ_τ J (Fiez & Ratliff 2021, Eq. 3)."""
     from minimax_cli.metrics import tau_star
 
     return np.linalg.eigvals(tau_star.tau_jacobian(game_jacobian(mu), 1, tau))
@@ -89,12 +78,11 @@ def _turns(run) -> float:
     return float(np.abs(np.diff(angle)).sum() / (2 * math.pi))
 
 
-def table(sweep: Path) -> tuple[str, list[dict]]:
+def table(runs) -> tuple[str, list[dict]]:
     """Markdown table (and its rows) of the Dirac-GAN runs under ``sweep``, built with minimax
     report from the run directories (config, summary.json, metrics.jsonl, trajectories.npz)."""
     from minimax_cli import report
 
-    runs = report.collect_runs([sweep])
     derived = {f"steps_to_{eps:g}": _first_step_under(eps) for eps in EPS}
     derived["turns"] = _turns
     grouped = report.table(runs, by=["game.mu", "algo.tau"], metrics=["dist_to_eq"], derived=derived)
@@ -128,7 +116,7 @@ def table(sweep: Path) -> tuple[str, list[dict]]:
 
 
 def check_claims(rows: list[dict]) -> list[tuple[str, bool]]:
-    """Seed 003 Fig. 1's claims, as checks on the table rows."""
+    """Fiez & Ratliff 2021, Fig. 1's claims, as checks on the table rows."""
     by = {(r["mu"], r["tau"]): r for r in rows}
     claims = []
     a, b = by.get((0.3, 8.0)), by.get((0.3, 16.0))
@@ -174,29 +162,24 @@ def figure(rows: list[dict], run_dirs: list[Path], path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output directory (default runs/reproduce/dirac[-quick]/<time>; never overwritten)")
-    parser.add_argument("--quick", action="store_true", help="CI variant: τ ∈ {8, 16}, μ = 0.3, 1000 steps")
-    args = parser.parse_args(argv)
-    settings = QUICK if args.quick else FULL
-    out = output_dir("dirac-quick" if args.quick else "dirac", args.out, REPO / "runs")
-    args.out = out
-    sweep = run_sweep(args.out, settings)
+def analyze(ctx) -> int:
+    out, runs = ctx.out, ctx.result.runs
+    sweep = out / "runs"
+    steps = max((int(run.get("steps")) for run in runs), default=0)
     run_dirs = sorted(p.parent for p in sweep.rglob("summary.json"))
-    text, rows = table(sweep)
+    text, rows = table(runs)
     claims = check_claims(rows)
-    header = (f"# Dirac-GAN, seed 003 Fig. 1: τ-GDA, γ1 = {LR}, {settings['steps']} iterations from (1, 1)\n\n"
-              f"Runs: `{sweep}` (minimax train -m game=dirac algo=tgda ...); table built with minimax report.\n\n")
+    header = (f"# Dirac-GAN, Fiez & Ratliff 2021, Fig. 1: τ-GDA, γ1 = {LR}, {steps} iterations from (1, 1)\n\n"
+              f"Runs: `{sweep}` (minimax train game=dirac algo=tgda ...); table built with minimax report.\n\n")
     checks = "\n".join(f"* {'✓' if ok else '✗'} {text_}" for text_, ok in claims)
-    (args.out / "table.md").write_text(header + text + "\n\nClaims:\n\n" + checks + "\n")
-    (args.out / "rows.json").write_text(json.dumps({"rows": rows, "claims": claims}, indent=1) + "\n")
-    figure(rows, run_dirs, args.out / "dirac_fig1.png")
+    (out / "table.md").write_text(header + text + "\n\nClaims:\n\n" + checks + "\n")
+    (out / "rows.json").write_text(json.dumps({"rows": rows, "claims": claims}, indent=1) + "\n")
+    figure(rows, run_dirs, out / "dirac_fig1.png")
     print(text + "\n\n" + checks)
-    print(f"wrote {args.out / 'table.md'}, {args.out / 'dirac_fig1.png'}")
+    print(f"wrote {out / 'table.md'}, {out / 'dirac_fig1.png'}")
     return 0 if all(ok for _, ok in claims) else 1
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+REPRODUCTION = Reproduction(
+    name="dirac", paper="Fiez & Ratliff 2021, Fig. 1 (τ-GDA on the Dirac-GAN)",
+    cost="full ~1 min (8 runs × 4,000 steps); quick ~10 s", variants=variants, analyze=analyze)

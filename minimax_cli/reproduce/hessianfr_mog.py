@@ -1,11 +1,9 @@
-"""Seed 001 (HessianFR) on the 1-D mixture of Gaussians: Figs. 2–5, gradient norms against
+"""Gao et al. 2022 (HessianFR) on the 1-D mixture of Gaussians: Figs. 2–5, gradient norms against
 iterations and against seconds, and the CG1 / CG5 / CG10 / DG comparison.
 
-    python scripts/reproduce_hessianfr_mog.py [--quick] [--estimate] [--out DIR]
-
-Full setting (seed 001 §4.2, `+experiment=hessianfr_mog1d`): ⅓N(−4, 0.3²) + ⅓N(0, 0.3²) +
+Full setting (Gao et al. 2022, §4.2, `+experiment=hessianfr_mog1d`): ⅓N(−4, 0.3²) + ⅓N(0, 0.3²) +
 ⅓N(4, 0.3²), latent N(0, I₃), saturating GAN with L2 on D, 2×64 tanh MLPs and 5,000 points as a full
-batch (seed 000's, the paper gives none), Adam preconditioning; pretraining with GDA-2 (1e-4 for
+batch (Wang et al. 2020's, the paper gives none), Adam preconditioning; pretraining with GDA-2 (1e-4 for
 both players) for 10,000 iterations (the `pretrain:` phase), then each algorithm for 100,000:
 
     gda, gda2, eg                         baselines (GDA-2: two discriminator steps, App. A)
@@ -15,30 +13,27 @@ both players) for 10,000 iterations (the `pretrain:` phase), then each algorithm
     gdn_cg5, gdn_dg                       GDN (η_y1 = 0, η_y2 = 1: the follower's Newton step)
 
 Every value is the experiment's (docs/setups.md#hessianfr_mog1d): CG solves use the normal equations
-with Levenberg–Marquardt damping from λ = 1 and the finite-difference mixed product (seed 000 App.
-D.4; seed 001 gives neither); all rates are 1e-4 ("fine-tuned", not reported); a variant names only
+with Levenberg–Marquardt damping from λ = 1 and the finite-difference mixed product (Wang et al. 2020, App.
+D.4; Gao et al. 2022 gives neither); all rates are 1e-4 ("fine-tuned", not reported); a variant names only
 what makes it one (follower steps, solver kind and iterations). Seconds are the main phase's wall
 clock from metrics.jsonl.
 
 Quick setting (CI): 200 points, rates 1e-3 (10×), 50 GDA-2 pretraining steps, then 60 steps of
 gda, gda2, eg and the four HessianFR variants, without per-run figures (FR and GDN run in
 tests/test_mog_algorithms.py).
-Writes runs/reproduce/hessianfr_mog/<time>/{table.md, rows.json, fig2_fig3.png, fig4_fig5.png, curves.png}.
+Writes <out>/{table.md, rows.json, fig2_fig3.png, fig4_fig5.png, curves.png}.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from minimax_cli.plots import pyplot, save_figure
+from minimax_cli.reproduce.curves import RUN_QUIET, curve, grad_norm, report_table, tail_median
+from minimax_cli.reproduce.engine import Claim, Variant, Reproduction
+from minimax_cli.reproduce.outputs import write_outputs
 
-from mog_repro import (Claim, Variant, curve, estimate, grad_norm, main_args, prepare, pyplot, save_figure,  # noqa: E402
-                       report_table, tail_median, write_outputs)
-
-NAME = "hessianfr_mog"
 DG = ["algo.solver.kind=diag"]   # the experiment's ridge methods run CG5 with the fd mixed product
 BASELINES = ["gda", "gda2", "eg"]
 RIDGE = ["fr_cg5", "fr_dg", "hessianfr_cg5", "hessianfr_dg", "gdn_cg5", "gdn_dg"]
@@ -167,12 +162,8 @@ NOTES = f"""\
 """
 
 
-def main(argv=None) -> int:
-    args = main_args(__doc__.splitlines()[0], argv)
-    if args.estimate:
-        estimate(variants(False))
-        return 0
-    out, result = prepare(NAME, args, variants(args.quick))
+def analyze(ctx) -> int:
+    out, result, quick = ctx.out, ctx.result, ctx.quick
     rows = summary_rows(result)
     table = report_table(result, ["grad_norm/x", "grad_norm/y", "modes_covered", "w1"])
     lines = ["| variant | status | steps | HVPs/step | ms/step | ‖∇‖ start | ‖∇‖ tail median | iterations to "
@@ -186,13 +177,16 @@ def main(argv=None) -> int:
     report.plot(result.runs, ["algo.name"], ["grad_norm/x", "grad_norm/y"], out / "curves.png")
     norms_figure(result, BASELINES + RIDGE, out / "fig2_fig3.png", "Figs. 2–3: all algorithms")
     norms_figure(result, ABLATION, out / "fig4_fig5.png", "Figs. 4–5: HessianFR with CG1 / CG5 / CG10 / DG")
-    setting = ("Quick (CI) setting: see the notes." if args.quick else
-               "Full setting: seed 001 §4.2 (`+experiment=hessianfr_mog1d`), 10,000 GDA-2 steps then 100,000.")
-    return write_outputs(out, "HessianFR on the 1-D MoG GAN (seed 001 Figs. 2–5)", setting,
+    setting = ("Quick (CI) setting: see the notes." if quick else
+               "Full setting: Gao et al. 2022, §4.2 (`+experiment=hessianfr_mog1d`), 10,000 GDA-2 steps then 100,000.")
+    return write_outputs(out, "HessianFR on the 1-D MoG GAN (Gao et al. 2022, Figs. 2–5)", setting,
                          [("minimax report (final values)", table), ("Per variant (main phase)", "\n".join(lines))],
-                         claims(rows), args.quick, NOTES,
+                         claims(rows), quick, NOTES,
                          {"rows": rows}, audit=("hessianfr_mog1d",))
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+
+REPRODUCTION = Reproduction(
+    name="hessianfr-mog", paper="Gao et al. 2022, Figs. 2–5 (HessianFR on the 1-D mixture of Gaussians)",
+    cost="full ≈ 99 h (11 variants × 110k iterations); quick ~35 s",
+    variants=variants, analyze=analyze, common=RUN_QUIET, estimate=lambda: variants(False))

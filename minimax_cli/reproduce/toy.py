@@ -1,34 +1,23 @@
-"""Reproduce the toy-game study of seed 000 §6.1 (Fig. 3) and seed 001 §4.1 (Fig. 1).
+"""The toy-game study of Wang et al. 2020 §6.1 (Fig. 3) and Gao et al. 2022 §4.1 (Fig. 1).
 
-    python scripts/reproduce_toy.py [--steps 1000] [--games g1,g2,g3] [--algos gda,...] [--out DIR]
-
-Runs every algorithm on every game from the default starts (η = 0.05 for all, SGA λ = 1, CO γ = 0.1,
-exact Hessians) as ONE `minimax train -m` sweep, then writes into the output directory
-(default runs/reproduce/toy/<time>/, never overwriting anything):
+Every algorithm on every game from the default starts (η = 0.05 for all, SGA λ = 1, CO γ = 0.1,
+exact Hessians, 1,000 steps as the reference code), then into the output folder:
 
 * table.md   algorithm × game → status, final distance to (0,0) and steps (a `minimax report`
-             pivot of the sweep's run directories), plus each paper claim checked (✓/✗) and the
+             pivot of the run directories), plus each paper claim checked (✓/✗) and the
              notes that explain where a baseline departs from the figure; table.csv: the same
              groups with every statistic;
-* <game>.png the trajectories of all algorithms over the contours of f, like seed 000 Fig. 3.
+* <game>.png the trajectories of all algorithms over the contours of f, like Wang et al. 2020, Fig. 3.
 
-Exit status 1 when a claim fails, so `make reproduce-toy` notices a regression.
+``--only gda,fr`` (algorithms and/or games) runs a subset; ``steps=300`` shortens every run.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
-import numpy as np
-import torch
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
-
-from minimax_cli import report  # noqa: E402
-from minimax_cli.plots import output_dir  # noqa: E402
+from minimax_cli import report
+from minimax_cli.reproduce.engine import Reproduction, Variant
 
 ALGOS = ["gda", "ogda", "eg", "sga", "co", "fr", "hessianfr", "gdn"]
 GAMES = ["g1", "g2", "g3"]
@@ -36,7 +25,7 @@ RIDGE = {"fr", "hessianfr", "gdn"}
 
 # (game, algorithms, expected status set, claim as the papers state it)
 CLAIMS = [
-    ("g1", ["gda", "ogda", "eg"], {"diverged"}, "g1: GDA, OGDA and EG diverge (seed 000 Fig. 3a, seed 001 Fig. 1a)"),
+    ("g1", ["gda", "ogda", "eg"], {"diverged"}, "g1: GDA, OGDA and EG diverge (Wang et al. 2020, Fig. 3a, Gao et al. 2022, Fig. 1a)"),
     ("g1", ["fr", "hessianfr", "gdn"], {"converged"}, "g1: FR, HessianFR and GDN converge to the local minimax (0,0)"),
     ("g2", ["gda", "ogda", "eg", "sga", "co"], {"converged"}, "g2: all but the ridge methods converge to the non-minimax (0,0) (Fig. 3b)"),
     ("g2", ["fr", "hessianfr", "gdn"], {"diverged", "finished"}, "g2: FR, HessianFR and GDN escape (0,0)"),
@@ -46,7 +35,7 @@ CLAIMS = [
 
 NOTES = """\
 Notes (why a baseline departs from the figure, measured here):
-* g1, SGA and CO: seed 000 reports that SGA and CO converge on g1 as well. SGA does; CO converges
+* g1, SGA and CO: Wang et al. 2020 reports that SGA and CO converge on g1 as well. SGA does; CO converges
   slowly (its contraction at η = 0.05, γ = 0.1 is weak), so it can still be 'finished' after
   1,000 steps with a small distance.
 * g3, SGA and CO: this is the paper's g3, not the reference code's (0.1×). At (0,0) SGA's step map
@@ -60,23 +49,19 @@ Notes (why a baseline departs from the figure, measured here):
 """
 
 
-def run_sweep(games, algos, steps: int, sweep_dir: Path) -> None:
-    from minimax_cli.cli import main as minimax
 
-    code = minimax(["train", "-m", f"game={','.join(games)}", f"algo={','.join(algos)}", f"steps={steps}",
-                    "log_every=50", "tensorboard=false", "plot=false", "progress=false",
-                    f"hydra.sweep.dir={sweep_dir}"])
-    if code != 0:
-        raise SystemExit(f"the sweep failed (exit {code})")
+def variants(quick: bool) -> list[Variant]:
+    """One run per (game, algorithm); the quick setting is the full one (a minute on 2 cores)."""
+    return [Variant(f"{g}-{a}", [f"game={g}", f"algo={a}", "steps=1000", "log_every=50", "tensorboard=false",
+                                 "plot=false", "progress=false"],
+                    seeds=None, dir=f"runs/{g}_{a}", groups=(g, a), name_runs=False)
+            for g in GAMES for a in ALGOS]
 
 
-def collect(sweep_dir: Path):
-    """The sweep's runs (minimax report) and their table: one group per (game, algorithm) with its
-    status, final distance to (0,0) and steps taken."""
-    runs = report.collect_runs([sweep_dir])
-    rows = report.table(runs, by=["game.name", "algo.name"], metrics=["dist_to_eq"],
+def collect(runs):
+    """One group per (game, algorithm) with its status, final distance to (0,0) and steps taken."""
+    return report.table(runs, by=["game.name", "algo.name"], metrics=["dist_to_eq"],
                         derived={"steps": lambda run: (run.summary or {}).get("step")})
-    return runs, rows
 
 
 def cell(row: dict) -> str:
@@ -104,6 +89,9 @@ def check_claims(rows, games, algos) -> list[tuple[bool, str]]:
 
 
 def figures(runs, games, algos, out: Path) -> list[Path]:
+    import numpy as np
+    import torch
+
     from minimax_cli.config import build, compose
     from minimax_cli.plots import trajectory_png
 
@@ -124,21 +112,16 @@ def figures(runs, games, algos, out: Path) -> list[Path]:
     return paths
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1000, help="steps per run (reference code: 1,000)")
-    parser.add_argument("--games", default=",".join(GAMES))
-    parser.add_argument("--algos", default=",".join(ALGOS))
-    parser.add_argument("--out", type=Path, default=None, help="output directory (default runs/reproduce/toy/<time>)")
-    args = parser.parse_args(argv)
-    games, algos = args.games.split(","), args.algos.split(",")
-    out = output_dir("toy", args.out)
-    run_sweep(games, algos, args.steps, out / "runs")
-    runs, rows = collect(out / "runs")
+def analyze(ctx) -> int:
+    out, runs = ctx.out, ctx.result.runs
+    games = [g for g in GAMES if any(v.groups[0] == g for v in ctx.variants)]
+    algos = [a for a in ALGOS if any(v.groups[1] == a for v in ctx.variants)]
+    steps = max((int(run.get("steps")) for run in runs), default=0)
+    rows = collect(runs)
     claims = check_claims(rows, games, algos)
     report.to_csv(rows, out / "table.csv")
-    text = [f"# Toy games (seed 000 §6.1, seed 001 §4.1): {args.steps} steps, η = 0.05, SGA λ = 1, CO γ = 0.1",
-            "", f"Runs: `{out / 'runs'}`; built with minimax report (table.csv: every statistic).", "",
+    text = [f"# Toy games (Wang et al. 2020, §6.1; Gao et al. 2022, §4.1): {steps} steps, η = 0.05, SGA λ = 1, "
+            "CO γ = 0.1", "", f"Runs: `{out / 'runs'}`; built with minimax report (table.csv: every statistic).", "",
             "Cells: status (final distance to (0,0), steps taken).", "", table(rows, games, algos), "",
             "Claims:", ""] + [f"* {'✓' if ok else '✗'} {t}" for ok, t in claims] + ["", NOTES]
     (out / "table.md").write_text("\n".join(text) + "\n")
@@ -149,5 +132,6 @@ def main(argv=None) -> int:
     return 0 if all(ok for ok, _ in claims) else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+REPRODUCTION = Reproduction(
+    name="toy", paper="Wang et al. 2020, Fig. 3 / Gao et al. 2022, Fig. 1 (8 algorithms on g1, g2, g3)",
+    cost="full ~1 min (24 runs × 1,000 steps); quick = full", variants=variants, analyze=analyze)

@@ -1,8 +1,6 @@
-"""Seed 000 (Follow-the-Ridge) on the mixture-of-Gaussians GAN: Fig. 4, Fig. 11 and Fig. 5.
+"""Wang et al. 2020 (Follow-the-Ridge) on the mixture-of-Gaussians GAN: Fig. 4, Fig. 11 and Fig. 5.
 
-    python scripts/reproduce_fr_mog.py [--quick] [--estimate] [--out DIR]
-
-Full setting (seed 000 §6.2.1, App. D.2/D.4; `+experiment=fr_mog1d` / `fr_mog2d`): saturating GAN
+Full setting (Wang et al. 2020, §6.2.1, App. D.2/D.4; `+experiment=fr_mog1d` / `fr_mog2d`): saturating GAN
 on ⅓N(−4, 0.1²) + ⅓N(0, 0.1²) + ⅓N(4, 0.1²), 5,000 points as one full batch, 2×64 tanh MLPs, L2
 on D, RMSprop lr 2e-4 for both players, 50,000 iterations; every value is the experiment's
 (docs/setups.md#fr_mog1d, the audit against the paper and gd-zhang/Follow-the-Ridge). Variants:
@@ -21,22 +19,19 @@ once, learning rate 2e-3 (10×), 1,000 GDA steps of
 pretraining, then 500 steps of FR from that GDA-trained point against GDA's own steps
 1,000–1,500 (the game is deterministic, so GDA passes through the same point); EG, CO, the momentum and
 the 2-D variants run 50 steps each without figures (their claims need the full setting). Writes
-runs/reproduce/fr_mog/<time>/{table.md, rows.json, fig4.png, fig11.png, fig5.png, curves.png}.
+<out>/{table.md, rows.json, fig4.png, fig11.png, fig5.png, curves.png}.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from minimax_cli.plots import pyplot, save_figure
+from minimax_cli.reproduce.curves import RUN_QUIET, curve, grad_norm, load_samples, report_table, tail_median
+from minimax_cli.reproduce.engine import Claim, Variant, Reproduction
+from minimax_cli.reproduce.outputs import write_outputs
 
-from mog_repro import (Claim, Variant, curve, estimate, grad_norm, load_samples, main_args,  # noqa: E402
-                       prepare, pyplot, save_figure, report_table, tail_median, write_outputs)
-
-NAME = "fr_mog"
 FIG4 = ["gda", "eg", "co", "fr", "fr_from_gda"]
 QUICK_PRETRAIN = 1000   # quick: FR starts from GDA's point at this step; GDA and FR are compared from here
 
@@ -250,32 +245,31 @@ NOTES = """\
 """
 
 
-def main(argv=None) -> int:
-    args = main_args(__doc__.splitlines()[0], argv)
-    if args.estimate:
-        estimate(variants(False))
-        return 0
-    out, result = prepare(NAME, args, variants(args.quick))
-    rows = summary_rows(result, {"gda": QUICK_PRETRAIN, "fr": QUICK_PRETRAIN} if args.quick else None)
+def analyze(ctx) -> int:
+    out, result, quick = ctx.out, ctx.result, ctx.quick
+    rows = summary_rows(result, {"gda": QUICK_PRETRAIN, "fr": QUICK_PRETRAIN} if quick else None)
     table = report_table(result, ["grad_norm/x", "grad_norm/y", "modes_covered", "w1"])
     lines = ["| variant | status | steps | ‖∇‖ first | ‖∇‖ lowest | ‖∇‖ tail median | modes | w1 |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for label, r in rows.items():
         lines.append(f"| {label} | {r['status']} | {r['steps']} | {r['grad_norm_first']:.2e} | {r['grad_norm_min']:.2e} "
                      f"| {r['grad_norm_tail']:.2e} | {r['modes_covered']:g} | {r['w1']:.3f} |")
-    setting = ("Quick (CI) setting: see the notes." if args.quick else
-               "Full setting: seed 000 §6.2.1 / App. D.2, D.4 (`+experiment=fr_mog1d`, `fr_mog2d`), 50,000 iterations.")
+    setting = ("Quick (CI) setting: see the notes." if quick else
+               "Full setting: Wang et al. 2020, §6.2.1 / App. D.2, D.4 (`+experiment=fr_mog1d`, `fr_mog2d`), 50,000 iterations.")
     from minimax_cli import report
 
     report.plot(result.runs, ["algo.name"], ["grad_norm/x", "grad_norm/y", "w1"], out / "curves.png")
     fig4(result, out / "fig4.png", FIG4)
     norms_figure(result, out / "fig11.png", ["fr", "fr_m08", "fr_m09"], "Fig. 11: FR with momentum (Eq. 9)")
     fig5(result, out / "fig5.png")
-    return write_outputs(out, "Follow-the-Ridge on the MoG GAN (seed 000 Figs. 4, 11, 5)", setting,
+    return write_outputs(out, "Follow-the-Ridge on the MoG GAN (Wang et al. 2020, Figs. 4, 11, 5)", setting,
                          [("minimax report (final values)", table), ("Gradient norms per variant", "\n".join(lines))],
-                         claims(result, rows, args.quick), args.quick, NOTES, {"rows": rows},
+                         claims(result, rows, quick), quick, NOTES, {"rows": rows},
                          audit=("fr_mog1d", "fr_mog2d"))
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+
+REPRODUCTION = Reproduction(
+    name="fr-mog", paper="Wang et al. 2020, Figs. 4, 11, 5 (FR on the mixture-of-Gaussians GAN)",
+    cost="full ≈ 46 h (9 runs × 50k iterations, one seed each); quick ~75 s",
+    variants=variants, analyze=analyze, common=RUN_QUIET, estimate=lambda: variants(False))

@@ -1,13 +1,11 @@
-"""Seed 004 Fig. 1 (Liang & Stokes 2019, §3, Theorems 3–6; NOTES-004 §3, §4.1, §9): distance to the
+"""Liang & Stokes 2019, Fig. 1 (§3, Theorems 3–6): distance to the
 Nash equilibrium vs iteration on the random bilinear game U(θ, ω) = θᵀCω.
-
-    python scripts/reproduce_bilinear.py [--quick] [--out DIR]
 
 Game: ``game=bilinear_random`` (p = q = 5, C_ij ~ U[0, 1] drawn from ``game.C_seed``), starts at
 distance r = 0.5 from (0, 0), γ = 1. The step size of each method is COMPUTED here from the game's C
-by minimax_cli/metrics/bilinear_bounds.py (Theorems 3–6) and passed to the real CLI as an override:
+by minimax_cli/metrics/bilinear_bounds.py (Theorems 3–6) and passed to `minimax train` as an override:
 
-    seed 004   minimax                                   step size (theorem)
+    Liang & Stokes 2019   minimax                                   step size (theorem)
     SGA        algo=gda  (simultaneous gradient ASCENT/descent — not symplectic gradient adjustment)
                                                          η of OMD (no theorem step: SGA diverges for every η)
     OMD        algo=ogda                                 1/(2√(2λ_max))              (Thm 3)
@@ -15,11 +13,10 @@ by minimax_cli/metrics/bilinear_bounds.py (Theorems 3–6) and passed to the rea
     IU         algo=iu algo.inner_steps=1                1/√λ_max                    (Thm 5)
     CO         algo=co algo.penalty=half_squared_norm algo.gamma=γ   the η of Thm 4  (Thm 6)
 
-Each method is one `minimax train -m` sweep (one job: its own η and step budget) that runs all the
+Each method is one run (its own η and step budget; all in one launch) that runs all the
 starts vectorized (``game.starts`` = the default starts of seeds 0..S−1, an explicit list) with
 ``converge_on=dist_to_eq tol=ε``: a start stops at the first iteration with ‖z_t‖ < ε, and the run
-ends when every start has stopped, or after ⌈1.05·T⌉ steps (T = the theorem's bound). Output
-(runs/reproduce/bilinear[-quick]/<time>/, never overwritten):
+ends when every start has stopped, or after ⌈1.05·T⌉ steps (T = the theorem's bound). Output:
 
 * table.md — built with `minimax report` from the run directories: per method η, the bound T, the
   first iteration under ε (max and mean ± std over the starts), ✓/✗; the claims (every bound holds,
@@ -27,31 +24,26 @@ ends when every start has stopped, or after ⌈1.05·T⌉ steps (T = the theorem
   table.csv — every statistic of the report;
 * bilinear_fig1.png — max over starts of ‖z_t‖ vs iteration (log scale), the bounds marked; (b) zooms in.
 
-Exit status 1 when a claim fails. ``--quick`` (CI): a better-conditioned C (C_seed 2568, κ = 27.9
+``--quick`` (CI): a better-conditioned C (C_seed 2568, κ = 27.9
 instead of 130) and ε = 1e-2, 2 starts.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
-
-from minimax_cli import report  # noqa: E402
-from minimax_cli.plots import output_dir, pyplot, save_figure  # noqa: E402
+from minimax_cli import report
+from minimax_cli.plots import pyplot, save_figure
+from minimax_cli.reproduce.engine import Reproduction, Variant
 
 R, GAMMA = 0.5, 1.0            # Fig. 1: r = 0.5, γ = 1
 FULL = {"C_seed": 0, "eps": 1e-6, "n_starts": 4, "log_every": 10}
 QUICK = {"C_seed": 2568, "eps": 1e-2, "n_starts": 2, "log_every": 1}
 SGA_STEPS = 5000               # SGA leaves ‖z‖ ≤ 1e6 long before this
-# (seed 004 name, algo config, extra overrides)
+# (Liang & Stokes 2019 name, algo config, extra overrides)
 METHODS = [
     ("SGA", "gda", []),
     ("OMD", "ogda", []),
@@ -91,7 +83,7 @@ def plan(settings: dict) -> dict:
     etas = bilinear_bounds.step_sizes(C, GAMMA)
     bounds = bilinear_bounds.iteration_bounds(C, R, eps, GAMMA)
     # OMD's theorem also assumes ‖z1‖ ≤ r; our OGDA's first step is z1 = z0 − ηξ(z0) (ξ_{−1} = ξ_0),
-    # which lies slightly outside: evaluate its bound at r' = max(r, ‖z1‖) (NOTES-004 Thm 3)
+    # which lies slightly outside: evaluate its bound at r' = max(r, ‖z1‖) (Theorem 3)
     p = C.shape[0]
     eta_omd = etas["OMD"]
     z1 = np.concatenate([Z0[:, :p] - eta_omd * Z0[:, p:] @ C.T, Z0[:, p:] + eta_omd * Z0[:, :p] @ C], 1)
@@ -109,23 +101,20 @@ def plan(settings: dict) -> dict:
             "r_omd": r_omd, "methods": methods, **settings}
 
 
-def run_sweeps(out: Path, p: dict, algos: list[str]) -> Path:
-    """One `minimax train -m` sweep per method (its own η and step budget) into out/runs/<algo>."""
-    from minimax_cli.cli import main as minimax
-
+def variants(quick: bool) -> list[Variant]:
+    """One run per method (its own η and step budget) into runs/<algo>/."""
+    p = plan(dict(QUICK if quick else FULL))
     starts = "[" + ",".join("[" + ",".join(repr(float(v)) for v in z) + "]" for z in p["starts"]) + "]"
-    for algo in algos:
+    out = []
+    for _, algo, _ in METHODS:
         m = p["methods"][algo]
-        args = ["train", "-m", "game=bilinear_random", f"game.C_seed={p['C_seed']}", f"game.starts={starts}",
-                f"algo={algo}", f"algo.lr_x={m['eta']!r}", "algo.tau=1.0", *m["extra"], f"steps={m['steps']}",
-                "converge_on=dist_to_eq", f"tol={p['eps']!r}", f"log_every={m['log_every']}",
-                "hardware.threads=1", "tensorboard=false", "plot=false", "progress=false",
-                f"hydra.sweep.dir={out / 'runs' / algo}"]
-        print(f"$ minimax {' '.join(a if 'starts' not in a else 'game.starts=[...]' for a in args)}", flush=True)
-        code = minimax(args)
-        if code != 0:
-            raise SystemExit(f"the {algo} sweep failed (exit {code})")
-    return out / "runs"
+        out.append(Variant(algo, ["game=bilinear_random", f"game.C_seed={p['C_seed']}", f"game.starts={starts}",
+                                  f"algo={algo}", f"algo.lr_x={m['eta']!r}", "algo.tau=1.0", *m["extra"],
+                                  f"steps={m['steps']}", "converge_on=dist_to_eq", f"tol={p['eps']!r}",
+                                  f"log_every={m['log_every']}", "hardware.threads=1", "tensorboard=false",
+                                  "plot=false", "progress=false"],
+                           seeds=None, groups=(m["name"],), name_runs=False))
+    return out
 
 
 # -- derived metrics (per start, from trajectories.npz) --------------------------------------------------
@@ -181,7 +170,7 @@ def check_claims(p: dict, runs: dict, rows: dict) -> tuple[list[tuple[bool, str]
                        f"SGA (simultaneous gradient ascent = algo gda, η = {eta:.4g}) diverges: every start passes "
                        f"‖z‖ = 1e6 (by iteration {int(rows['gda']['diverged_at:mean'] or 0)} on average) and "
                        f"‖z_(t+1)‖²/‖z_t‖² ≥ {facts['sga_min_growth']:.6g} ≥ 1 + η²λ_min = {growth:.6g} at every step "
-                       f"(seed 004 §3)"))
+                       f"(Liang & Stokes 2019, §3)"))
     if "pm" in runs and "co" in runs:
         pm, co = runs["pm"], runs["co"]
         worst = 0.0
@@ -198,7 +187,7 @@ def check_claims(p: dict, runs: dict, rows: dict) -> tuple[list[tuple[bool, str]
         facts.update(pm_co_rel_diff=worst, pm_co_points=len(s1), pm_co_final_abs_diff=final, pm_co_same_stop=same_stop)
         every = p["methods"]["pm"]["log_every"]
         claims.append((same_steps and same_stop and worst <= COINCIDE_RTOL,
-                       f"PM and CO coincide (seed 004 Thm 6): their distance curves agree at all {len(s1)} logged "
+                       f"PM and CO coincide (Liang & Stokes 2019, Thm 6): their distance curves agree at all {len(s1)} logged "
                        f"iterations (every {'' if every == 1 else f'{every}th '}step) to a relative {worst:.1e} "
                        f"(≤ {COINCIDE_RTOL:g}); same first iteration under ε for every start: "
                        f"{'yes' if same_stop else 'no'}; final iterates differ by {final:.1e}"))
@@ -212,8 +201,7 @@ def check_claims(p: dict, runs: dict, rows: dict) -> tuple[list[tuple[bool, str]
 
 
 # -- table and figure ------------------------------------------------------------------------------------------
-def build_table(p: dict, sweep: Path, algos: list[str]):
-    runs_list = report.collect_runs([sweep])
+def build_table(p: dict, runs_list, algos: list[str]):
     rows = report.table(runs_list, by=["algo.name"], metrics=["dist_to_eq"], derived=DERIVED)
     order = [a for a in algos if any(r["algo.name"] == a for r in rows)]
     rows[:] = sorted(rows, key=lambda r: order.index(r["algo.name"]))
@@ -238,7 +226,7 @@ def build_table(p: dict, sweep: Path, algos: list[str]):
             return "✓ diverges" if row["diverged"] == row["runs"] else "✗ did not diverge"
         return "✓" if row["t_eps_max:mean"] is not None and row["t_eps_max:mean"] <= meth["bound"] else "✗"
 
-    columns = [("seed 004", lambda r: m[r["algo.name"]]["name"]), "algo.name",
+    columns = [("Liang & Stokes 2019", lambda r: m[r["algo.name"]]["name"]), "algo.name",
                ("η (computed from C)", lambda r: f"{m[r['algo.name']]['eta']:.6g}"),
                ("bound T", bound), (f"first iteration with ‖z‖ < {p['eps']:g}: max (mean ± std) over starts", first),
                ("bound holds", holds), ("final ‖z‖ (mean over starts)", lambda r: report.metric_cell(r, "dist_to_eq")),
@@ -269,7 +257,7 @@ def figure(p: dict, runs: dict, path: Path) -> Path:
         ax.grid(alpha=0.3, which="both")
         ax.set(xlabel="iteration (dotted: the theorem bound T, same colour)",
                ylabel=f"‖(θ_t, ω_t)‖ ({'max over ' + str(len(p['starts'])) + ' starts' if len(p['starts']) > 1 else 'one start'})")
-    axes[0].set_title(f"(a) seed 004 Fig. 1: θᵀCω, p = q = {p['C'].shape[0]}, C_seed = {p['C_seed']}, "
+    axes[0].set_title(f"(a) Liang & Stokes 2019, Fig. 1: θᵀCω, p = q = {p['C'].shape[0]}, C_seed = {p['C_seed']}, "
                       f"κ = {p['kappa']:.3g}, r = {R}, γ = {GAMMA}", fontsize=9)
     axes[1].set_title("(b) the first iterations (SGA, OMD, IU)", fontsize=9)
     axes[0].legend(fontsize=8)
@@ -278,48 +266,36 @@ def figure(p: dict, runs: dict, path: Path) -> Path:
 
 NOTES = """\
 Notes:
-* "SGA" in seed 004 is simultaneous gradient ascent (descent for θ, ascent for ω): our `algo=gda`, not
-  symplectic gradient adjustment (`algo=sga`). Seed 004 gives SGA no step size on bilinear games (it
+* "SGA" in Liang & Stokes 2019 is simultaneous gradient ascent (descent for θ, ascent for ω): our `algo=gda`, not
+  symplectic gradient adjustment (`algo=sga`). Liang & Stokes 2019 gives SGA no step size on bilinear games (it
   diverges for every η, §3); it runs here at the OMD step size.
 * Step sizes and bounds are computed from the game's own C (bilinear_bounds.py, Theorems 3–6 with the
-  [RECON] readings of NOTES-004 §3); the runs receive them as `algo.lr_x` overrides.
+  paper's constants as written; where they are ambiguous, the reading that bilinear_bounds.py documents); the runs receive them as `algo.lr_x` overrides.
 * OMD's theorem assumes ‖z0‖ ≤ r and ‖z1‖ ≤ r. Our OGDA starts with ξ_{−1} = ξ_0, so z1 = z0 − ηξ(z0) and
   ‖z1‖ > ‖z0‖ = r slightly; the bound is evaluated at r' = max(r, ‖z1‖) (the value at r is shown too).
 * IU runs one Newton step per iteration (`algo.inner_steps=1`): on a bilinear game ξ is linear, so that
   step solves (I + ηJ)z⁺ = z exactly (the residual claim checks it).
-* The paper gives neither its iteration count, its starts nor how OMD's z1 is chosen (NOTES-004 §4.1):
+* The paper gives neither its iteration count, its starts nor how OMD's z1 is chosen (§4.1):
   the starts are those of seeds 0..S−1 of `game=bilinear_random` (radius r, random directions), every
   run stops when all its starts are within ε.
 """
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="CI variant: C_seed 2568 (κ = 27.9), ε = 1e-2, 2 starts")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output directory (default runs/reproduce/bilinear[-quick]/<time>; never overwritten)")
-    parser.add_argument("--algos", default=",".join(a for _, a, _ in METHODS), help="subset of gda,ogda,pm,iu,co")
-    args = parser.parse_args(argv)
-    settings = dict(QUICK if args.quick else FULL)
-    algos = [a for a in args.algos.split(",") if a]
-    unknown = [a for a in algos if a not in PAPER_NAME]
-    if unknown:
-        raise SystemExit(f"unknown algorithm {unknown[0]!r} (choose from {', '.join(PAPER_NAME)})")
-    out = output_dir("bilinear-quick" if args.quick else "bilinear", args.out, REPO / "runs")
-    p = plan(settings)
-    started = dt.datetime.now()
-    sweep = run_sweeps(out, p, algos)
-    minutes = (dt.datetime.now() - started).total_seconds() / 60
-    runs_list, rows, table = build_table(p, sweep, algos)
+def analyze(ctx) -> int:
+    out = ctx.out
+    p = plan(dict(QUICK if ctx.quick else FULL))
+    algos = [v.label for v in ctx.variants]
+    sweep = out / "runs"
+    runs_list, rows, table = build_table(p, ctx.result.runs, algos)
     runs = {r.get("algo.name"): r for r in runs_list}
     runs = {a: runs[a] for a in algos if a in runs}
     claims, facts = check_claims(p, runs, {r["algo.name"]: r for r in rows})
     report.to_csv(rows, out / "table.csv")
     lam = f"λ(CCᵀ) ∈ [{p['lambda_min']:.4g}, {p['lambda_max']:.4g}], κ = {p['kappa']:.4g}"
-    text = [f"# Seed 004 Fig. 1: bilinear game θᵀCω, p = q = {p['C'].shape[0]}, C_ij ~ U[0,1] (C_seed = {p['C_seed']}), "
-            f"r = {R}, γ = {GAMMA}, ε = {p['eps']:g}", "",
+    text = [f"# Liang & Stokes 2019, Fig. 1: bilinear game θᵀCω, p = q = {p['C'].shape[0]}, C_ij ~ U[0,1] "
+            f"(C_seed = {p['C_seed']}), r = {R}, γ = {GAMMA}, ε = {p['eps']:g}", "",
             f"{lam}; {len(p['starts'])} starts (those of seeds 0..{len(p['starts']) - 1}), vectorized in each run; "
-            f"runs: `{sweep}` ({minutes:.1f} min here); table built with minimax report (table.csv).", "",
+            f"runs: `{sweep}` ({ctx.seconds / 60:.1f} min here); table built with minimax report (table.csv).", "",
             table, "Claims:", ""] + [f"* {'✓' if ok else '✗'} {t}" for ok, t in claims] + ["", NOTES]
     (out / "table.md").write_text("\n".join(text) + "\n")
     fig = figure(p, runs, out / "bilinear_fig1.png")
@@ -328,5 +304,6 @@ def main(argv=None) -> int:
     return 0 if all(ok for ok, _ in claims) else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+REPRODUCTION = Reproduction(
+    name="bilinear", paper="Liang & Stokes 2019, Fig. 1 (SGA/OMD/PM/IU/CO at the theorem step sizes on θᵀCω)",
+    cost="full ~30 min (PM and CO need 2.5·10⁵ iterations each); quick ~45 s", variants=variants, analyze=analyze)

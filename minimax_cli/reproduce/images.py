@@ -1,43 +1,35 @@
-"""The image-GAN reproductions: seed 001 Table 1, seed 002 Table 1 (CIFAR-10), seed 003 Figs. 2-3.
+"""The image-GAN reproductions (GPU): Gao et al. 2022, Table 1 (``hessianfr-table1``); Askari Hemmat
+et al. 2023, Table 1, CIFAR-10 (``lead-cifar``); Fiez & Ratliff 2021, Figs. 2-3 (``tau-images``).
 
-    python scripts/reproduce_images.py hessianfr-table1 [--out DIR] [--seeds N] [--only A,B] [--table-only]
-    python scripts/reproduce_images.py lead-cifar       [...]
-    python scripts/reproduce_images.py tau-images       [...]
-    python scripts/reproduce_images.py TARGET --smoke   (CPU: tiny nets, fake data, untrained Inception)
-    ... -- hardware=cuda hardware.precision=tf32         (extra overrides for every run)
-
-Every run is a real ``minimax train`` (run in this process, one after another) with a paper setup
-of conf/experiment/ and the target's optimizer overrides, into ``<out>/runs/<setting>/<optimizer>/
-seed<k>``; a run with a summary is kept, one with a checkpoint but no summary is resumed, so
-calling the target again continues an interrupted reproduction (``--only`` restricts it to the
-settings and/or optimizers named, to spread the runs over machines; ``--table-only`` only rebuilds the
-table). The tables are built with ``minimax_cli.report`` (``collect_runs``/``table``/
-``to_markdown``) from the run directories and written to ``<out>/table.md`` (and ``table.csv``,
-``rows.json``) next to the papers' numbers; the papers' claims are checked and the script exits 1
-if one fails (in ``--smoke`` mode only that every run finished with an FID: the numbers of an
+Every run is a real ``minimax train`` with a paper setup of conf/experiment/ and the target's
+optimizer overrides, into ``<out>/runs/<setting>/<optimizer>/seed<k>``; calling again with the same
+``--out`` keeps finished runs and resumes interrupted ones (``--only`` restricts a call to the
+settings and/or optimizers named, to spread the runs over machines; ``--reanalyze`` only rebuilds
+the table). Extra overrides go to every run, e.g. ``hardware=cuda hardware.precision=tf32``. The
+tables are built with ``minimax_cli.report`` from the run directories and written to
+``<out>/table.md`` (and ``table.csv``, ``rows.json``) next to the papers' numbers; the papers'
+claims are checked (with ``--quick`` only that every run finished with an FID: the numbers of an
 untrained Inception on a few steps of tiny nets mean nothing).
 
 ``time/100 it`` = (wall time − time spent in FID evaluations) / steps × 100 s, from summary.json
 and metrics.jsonl (``fid_time_s``).
 
-``--smoke`` writes tiny fake MNIST / CIFAR-10 / CelebA files in torchvision's formats
+``--quick`` (the CPU smoke) writes tiny fake MNIST / CIFAR-10 / CelebA files in torchvision's formats
 (tests/fake_datasets.py) to ``<out>/data``, makes torchvision's MD5 checks accept them (in this
-process only), and runs every setting with tiny networks, 2 steps and FID from 2 images (real statistics of 2) with
-``weights: random``.
+process only), and runs every setting with tiny networks, 2 steps and FID from 2 images (real
+statistics of 2) with ``weights: random``.
 """
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import json
 import math
-import shutil
-import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
+from minimax_cli.reproduce.engine import Reproduction, ReproduceError, Variant, quoted
+
+REPO = Path(__file__).resolve().parents[2]
 
 TINY = {   # --smoke: per architecture, networks a CPU trains in milliseconds
     "wgangp_cnn": ["game.generator.latent_dim=8", "game.generator.dim=4", "game.discriminator.dim=4"],
@@ -55,7 +47,7 @@ SMOKE = ["steps=2", "log_every=2", "checkpoint_every=0", "game.batch.size=4", "g
 # and the reference code); a variant names only what makes it one (solver kind and iterations).
 TARGETS = {
     "hessianfr-table1": {
-        "title": "Seed 001 Table 1: FID and time per 100 iterations (WGAN-GP, Adam, eta_x = 2e-5, eta_y = (5e-5, 2e-5))",
+        "title": "Gao et al. 2022, Table 1: FID and time per 100 iterations (WGAN-GP, Adam, eta_x = 2e-5, eta_y = (5e-5, 2e-5))",
         "settings": {   # name: (label, experiment, architecture)
             "mnist_cnn": ("MNIST (CNN)", "hessianfr_mnist", "wgangp_cnn"),
             "cifar10_cnn": ("CIFAR-10 (CNN)", "hessianfr_cifar10_cnn", "wgangp_cnn"),
@@ -88,7 +80,7 @@ TARGETS = {
         },
     },
     "lead-cifar": {
-        "title": "Seed 002 Table 1 (CIFAR-10): FID and IS on 50k samples, Adam / SNGAN vs LEAD-Adam",
+        "title": "Askari Hemmat et al. 2023, Table 1 (CIFAR-10): FID and IS on 50k samples, Adam / SNGAN vs LEAD-Adam",
         "settings": {
             "dcgan": ("DCGAN", "lead_cifar_dcgan", "dcgan"),
             "resnet": ("ResNet", "lead_cifar_resnet", "resnet"),
@@ -108,7 +100,7 @@ TARGETS = {
                   "resnet": {"sngan": (12.10, 8.58), "lead_adam_resnet": (10.49, 8.82)}},
     },
     "tau-images": {
-        "title": "Seed 003 Figs. 2-3: FID (EMA 0.9999) of tau-GDA against tau, R1 weight mu in {10, 1}",
+        "title": "Fiez & Ratliff 2021, Figs. 2-3: FID (EMA 0.9999) of tau-GDA against tau, R1 weight mu in {10, 1}",
         "settings": {
             f"{data}_mu{mu}_tau{tau}": (f"{label}, mu = {mu}, tau = {tau}", exp, "gan_stability")
             for data, label, exp, taus in (("cifar10", "CIFAR-10", "tgda_cifar10", (1, 2, 4, 8)),
@@ -136,17 +128,22 @@ def tau_overrides(setting: str) -> list[str]:
     return [f"algo.tau={tau}", f"game.loss.r1={mu}"] + (["steps=300000"] if mu == 1 else [])
 
 
-# -- fake data for --smoke ------------------------------------------------------------------------------
+# -- fake data for --quick --------------------------------------------------------------------------------
 def write_fake_data(root: Path) -> None:
     """Tiny MNIST / CIFAR-10 / CelebA in torchvision's formats; torchvision's MD5 lists are pointed at
     these files for this process only (the files' real digests cannot match)."""
-    sys.path.insert(0, str(REPO / "tests"))
-    from fake_datasets import md5, write_celeba, write_cifar10, write_mnist
+    source = REPO / "tests" / "fake_datasets.py"
+    if not source.is_file():
+        raise ReproduceError(f"--quick of the image reproductions needs {source} (a source checkout)")
+    spec = importlib.util.spec_from_file_location("minimax_fake_datasets", source)
+    fake = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fake)
     from torchvision.datasets import CIFAR10, CelebA
 
-    write_mnist(root, n_train=40, n_test=10)
-    write_cifar10(root, per_batch=8, n_test=4)
-    write_celeba(root, n=8)
+    fake.write_mnist(root, n_train=40, n_test=10)
+    fake.write_cifar10(root, per_batch=8, n_test=4)
+    fake.write_celeba(root, n=8)
+    md5 = fake.md5
     base = root / "cifar-10-batches-py"
     CIFAR10.train_list = [[n, md5(base / n)] for n, _ in CIFAR10.train_list]
     CIFAR10.test_list = [[n, md5(base / n)] for n, _ in CIFAR10.test_list]
@@ -160,10 +157,6 @@ def write_fake_data(root: Path) -> None:
 def plan(target: dict, smoke: bool, seeds: int, only: set[str]) -> list[tuple[str, str, int]]:
     """(setting, optimizer, seed) of every run of the target."""
     settings = list(target.get("smoke_settings", target["settings"])) if smoke else list(target["settings"])
-    unknown = only - set(target["settings"]) - set(target["optimizers"])
-    if unknown:
-        raise SystemExit(f"--only: unknown name(s) {', '.join(sorted(unknown))}; settings: "
-                         f"{', '.join(target['settings'])}; optimizers: {', '.join(target['optimizers'])}")
     named_settings, named_opts = only & set(target["settings"]), only & set(target["optimizers"])
     runs = []
     for setting in settings:
@@ -181,37 +174,34 @@ def plan(target: dict, smoke: bool, seeds: int, only: set[str]) -> list[tuple[st
     return runs
 
 
-def run_overrides(name: str, target: dict, setting: str, opt: str, seed: int, smoke: bool, data: Path | None,
-                  extra: list[str]) -> list[str]:
+def run_overrides(name: str, target: dict, setting: str, opt: str, seed: int, smoke: bool) -> list[str]:
     _, experiment, arch = target["settings"][setting]
     out = [f"+experiment={experiment}", *target["optimizers"][opt][1], f"seed={seed}",
            f"+label={{target:{name},setting:{setting},optimizer:{opt}}}"]
     if name == "tau-images":
         out += tau_overrides(setting)
     if smoke:
-        out += TINY[arch] + SMOKE + target.get("smoke_extra", []) + [f"game.data_root={data}", "tensorboard=false"]
-    return out + extra
+        out += TINY[arch] + SMOKE + target.get("smoke_extra", [])
+    return out
 
 
-def train(args: list[str]) -> int:
-    from minimax_cli.cli import main as cli_main
+def variants_of(name: str):
+    target = TARGETS[name]
 
-    print("$ minimax train " + " ".join(args), flush=True)
-    return cli_main(["train", *args])
+    def variants(quick: bool) -> list[Variant]:
+        seeds = 1 if quick else target["seeds"]
+        return [Variant(f"{setting}/{opt}/seed{seed}", run_overrides(name, target, setting, opt, seed, quick),
+                        seeds=None, dir=f"runs/{setting}/{opt}/seed{seed}", groups=(setting, opt), name_runs=False)
+                for setting, opt, seed in plan(target, quick, seeds, set())]
+    return variants
 
 
-def run_one(run_dir: Path, overrides: list[str]) -> str:
-    """Run, resume or keep the run in run_dir; returns what was done."""
-    summary = run_dir / "summary.json"
-    if summary.exists():
-        return "kept"
-    if (run_dir / "checkpoints" / "last.pt").exists():
-        code = train([f"resume={run_dir}"])
-        return "resumed" if code == 0 else f"failed ({code})"
-    if run_dir.exists():   # started but nothing to resume from
-        shutil.rmtree(run_dir)
-    code = train(overrides + [f"hydra.run.dir={run_dir}"])
-    return "ran" if code == 0 else f"failed ({code})"
+def prepare(out: Path, quick: bool) -> list[str]:
+    """--quick: the fake datasets, and every run reads them."""
+    if not quick:
+        return []
+    write_fake_data(out / "data")
+    return [f"game.data_root={quoted(out / 'data')}", "tensorboard=false"]
 
 
 # -- tables ----------------------------------------------------------------------------------------------
@@ -239,7 +229,7 @@ def build_table(name: str, target: dict, out: Path, smoke: bool) -> tuple[str, l
 
     runs = report.collect_runs([out / "runs"])
     if not runs:
-        raise SystemExit(f"no runs under {out / 'runs'}")
+        raise ReproduceError(f"no runs under {out / 'runs'}")
     metrics = ["fid"] + (["is"] if name == "lead-cifar" else [])
     table = report.table(runs, by=["label.setting", "label.optimizer"], metrics=metrics)
     report.to_csv(table, out / "table.csv")
@@ -403,42 +393,17 @@ def figure_tau(rows: list[dict], path: Path) -> Path | None:
     return path if drawn else None
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("target", choices=tuple(TARGETS))
-    parser.add_argument("--out", type=Path, default=None, help="default: runs/reproduce/<target>[-smoke]")
-    parser.add_argument("--smoke", action="store_true", help="CPU smoke variant: tiny nets, fake data, 2 steps")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds per configuration (default: the paper's)")
-    parser.add_argument("--only", default="", help="comma-separated setting and/or optimizer names to run "
-                                                       "(e.g. mnist_cnn,hfr_cg1: that optimizer on that setting)")
-    parser.add_argument("--table-only", action="store_true", help="only rebuild the table from existing runs")
-    parser.add_argument("extra", nargs="*", help="overrides for every run (after --), e.g. hardware=cuda")
-    args = parser.parse_args(argv)
-    target = TARGETS[args.target]
-    out = (args.out or REPO / "runs" / "reproduce" / (args.target + ("-smoke" if args.smoke else ""))).resolve()
-    seeds = args.seeds or (1 if args.smoke else target["seeds"])
-    data = None
-    if args.smoke and not args.table_only:
-        if out.exists():
-            shutil.rmtree(out)
-        data = out / "data"
-        write_fake_data(data)
-    out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    done = []
-    if not args.table_only:
-        only = {s for s in args.only.split(",") if s}
-        for setting, opt, seed in plan(target, args.smoke, seeds, only):
-            run_dir = out / "runs" / setting / opt / f"seed{seed}"
-            what = run_one(run_dir, run_overrides(args.target, target, setting, opt, seed, args.smoke, data, args.extra))
-            done.append((str(run_dir.relative_to(out)), what))
-    text, rows, claims = build_table(args.target, target, out, args.smoke)
-    figure = figure_tau(rows, out / "fid_vs_tau.png") if args.target == "tau-images" else None
+def analyze(ctx) -> int:
+    name, out, smoke = ctx.name, ctx.out, ctx.quick
+    target = TARGETS[name]
+    done = ctx.launched
+    text, rows, claims = build_table(name, target, out, smoke)
+    figure = figure_tau(rows, out / "fid_vs_tau.png") if name == "tau-images" else None
     checks = "\n".join(f"- [{'x' if ok else ' '}] {claim}" for claim, ok in claims)
     failed = [d for d in done if d[1].startswith("failed")]
-    header = (f"# {target['title']}{' — SMOKE (tiny nets, fake data, untrained Inception: not FIDs)' if args.smoke else ''}\n\n"
+    header = (f"# {target['title']}{' — SMOKE (tiny nets, fake data, untrained Inception: not FIDs)' if smoke else ''}\n\n"
               f"Runs: `{out / 'runs'}` ({len(done)} run(s) this call, {len(failed)} failed, "
-              f"{time.perf_counter() - started:.0f} s).\n\n"
+              f"{ctx.seconds:.0f} s).\n\n"
               f"Setup audit: `docs/setups.md#{target['audit']}` (each value: paper section, reference-code "
               "file:line, ours, why); each run's `.hydra/resolved.yaml` ends with where every algorithm value "
               "came from.\n\n")
@@ -449,5 +414,14 @@ def main(argv=None) -> int:
     return 0 if all(ok for _, ok in claims) and not failed else 1
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+PAPERS = {
+    "hessianfr-table1": ("Gao et al. 2022, Table 1 (FID and time per 100 iterations, 4 image settings; GPU)",
+                         "full ≈ 335 GPU-h at the paper's speed (25 runs × 100k steps); quick (CPU smoke) ~30 s"),
+    "lead-cifar": ("Askari Hemmat et al. 2023, Table 1, CIFAR-10 (FID and IS, Adam/SNGAN vs LEAD-Adam; GPU)",
+                   "full ≈ 15 GPU-h (20 runs); quick (CPU smoke) ~15 s"),
+    "tau-images": ("Fiez & Ratliff 2021, Figs. 2–3 (τ-GDA FID against τ, CIFAR-10 and CelebA; GPU)",
+                   "full ≈ 70 GPU-h (54 runs); quick (CPU smoke) ~20 s"),
+}
+REPRODUCTIONS = {name: Reproduction(name=name, paper=paper, cost=cost, variants=variants_of(name), analyze=analyze,
+                                    prepare=prepare)
+                 for name, (paper, cost) in PAPERS.items()}

@@ -1,16 +1,14 @@
-"""Seed 002 §3–4 (LEAD, NOTES-002 §3): the spectral radius of LEAD's step map against GDA, EG, OGDA and
+"""Askari Hemmat et al. 2023, §3–4 (LEAD): the spectral radius of LEAD's step map against GDA, EG, OGDA and
 heavy-ball momentum (positive and negative) over the step size, on the quadratic games
 
     f(x, y) = (h/2)‖x‖² − (h/2)‖y‖² + xᵀAy,     x, y ∈ R², h ∈ {0 (bilinear), 0.1, 0.5, 1, 2},
 
 and LEAD's linear convergence in a run.
 
-    python scripts/reproduce_lead_quadratic.py [--quick] [--out DIR]
-
 Spectral radii come from the REAL step maps: `minimax analyze`'s machinery (metrics/spectrum.py:
 torch.func.jacrev of ``algo.step`` on the algorithm's augmented state at the equilibrium (0, 0)), for
 every algorithm built from its conf/algo/*.yaml with the step size overridden. They are cross-checked
-against closed forms: seed 002 Theorem 2 (the roots μ± of X² − X(1 − (η+α)λ + β − ηh) + β − αλ,
+against closed forms: Askari Hemmat et al. 2023, Theorem 2 (the roots μ± of X² − X(1 − (η+α)λ + β − ηh) + β − αλ,
 λ ∈ Sp(off-diag ∇v) = ±iσ_j(A)) for LEAD and Eq. 20 (1 − ηh − ηλ) for GDA, and the characteristic
 polynomials of EG, OGDA, heavy ball and an independent numpy matrix of alternating negative momentum.
 
@@ -18,37 +16,33 @@ Methods (η swept on a log grid):
     GDA              algo=gda
     EG               algo=eg
     OGDA             algo=ogda
-    GDA+HB β=+0.5    algo=gda algo.momentum=0.5 (simultaneous Polyak momentum; "PM" in seed 002 Fig. 3)
+    GDA+HB β=+0.5    algo=gda algo.momentum=0.5 (simultaneous Polyak momentum; "PM" in Askari Hemmat et al. 2023, Fig. 3)
     GDA−NM β=−0.5    algo=gda_nm (alternating, negative momentum, Gidel et al. 2019; "NM")
     LEAD α=η         algo=lead algo.alpha=η, β = 0 (Theorem 3's η = α)
     LEAD α tuned     algo=lead, β = 0, α the best of a grid for each η (§3.4 compares at β = 0)
 
-Then every method runs through the real CLI at its best η (`minimax train`, converge_on=dist_to_eq,
+Then every method runs at its best η (one launch) (`minimax train`, converge_on=dist_to_eq,
 tol = 1e-6, every step logged): iterations to 1e-6 and the fitted slope of log‖z_t‖ against log ρ.
-Output (runs/reproduce/lead-quadratic[-quick]/<time>/, never overwritten): table.md (built with
+Output: table.md (built with
 `minimax report`: per game and method the best ρ, its η (and α), the closed form, iterations to 1e-6
 predicted and measured, the fitted rate; and a method × h pivot), table.csv, spectra.json,
-lead_quadratic.png. Exit 1 when a claim fails. ``--quick`` (CI): h ∈ {0, 2}, coarse grids.
+lead_quadratic.png. ``--quick`` (CI): h ∈ {0, 2}, coarse grids.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
+import functools
 import io
 import json
 import math
-import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
-
-from minimax_cli import report  # noqa: E402
-from minimax_cli.plots import output_dir, pyplot, save_figure  # noqa: E402
+from minimax_cli import report
+from minimax_cli.plots import pyplot, save_figure
+from minimax_cli.reproduce.engine import Reproduction, Variant
 
 A_COUPLING = [[1.0, 0.5], [-0.3, 0.6]]    # σ(A) = 1.118, 0.671 (the paper's examples give no A)
 EPS = 1e-6
@@ -116,7 +110,7 @@ def _roots_max(coeffs) -> float:
 def closed_rho(name: str, h: float, eta: float, alpha: float | None = None) -> float:
     """ρ from the closed forms: λ ∈ ±iσ_j (off-diagonal part), m = h + λ (eigenvalues of ∇v)."""
     lams = [s * 1j * sign for s in sigmas() for sign in (1, -1)]
-    if name == "gda":                      # seed 002 Eq. 20
+    if name == "gda":                      # Askari Hemmat et al. 2023, Eq. 20
         return max(abs(1 - eta * h - eta * lam) for lam in lams)
     if name == "eg":
         return max(abs(1 - eta * (h + lam) + (eta * (h + lam)) ** 2) for lam in lams)
@@ -124,7 +118,7 @@ def closed_rho(name: str, h: float, eta: float, alpha: float | None = None) -> f
         return max(_roots_max([1, -(1 - 2 * eta * (h + lam)), -eta * (h + lam)]) for lam in lams)
     if name == "gda_hb":                   # z+ = z − ηMz + β(z − z_prev)
         return max(_roots_max([1, -(1 + HB - eta * (h + lam)), HB]) for lam in lams)
-    if name in ("lead", "lead_eta"):       # seed 002 Theorem 2 (Eq. 54), β = 0
+    if name in ("lead", "lead_eta"):       # Askari Hemmat et al. 2023, Theorem 2 (Eq. 54), β = 0
         a, beta = (eta if name == "lead_eta" else alpha), 0.0
         return max(_roots_max([1, -(1 - (eta + a) * lam + beta - eta * h), beta - a * lam]) for lam in lams)
     if name == "gda_nm":
@@ -167,7 +161,7 @@ def spectra(settings: dict) -> dict:
                               "rho_closed": closed, "alphas": alphas, "best_rho": curve[i],
                               "best_eta": float(settings["etas"][i]), "best_alpha": alphas[i],
                               "closed_diff": float(np.max(np.abs(np.array(curve) - np.array(closed))))}
-        # seed 002 Prop. 3: a small α > 0 lowers ρ of momentum-free GDA (LEAD at α = 0)
+        # Askari Hemmat et al. 2023 Prop. 3: a small α > 0 lowers ρ of momentum-free GDA (LEAD at α = 0)
         prop3 = []
         for eta in settings["etas"]:
             prop3.append((float(eta), maps.rho("lead", eta, 1e-4) - maps.rho("lead", eta, 0.0)))
@@ -179,25 +173,29 @@ def predicted_iterations(rho: float, d0: float) -> int | None:
     return math.ceil(math.log(EPS / d0) / math.log(rho)) if rho < 1 else None
 
 
-def run_all(out: Path, spec: dict, hs) -> Path:
-    """Each method at its best η (and α) on each game, through the real CLI."""
-    from minimax_cli.cli import main as minimax
+@functools.lru_cache(maxsize=None)
+def spectra_of(quick: bool) -> dict:
+    """The spectra of a setting, computed once per process (the variants and the analysis read them)."""
+    return spectra(QUICK if quick else FULL)
 
+
+def variants(quick: bool) -> list[Variant]:
+    """Each method at its best η (and α) on each game, one run each into runs/h<h>_<method>/."""
+    settings, spec = QUICK if quick else FULL, spectra_of(quick)
     d0 = math.sqrt(2 * len(A_COUPLING))                  # the quadratic game's start (1, …, 1)
-    for h in hs:
+    out = []
+    for h in settings["h"]:
         for name, (_, overrides) in METHODS.items():
             s = spec[(h, name)]
             predicted = predicted_iterations(s["best_rho"], d0)
             steps = 300 if predicted is None else min(max(3 * predicted, 200), 60_000)
             alpha = [f"algo.alpha={s['best_alpha']!r}"] if s["best_alpha"] is not None else []
-            args = ["train", "-m", *game_overrides(h), *overrides, f"algo.lr_x={s['best_eta']!r}", *alpha,
-                    f"steps={steps}", "converge_on=dist_to_eq", f"tol={EPS}", "log_every=1", "hardware.threads=1",
-                    "tensorboard=false", "plot=false", "progress=false",
-                    f"hydra.sweep.dir={out / 'runs' / f'h{h:g}_{name}'}"]
-            print("$ minimax " + " ".join(args), flush=True)
-            if minimax(args) != 0:
-                raise SystemExit(f"the run of {name} at h = {h} failed")
-    return out / "runs"
+            out.append(Variant(f"h{h:g}_{name}", [*game_overrides(h), *overrides, f"algo.lr_x={s['best_eta']!r}", *alpha,
+                                                  f"steps={steps}", "converge_on=dist_to_eq", f"tol={EPS}", "log_every=1",
+                                                  "hardware.threads=1", "tensorboard=false", "plot=false",
+                                                  "progress=false"],
+                               seeds=None, groups=(f"h{h:g}", name), name_runs=False))
+    return out
 
 
 def fitted_rate(run) -> float | None:
@@ -224,7 +222,7 @@ def analyze_cli(h: float, eta: float, alpha: float) -> float:
     with redirect_stdout(buffer):
         code = minimax(["analyze", "--json", *game_overrides(h), "algo=lead", f"algo.lr_x={eta!r}", f"algo.alpha={alpha!r}"])
     if code != 0:
-        raise SystemExit("minimax analyze failed")
+        raise RuntimeError("minimax analyze failed")
     return float(json.loads(buffer.getvalue())["spectral_radius"])
 
 
@@ -243,7 +241,7 @@ def check_claims(spec: dict, settings: dict, rows: dict, analyze_rho: tuple) -> 
     hs = settings["h"]
     worst = {n: max(spec[(h, n)]["closed_diff"] for h in hs) for n in METHODS}
     claims.append((worst["lead"] < 1e-10 and worst["lead_eta"] < 1e-10,
-                   f"LEAD's real step map has the spectral radius of seed 002 Theorem 2 (roots μ±) at every η, α and h "
+                   f"LEAD's real step map has the spectral radius of Askari Hemmat et al. 2023, Theorem 2 (roots μ±) at every η, α and h "
                    f"(max |difference| {max(worst['lead'], worst['lead_eta']):.1e})"))
     claims.append((worst["gda"] < 1e-10, f"GDA's real step map has the spectral radius of Eq. 20, 1 − ηh − ηλ "
                                          f"(max |difference| {worst['gda']:.1e})"))
@@ -268,8 +266,8 @@ def check_claims(spec: dict, settings: dict, rows: dict, analyze_rho: tuple) -> 
         edge = theorem3_edge()
         at = closed_rho("lead_eta", 0.0, 2 / smax)
         notes.append(f"Theorem 3 as extracted (η = α = 2/σ_max = {2 / smax:.3g}) gives ρ = {at:.3g} on the real map (it "
-                     f"diverges); on the line α = η, ρ < 1 iff η < {edge:.4g} (bisection on Theorem 2's roots). NOTES-002 §3.3 "
-                     f"lists the theorem's inconsistencies (its rate comes from expansions valid for small η only). At h = 0 LEAD with α = η, β = 0 IS OGDA "
+                     f"diverges); on the line α = η, ρ < 1 iff η < {edge:.4g} (bisection on Theorem 2's roots). The theorem "
+                     f"as stated is inconsistent (its rate comes from expansions valid for small η only). At h = 0 LEAD with α = η, β = 0 IS OGDA "
                      f"(x⁺ = x − 2ηAy + ηAy_prev): their ρ curves coincide (max |diff| "
                      f"{max(abs(a - b) for a, b in zip(spec[(0.0, 'lead_eta')]['rho'], spec[(0.0, 'ogda')]['rho'])):.1e}).")
     # §3.4 (β = 0): r_LEAD ≲ r_EG for h < σ_max, r_LEAD ≳ r_EG for h ≳ 1.62σ_max — order-of-magnitude
@@ -300,8 +298,7 @@ def check_claims(spec: dict, settings: dict, rows: dict, analyze_rho: tuple) -> 
 
 
 # -- table and figure ------------------------------------------------------------------------------------------
-def build_tables(spec: dict, settings: dict, sweep: Path):
-    runs = report.collect_runs([sweep])
+def build_tables(spec: dict, settings: dict, runs):
     rows = report.table(runs, by=["game.name", "algo.name"], metrics=["dist_to_eq"],
                         derived={"t_eps": first_under, "rate": fitted_rate})
     h_of = {f"quad_h{h:g}": h for h in settings["h"]}
@@ -364,33 +361,25 @@ def figure(spec: dict, settings: dict, runs, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="CI variant: h ∈ {0, 2}, coarse η and α grids")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output directory (default runs/reproduce/lead-quadratic[-quick]/<time>; never overwritten)")
-    args = parser.parse_args(argv)
-    settings = QUICK if args.quick else FULL
-    out = output_dir("lead-quadratic-quick" if args.quick else "lead-quadratic", args.out, REPO / "runs")
-    started = dt.datetime.now()
-    spec = spectra(settings)
-    sweep = run_all(out, spec, settings["h"])
+def analyze(ctx) -> int:
+    out = ctx.out
+    settings, spec = QUICK if ctx.quick else FULL, spectra_of(ctx.quick)
+    sweep = out / "runs"
     cli_rho = analyze_cli(0.0, spec[(0.0, "lead")]["best_eta"], spec[(0.0, "lead")]["best_alpha"])
-    minutes = (dt.datetime.now() - started).total_seconds() / 60
-    runs, rows, main_table, pivot = build_tables(spec, settings, sweep)
+    runs, rows, main_table, pivot = build_tables(spec, settings, ctx.result.runs)
     report.to_csv(rows, out / "table.csv")
     claims, notes = check_claims(spec, settings, {(r["game.name"], r["algo.name"]): r for r in rows},
                                  (cli_rho, spec[(0.0, "lead")]["best_rho"]))
     s = sigmas()
-    text = [f"# Seed 002 quadratic games: f = (h/2)‖x‖² − (h/2)‖y‖² + xᵀAy, A = {A_COUPLING} "
+    text = [f"# Askari Hemmat et al. 2023, quadratic games: f = (h/2)‖x‖² − (h/2)‖y‖² + xᵀAy, A = {A_COUPLING} "
             f"(σ = {s[0]:.4g}, {s[1]:.4g}), spectral radius of each method's step map at (0, 0)", "",
             f"η grid: {len(settings['etas'])} points in [{settings['etas'][0]:g}, {settings['etas'][-1]:g}] (log); LEAD α "
             f"grid: 0 and {len(settings['alphas']) - 1} points in [{settings['alphas'][1]:g}, {settings['alphas'][-1]:g}]; "
-            f"β = 0 for LEAD. Runs: `{sweep}` from (1, 1, 1, 1), ‖z0‖ = 2; {minutes:.1f} min here. Tables built with "
-            f"minimax report (table.csv).", "", main_table, "", pivot, "Claims:", ""] + \
+            f"β = 0 for LEAD. Runs: `{sweep}` from (1, 1, 1, 1), ‖z0‖ = 2; {ctx.seconds / 60:.1f} min here. Tables built "
+            f"with minimax report (table.csv).", "", main_table, "", pivot, "Claims:", ""] + \
         [f"* {'✓' if ok else '✗'} {t}" for ok, t in claims] + ["", "Notes:", ""] + [f"* {n}" for n in notes] + \
-        ["* Momentum methods use fixed β (+0.5 simultaneous, −0.5 alternating as Gidel et al.); seed 002 Fig. 3 tunes "
-         "every method, and gives no A, dimension or grid (NOTES-002 §4.3): A and the grids here are ours.",
+        ["* Momentum methods use fixed β (+0.5 simultaneous, −0.5 alternating as Gidel et al.); Askari Hemmat et al. "
+         "2023, Fig. 3 tunes every method, and gives no A, dimension or grid: A and the grids here are ours.",
          "* ρ is computed on the augmented state each algorithm carries (LEAD and momentum: the last move; OGDA: "
          "the last gradient), which has the spectrum of the paper's (ω_t, ω_{t−1}) operator (Eq. 22/52)."]
     (out / "table.md").write_text("\n".join(text) + "\n")
@@ -401,5 +390,6 @@ def main(argv=None) -> int:
     return 0 if all(ok for ok, _ in claims) else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+REPRODUCTION = Reproduction(
+    name="lead-quadratic", paper="Askari Hemmat et al. 2023, §3–4 (spectral radius of LEAD vs GDA/EG/OGDA/momentum)",
+    cost="full a few minutes (5 games × 7 methods); quick ~40 s", variants=variants, analyze=analyze)

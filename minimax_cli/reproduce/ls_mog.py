@@ -1,13 +1,11 @@
-"""Seed 004 (Liang & Stokes, "Interaction matters") §4.2: W1 over 16 seeds per algorithm on the
+"""Liang & Stokes 2019 (Liang & Stokes, "Interaction matters") §4.2: W1 over 16 seeds per algorithm on the
 8-Gaussian ring with WGAN-GP (Fig. 2, bottom) and the best / worst generator densities (Fig. 3).
-
-    python scripts/reproduce_ls_mog.py [--quick] [--estimate] [--out DIR]
 
 Full setting (`+experiment=ls_ring8`): 8 Gaussians of width 0.03 on the unit circle, 4×128 ReLU
 MLPs, latent 2, WGAN with the two-sided gradient penalty (coefficient 1), simultaneous updates with
 the fixed rate η = 1e-3 (plain steps), 5·10⁴ iterations, 16 seeds per algorithm, W1 by exact EMD
 between 512 generated and 512 real samples; every value is the experiment's (docs/setups.md#ls_ring8).
-The dynamics of seed 004 §2:
+The dynamics of Liang & Stokes 2019, §2:
 
     sim    simultaneous gradient descent/ascent (the paper's "SGA", Eq. 3)
     omd    optimistic mirror descent (Eq. 6)
@@ -19,23 +17,20 @@ The dynamics of seed 004 §2:
 Fig. 3's best run is the lowest final W1 of all runs; its worst is the highest W1 among the runs
 that converged (did not diverge, finite W1). Quick setting (CI): sim, omd, co × 2 seeds × 100 steps
 on batches of 128.
-Writes runs/reproduce/ls_mog/<time>/{table.md, rows.json, fig2_w1.png, fig3_best_worst.png, curves.png}.
+Writes <out>/{table.md, rows.json, fig2_w1.png, fig3_best_worst.png, curves.png}.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from minimax_cli.plots import pyplot, save_figure
+from minimax_cli.reproduce.curves import RUN_QUIET, curve, load_samples, report_table
+from minimax_cli.reproduce.engine import Claim, Variant, Reproduction
+from minimax_cli.reproduce.outputs import write_outputs
 
-from mog_repro import (Claim, Variant, curve, estimate, load_samples, main_args, prepare, pyplot, save_figure,  # noqa: E402
-                       report_table, write_outputs)
-
-NAME = "ls_mog"
 ALGOS = {   # every value is the experiment's (docs/setups.md#ls_ring8)
     "sim": ["algo=gda"],
     "omd": ["algo=ogda"],
@@ -68,7 +63,7 @@ def run_rows(result) -> list[dict]:
 
 
 def converged(row) -> bool:
-    """Seed 004 Fig. 3's "converged": the run did not diverge and has a finite W1 (not our status)."""
+    """Liang & Stokes 2019, Fig. 3's "converged": the run did not diverge and has a finite W1 (not our status)."""
     return row["status"] != "diverged" and math.isfinite(row["w1"])
 
 
@@ -182,12 +177,8 @@ NOTES = """\
 """
 
 
-def main(argv=None) -> int:
-    args = main_args(__doc__.splitlines()[0], argv)
-    if args.estimate:
-        rows = estimate([Variant(v.label, v.overrides, v.seeds) for v in variants(False)])
-        return 0 if rows else 1
-    out, result = prepare(NAME, args, variants(args.quick))
+def analyze(ctx) -> int:
+    out, result, quick = ctx.out, ctx.result, ctx.quick
     rows = run_rows(result)
     table = report_table(result, ["w1", "modes_covered", "high_quality_frac"])
     from minimax_cli import report
@@ -200,12 +191,17 @@ def main(argv=None) -> int:
     for title, row in (("best", best), ("worst converged", worst)):
         if row:
             lines.append(f"| {title} | {row['algo']} | {row['seed']} | {row['w1']:.3f} |")
-    setting = ("Quick (CI) setting: see the notes." if args.quick else
-               "Full setting: seed 004 §4.2 (`+experiment=ls_ring8`), 5·10⁴ iterations, 16 seeds per algorithm.")
-    return write_outputs(out, "Interaction matters on the 8-Gaussian ring (seed 004 Figs. 2–3)", setting,
+    setting = ("Quick (CI) setting: see the notes." if quick else
+               "Full setting: Liang & Stokes 2019, §4.2 (`+experiment=ls_ring8`), 5·10⁴ iterations, 16 seeds per algorithm.")
+    return write_outputs(out, "Interaction matters on the 8-Gaussian ring (Liang & Stokes 2019, Figs. 2–3)", setting,
                          [("minimax report: W1 over seeds (mean ± std)", table), ("Fig. 3 runs", "\n".join(lines))],
-                         claims(rows), args.quick, NOTES, {"rows": rows}, audit=("ls_ring8",))
+                         claims(rows), quick, NOTES, {"rows": rows}, audit=("ls_ring8",))
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+
+REPRODUCTION = Reproduction(
+    name="ls-mog", paper="Liang & Stokes 2019, Figs. 2–3 (SGA/OMD/PM/IU/CO on the 8-Gaussian ring)",
+    cost="full ≈ 64 h (5 dynamics × 16 seeds × 50k iterations); quick ~40 s",
+    variants=variants, analyze=analyze, common=RUN_QUIET,
+    # timed as one vectorized run of each dynamic's seeds
+    estimate=lambda: [Variant(v.label, v.overrides, v.seeds) for v in variants(False)])

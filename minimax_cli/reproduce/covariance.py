@@ -1,22 +1,20 @@
-"""Seed 004 Fig. 2 (top) (Liang & Stokes 2019, §4.1; NOTES-004 §4.3–4.4): learning the covariance of
+"""Liang & Stokes 2019, Fig. 2 (top) (§4.1): learning the covariance of
 N(0, Σ) with a linear generator against a one-hidden-layer ReLU discriminator; ‖Σ − VVᵀ‖_F after
 training, over 16 random seeds, per dynamical system.
-
-    python scripts/reproduce_covariance.py [--quick] [--steps N] [--out DIR]
 
 Game: ``game=covariance`` (closed-form WGAN value Eq. 10, k = 16, d = 2, H = 128; Σ = [[1, .5], [.5, 1]]
 since the paper gives none). 16 seeds = ONE vectorized run per method: ``seed=0 game.starts=16`` runs
 exactly the starts of seeds 0..15 (start i is drawn from seed + i), and vmap keeps the trajectories
-independent; the script checks this against 16 separate single-start runs (claim 1). Every method
+independent; the reproduction checks this against 16 separate single-start runs (claim 1). Every method
 takes simultaneous steps with η = 10⁻³ (paper), coefficients 1 (paper: "locked to 1"):
 
-    GDA   algo=gda                                        (seed 004's "SGA")
+    GDA   algo=gda                                        (Liang & Stokes 2019's "SGA")
     OMD   algo=ogda
     PM    algo=pm  algo.lookahead=1                        (γ = 1: the paper's GAN γ is not given)
     EG    algo=eg                                         (= PM with γ = η: why PM behaves like CO)
     IU    algo=iu  algo.inner=fixed_point inner_steps=3    (z⁺ = z − ηξ(z⁺) by fixed-point iteration)
-    CO    algo=co  algo.penalty=half_squared_norm gamma=1  (seed 004 Eq. 8–9, coefficient 1)
-    LEAD  algo=lead algo.alpha=0.3                         (seed 002, α = its DCGAN α_d; not in seed 004)
+    CO    algo=co  algo.penalty=half_squared_norm gamma=1  (Liang & Stokes 2019, Eq. 8–9, coefficient 1)
+    LEAD  algo=lead algo.alpha=0.3                         (Askari Hemmat et al. 2023, α = its DCGAN α_d; not in Liang & Stokes 2019)
 
 FR/HessianFR/GDN are left out: U is linear in the output weights v, so H_yy = ∇²_yy U has a zero
 v-block; wherever its (W, v) coupling block is non-zero it is indefinite (at a random start its
@@ -25,29 +23,24 @@ altogether. The discriminator is never at a strict local maximum, so the ridge c
 H_yy⁻¹H_yx∇_x f that defines FR is undefined or follows a saddle (and one CG-solved step costs ~40×
 a GDA step).
 
-All runs: tol = 0 (every seed runs all iterations, as in the paper), one `minimax train -m` sweep per
-method into <out>/runs/<algo>. Output (runs/reproduce/covariance[-quick]/<time>/, never overwritten):
+All runs: tol = 0 (every seed runs all iterations, as in the paper), one run per method into
+<out>/runs/<algo>/, all in one launch. Output:
 table.md (built with `minimax report`: cov_error mean ± std over the 16 seeds, min, max, cost per
 step), table.csv, covariance_fig2.png (per-seed final errors, log scale; mean error vs iteration).
-Exit 1 when a claim fails. Full target: the paper's t = 10⁵ iterations (about 1 h on an idle core here, 2.5 h on a loaded one);
+Full setting: the paper's t = 10⁵ iterations (about 1 h on an idle core here, 2.5 h on a loaded one);
 ``--quick`` (CI): 600 iterations, GDA, OMD, PM, IU, CO.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))   # this checkout's minimax_cli, not an installed one
-
-from minimax_cli import report  # noqa: E402
-from minimax_cli.plots import output_dir, pyplot, save_figure  # noqa: E402
+from minimax_cli import report
+from minimax_cli.plots import pyplot, save_figure
+from minimax_cli.reproduce.engine import Reproduction, Variant
 
 LR, SEEDS = 1e-3, 16
 FULL_STEPS, QUICK_STEPS = 100_000, 600
@@ -69,35 +62,24 @@ BASELINES = ("gda", "ogda", "iu")         # the paper's "competing algorithms" t
 SEPARATION = 10.0                         # CO's mean error at least this many times below each baseline's
 
 
-def train(args: list[str]) -> None:
-    from minimax_cli.cli import main as minimax
-
-    print("$ minimax " + " ".join(args), flush=True)
-    code = minimax(args)
-    if code != 0:
-        raise SystemExit(f"minimax {' '.join(args[:4])} ... failed (exit {code})")
-
-
 COMMON = ["game=covariance", f"algo.lr_x={LR}", "algo.tau=1.0", "tol=0", "hardware.threads=1",
           "tensorboard=false", "plot=false", "progress=false"]
 
 
-def run_sweeps(out: Path, algos: list[str], steps: int) -> Path:
-    log_every = max(1, steps // 100)
-    for algo in algos:
-        train(["train", "-m", *COMMON, f"algo={algo}", *EXTRA[algo], "seed=0", f"game.starts={SEEDS}",
-               f"steps={steps}", f"log_every={log_every}", f"hydra.sweep.dir={out / 'runs' / algo}"])
-    return out / "runs"
-
-
-def run_honesty(out: Path) -> Path:
-    """The same method for the same few steps: once as 16 vectorized starts, once as 16 separate seeds."""
+def variants(quick: bool) -> list[Variant]:
+    """One vectorized run of the 16 seeds per method (runs/<algo>/), and the honesty check: one method
+    for a few steps as 16 vectorized starts (honesty/vectorized/) and as 16 separate seeds (honesty/separate/)."""
+    steps = QUICK_STEPS if quick else FULL_STEPS
+    algos = QUICK_ALGOS if quick else tuple(LABEL)
+    out = [Variant(algo, [*COMMON, f"algo={algo}", *EXTRA[algo], "seed=0", f"game.starts={SEEDS}", f"steps={steps}",
+                          f"log_every={max(1, steps // 100)}"], seeds=None, name_runs=False)
+           for algo in algos]
     algo, steps = HONESTY["algo"], HONESTY["steps"]
-    base = ["train", "-m", *COMMON, f"algo={algo}", *EXTRA[algo], f"steps={steps}", f"log_every={steps}"]
-    train(base + ["seed=0", f"game.starts={SEEDS}", f"hydra.sweep.dir={out / 'honesty' / 'vectorized'}"])
-    train(base + [f"seed={','.join(map(str, range(SEEDS)))}", "game.starts=1",
-                  f"hydra.sweep.dir={out / 'honesty' / 'separate'}"])
-    return out / "honesty"
+    base = [*COMMON, f"algo={algo}", *EXTRA[algo], f"steps={steps}", f"log_every={steps}"]
+    return out + [Variant("honesty_vectorized", [*base, "seed=0", f"game.starts={SEEDS}"], seeds=None,
+                          dir="honesty/vectorized/0", groups=("honesty",), name_runs=False),
+                  Variant("honesty_separate", [*base, "game.starts=1"], seeds=tuple(range(SEEDS)), vectorize=False,
+                          dir="honesty/separate", groups=("honesty",), name_runs=False)]
 
 
 # -- per-seed values from a run directory ---------------------------------------------------------------
@@ -127,6 +109,8 @@ DERIVED = {
 
 
 def honesty_check(folder: Path) -> tuple[bool, str]:
+    if not (folder / "separate").is_dir() or not (folder / "vectorized").is_dir():
+        return False, "16 seeds = one vectorized run: the check's runs were not run (--only)"
     vec = report.collect_runs([folder / "vectorized"])
     sep = sorted(report.collect_runs([folder / "separate"]), key=lambda r: r.get("seed"))
     vectorized = per_seed_error(vec[0])
@@ -185,7 +169,7 @@ def figure(runs, rows, algos, steps, path: Path) -> Path:
         b.semilogy(s, lo, color=f"C{i}", lw=0.6, ls=":")
     a.set_yscale("log")
     a.set_xticks(range(len(algos)), [LABEL[x] for x in algos], rotation=20, fontsize=8)
-    a.set(ylabel="‖Σ − VVᵀ‖_F after training", title=f"(a) seed 004 Fig. 2 top: 16 seeds, t = {steps}, η = {LR:g} "
+    a.set(ylabel="‖Σ − VVᵀ‖_F after training", title=f"(a) Liang & Stokes 2019, Fig. 2 top: 16 seeds, t = {steps}, η = {LR:g} "
           "(bar: mean)")
     b.set(xlabel="iteration", ylabel="‖Σ − VVᵀ‖_F", title="(b) mean over the 16 seeds (dotted: worst seed)")
     b.legend(fontsize=8)
@@ -196,46 +180,32 @@ def figure(runs, rows, algos, steps, path: Path) -> Path:
 
 NOTES = """\
 Notes:
-* The paper (NOTES-004 §4.4) claims, without numbers, that consensus optimization is separated from the
+* The paper (§4) claims, without numbers, that consensus optimization is separated from the
   competing dynamics on covariance learning (and that this separation disappears on the mixture of
-  Gaussians). Which dynamics Fig. 2 shows is not stated; the claim is checked against GDA (seed 004's
+  Gaussians). Which dynamics Fig. 2 shows is not stated; the claim is checked against GDA (Liang & Stokes 2019's
   SGA), OMD and IU. PM with γ = 1 is NOT separated from CO: on the bilinear linearization at the
-  equilibrium set PM and CO are the same map (seed 004 Thm 6; reproduce-bilinear checks it step by
+  equilibrium set PM and CO are the same map (Liang & Stokes 2019, Thm 6; reproduce-bilinear checks it step by
   step), and γ = 1 is the coefficient that makes CO fast. With γ = η (EG) the predictive step is
   second order in η and the method behaves like GDA/OMD. So the separation reproduces for the
   baselines, and PM at γ = 1 shares it — the paper's text leaves PM's γ for the GAN runs open.
 * GDA/OMD/IU at η = 10⁻³ barely contract: on a bilinear-like game their rates are O(η²λ) per step
-  (seed 004 §3), i.e. O(10⁻⁶), while CO's and PM's (γ = 1) are O(ηγλ) = O(10⁻³).
+  (Liang & Stokes 2019, §3), i.e. O(10⁻⁶), while CO's and PM's (γ = 1) are O(ηγλ) = O(10⁻³).
 * The paper trains WGANs with a two-sided gradient penalty (coefficient 1) on the discriminator; the
   closed-form game Eq. (10) used here has no penalty term (the expectation of a gradient penalty over
   interpolates has no closed form of the same kind). The discriminator is therefore unconstrained;
   the values v, W stay bounded here because the rotation dominates at η = 10⁻³.
 * Σ, the initialization and the LEAD coefficient are not given by the paper: Σ = [[1, .5], [.5, 1]],
-  V ~ N(0, 1/k), w_i ~ N(0, I/d), v_i ~ N(0, 1/H) (conf/game/covariance.yaml), LEAD α = 0.3 (seed 002's
+  V ~ N(0, 1/k), w_i ~ N(0, I/d), v_i ~ N(0, 1/H) (conf/game/covariance.yaml), LEAD α = 0.3 (Askari Hemmat et al. 2023's
   DCGAN α_d), β = 0. IU solves z⁺ = z − ηξ(z⁺) by 3 fixed-point iterations (residual in the table).
 """
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help=f"CI variant: {QUICK_STEPS} iterations, {', '.join(QUICK_ALGOS)}")
-    parser.add_argument("--steps", type=int, default=None, help=f"iterations (default {FULL_STEPS}, the paper's t)")
-    parser.add_argument("--algos", default=None, help="subset of " + ",".join(a for _, a, _ in METHODS)
-                        + f" (default: all; --quick: {','.join(QUICK_ALGOS)})")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="output directory (default runs/reproduce/covariance[-quick]/<time>; never overwritten)")
-    args = parser.parse_args(argv)
-    steps = args.steps or (QUICK_STEPS if args.quick else FULL_STEPS)
-    algos = [a for a in (args.algos or ",".join(QUICK_ALGOS if args.quick else LABEL)).split(",") if a]
-    unknown = [a for a in algos if a not in LABEL]
-    if unknown:
-        raise SystemExit(f"unknown algorithm {unknown[0]!r} (choose from {', '.join(LABEL)})")
-    out = output_dir("covariance-quick" if args.quick else "covariance", args.out, REPO / "runs")
-    started = dt.datetime.now()
-    sweep = run_sweeps(out, algos, steps)
-    minutes = (dt.datetime.now() - started).total_seconds() / 60
-    honest = honesty_check(run_honesty(out))
-    runs = report.collect_runs([sweep])
+def analyze(ctx) -> int:
+    out, runs = ctx.out, ctx.result.runs
+    algos = [v.label for v in ctx.variants if v.label in LABEL]
+    steps = max((int(run.get("steps")) for run in runs), default=0)
+    sweep = out / "runs"
+    honest = honesty_check(out / "honesty")
     rows = report.table(runs, by=["algo.name"], metrics=["cov_error"] + (["algo/residual"] if "iu" in algos else []),
                         derived=DERIVED)
     rows[:] = sorted(rows, key=lambda r: algos.index(r["algo.name"]))
@@ -252,11 +222,11 @@ def main(argv=None) -> int:
     claims.insert(0, honest)
     residual = by["iu"]["algo/residual:mean"] if "iu" in by else None
     total_ms = sum(r["ms_per_step:mean"] for r in rows)
-    text = [f"# Seed 004 Fig. 2 (top): covariance learning, k = 16, d = 2, H = 128, t = {steps} iterations, "
-            f"η = {LR:g}, 16 seeds", "",
-            f"Runs: `{sweep}` ({minutes:.1f} min here; one vectorized run of 16 seeds per method); table built with "
-            f"minimax report (table.csv). The paper's t = 10⁵ takes ≈ {total_ms * FULL_STEPS / 6e4:.0f} min here at "
-            f"these per-step costs (one core).", "", table,
+    text = [f"# Liang & Stokes 2019, Fig. 2 (top): covariance learning, k = 16, d = 2, H = 128, t = {steps} "
+            f"iterations, η = {LR:g}, 16 seeds", "",
+            f"Runs: `{sweep}` ({ctx.seconds / 60:.1f} min here, with the check's runs; one vectorized run of 16 seeds "
+            f"per method); table built with minimax report (table.csv). The paper's t = 10⁵ takes ≈ "
+            f"{total_ms * FULL_STEPS / 6e4:.0f} min here at these per-step costs (one core).", "", table,
             *([f"IU's implicit-equation residual ‖z⁺ − z + ηξ(z⁺)‖ (mean at the end): {residual:.1e}", ""]
               if residual is not None else []),
             "Claims:", ""] + [f"* {'✓' if ok else '✗'} {t}" for ok, t in claims] + \
@@ -269,5 +239,7 @@ def main(argv=None) -> int:
     return 0 if all(ok for ok, _ in claims) else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+REPRODUCTION = Reproduction(
+    name="covariance", paper="Liang & Stokes 2019, Fig. 2 top (covariance learning, 7 dynamics × 16 seeds)",
+    cost="full ≈ 1 h on an idle core (t = 10⁵, 16 seeds in one run per method); quick ~30 s",
+    variants=variants, analyze=analyze)
