@@ -94,7 +94,7 @@ drill:  ## fault drill (bad input, full disk, signals, tampered run dirs: table 
 
 # -- image GANs ------------------------------------------------------------------------------------
 # The reproductions need a GPU, the datasets under $MINIMAX_DATA (or ./data) and the FID Inception weights
-# in the torch hub cache (README: Image GANs). REPRO_ARGS="--out DIR" continues an interrupted call (keeps
+# in the torch hub cache (docs/image-gans.md). REPRO_ARGS="--out DIR" continues an interrupted call (keeps
 # finished runs), "--only mnist_cnn" runs a subset, "--reanalyze DIR" rebuilds the table.
 .PHONY: reproduce-hessianfr-table1 reproduce-lead-cifar reproduce-tau-images bench-images \
         reproduce-hessianfr-table1-smoke reproduce-lead-cifar-smoke reproduce-tau-images-smoke

@@ -90,7 +90,7 @@ def resolve_hardware(hw: DictConfig, game) -> tuple["torch.device", "torch.dtype
 
 def check_precision(hw: DictConfig, dtype: str) -> None:
     """hardware.precision against the dtype (oracle.py applies it), and hardware.compile (not
-    available, see README)."""
+    available, see docs/image-gans.md#hardware)."""
     precision = hw.get("precision", "fp32")
     if precision != "fp32" and dtype != "float32":
         raise ConfigError(f"hardware.precision={precision} applies to float32 runs (neural games); this run is "
@@ -98,4 +98,4 @@ def check_precision(hw: DictConfig, dtype: str) -> None:
     if hw.get("compile", False):
         raise ConfigError("hardware.compile=true is not available: with this torch, torch.compile skips a network's "
                           "forward when it runs inside torch.func's grad/jvp/vjp (no graph is compiled), and every "
-                          "derivative here is one; set hardware.compile=false (README: Image GANs, Hardware)")
+                          "derivative here is one; set hardware.compile=false (docs/image-gans.md#hardware)")

@@ -1,4 +1,4 @@
-"""Networks a researcher might bring (README: Bring your own), for tests/test_bring_your_own.py.
+"""Networks a researcher might bring (docs/bring-your-own.md), for tests/test_bring_your_own.py.
 
 ``Gen``/``Disc`` and ``ImageGen``/``ImageDisc`` work; the others are each refused with one line.
 """

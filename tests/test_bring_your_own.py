@@ -1,4 +1,4 @@
-"""A researcher's own problem without writing minimax code (README: Bring your own): a samples file
+"""A researcher's own problem without writing minimax code (docs/bring-your-own.md): a samples file
 for game=mog, a folder of images for game=images, their own nn.Modules through _target_.
 Data is generated here; the networks are in tests/own_nets.py."""
 
@@ -191,7 +191,7 @@ def test_own_networks_train_with_hessianfr_and_resume_exactly(cli, runs_root, tm
             "algo=hessianfr", "algo.solver.kind=cg", "algo.solver.iters=3", "log_every=2", "metrics_every=2", "checkpoint_every=2", *QUIET]
     a, b = tmp_path / "a", tmp_path / "b"
     assert cli("train", *args, "steps=4", f"hydra.run.dir={a}")[0] == 0
-    # a run directory never names code on its own: the resume passes the modules again (README: Security)
+    # a run directory never names code on its own: the resume passes the modules again (docs/faults.md)
     code, _, err = cli("train", f"resume={a}", "steps=6", *OWN)
     assert code == 0, err
     assert cli("train", *args, "steps=6", f"hydra.run.dir={b}")[0] == 0

@@ -31,7 +31,7 @@ from minimax_cli.reproduce.engine import Reproduction, ReproduceError, Variant, 
 
 REPO = Path(__file__).resolve().parents[2]
 
-TINY = {   # --smoke: per architecture, networks a CPU trains in milliseconds
+TINY = {   # --quick: per architecture, networks a CPU trains in milliseconds
     "wgangp_cnn": ["game.generator.latent_dim=8", "game.generator.dim=4", "game.discriminator.dim=4"],
     "resnet": ["game.generator.latent_dim=8", "game.generator.width=8", "game.discriminator.width=8"],
     "dcgan": ["game.generator.latent_dim=8", "game.generator.width=4", "game.discriminator.width=4"],
