@@ -21,7 +21,7 @@ test:  ## run the whole test suite (slow end-to-end tests included)
 test-fast:  ## unit tests only
 	$(BIN)/python -m pytest -q -n auto -m 'not slow'
 
-bench:  ## the speed targets in one table, then each benchmark's own, then the vectorized-seeds rows (BENCH_ARGS="--readme README.md" rewrites README's table; SEEDS_BENCH_ARGS="--device cuda" for the seeds rows on a GPU)
+bench:  ## the speed targets in one table, then each benchmark's own, then the vectorized-seeds rows (BENCH_ARGS="--readme docs/benchmarks.md" rewrites the table there; SEEDS_BENCH_ARGS="--device cuda" for the seeds rows on a GPU)
 	$(BIN)/python -m scripts.bench --details $(BENCH_ARGS)
 	$(BIN)/python -m scripts.bench_seeds $(SEEDS_BENCH_ARGS)
 
@@ -94,7 +94,7 @@ drill:  ## fault drill (bad input, full disk, signals, tampered run dirs: table 
 
 # -- image GANs ------------------------------------------------------------------------------------
 # The reproductions need a GPU, the datasets under $MINIMAX_DATA (or ./data) and the FID Inception weights
-# in the torch hub cache (README: Image GANs). REPRO_ARGS="--out DIR" continues an interrupted call (keeps
+# in the torch hub cache (docs/image-gans.md). REPRO_ARGS="--out DIR" continues an interrupted call (keeps
 # finished runs), "--only mnist_cnn" runs a subset, "--reanalyze DIR" rebuilds the table.
 .PHONY: reproduce-hessianfr-table1 reproduce-lead-cifar reproduce-tau-images bench-images \
         reproduce-hessianfr-table1-smoke reproduce-lead-cifar-smoke reproduce-tau-images-smoke
