@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from scripts import bench_lead
 from scripts._timing import child, load, table
 
 HEADLINE = ["algo=hessianfr", "game=mog"]
@@ -119,8 +120,6 @@ def mog(rounds: int) -> tuple[list[dict], str]:
 
 
 def lead(rounds: int, reference: Path) -> tuple[list[dict], str]:
-    from scripts import bench_lead
-
     pre = bench_lead.interleave(bench_lead.precond_cases(bench_lead.N_PARAMS), max(rounds, 5), 3, time.process_time)
     out = []
     for kind in ("adam", "rmsprop"):
@@ -175,7 +174,7 @@ def main(argv=None) -> int:
     parser.add_argument("--busy-steps", type=int, default=500)
     parser.add_argument("--metrics-steps", type=int, default=None,
                         help="steps of the neural games' runs (default: the game's own)")
-    parser.add_argument("--reference", type=Path, default=Path("/tmp/Least_action_dynamics_minmax/Gaussians_py3.py"))
+    parser.add_argument("--reference", type=Path, default=bench_lead.DEFAULT_REFERENCE)
     parser.add_argument("--readme", type=Path, help="replace the table between the bench markers of this page "
                                                     "(docs/benchmarks.md)")
     args = parser.parse_args(argv)
