@@ -21,7 +21,7 @@ test:  ## run the whole test suite (slow end-to-end tests included)
 test-fast:  ## unit tests only
 	$(BIN)/python -m pytest -q -n auto -m 'not slow'
 
-bench:  ## the speed targets in one table, then each benchmark's own, then the vectorized-seeds rows (BENCH_ARGS="--readme README.md" rewrites README's table; SEEDS_BENCH_ARGS="--device cuda" for the seeds rows on a GPU)
+bench:  ## the speed targets in one table, then each benchmark's own, then the vectorized-seeds rows (BENCH_ARGS="--readme docs/benchmarks.md" rewrites the table there; SEEDS_BENCH_ARGS="--device cuda" for the seeds rows on a GPU)
 	$(BIN)/python -m scripts.bench --details $(BENCH_ARGS)
 	$(BIN)/python -m scripts.bench_seeds $(SEEDS_BENCH_ARGS)
 

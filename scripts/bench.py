@@ -1,41 +1,31 @@
-"""`make bench`: every speed target in one table, each measured as a ratio in the same
-run (except the headline command's seconds, which the target states in seconds).
+"""`make bench`: every speed target in one table, each a ratio measured in the same run (the headline
+command excepted: its target is in seconds). The rows (docs/benchmarks.md#the-targets):
 
-    python -m scripts.bench [--quick] [--skip headline,busy,metrics,mog,lead,starts] [--details]
+    python -m scripts.bench [--quick] [--skip headline,busy,metrics,mog,lead,starts] [--details] [--readme PAGE]
 
-Rows (the scripts named hold the details and can be run alone):
-
-1. headline   `minimax train algo=hessianfr game=mog` with its defaults, the whole process's wall
-              seconds (target ≤ 60 s on an idle 2-core machine: the load average is printed beside
-              it) and the share of its loop spent on evaluation metrics.
-2. busy       the same command for ``--busy-steps`` steps while two other CPU-bound processes run:
-              the loop's wall time with ``hardware.threads=null`` (the CPUs the process may use: what
-              every game gets unless it pins a count; game=mog pins 1) over ``hardware.threads=1`` (≤ 1.5×).
-3. metrics    every game at its defaults (image GANs excepted: they need datasets): the share of
-              the loop's wall time spent on evaluation metrics (summary.json ``metrics_time_s`` /
-              ``wall_time_s``; ≤ 10%). Neural games run their default steps (``--metrics-steps``: fewer).
-4. first order  GDA's step over a plain PyTorch GDA loop on Wang et al. 2020's MoG nets (bench_mog.py; ≤ 1.1×).
-5. precond    Adam / RMSprop updates over torch.optim's on 8.1M parameters (bench_lead.py; ≤ 1.1×);
-              Adam and LEAD-Adam iterations over Askari Hemmat et al. 2023's reference code (≤ 1.0×; needs the
-              reference checkout, see bench_lead.py).
-6. starts     10,000 starts × 1,000 steps on g3, GDA and FR, over a hand-vectorized loop
-              (bench_starts.py; ≤ 2×).
-7. second order  per-step time of FR/HessianFR/LEAD over GDA's (bench_mog.py), with the counted
-              grad-equivalents beside (they must not get worse).
+1. headline  `minimax train algo=hessianfr game=mog`, the whole process's wall seconds (≤ 60 s on an idle
+             2-core machine: the load average is printed beside it), and the share of its loop spent on
+             evaluation metrics.
+2. busy      the same for ``--busy-steps`` steps beside two CPU-bound processes: ``hardware.threads=null``
+             (what every game that pins no count gets) over ``hardware.threads=1`` (≤ 1.5×).
+3. metrics   every game but the image GANs at its defaults: metrics time / loop wall time (≤ 10%).
+4-7.         GDA over a plain PyTorch loop and the second-order steps over GDA's (bench_mog.py), Adam /
+             RMSprop / LEAD-Adam against torch.optim and the paper's code (bench_lead.py), 10,000 starts
+             against a hand-vectorized loop (bench_starts.py): each script holds the details.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from scripts import bench_lead
+from scripts._timing import child, load, table
 
 HEADLINE = ["algo=hessianfr", "game=mog"]
 ANALYTIC_GAMES = ["g1", "g2", "g3", "bilinear", "bilinear_random", "quadratic", "quadratic_gs", "poly53", "poly54",
@@ -44,21 +34,14 @@ NEURAL_GAMES = ["mog"]
 SECOND_ORDER = ["fr_cg1", "hessianfr_cg1", "hessianfr_dg", "lead_adam"]
 
 
-def load() -> str:
-    return "load average " + " / ".join(f"{v:.1f}" for v in os.getloadavg())
-
-
-def train(overrides: list[str], env: dict | None = None, timeout: float = 900) -> tuple[dict, float]:
+def train(overrides: list[str], timeout: float = 900) -> tuple[dict, float]:
     """One `minimax train` process; (its summary.json, the process's wall seconds)."""
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "minimax_cli", "train", *overrides, f"hydra.run.dir={run}",
-                               "progress=false"], cwd=REPO, env={**os.environ, **(env or {})}, capture_output=True,
-                              text=True, timeout=timeout)
+        child(["-m", "minimax_cli", "train", *overrides, f"hydra.run.dir={run}", "progress=false"],
+              f"bench: `minimax train {' '.join(overrides)}`", timeout=timeout)
         seconds = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise SystemExit(f"bench: `minimax train {' '.join(overrides)}` failed:\n{proc.stderr[-2000:]}")
         return json.loads((run / "summary.json").read_text()), seconds
 
 
@@ -137,8 +120,6 @@ def mog(rounds: int) -> tuple[list[dict], str]:
 
 
 def lead(rounds: int, reference: Path) -> tuple[list[dict], str]:
-    from scripts import bench_lead
-
     pre = bench_lead.interleave(bench_lead.precond_cases(bench_lead.N_PARAMS), max(rounds, 5), 3, time.process_time)
     out = []
     for kind in ("adam", "rmsprop"):
@@ -174,16 +155,15 @@ def starts(repeat: int, steps: int) -> tuple[list[dict], str]:
 BEGIN, END = "<!-- bench.py table: begin -->", "<!-- bench.py table: end -->"
 
 
-def write_readme(path: Path, lines: list[str], started: str) -> None:
-    """Replace the table between README's bench markers (BEGIN ... END) by this run's."""
-    text = path.read_text()
-    if BEGIN not in text or END not in text:
+def write_table(path: Path, text: str, started: str) -> None:
+    """Replace the table between the page's bench markers (BEGIN ... END; docs/benchmarks.md) by this run's."""
+    page = path.read_text()
+    if BEGIN not in page or END not in page:
         raise SystemExit(f"bench: {path} has no {BEGIN} ... {END} block to replace")
-    head, rest = text.split(BEGIN, 1)
+    head, rest = page.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     stamp = time.strftime("%Y-%m-%d")
-    body = "\n".join([f"Measured {stamp} by `make bench` ({started} at the start):", "", *lines])
-    path.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}")
+    path.write_text(f"{head}{BEGIN}\nMeasured {stamp} by `make bench` ({started} at the start):\n\n{text}\n{END}{tail}")
 
 
 def main(argv=None) -> int:
@@ -194,8 +174,9 @@ def main(argv=None) -> int:
     parser.add_argument("--busy-steps", type=int, default=500)
     parser.add_argument("--metrics-steps", type=int, default=None,
                         help="steps of the neural games' runs (default: the game's own)")
-    parser.add_argument("--reference", type=Path, default=Path("/tmp/Least_action_dynamics_minmax/Gaussians_py3.py"))
-    parser.add_argument("--readme", type=Path, help="replace the table between the bench markers of this file")
+    parser.add_argument("--reference", type=Path, default=bench_lead.DEFAULT_REFERENCE)
+    parser.add_argument("--readme", type=Path, help="replace the table between the bench markers of this page "
+                                                    "(docs/benchmarks.md)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     quick = args.quick
@@ -217,13 +198,12 @@ def main(argv=None) -> int:
     if "starts" not in skip:
         r, d = starts(1 if quick else 3, 100 if quick else 1000)
         rows, details = rows + r, details + [d]
-    lines = ["| item | measured | value | target | |", "|---|---|---:|---|---|"]
-    lines += [f"| {r['item']} | {r['what']} | {r['value']} | {r['target']} | {r['ok']} |"
-              for r in sorted(rows, key=lambda r: r["item"])]
-    print("\n" + "\n".join(lines))
+    text = table(["item", "measured", "value", "target", ""], "llrll",
+                 [[r["item"], r["what"], r["value"], r["target"], r["ok"]] for r in sorted(rows, key=lambda r: r["item"])])
+    print("\n" + text)
     print(f"\n({load()} at the end)")
     if args.readme:
-        write_readme(args.readme, lines, started)
+        write_table(args.readme, text, started)
     if args.details:
         for d in details:
             print("\n" + d)

@@ -1,11 +1,9 @@
 """Per-step cost of every algorithm as a ratio to GDA, measured in the same process.
 
-    python -m scripts.bench_algorithms [--game g3] [--steps 300] [--repeat 3] [--algos gda,ogda,...]
+    python -m scripts.bench_algorithms [--game g3] [--steps 300] [--repeat 3] [--algos gda,ogda,...] [-- overrides]
 
-Wall time per step (median of --repeat runs, after a warm-up run) and evaluations per step
-(cost/grads: vector-field evaluations, cost/hvps: Hessian-vector products), each with its ratio
-to GDA. Any game config works (e.g. --game mog once the GAN games exist); extra overrides can be
-given after `--`, e.g. `-- algo.solver.kind=cg algo.solver.iters=5`.
+Wall time per step (median of ``--repeat`` runs after a warm-up) and counted evaluations per step
+(grads: vector-field evaluations, hvps: Hessian-vector products), each as a ratio to GDA.
 """
 
 from __future__ import annotations

@@ -4,20 +4,13 @@
                                    [--warmup 3] [--algos GDA-5,EG,...] [--loss ns|wgangp] [--markdown FILE]
                                    [--precision fp32|tf32|bf16]
 
-The game is ``game=cifar10 game.dataset=synthetic`` (random 3×32×32 uint8 images in memory, no
-files): Askari Hemmat et al. 2023's DCGAN (Table 3) with ``width`` channels next to the image (256 in the paper;
-reduce it on a CPU), the non-saturating loss (``--loss wgangp``: WGAN-GP, λ = 10, no batch
-norm in the critic, Gao et al. 2022'sTable 1 loss). The algorithms are Gao et al. 2022, Table 1's optimizers
-with the settings of ``make reproduce-hessianfr-table1`` (Adam, fd mixed products), plus GDA and
-LEAD-Adam. Each algorithm runs in a fresh child process (so peak memory is its own): setup,
-``--warmup`` steps, then ``--steps`` timed steps through the real Runner (no logging but the
-loop's first and last diagnostics); on CUDA the clock stops after ``torch.cuda.synchronize()``.
-
-Memory: on CUDA ``torch.cuda.max_memory_allocated`` (peak of tensors allocated by PyTorch); on
-the CPU the peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, the
-process's high-water mark since it started). ``peak`` is that number; ``step peak`` subtracts the
-memory held before the first step (after setup: networks, data, Python, torch), i.e. what the
-steps themselves add at their peak (activations, derivative buffers, algorithm state).
+``game=cifar10 game.dataset=synthetic`` (random images in memory): Askari Hemmat et al. 2023's DCGAN
+(Table 3) with ``width`` channels, the non-saturating loss (``--loss wgangp``: Gao et al. 2022's Table 1
+loss), and Gao et al. 2022's Table 1 optimizers as ``minimax reproduce hessianfr-table1`` runs them,
+plus GDA and LEAD-Adam. Each algorithm runs in a fresh child process (its peak memory is its own):
+setup, ``--warmup`` steps, then ``--steps`` timed steps through the real Runner (on CUDA the clock
+stops after a synchronize). Memory: ``torch.cuda.max_memory_allocated`` on CUDA, the peak resident set
+size on the CPU; ``step peak`` subtracts what the process held before the first step.
 """
 
 from __future__ import annotations
@@ -26,12 +19,11 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from scripts import _timing
 
 #: Gao et al. 2022, Table 1's optimizers (as make reproduce-hessianfr-table1 runs them) and two references
 ALGOS = {
@@ -110,38 +102,30 @@ def child(args) -> dict:
 
 
 def measure(args, algo: str) -> dict:
-    cmd = [sys.executable, "-m", "scripts.bench_images", "--child", algo, "--device", args.device,
-           "--width", str(args.width), "--batch", str(args.batch), "--steps", str(args.steps),
-           "--warmup", str(args.warmup), "--loss", args.loss, "--precision", args.precision] + (["--threads", str(args.threads)] if args.threads else [])
-    env = dict(os.environ)
-    if args.threads:
-        env["OMP_NUM_THREADS"] = str(args.threads)
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"{algo} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    cmd = ["-m", "scripts.bench_images", "--child", algo, "--device", args.device, "--width", str(args.width),
+           "--batch", str(args.batch), "--steps", str(args.steps), "--warmup", str(args.warmup), "--loss", args.loss,
+           "--precision", args.precision] + (["--threads", str(args.threads)] if args.threads else [])
+    out = _timing.child(cmd, algo, env={"OMP_NUM_THREADS": str(args.threads)} if args.threads else None)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def table(rows: list[dict], args) -> str:
     base = next(r for r in rows if r["algo"] == "GDA-5")
-    lines = [f"CIFAR-shaped DCGAN (3x32x32, width {args.width}, batch {args.batch}, {args.loss} loss, synthetic data, "
-             f"precision {args.precision}), "
-             f"{args.steps} timed steps after {args.warmup} warm-up, device {base['device']}, "
-             f"G {base['params'][0]:,} / D {base['params'][1]:,} parameters",
-             "",
-             "| algorithm | it/s | time / GDA-5 | paper time / GDA-5 (Gao et al. 2022, Table 1) | peak MB | step peak MB | "
-             "step peak / GDA-5 | grads/step | hvps/step |",
-             "|---|---:|---:|---|---:|---:|---:|---:|---:|"]
+    out = []
     for r in rows:
         paper = PAPER_RATIOS.get(r["algo"])
         paper_text = "1 (reference)" if r["algo"] == "GDA-5" else (
             " / ".join("—" if p is None else f"{p:.2f}" for p in paper) if paper else "—")
-        lines.append(f"| {r['algo']} | {r['it_per_s']:.2f} | {r['s_per_it'] / base['s_per_it']:.2f}x | {paper_text} | "
-                     f"{r['peak_mb']:.0f} | {r['step_peak_mb']:.0f} | {r['step_peak_mb'] / base['step_peak_mb']:.2f}x | "
-                     f"{r['grads_per_step']:.1f} | {r['hvps_per_step']:.1f} |")
-    lines.append("")
-    lines.append("paper ratios are MNIST / CIFAR-10 CNN / CIFAR-10 ResNet / CelebA (its time per 100 iterations over GDA-5's)")
-    return "\n".join(lines) + "\n"
+        out.append([r["algo"], f"{r['it_per_s']:.2f}", f"{r['s_per_it'] / base['s_per_it']:.2f}x", paper_text,
+                    f"{r['peak_mb']:.0f}", f"{r['step_peak_mb']:.0f}", f"{r['step_peak_mb'] / base['step_peak_mb']:.2f}x",
+                    f"{r['grads_per_step']:.1f}", f"{r['hvps_per_step']:.1f}"])
+    head = ["algorithm", "it/s", "time / GDA-5", "paper time / GDA-5 (Gao et al. 2022, Table 1)", "peak MB",
+            "step peak MB", "step peak / GDA-5", "grads/step", "hvps/step"]
+    return "\n".join([
+        f"CIFAR-shaped DCGAN (3x32x32, width {args.width}, batch {args.batch}, {args.loss} loss, synthetic data, "
+        f"precision {args.precision}), {args.steps} timed steps after {args.warmup} warm-up, device {base['device']}, "
+        f"G {base['params'][0]:,} / D {base['params'][1]:,} parameters", "", _timing.table(head, "lrrlrrrrr", out), "",
+        "paper ratios are MNIST / CIFAR-10 CNN / CIFAR-10 ResNet / CelebA (its time per 100 iterations over GDA-5's)"]) + "\n"
 
 
 def main(argv=None) -> int:
@@ -154,7 +138,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
     parser.add_argument("--loss", default="ns", choices=("ns", "wgangp"))
     parser.add_argument("--precision", default="fp32", choices=("fp32", "tf32", "bf16"),
-                        help="hardware.precision of the runs (README: Image GANs, Hardware)")
+                        help="hardware.precision of the runs (docs/image-gans.md#hardware)")
     parser.add_argument("--algos", default=",".join(ALGOS))
     parser.add_argument("--markdown", type=Path, default=None, help="also write the table here")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -162,10 +146,7 @@ def main(argv=None) -> int:
     if args.child:
         print(json.dumps(child(args)))
         return 0
-    names = [a for a in args.algos.split(",") if a]
-    unknown = [a for a in names if a not in ALGOS]
-    if unknown:
-        parser.error(f"unknown algorithm {unknown[0]!r}; choose from {', '.join(ALGOS)}")
+    names = _timing.names(parser, args.algos, ALGOS, "algorithm")
     if "GDA-5" not in names:
         names.insert(0, "GDA-5")
     rows = []

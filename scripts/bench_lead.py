@@ -1,59 +1,36 @@
-"""Askari Hemmat et al. 2023's scale: preconditioner updates against torch.optim, and LEAD-Adam / Adam iterations
-against the Askari Hemmat et al. 2023 reference implementation, measured interleaved in one process.
+"""Askari Hemmat et al. 2023's scale: preconditioner updates against torch.optim, and LEAD-Adam / Adam
+iterations against the authors' reference implementation, measured interleaved in one process.
 
     python -m scripts.bench_lead [--reference PATH] [--rounds 3] [--block 3] [--wall] [--skip-reference]
 
-1. Preconditioners (``minimax_cli/algos/precond.py``) on one flat vector of 8.1M float32
-   parameters (Askari Hemmat et al. 2023's 3×2000 ReLU generator): our Adam and RMSprop update of a player's point,
-   p ← p − lr·P(g) as GDA takes it (``Precond.advance``: the new point written by the fused
-   kernel), against ``torch.optim.Adam`` / ``torch.optim.RMSprop`` (default settings: the for-loop
-   implementation on CPU) updating the same parameters in place. Target: ≤ 1.1×.
-2. The 8-Gaussians setting of Askari Hemmat et al. 2023's ``Gaussians_py3.py`` (3×2000 ReLU networks, latent 64,
-   batch 256, the non-saturating loss of its ``non_zero_sum`` mode, lr 3e-4, Adam betas (0.5, 0.9)
-   and α = 0.6 for LEAD-Adam): one iteration of the reference (its module-level loop body, one
-   discriminator and one generator update, with ``update_rule`` 'adam' or 'adam_lsd') against one
-   step of ``algo=lead_adam`` (alternating, the coupling inside Adam) and, for Adam, of ``algo=gda``
-   (the experiment's Adam baseline: the same order, new noise for G's step, Adam). The reference
-   is read from ``--reference`` (default /tmp/Least_action_dynamics_minmax/Gaussians_py3.py, a
-   checkout of ReyhaneAskari/Least_action_dynamics_minmax): never copied into this repository,
-   its classes and set-up are executed as they are with ``use_cuda = False`` and without its plots
-   and prints. Target: ≤ 1.0×.
+1. Our Adam / RMSprop update of a player's point (``Precond.advance``, as GDA takes it) on one flat
+   vector of 8.1M float32 parameters (the paper's 3×2000 ReLU generator), against ``torch.optim``'s
+   (default settings) on the same parameters in place. Target: ≤ 1.1×.
+2. The 8-Gaussians setting of the reference's ``Gaussians_py3.py`` (batch 256, non-saturating loss, lr
+   3e-4, Adam betas (0.5, 0.9), α = 0.6): one iteration of its loop body with ``update_rule`` 'adam' or
+   'adam_lsd' against one step of ``algo=gda`` (its Adam baseline) or ``algo=lead_adam``. The reference
+   is read from ``--reference`` (a checkout of ReyhaneAskari/Least_action_dynamics_minmax, never copied
+   here) and executed as it is, on the CPU, without its plots and prints. Target: ≤ 1.0×.
 
-Times are the process's CPU time with one thread (``--wall``: wall time); every case runs
-``--block`` iterations per turn, the cases take turns for ``--rounds`` rounds; medians. A case's
-first step after another case's turn pays for re-allocating its buffers (ours, which allocates
-fresh ones each step, 1.36–1.6× the reference in single-step turns against 1.1× steady), hence
-three steps per turn.
+CPU time, one thread (``--wall``: wall time); the cases take turns ``--block`` iterations at a time
+for ``--rounds`` rounds; medians. Three steps a turn: a case's first step after another's turn pays
+for re-allocating its buffers (ours allocates fresh ones each step).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import statistics
-import time
 import warnings
 from pathlib import Path
 
+from scripts import _timing
+from scripts._timing import add_wall, interleave, mark, table
 
 DEFAULT_REFERENCE = Path("/tmp/Least_action_dynamics_minmax/Gaussians_py3.py")
 PRECOND_TARGET, LEAD_TARGET = 1.1, 1.0
 N_PARAMS = 8_136_002          # Askari Hemmat et al. 2023's generator: 64→2000→2000→2000→2 (weights and biases)
 LR, ALPHA, BATCH = 3e-4, 0.6, 256
-
-
-def interleave(cases: dict, rounds: int, block: int, clock) -> dict:
-    """Median seconds per call of each case, the cases taking turns ``block`` calls at a time."""
-    for fn in cases.values():       # warm-up
-        fn()
-    times = {name: [] for name in cases}
-    for _ in range(rounds):
-        for name, fn in cases.items():
-            t0 = clock()
-            for _ in range(block):
-                fn()
-            times[name].append((clock() - t0) / block)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 # -- 1. preconditioners ------------------------------------------------------------------------------
@@ -88,14 +65,12 @@ def ratio_table(what: str, reference: str, unit: str, labels, times: dict, targe
     """One row per label: the reference's time, ours (times[f"{label}: {reference}"], ..."minimax"],
     seconds, shown in ``unit``: ms or s), their ratio and the target."""
     scale, digits = (1e3, 1) if unit == "ms" else (1.0, 3)
-    lines = [f"| {what} | {reference} {unit} | minimax {unit} | minimax / {reference} | target |",
-             "|---|---:|---:|---:|---|"]
+    rows = []
     for label in labels:
         ref, ours = times[f"{label}: {reference}"], times[f"{label}: minimax"]
-        ratio = ours / ref
-        lines.append(f"| {label} | {ref * scale:.{digits}f} | {ours * scale:.{digits}f} | {ratio:.2f}× "
-                     f"| ≤ {target:g}× {'✓' if ratio <= target else '✗'} |")
-    return "\n".join(lines)
+        rows.append([label, f"{ref * scale:.{digits}f}", f"{ours * scale:.{digits}f}", f"{ours / ref:.2f}×",
+                     mark(ours / ref, target)])
+    return table([what, f"{reference} {unit}", f"minimax {unit}", f"minimax / {reference}", "target"], "lrrrl", rows)
 
 
 def precond_table(times: dict) -> str:
@@ -199,13 +174,13 @@ def main(argv=None) -> int:
                         help="Gaussians_py3.py of ReyhaneAskari/Least_action_dynamics_minmax")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--block", type=int, default=3)
-    parser.add_argument("--wall", action="store_true", help="wall-clock time instead of the process's CPU time")
+    add_wall(parser)
     parser.add_argument("--skip-reference", action="store_true", help="only the preconditioner table")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
-    clock = time.perf_counter if args.wall else time.process_time
+    clock = _timing.clock(args.wall)
     print(f"1 thread, median {'wall' if args.wall else 'CPU'} time, {args.rounds} interleaved rounds")
     print(precond_table(interleave(precond_cases(N_PARAMS), max(args.rounds, 5), 3, clock)))
     if args.skip_reference:

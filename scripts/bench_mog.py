@@ -2,27 +2,15 @@
 
     python -m scripts.bench_mog [--rounds 15] [--block 3] [--algos gda,fr_cg1,...] [--wall] [-- overrides]
 
-The game is `+experiment=fr_mog1d` (Wang et al. 2020, §6.2.1 / App. D.2: 2×64 tanh MLPs, latent 16, full
-batch of 5,000 points, saturating loss, L2 on D, RMSprop 2e-4), torch single-threaded
-(`hardware.threads=1`). Every algorithm gets its own copy of the game and state; the timed unit
-is ``--block`` consecutive steps (sampling the step's batch included, metrics not), and the
-algorithms take turns block by block for ``--rounds`` rounds, so the noise of a shared machine
-hits all of them alike. Times are the process's CPU time (one thread: the time the step takes on a
-core it has to itself, whoever else shares the machine); ``--wall`` measures wall time instead.
-
-The reference row ``plain``: the same networks as plain ``nn.Sequential`` modules, one
-``torch.autograd.grad`` for both players per step, the discriminator's L2 term added to its
-gradient, and ``torch.optim.Adam(betas=(0, 0.999))`` — exactly the bias-corrected RMSprop of the
-setup (Adam with β1 = 0 has m̂ = g) — on the same batches (each case draws its own from an
-identical sampler, float64 latents cast to float32 as the game does). The script checks that its
-parameters match GDA's after the timed steps. Target: GDA ≤ 1.1× plain.
-
-Reported: the median time per step, its ratio to GDA's median, the
-counted evaluations per step (``grads``: vector-field evaluations, one player's gradient = ½;
-``hvps``: Hessian/Jacobian-vector products) and grad-equivalents (grads + 2·hvps: a
-forward-over-reverse product costs about two gradients) as a ratio to GDA.
-
-Targets: HessianFR-DG ≤ 1.3× GDA, FR-CG1 ≤ 4× GDA.
+`+experiment=fr_mog1d` (§6.2.1 / App. D.2: 2×64 tanh MLPs, latent 16, full batch of 5,000, RMSprop
+2e-4) on one thread; each algorithm has its own game and state, and they take turns ``--block`` steps
+at a time (batch sampling included, metrics not) for ``--rounds`` rounds, so a shared machine's noise
+hits all alike. The row ``plain`` is the same networks and batches in plain PyTorch (one
+``torch.autograd.grad`` for both players, ``torch.optim.Adam(betas=(0, 0.999))``: the setup's
+bias-corrected RMSprop); its parameters must match GDA's after the timed steps. Reported: median step
+time, its ratio to GDA, counted evaluations per step (grads, hvps) and grad-equivalents (grads +
+2·hvps) against GDA's. Targets: GDA ≤ 1.1× plain, HessianFR-DG ≤ 1.3× GDA, FR-CG1 ≤ 4× GDA
+(docs/benchmarks.md#algorithms-on-the-1-d-mog).
 """
 
 from __future__ import annotations
@@ -31,6 +19,8 @@ import argparse
 import statistics
 import time
 
+from scripts import _timing
+from scripts._timing import mark, turns
 
 #: Wang et al. 2020, App. D.4 (FR: CG on the normal equations, LM damping from λ = 1, finite-difference mixed
 #: product along the step) and Gao et al. 2022, §3.3 (HessianFR-CGk / -DG, GDN).
@@ -114,25 +104,25 @@ def build_case(name: str, overrides: list[str]):
     cost.reset()
     torch.manual_seed(0)
     plain = PlainGDA(game, algo) if name == "plain" else None
-    return {"game": game, "algo": algo, "state": state, "cost": cost, "times": [], "steps": 0, "plain": plain}
+    return {"game": game, "algo": algo, "state": state, "cost": cost, "steps": 0, "plain": plain}
 
 
-def run_block(case: dict, block: int, clock=time.process_time) -> None:
+def stepper(case: dict):
+    """One step of the case (sampling the step's batch included, metrics not)."""
     from minimax_cli.oracle import Oracle
 
     game, algo, cost = case["game"], case["algo"], case["cost"]
-    state = case["state"]
-    t0 = clock()
-    for _ in range(block):
+
+    def step():
         case["steps"] += 1
         t = case["steps"]
         if case["plain"] is not None:
             case["plain"].step(t)
-            continue
+            return
         oracle = Oracle(game, game.sample(t), cost, lambda t=t: game.sample(t))
-        state, _ = algo.step(state, oracle)
-    case["times"].append((clock() - t0) / block)
-    case["state"] = state
+        case["state"], _ = algo.step(case["state"], oracle)
+
+    return step
 
 
 def check_plain(cases: dict) -> float:
@@ -149,29 +139,25 @@ def check_plain(cases: dict) -> float:
     return worst
 
 
-def measure(names: list[str], rounds: int, block: int, overrides: list[str], warmup: int = 1,
-            clock=time.process_time) -> dict:
+def measure(names: list[str], rounds: int, block: int, overrides: list[str], clock=time.process_time) -> dict:
     from minimax_cli.runner import _warm_up_torch_func
 
     _warm_up_torch_func()
     cases = {name: build_case(name, overrides) for name in names}
-    for _ in range(warmup):               # first calls pay one-off dispatch/allocation costs
+
+    def warmed():   # the counted evaluations are the timed steps'
         for case in cases.values():
-            run_block(case, 1, clock)
-    for case in cases.values():
-        case["times"].clear()
-        case["cost"].reset()
-        case["steps_timed"] = case["steps"]
-    for _ in range(rounds):
-        for case in cases.values():
-            run_block(case, block, clock)
+            case["cost"].reset()
+            case["steps_timed"] = case["steps"]
+
+    times = turns({name: stepper(case) for name, case in cases.items()}, rounds, block, clock, warmed=warmed)
     if "plain" in cases and "gda" in cases:
         check_plain(cases)
     rows = {}
     for name, case in cases.items():
         n = case["steps"] - case["steps_timed"]
-        rows[name] = {"ms": 1e3 * statistics.median(case["times"]),
-                      "ms_spread": (1e3 * min(case["times"]), 1e3 * max(case["times"])),
+        rows[name] = {"ms": 1e3 * statistics.median(times[name]),
+                      "ms_spread": (1e3 * min(times[name]), 1e3 * max(times[name])),
                       "grads": case["cost"].grads / n, "hvps": case["cost"].hvps / n}
     return rows
 
@@ -179,23 +165,20 @@ def measure(names: list[str], rounds: int, block: int, overrides: list[str], war
 def table(rows: dict, base: str = "gda") -> str:
     ref = rows[base]
     ref_eq = ref["grads"] + 2 * ref["hvps"]
-    lines = ["| algorithm | ms/step (median) | min–max | time / GDA | grads/step | hvps/step | grad-eq. / GDA | target |",
-             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    out = []
     if "plain" in rows:
-        ratio = ref["ms"] / rows["plain"]["ms"]
-        lines.append(f"| plain PyTorch GDA (reference) | {rows['plain']['ms']:.1f} | "
-                     f"{rows['plain']['ms_spread'][0]:.0f}–{rows['plain']['ms_spread'][1]:.0f} | "
-                     f"GDA / plain = {ratio:.2f}× | 1.00 | 0.00 | | ≤ {PLAIN_TARGET:g}× {'✓' if ratio <= PLAIN_TARGET else '✗'} |")
+        ratio, plain = ref["ms"] / rows["plain"]["ms"], rows["plain"]
+        out.append(["plain PyTorch GDA (reference)", f"{plain['ms']:.1f}",
+                    f"{plain['ms_spread'][0]:.0f}–{plain['ms_spread'][1]:.0f}", f"GDA / plain = {ratio:.2f}×",
+                    "1.00", "0.00", "", mark(ratio, PLAIN_TARGET)])
     for name, r in rows.items():
-        if name == "plain":
-            continue
-        ratio = r["ms"] / ref["ms"]
-        target = TARGETS.get(name)
-        mark = "" if target is None else f"≤ {target:g}× {'✓' if ratio <= target else '✗'}"
-        eq = (r["grads"] + 2 * r["hvps"]) / ref_eq
-        lines.append(f"| {name} | {r['ms']:.1f} | {r['ms_spread'][0]:.0f}–{r['ms_spread'][1]:.0f} | {ratio:.2f}× "
-                     f"| {r['grads']:.2f} | {r['hvps']:.2f} | {eq:.2f}× | {mark} |")
-    return "\n".join(lines)
+        if name != "plain":
+            ratio = r["ms"] / ref["ms"]
+            out.append([name, f"{r['ms']:.1f}", f"{r['ms_spread'][0]:.0f}–{r['ms_spread'][1]:.0f}", f"{ratio:.2f}×",
+                        f"{r['grads']:.2f}", f"{r['hvps']:.2f}", f"{(r['grads'] + 2 * r['hvps']) / ref_eq:.2f}×",
+                        mark(ratio, TARGETS.get(name))])
+    return _timing.table(["algorithm", "ms/step (median)", "min–max", "time / GDA", "grads/step", "hvps/step",
+                          "grad-eq. / GDA", "target"], "lrrrrrrl", out)
 
 
 def main(argv=None) -> int:
@@ -203,17 +186,13 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=15, help="timed blocks per algorithm (interleaved)")
     parser.add_argument("--block", type=int, default=3, help="steps per timed block")
     parser.add_argument("--algos", default=",".join(ALGOS), help=f"comma list of: {', '.join(ALGOS)}")
-    parser.add_argument("--wall", action="store_true", help="wall-clock time instead of the process's CPU time")
+    _timing.add_wall(parser)
     parser.add_argument("overrides", nargs="*", help="extra config overrides (e.g. game.batch.size=500)")
     args = parser.parse_args(argv)
-    names = args.algos.split(",")
-    unknown = [n for n in names if n not in ALGOS]
-    if unknown:
-        parser.error(f"unknown algorithm {unknown[0]!r} (choose from {', '.join(ALGOS)})")
+    names = _timing.names(parser, args.algos, ALGOS, "algorithm")
     if "gda" not in names:
         names = ["gda"] + names
-    clock = time.perf_counter if args.wall else time.process_time
-    rows = measure(names, args.rounds, args.block, args.overrides, clock=clock)
+    rows = measure(names, args.rounds, args.block, args.overrides, clock=_timing.clock(args.wall))
     import torch
 
     print(f"1-D MoG GAN (Wang et al. 2020 setup{', ' + ' '.join(args.overrides) if args.overrides else ''}), "

@@ -2,19 +2,12 @@
 
     python -m scripts.bench_seeds [--rounds 5] [--block 2] [--device cpu|cuda] [--cases ls_sga,...]
 
-Cases (the vectorized-seeds targets): Liang & Stokes 2019's ring-8 WGAN-GP (`+experiment=ls_ring8`: 4×128 ReLU MLPs,
-batch 256) with 16 seeds for sim (GDA, Liang & Stokes 2019's "SGA"), symplectic SGA, OMD and CO (Liang & Stokes 2019's
-form: γ = 1 on the unpenalized value), target ≤ 4× one seed; Wang et al. 2020's 1-D MoG
-(`+experiment=fr_mog1d`: 2×64 tanh, full batch 5,000) with FR-CG (App. D.4: fd mixed product, 10 CG
-steps, adaptive damping) for 4 seeds, target ≤ 3× one seed, also with ``hardware.seed_chunk=1``.
-
-Each row times the real loop step (``Runner.stepper``: every seed's batches drawn, one vmapped step)
-of the S-seed run and of a one-seed run (seed 0), in interleaved blocks of ``--block`` steps for
-``--rounds`` rounds, so a shared machine's noise hits both alike; torch single-threaded on the CPU
-(``hardware.threads=1``). Reported: median ms per step, the ratio S-seed / one-seed, and the
-throughput gain S / ratio (seeds per unit of time against separate runs). Peak memory of each run
-is measured apart, in a fresh process that builds it and takes 3 steps: peak RSS (CPU) or peak
-CUDA memory allocated (``--device cuda``).
+Cases: Liang & Stokes 2019's ring-8 WGAN-GP (`+experiment=ls_ring8`) with 16 seeds for sim, symplectic
+SGA, OMD and CO (target ≤ 4× one seed); Wang et al. 2020's 1-D MoG (`+experiment=fr_mog1d`) with FR-CG10
+for 4 seeds (target ≤ 3×), also with ``hardware.seed_chunk=1``. Each row times the loop's real step
+(``Runner.stepper``) of both runs in interleaved blocks, one thread; peak memory (RSS, or CUDA
+memory allocated) is measured apart, in a fresh process per run that takes 3 steps
+(docs/benchmarks.md#many-seeds-in-one-run).
 """
 
 from __future__ import annotations
@@ -23,13 +16,11 @@ import argparse
 import json
 import os
 import resource
-import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from scripts import _timing
+from scripts._timing import child, interleave, mark
 
 LS = ["+experiment=ls_ring8"]
 FR = ["+experiment=fr_mog1d", "algo=fr", "algo.lr_y=2.0e-4", "algo.mixed=fd", "algo.solver.kind=cg",
@@ -62,24 +53,25 @@ def build(name: str, seeds: int, device: str):
     game = SeedStack(games, list(range(seeds))) if seeds > 1 else games[0]
     runner = Runner(game, build_node(cfg.algo, "algo"), steps=10**9, log_every=10**9, tol=0.0, progress=False,
                     seed_chunk=seed_chunk(cfg))
-    return {"runner": runner, "state": runner.init_state(), "step": runner.stepper(), "t": 0, "times": []}
+    return {"runner": runner, "state": runner.init_state(), "step": runner.stepper(), "t": 0}
 
 
-def _sync(device: str) -> None:
+def stepper(case: dict):
+    """One step of the run: every seed's batches drawn, one vmapped step."""
+    def step():
+        case["t"] += 1
+        case["state"], *_ = case["step"](case["state"], case["t"])
+
+    return step
+
+
+def sync(device: str):
+    """What to call before reading the clock: CUDA kernels run asynchronously."""
     if device == "cuda":
         import torch
 
-        torch.cuda.synchronize()
-
-
-def run_block(case: dict, block: int, device: str) -> None:
-    _sync(device)
-    t0 = time.perf_counter()
-    for _ in range(block):
-        case["t"] += 1
-        case["state"], *_ = case["step"](case["state"], case["t"])
-    _sync(device)
-    case["times"].append((time.perf_counter() - t0) / block)
+        return torch.cuda.synchronize
+    return lambda: None
 
 
 def measure(name: str, rounds: int, block: int, device: str) -> dict:
@@ -87,32 +79,27 @@ def measure(name: str, rounds: int, block: int, device: str) -> dict:
 
     _warm_up_torch_func()
     seeds = CASES[name][1]
-    one, many = build(name, 1, device), build(name, seeds, device)
-    for case in (one, many):        # first calls pay one-off dispatch/allocation costs
-        run_block(case, 1, device)
-        case["times"].clear()
-    for _ in range(rounds):
-        for case in (one, many):
-            run_block(case, block, device)
-    ms_one, ms_many = (1e3 * statistics.median(c["times"]) for c in (one, many))
+    cases = {"one": stepper(build(name, 1, device)), "many": stepper(build(name, seeds, device))}
+    times = interleave(cases, rounds, block, time.perf_counter, sync(device))
+    ms_one, ms_many = 1e3 * times["one"], 1e3 * times["many"]
     return {"case": name, "seeds": seeds, "ms_one": ms_one, "ms_many": ms_many, "ratio": ms_many / ms_one}
 
 
 def peak_memory(name: str, seeds: int, device: str) -> float:
     """MiB: peak RSS (CPU) or peak CUDA memory allocated, of a fresh process building the run and
     taking 3 steps."""
-    out = subprocess.run([sys.executable, "-m", "scripts.bench_seeds", "--memory-child", name, str(seeds), "--device", device],
-                         capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), cwd=REPO)
-    if out.returncode != 0:
-        raise SystemExit(f"memory measurement of {name} ({seeds} seeds) failed:\n{out.stderr[-2000:]}")
-    return float(out.stdout.strip().splitlines()[-1])
+    out = child(["-m", "scripts.bench_seeds", "--memory-child", name, str(seeds), "--device", device],
+                f"memory measurement of {name} ({seeds} seeds)", env={"OMP_NUM_THREADS": "1"})
+    return float(out.strip().splitlines()[-1])
 
 
 def memory_child(name: str, seeds: int, device: str) -> None:
     import torch
 
-    case = build(name, seeds, device)
-    run_block(case, 3, device)
+    step = stepper(build(name, seeds, device))
+    for _ in range(3):
+        step()
+    sync(device)()
     if device == "cuda":
         print(torch.cuda.max_memory_allocated() / 2**20)
     else:   # VmHWM: this process image's peak RSS (getrusage's maxrss carries the parent's over fork + exec)
@@ -126,14 +113,11 @@ def memory_child(name: str, seeds: int, device: str) -> None:
 
 def table(rows: list[dict], device: str) -> str:
     mem = "peak CUDA MiB" if device == "cuda" else "peak RSS MiB"
-    lines = [f"| case | seeds | ms/step, 1 seed | ms/step, S seeds | time S / 1 | throughput × | {mem}: 1 / S | target |",
-             "|---|---:|---:|---:|---:|---:|---:|---|"]
-    for r in rows:
-        target = CASES[r["case"]][2]
-        mark = "" if target is None else f"≤ {target:g}× {'✓' if r['ratio'] <= target else '✗'}"
-        lines.append(f"| {r['case']} | {r['seeds']} | {r['ms_one']:.1f} | {r['ms_many']:.1f} | {r['ratio']:.2f}× "
-                     f"| {r['seeds'] / r['ratio']:.2f} | {r['mem_one']:.0f} / {r['mem_many']:.0f} | {mark} |")
-    return "\n".join(lines)
+    return _timing.table(
+        ["case", "seeds", "ms/step, 1 seed", "ms/step, S seeds", "time S / 1", "throughput ×", f"{mem}: 1 / S", "target"],
+        "lrrrrrrl", [[r["case"], r["seeds"], f"{r['ms_one']:.1f}", f"{r['ms_many']:.1f}", f"{r['ratio']:.2f}×",
+                      f"{r['seeds'] / r['ratio']:.2f}", f"{r['mem_one']:.0f} / {r['mem_many']:.0f}",
+                      mark(r["ratio"], CASES[r["case"]][2])] for r in rows])
 
 
 def main(argv=None) -> int:
@@ -148,10 +132,7 @@ def main(argv=None) -> int:
     if args.memory_child:
         memory_child(args.memory_child[0], int(args.memory_child[1]), args.device)
         return 0
-    names = args.cases.split(",")
-    unknown = [n for n in names if n not in CASES]
-    if unknown:
-        parser.error(f"unknown case {unknown[0]!r} (choose from {', '.join(CASES)})")
+    names = _timing.names(parser, args.cases, CASES, "case")
     rows = []
     for name in names:
         row = measure(name, args.rounds, args.block, args.device)

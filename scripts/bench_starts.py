@@ -2,27 +2,22 @@
 
     python -m scripts.bench_starts [--starts 10000] [--steps 1000] [--repeat 3] [--wall] [--scaling]
 
-The runner (``Runner`` as ``minimax train game=g3 algo=gda|fr game.starts=N`` builds it: the step
-written for one start and vmapped, convergence checked every step at tol 1e-6, divergence, the
-plotted trajectories) against the same update written by hand on (N,) tensors: one
-``torch.autograd.grad`` of the summed g3 per step (the starts are independent, so the gradient of
-the sum is every start's gradient), and for FR the second derivatives H_yx, H_yy from one more
-backward pass of the summed ∇_y f. The default FR is the exact solve, which on a 2-D game is the
-division written out below. The starts are g3's default (``game.init_radius`` 0: all at (7, 5), the
-command the issue times; ``--radius r`` spreads them in a ball, which FR's exact solve does not
-survive yet where H_yy = 0); the final iterates of the starts still running are checked to agree.
-
-Times are the process's CPU time (one thread, interleaved: runner, hand loop, runner, ...),
-``--wall`` for wall time. Target: the runner ≤ 2× the hand loop, for GDA and FR.
-``--scaling`` adds the old table: the per-step time of 1, 100 and N starts (speed-up per start).
+The runner (as ``minimax train game=g3 algo=gda|fr game.starts=N`` builds it) against the same update
+written by hand on (N,) tensors: one ``torch.autograd.grad`` of the summed g3 per step (the starts
+are independent), and for FR the follower's Hessian blocks from one more backward pass, the exact
+solve written out as a division. The starts still running must end at the same iterates, or no
+ratio is printed. ``--radius r`` spreads the starts in a ball around (7, 5). CPU time, one thread,
+interleaved (``--wall``: wall time). Target: the runner ≤ 2× the hand loop, for GDA and FR.
+``--scaling`` adds the per-step time of 1, 100 and N starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
+from scripts import _timing
+from scripts._timing import add_wall, mark
 
 TARGET = 2.0
 LR = 0.05
@@ -119,7 +114,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--radius", type=float, default=0.0, help="game.init_radius of the starts")
     parser.add_argument("--algos", default="gda,fr")
-    parser.add_argument("--wall", action="store_true", help="wall-clock time instead of the process's CPU time")
+    add_wall(parser)
     parser.add_argument("--scaling", action="store_true", help="also time 1, 100 and N starts")
     args = parser.parse_args(argv)
     import torch
@@ -128,7 +123,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     _warm_up_torch_func()
-    clock = time.perf_counter if args.wall else time.process_time
+    clock = _timing.clock(args.wall)
     hands = {"gda": hand_gda, "fr": hand_fr}
     rows = [compare(name, hands[name], args.starts, args.steps, args.repeat, clock, args.radius)
             for name in args.algos.split(",")]
@@ -145,14 +140,10 @@ def main(argv=None) -> int:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| algorithm | runner ms/step | hand loop ms/step | runner / hand | target | runner steps | "
-             "starts running at the end, max |Δ| |",
-             "|---|---:|---:|---:|---|---:|---|"]
-    for r in rows:
-        mark = "✓" if r["ratio"] <= TARGET else "✗"
-        lines.append(f"| {r['algo']} | {r['runner_ms']:.2f} | {r['hand_ms']:.2f} | {r['ratio']:.2f}× | ≤ {TARGET:g}× {mark} "
-                     f"| {r['steps']} | {r['running']}, {r['agree']:.0e} |")
-    return "\n".join(lines)
+    return _timing.table(["algorithm", "runner ms/step", "hand loop ms/step", "runner / hand", "target", "runner steps",
+                          "starts running at the end, max |Δ|"], "lrrrlrl",
+                         [[r["algo"], f"{r['runner_ms']:.2f}", f"{r['hand_ms']:.2f}", f"{r['ratio']:.2f}×",
+                           mark(r["ratio"], TARGET), r["steps"], f"{r['running']}, {r['agree']:.0e}"] for r in rows])
 
 
 if __name__ == "__main__":

@@ -4,16 +4,10 @@
 
 Each fault is one ``minimax`` command (in this process, or a child where a signal or the disk is
 involved) with the outcome it must have: a clean one-line error (exit 2, one ``minimax: error:``
-line, no run directory) or a handled run (exit code and summary.json status as documented). The
-drill prints one row per fault and a total:
-
-    faults tried | clean one-line errors | handled runs | tracebacks (must be 0) | runs lost (must be 0) | unexpected
-
-A *traceback* is a Python traceback anywhere in a fault's output (or an exception escaping the CLI);
-a *run lost* is a run directory that existed before the drill and changed, or a run a fault started
-that ended without summary.json or with an unreadable checkpoint. Exit 1 unless tracebacks, runs
-lost and unexpected outcomes are all 0. ``--quick`` (CI) leaves out the slower child-process faults
-that tests/test_faults.py also covers (SLURM's pre-timeout signal to a sweep's job).
+line, no run directory) or a handled run (exit code and summary.json status as documented). A
+*traceback* anywhere in a fault's output, or a *run lost* (an earlier run directory changed, or a
+started run left without summary.json or with an unreadable checkpoint) fails the drill (exit 1).
+``--quick`` (CI) leaves out the slower child-process faults that tests/test_faults.py also covers.
 """
 
 from __future__ import annotations
@@ -75,7 +69,7 @@ def in_process(args: list[str]) -> Outcome:
 
 
 def child(args: list[str], env: dict | None = None, limit_bytes: int | None = None, timeout: int = 240,
-          signal_after: tuple[int, Path, int] | None = None) -> Outcome:
+          signal_after: tuple[int, Path, int] | None = None, cwd: Path = REPO) -> Outcome:
     """``minimax ...`` in a child process; ``signal_after=(sig, folder, rows)`` sends ``sig`` once a
     metrics.jsonl under ``folder`` has ``rows`` rows; ``limit_bytes``: RLIMIT_FSIZE (a full disk)."""
     def limit():
@@ -83,7 +77,7 @@ def child(args: list[str], env: dict | None = None, limit_bytes: int | None = No
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
 
     full_env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1", **(env or {}))
-    proc = subprocess.Popen([sys.executable, "-m", "minimax_cli", *args], cwd=REPO, env=full_env, text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "minimax_cli", *args], cwd=cwd, env=full_env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             preexec_fn=limit if limit_bytes is not None else None)
     if signal_after is not None:
@@ -253,7 +247,7 @@ def run_drill(root: Path, quick: bool) -> tuple[list[Row], list[str]]:
                                 ("runs_root= (empty)", {}, ["runs_root="])]:
         cwd = root / f"cwd-{len(d.rows)}"
         cwd.mkdir()
-        result = _child_in(cwd, ["train", "steps=2", *QUIET, *override], env)
+        result = child(["train", "steps=2", *QUIET, *override], env, cwd=cwd)
         made = list((cwd / "runs" / "g1" / "gda").glob("*"))
         d.handled(name, result, made[0] if made else cwd / "runs", 0, "finished")
     table = in_process(["report", str(runs)])
@@ -284,13 +278,6 @@ def run_drill(root: Path, quick: bool) -> tuple[list[Row], list[str]]:
         d.handled("SLURM pre-timeout signal (USR2) to a submitit job", result, job, 0, "interrupted")
     baseline_ok = d.lost(baseline)
     return d.rows, baseline_ok
-
-
-def _child_in(cwd: Path, args: list[str], env: dict) -> Outcome:
-    full_env = dict(os.environ, PYTHONPATH=str(REPO), **env)
-    done = subprocess.run([sys.executable, "-m", "minimax_cli", *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=240)
-    return Outcome(done.returncode, done.stdout + done.stderr)
 
 
 def _saved_searchpath(run: Path, folder: Path) -> None:

@@ -8,15 +8,15 @@
 #   1. python / torch / CUDA / GPU versions
 #   2. the tests that use the GPU (tests/test_cuda.py: Oracle products CUDA vs CPU in float64, every
 #      precision on the image game, checkpoint + resume on CUDA)
-#   3. scripts/bench_images.py with hardware=cuda for hardware.precision fp32, tf32, bf16 (DCGAN width 256,
+#   3. python -m scripts.bench_images with hardware=cuda for hardware.precision fp32, tf32, bf16 (DCGAN width 256,
 #      GDA-5, HessianFR-DG, HessianFR-CG1, LEAD-Adam; it/s ratios to GDA-5)
 #   4. a short image GAN run with FID (synthetic CIFAR-shaped images, untrained Inception: weights=random)
 #   5. the 1-D MoG GAN with FR and HessianFR on cuda vs the same run on the CPU, float64, 5 steps: max
-#      relative difference of every metric and of the final players (scripts/compare_devices.py)
+#      relative difference of every metric and of the final players (python -m minimax_cli.selfcheck.devices)
 # Without CUDA every step runs in a CPU-sized form that checks the script itself (tiny networks, bf16
 # only, FR only, cpu vs cpu), and the CUDA-only tests are skipped: CI runs it so (tests/test_environment.py).
 # The missing pure-Python packages of an existing environment (hydra-core, omegaconf, POT, pytorch-fid)
-# can be added with pip, or as wheels on an offline machine: README, "Set up".
+# can be added with pip, or as wheels on an offline machine: docs/install.md#an-existing-environment.
 # Exit status: the number of failed steps (0: all passed).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -43,20 +43,7 @@ step() {   # step NAME COMMAND...: run, time, count a failure
 }
 
 versions() {
-    "$PYTHON" - <<'EOF'
-import platform, sys
-import torch, torchvision
-print(f"python {platform.python_version()} ({sys.executable})")
-print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, CUDA build {torch.version.cuda}, "
-      f"cuDNN {torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None}")
-if torch.cuda.is_available():
-    for i in range(torch.cuda.device_count()):
-        p = torch.cuda.get_device_properties(i)
-        print(f"cuda:{i} {p.name}, compute capability {p.major}.{p.minor}, {p.total_memory / 2**30:.0f} GiB, "
-              f"{p.multi_processor_count} SMs")
-else:
-    print("no CUDA device visible: CPU-sized checks only")
-EOF
+    "$PYTHON" -m minimax_cli.selfcheck --versions
     command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
     return 0
 }
@@ -105,7 +92,7 @@ EOF
 }
 step "image GAN run with FID (weights=random), hardware=$DEVICE" image_run
 step "1-D MoG GAN, FR and HessianFR, $DEVICE vs cpu, float64" \
-    "$PYTHON" -m scripts.compare_devices "${MOG[@]}"
+    "$PYTHON" -m minimax_cli.selfcheck.devices "${MOG[@]}"
 
 if [[ $CUDA == 0 ]]; then
     echo "gpu_check: no CUDA device, CPU-sized checks only: $FAILED failed step(s)"

@@ -21,7 +21,7 @@ def test_bench_starts_runner_agrees_with_the_hand_vectorized_loop(capsys):
 
 
 @pytest.mark.parametrize("algo", ["gda", "lead_adam"])
-def test_bench_lead_steps_run_at_seed_002s_scale(algo):
+def test_bench_lead_steps_run_at_askari_hemmat_2023s_scale(algo):
     step = bench_lead.minimax_step(algo)
     step()
     step()

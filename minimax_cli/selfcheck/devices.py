@@ -1,7 +1,7 @@
 """The same run on two devices: max relative difference of every logged metric and of the final players.
 
-    python -m scripts.compare_devices [--algos fr,hessianfr] [--steps 5] [--devices cpu,cuda] [--tol 1e-8]
-                                      [-- extra overrides]
+    python -m minimax_cli.selfcheck.devices [--algos fr,hessianfr] [--steps 5] [--devices cpu,cuda] [--tol 1e-8]
+                                             [-- extra overrides]
 
 Each algorithm runs ``minimax train game=mog`` (Wang et al. 2020's 1-D MoG GAN, full batch) in float64 on each
 device, ``--steps`` steps, logging every step and checkpointing at the end; then, per algorithm, the
@@ -17,23 +17,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from minimax_cli.selfcheck import train
 SKIP = ("wall_time_s", "step")
 
 
 def run(algo: str, device: str, steps: int, out: Path, extra: list[str]) -> Path:
     run_dir = out / f"{algo}-{device}"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]))
-    cmd = [sys.executable, "-m", "minimax_cli", "train", "game=mog", f"algo={algo}", f"steps={steps}",
-           f"hardware={device}", "hardware.dtype=float64", "log_every=1", f"checkpoint_every={steps}", "plot=false",
-           "tensorboard=false", "progress=false", f"hydra.run.dir={run_dir}", *extra]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    proc = train(["game=mog", f"algo={algo}", f"steps={steps}", f"hardware={device}", "hardware.dtype=float64",
+                  "log_every=1", f"checkpoint_every={steps}", "plot=false", "tensorboard=false", "progress=false",
+                  f"hydra.run.dir={run_dir}", *extra])
     if proc.returncode != 0:
         raise SystemExit(f"{algo} on {device} failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
     return run_dir

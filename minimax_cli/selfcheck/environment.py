@@ -1,7 +1,7 @@
 """Import-and-step smoke test of a Python environment: does minimax run here?
 
-    python -m scripts.smoke_env            # from a checkout; minimax need not be installed
-    python -m scripts.smoke_env --device cuda
+    python -m minimax_cli.selfcheck            # from a checkout, minimax need not be installed
+    python -m minimax_cli.selfcheck --device cuda
 
 Prints the versions that matter, checks them against pyproject.toml's ranges (Python, torch), imports
 every module of minimax_cli, then runs six short CLI runs in a temporary directory (one a resume),
@@ -15,7 +15,7 @@ each exercising a different part of torch:
                        untrained Inception network (weights=random: nothing is downloaded)
 
 One line per check; exit status 0 and a last line ``smoke: ok`` when everything passed. Takes about a
-minute on one CPU core. Used on the oldest supported torch (README: Set up) and on the GPU image.
+minute on one CPU core. Used on the oldest supported torch (docs/install.md#what-minimax-needs) and on the GPU image.
 """
 
 from __future__ import annotations
@@ -23,17 +23,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import pkgutil
 import platform
 import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from minimax_cli.selfcheck import ROOT, train
 
 QUIET = ["progress=false", "plot=false", "tensorboard=false", "hardware.threads=1"]
 TINY_MOG = ["game=mog", "game.generator.width=8", "game.discriminator.width=8", "game.batch.dataset_size=64",
@@ -47,8 +45,16 @@ TINY_IMAGES = ["game=cifar10", "game.dataset=synthetic", "game.synthetic_size=8"
 
 
 def requirement(name: str) -> str:
-    """The version specifier pyproject.toml gives ``name`` (e.g. '>=2.2'), '' if none."""
-    text = (REPO / "pyproject.toml").read_text()
+    """The version specifier pyproject.toml gives ``name`` (e.g. '>=2.2'), '' if none; without a
+    checkout, the installed package's metadata (written from pyproject.toml)."""
+    if (ROOT / "pyproject.toml").exists():
+        text = (ROOT / "pyproject.toml").read_text()
+    else:
+        from importlib import metadata
+
+        meta = metadata.metadata("minimax-cli")
+        text = "\n".join([f'requires-python = "{meta["Requires-Python"]}"',
+                          *(f'"{r.split(";")[0].replace(" ", "")}"' for r in meta.get_all("Requires-Dist") or [])])
     if name == "python":
         m = re.search(r'requires-python\s*=\s*"([^"]+)"', text)
     else:
@@ -82,13 +88,10 @@ class Smoke:
         self.failed += not ok
         return ok
 
-    def train(self, what: str, args: list[str], runs: Path, timeout: float = 600) -> Path | None:
+    def run(self, what: str, args: list[str], runs: Path, timeout: float = 600) -> Path | None:
         """``python -m minimax_cli train args`` into ``runs``; the run directory, or None on failure."""
-        env = dict(os.environ, MINIMAX_RUNS=str(runs), OMP_NUM_THREADS="1",
-                   PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]))
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "minimax_cli", "train", *QUIET, *args], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        proc = train([*QUIET, *args], {"MINIMAX_RUNS": str(runs), "OMP_NUM_THREADS": "1"}, timeout)
         seconds = time.perf_counter() - started
         summaries = sorted(Path(runs).rglob("summary.json"), key=lambda p: p.stat().st_mtime)
         if proc.returncode != 0 or not summaries:
@@ -103,10 +106,30 @@ class Smoke:
         return summaries[-1].parent if ok else None
 
 
+def versions() -> None:
+    """Python, torch, torchvision, CUDA, cuDNN and every GPU, on one line each (scripts/gpu_check.sh's first step)."""
+    import torch
+    import torchvision
+
+    print(f"python {platform.python_version()} ({sys.executable})")
+    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, CUDA build {torch.version.cuda}, "
+          f"cuDNN {torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None}")
+    if not torch.cuda.is_available():
+        print("no CUDA device visible: CPU-sized checks only")
+    for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
+        p = torch.cuda.get_device_properties(i)
+        print(f"cuda:{i} {p.name}, compute capability {p.major}.{p.minor}, {p.total_memory / 2**30:.0f} GiB, "
+              f"{p.multi_processor_count} SMs")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu | cuda: hardware of the runs (default cpu)")
+    parser.add_argument("--versions", action="store_true", help="only print the versions (and the GPUs)")
     args = parser.parse_args(argv)
+    if args.versions:
+        versions()
+        return 0
     smoke = Smoke()
     print(f"python {platform.python_version()} ({sys.executable})")
     smoke.check(f"python {platform.python_version()} within pyproject's {requirement('python')}",
@@ -155,23 +178,21 @@ def main(argv=None) -> int:
     hw = [f"hardware={args.device}"]
     with tempfile.TemporaryDirectory(prefix="minimax-smoke-") as tmp:
         tmp = Path(tmp)
-        smoke.train("g3 / GDA, 16 starts, float64 (vmap)", ["game=g3", "game.starts=16", "steps=200", *hw],
-                    tmp / "g3")
+        smoke.run("g3 / GDA, 16 starts, float64 (vmap)", ["game=g3", "game.starts=16", "steps=200", *hw], tmp / "g3")
         fr = ["algo=fr", "algo.solver.kind=cg", "algo.solver.iters=3", "log_every=2", "checkpoint_every=2",
               *TINY_MOG, *hw]
-        full = smoke.train("MoG GAN / FR with CG (HVPs), 8 steps", [*fr, "steps=8"], tmp / "fr-full")
-        part = smoke.train("MoG GAN / FR, 6 steps + checkpoint", [*fr, "steps=6"], tmp / "fr-part")
+        full = smoke.run("MoG GAN / FR with CG (HVPs), 8 steps", [*fr, "steps=8"], tmp / "fr-full")
+        part = smoke.run("MoG GAN / FR, 6 steps + checkpoint", [*fr, "steps=6"], tmp / "fr-part")
         if full is not None and part is not None:
-            resumed = smoke.train("MoG GAN / FR, resumed to 8 steps", [f"resume={part}", "steps=8"], tmp / "fr-part")
+            resumed = smoke.run("MoG GAN / FR, resumed to 8 steps", [f"resume={part}", "steps=8"], tmp / "fr-part")
             if resumed is not None:
                 a, b = (json.loads(p.read_text())["metrics"] for p in (full / "summary.json", part / "summary.json"))
                 smoke.check("resumed run == uninterrupted run", a["grad_norm/y"] == b["grad_norm/y"],
                             f"grad_norm/y {a['grad_norm/y']!r} vs {b['grad_norm/y']!r}")
-        smoke.train("MoG GAN / LEAD (mixed products), 4 steps", ["algo=lead", "steps=4", *TINY_MOG, *hw],
-                    tmp / "lead")
+        smoke.run("MoG GAN / LEAD (mixed products), 4 steps", ["algo=lead", "steps=4", *TINY_MOG, *hw], tmp / "lead")
         if images:
-            smoke.train("image GAN (DCGAN, batch norm) / GDA, 2 steps, FID (random Inception)",
-                        ["algo=gda", "steps=2", "log_every=1", *TINY_IMAGES, *hw], tmp / "images")
+            smoke.run("image GAN (DCGAN, batch norm) / GDA, 2 steps, FID (random Inception)",
+                      ["algo=gda", "steps=2", "log_every=1", *TINY_IMAGES, *hw], tmp / "images")
     print("smoke: ok" if not smoke.failed else f"smoke: {smoke.failed} check(s) failed")
     return 0 if not smoke.failed else 1
 
