@@ -331,8 +331,8 @@ class _RankFilter(logging.Filter):
         return True
 
 
-def setup(cfg, game, device: torch.device) -> torch.device:
-    """Called by train.execute once the game is built: join the group (hardware=ddp), check that
+def join(cfg, game, device: torch.device) -> torch.device:
+    """Called by assemble.assemble once the game is built: join the group (hardware=ddp), check that
     every rank got here (their configs validated) before rank 0 writes anything, and return this
     rank's device (cuda:LOCAL_RANK on GPUs). Ranks other than 0 do not evaluate the game's extra
     metrics or figures. Without hardware=ddp: ``device`` unchanged."""

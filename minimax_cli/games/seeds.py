@@ -20,7 +20,6 @@ steps) and are refused with one line; analytic games vectorize ``game.starts`` i
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
@@ -61,18 +60,6 @@ def seed_chunk(cfg) -> int | None:
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
         raise ConfigError(f"hardware.seed_chunk must be null (all seeds at once) or an integer >= 1 (got {chunk!r})")
     return chunk
-
-
-def seed_statistics(per_seed: list[dict]) -> tuple[dict, dict]:
-    """(mean, std) over seeds of each scalar some seed has, from the finite values only (std: the
-    sample standard deviation, ddof = 1, as `minimax report`; nan below two finite values)."""
-    mean, std = {}, {}
-    for key in dict.fromkeys(k for values in per_seed for k in values):
-        finite = [float(v[key]) for v in per_seed if key in v and math.isfinite(float(v[key]))]
-        n = len(finite)
-        mean[key] = math.fsum(finite) / n if n else math.nan
-        std[key] = math.sqrt(math.fsum((v - mean[key]) ** 2 for v in finite) / (n - 1)) if n > 1 else math.nan
-    return mean, std
 
 
 def seed_dir(run_dir, seed: int) -> Path:
