@@ -258,6 +258,10 @@ def check_config(cfg, game) -> None:
     """hardware=ddp's own keys, and that the game has batches to split (called by check_run)."""
     if not is_ddp(cfg):
         return
+    seeds = cfg.get("seeds", 1)
+    if seeds > 1:
+        raise ConfigError(f"seeds={seeds} runs every seed in one process; hardware=ddp splits one seed's batch "
+                          "across processes: use one of them")
     hw = cfg.hardware
     nproc = hw.get("nproc", None)
     if nproc is not None and (isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1):

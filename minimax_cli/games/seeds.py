@@ -31,7 +31,7 @@ from minimax_cli.games.base import Game
 
 def check_seeds(cfg, game) -> list[int]:
     """The seeds of a run: [seed, seed + 1, …, seed + seeds − 1]; one line if ``seeds`` is bad or
-    the game/hardware cannot vectorize them."""
+    the game cannot vectorize them (with hardware=ddp: distributed.check_config)."""
     seeds, seed = cfg.get("seeds", 1), cfg.get("seed", 0)
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ConfigError(f"seeds must be an integer >= 1 (got {seeds!r})")
@@ -44,11 +44,6 @@ def check_seeds(cfg, game) -> list[int]:
         if not getattr(game, "seeds_vectorized", False):
             raise ConfigError(f"seeds={seeds}: game {game.name} cannot run several seeds in one process (only the MLP "
                               "GANs, game=mog, can); sweep the seeds instead: -m seed=0,1,2")
-        from minimax_cli.distributed import is_ddp
-
-        if is_ddp(cfg):
-            raise ConfigError(f"seeds={seeds} runs every seed in one process; hardware=ddp splits one seed's batch "
-                              "across processes: use one of them")
     seed_chunk(cfg)
     return list(range(seed, seed + seeds))
 
