@@ -36,15 +36,6 @@ def path_in(run_dir: Path) -> Path:
     return Path(run_dir) / "checkpoints" / NAME
 
 
-def trajectory_path_in(run_dir: Path, phase: str = "main") -> Path:
-    """The append-only file of a 2-D game's plotted paths, beside the checkpoint that counts its
-    rows (one per phase: the main phase must not cut the rows a pre-training checkpoint counts)."""
-    from minimax_cli.trajectory import NAME as TRAJECTORY
-
-    name = TRAJECTORY if phase == "main" else TRAJECTORY.replace(".", f"-{phase}.", 1)
-    return Path(run_dir) / "checkpoints" / name
-
-
 def save(path: Path, payload: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +51,18 @@ def save(path: Path, payload: dict) -> None:
     except BaseException:  # a full disk, a signal: the previous checkpoint stays, no partial file is left
         tmp.unlink(missing_ok=True)
         raise
+
+
+class Saver:
+    """A run's checkpoint writer: a phase's loop payload (the runner hands it over) with the RNG
+    and game states, the config's fingerprint and the pretraining phase's summary entry."""
+
+    def __init__(self, run_dir: Path, game, fingerprint: dict):
+        self.path, self.game, self.fingerprint = path_in(run_dir), game, fingerprint
+
+    def save(self, phase: str, pretrain: dict | None, payload: dict) -> None:
+        save(self.path, {"phase": phase, "runner": payload, "rng": rng_state(), "game": self.game.state_dict(),
+                         "config": self.fingerprint, "pretrain": pretrain})
 
 
 def load(path: Path) -> dict:

@@ -51,6 +51,14 @@ def check_run(cfg: DictConfig) -> None:
                           "evaluation metrics go into the rows written every log_every steps")
 
 
+def check_converge_on(converge_on: str, game) -> None:
+    """The one rule that needs the game set up (its critical points may depend on its data and
+    dtype): a distance to the equilibrium needs a known one. assemble.py checks it right after
+    setting the game up."""
+    if converge_on == "dist_to_eq" and game.equilibrium() is None:
+        raise ConfigError(f"converge_on=dist_to_eq needs a game with a known critical point; {game.name} has none")
+
+
 def pretrain_phase(cfg: DictConfig):
     """(algorithm, steps) of the optional pretraining phase, or None (``pretrain.steps`` = 0).
 
@@ -74,7 +82,7 @@ def pretrain_phase(cfg: DictConfig):
 
 def resolve_hardware(hw: DictConfig, game) -> tuple["torch.device", "torch.dtype"]:  # noqa: F821
     """The run's device and dtype (``auto`` resolved); refuses a CUDA device that is not there
-    and a precision or compile choice this run cannot take."""
+    and a precision or compile choice this run cannot take (compile: not available, see docs/image-gans.md#hardware)."""
     import torch
 
     from minimax_cli.run_settings import device_of, dtype_of
@@ -84,13 +92,7 @@ def resolve_hardware(hw: DictConfig, game) -> tuple["torch.device", "torch.dtype
         raise ConfigError("hardware=cuda but no CUDA device is visible (torch.cuda.is_available() is False); "
                           "use hardware=cpu or hardware=auto")
     dtype = dtype_of(str(hw.get("dtype", "auto")), game)
-    check_precision(hw, dtype)
-    return torch.device(device), getattr(torch, dtype)
-
-
-def check_precision(hw: DictConfig, dtype: str) -> None:
-    """hardware.precision against the dtype (oracle.py applies it), and hardware.compile (not
-    available, see docs/image-gans.md#hardware)."""
+    # hardware.precision against the dtype (oracle.py applies it), and hardware.compile (docs/image-gans.md#hardware)
     precision = hw.get("precision", "fp32")
     if precision != "fp32" and dtype != "float32":
         raise ConfigError(f"hardware.precision={precision} applies to float32 runs (neural games); this run is "
@@ -99,3 +101,4 @@ def check_precision(hw: DictConfig, dtype: str) -> None:
         raise ConfigError("hardware.compile=true is not available: with this torch, torch.compile skips a network's "
                           "forward when it runs inside torch.func's grad/jvp/vjp (no graph is compiled), and every "
                           "derivative here is one; set hardware.compile=false (docs/image-gans.md#hardware)")
+    return torch.device(device), getattr(torch, dtype)

@@ -24,7 +24,7 @@ PROG = "minimax"
 
 
 def _catalog() -> str:
-    from minimax_cli.config import list_options
+    from minimax_cli.catalog import list_options
 
     lines = []
     for group, title, syntax in (("game", "games", "game=..."), ("algo", "algorithms", "algo=..."),

@@ -18,10 +18,8 @@ import re
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from minimax_cli import setups
-from minimax_cli.build import build, locate  # noqa: F401  (the names scripts and tests import from here)
-from minimax_cli.catalog import CONF_DIR, GROUPS, list_options, option_names  # noqa: F401
-from minimax_cli.checks import check_precision, check_run, pretrain_phase, resolve_hardware  # noqa: F401
-from minimax_cli.cpus import apply_threads  # noqa: F401
+from minimax_cli.catalog import CONF_DIR, option_names
+from minimax_cli.checks import check_run
 from minimax_cli.errors import ConfigError
 from minimax_cli.run_settings import RunSettings, settings_of
 
@@ -47,7 +45,10 @@ def settle(cfg: DictConfig, overrides=(), choices=None, check: bool = True) -> R
     """The same pass for a config Hydra composed (a job of ``minimax train``): the setup table
     applied, then checked unless ``check`` is false (the job was checked before Hydra started)."""
     res = setups.resolve(cfg, overrides, choices)
-    return checked(res) if check else settings_of(res.cfg, setups.describe(res), setups.summary_line(res))
+    sources, note = setups.describe(res), setups.summary_line(res)
+    if check:
+        check_run(res.cfg)
+    return settings_of(res.cfg, sources, note)
 
 
 def checked(composed: setups.Resolution | DictConfig) -> RunSettings:

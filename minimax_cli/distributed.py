@@ -258,6 +258,10 @@ def check_config(cfg, game) -> None:
     """hardware=ddp's own keys, and that the game has batches to split (called by check_run)."""
     if not is_ddp(cfg):
         return
+    seeds = cfg.get("seeds", 1)
+    if seeds > 1:
+        raise ConfigError(f"seeds={seeds} runs every seed in one process; hardware=ddp splits one seed's batch "
+                          "across processes: use one of them")
     hw = cfg.hardware
     nproc = hw.get("nproc", None)
     if nproc is not None and (isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1):
@@ -331,8 +335,8 @@ class _RankFilter(logging.Filter):
         return True
 
 
-def setup(cfg, game, device: torch.device) -> torch.device:
-    """Called by train.execute once the game is built: join the group (hardware=ddp), check that
+def join(cfg, game, device: torch.device) -> torch.device:
+    """Called by assemble.assemble once the game is built: join the group (hardware=ddp), check that
     every rank got here (their configs validated) before rank 0 writes anything, and return this
     rank's device (cuda:LOCAL_RANK on GPUs). Ranks other than 0 do not evaluate the game's extra
     metrics or figures. Without hardware=ddp: ``device`` unchanged."""

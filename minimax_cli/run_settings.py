@@ -1,9 +1,10 @@
 """RunSettings: what a run reads from its config once the config has been checked (checks.py).
 
 Built in one place, ``settings_of``, from the composed config with the setups applied; nothing
-here validates: the run trusts it. The config itself travels along (read-only) for what is built
-from it (the game, the algorithms) and for what is written beside the results (resolved.yaml,
-the checkpoint's fingerprint).
+here validates: the run trusts it. The values the run reads are plain fields; the config itself
+travels along (read-only) only for what is built from it (assemble.py: the game, the algorithms,
+the data-parallel group) and for what is written beside the results (resolved.yaml, the
+checkpoint's fingerprint).
 """
 
 from __future__ import annotations
@@ -41,22 +42,26 @@ class RunSettings:
     precision: str                  # hardware.precision
     checkpoint_every: int           # 0: no checkpoints
     resume: str | None              # None, "true" (the run's own last checkpoint) or a checkpoint path
+    # the loop's cadences and stopping rules (runner/settings.py: LoopSettings)
+    log_every: int
+    metrics_every: int | None
+    check_every: int | None
+    tol: float
+    converge_on: str
+    diverge_norm: float
+    plot_starts: int
+    ema: float | None               # the leader's moving average (None: none)
+    seed_chunk: int | None          # seeds per vmapped call (None: all at once)
+    # what the run writes beside its rows
+    progress: object                # progress lines: true, false or seconds between lines (progress.py)
+    tensorboard: bool
+    plot: bool                      # end-of-run figures
     sources: str = ""               # setups.describe: where each algorithm value came from
     note: str = ""                  # setups.summary_line: one log line of the same
 
     @property
     def resuming(self) -> bool:
         return self.resume is not None
-
-    def torch_device(self):
-        import torch
-
-        return torch.device(self.device)
-
-    def torch_dtype(self, game):
-        import torch
-
-        return getattr(torch, dtype_of(self.dtype, game))
 
 
 def settings_of(cfg: DictConfig, sources: str = "", note: str = "") -> RunSettings:
@@ -72,4 +77,8 @@ def settings_of(cfg: DictConfig, sources: str = "", note: str = "") -> RunSettin
         device=device_of(str(hw.get("device", "cpu"))), dtype=str(hw.get("dtype", "auto")),
         precision=str(hw.get("precision", "fp32")), checkpoint_every=int(cfg.get("checkpoint_every") or 0),
         resume=None if resume in (False, None, "false") else "true" if resume in (True, "true") else str(resume),
+        log_every=int(cfg.log_every), metrics_every=cfg.get("metrics_every"), check_every=cfg.get("check_every"),
+        tol=float(cfg.tol), converge_on=str(cfg.converge_on), diverge_norm=float(cfg.diverge_norm),
+        plot_starts=int(cfg.plot_starts), ema=cfg.get("ema"), seed_chunk=hw.get("seed_chunk", None),
+        progress=cfg.get("progress", True), tensorboard=bool(cfg.tensorboard), plot=bool(cfg.plot),
         sources=sources, note=note)

@@ -25,6 +25,18 @@ def _clean(value):
     return value
 
 
+def seed_statistics(per_seed: list[dict]) -> tuple[dict, dict]:
+    """(mean, std) over seeds of each scalar some seed has, from the finite values only (std: the
+    sample standard deviation, ddof = 1, as `minimax report`; nan below two finite values)."""
+    mean, std = {}, {}
+    for key in dict.fromkeys(k for values in per_seed for k in values):
+        finite = [float(v[key]) for v in per_seed if key in v and math.isfinite(float(v[key]))]
+        n = len(finite)
+        mean[key] = math.fsum(finite) / n if n else math.nan
+        std[key] = math.sqrt(math.fsum((v - mean[key]) ** 2 for v in finite) / (n - 1)) if n > 1 else math.nan
+    return mean, std
+
+
 def _rows(path: Path) -> list[dict]:
     rows = []
     for line in Path(path).read_text().splitlines():
@@ -125,8 +137,6 @@ class RunLog:
         ``metrics_std`` their mean and standard deviation over seeds (finite values)."""
         payload = dict(payload)
         if "seeds" in payload:
-            from minimax_cli.games.seeds import seed_statistics
-
             payload["seeds"] = [{**entry, "metrics": {k: _clean(v) for k, v in
                                                       self.last_by_seed.get(entry["seed"], {}).items()}}
                                 for entry in payload["seeds"]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import math
@@ -12,26 +11,23 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import hydra
-import numpy as np
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from minimax_cli import checkpoint, distributed, progress, resume, signals, storage
-from minimax_cli.build import build
+from minimax_cli import distributed, resume, signals, storage
+from minimax_cli.assemble import RunParts, assemble
 from minimax_cli.catalog import CONF_DIR
-from minimax_cli.cpus import apply_threads
 from minimax_cli.errors import MinimaxError, RunDirError
-from minimax_cli.games.seeds import SeedStack, seed_chunk
 from minimax_cli.metrics.objective import objective_value
-from minimax_cli.oracle import apply_precision, effective_precision
-from minimax_cli.run_settings import RunSettings, settings_of
-from minimax_cli.runlog import RunLog, write_json_atomic
-from minimax_cli.runner import CONVERGED, DIVERGED, RUNNING, LoopSettings, Runner, RunResult
+from minimax_cli.run_outputs import finish, pretrain_summary
+from minimax_cli.run_settings import RunSettings
+from minimax_cli.runlog import write_json_atomic
+from minimax_cli.runner import Runner, RunResult
 
 log = logging.getLogger("minimax")
 
@@ -45,112 +41,62 @@ class Launch:
     code: int = 0
 
 
-def execute(run: RunSettings | DictConfig, run_dir: Path) -> RunResult:
+def execute(run: RunSettings, run_dir: Path) -> RunResult:
     """Run one job into ``run_dir``: metrics, summary, figures; checkpoints every
     ``checkpoint_every`` steps, and with ``resume`` continue from the run's last checkpoint.
-    ``run``: the job's checked settings (config.settle); a config from config.compose is trusted.
+    ``run``: the job's checked settings (config.settle; run_settings.settings_of trusts a config
+    composed elsewhere, e.g. config.compose's).
     Its ``sources`` (where each algorithm value came from) end resolved.yaml; its ``note`` is
     logged right after the run directory."""
-    if not isinstance(run, RunSettings):  # a config composed elsewhere (a test): trusted as checked
-        run = settings_of(copy.deepcopy(run))
-    cfg = run.cfg
     # the run directory first: setup (data, FID statistics) may take minutes
     if os.environ.get("RANK", "0") == "0":  # (torchrun's other ranks: rank 0 speaks for the run)
         log.info("run dir: %s%s", run_dir, " (resuming)" if run.resuming else "")
         if run.note:
             log.info("%s", run.note)
-    checkpoint.seed_everything(run.seed)
-    game = build(cfg.game, "game")
-    seeds = run.seeds
-    algo = build(cfg.algo, "algo")
-    pretrain = (build(cfg.pretrain.algo, "pretrain.algo"), run.pretrain_steps) if run.pretrain_steps else None
-    device, dtype = run.torch_device(), run.torch_dtype(game)
-    device = distributed.setup(cfg, game, device)  # hardware=ddp: join the ranks (rank 0 writes the run dir)
-    main = distributed.is_main()
-    progress.configure(cfg.get("progress", True) if main else False, _job_label())
-    apply_threads(cfg.hardware)
-    precision = run.precision
-    apply_precision(precision)
-    if len(seeds) > 1:  # seed k of the run is a separate run's seed + k (games/seeds.py)
-        games = [game] + [build(cfg.game, "game") for _ in seeds[1:]]
-        for one, seed in zip(games, seeds):
-            one.setup(device, dtype, seed)
-        game = SeedStack(games, list(seeds))
-    else:
-        game.setup(device, dtype, run.seed)
-    resumed = checkpoint.resume_payload(run.resume, run.cfg, run_dir, device)
-    if resumed is not None:
-        checkpoint.restore_rng(resumed["rng"])
-        game.load_state_dict(resumed["game"])
-    if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / ".hydra").mkdir(exist_ok=True)
-        (run_dir / ".hydra" / "resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True)
-                                                          + (run.sources + "\n" if run.sources else ""))
-    runlog = distributed.NullLog() if not main else RunLog(
-        run_dir, tensorboard=bool(cfg.tensorboard), resume_step=None if resumed is None else int(resumed["runner"]["step"]))
+    parts = assemble(run, run_dir, _job_label())
+    try:
+        result, pre_summary = _phases(parts)
+        return finish(result, parts.game, parts.main.algo, parts.log, run_dir, steps=run.steps, seed=run.seed,
+                      device=parts.device, dtype=parts.dtype, ema=run.ema, plot=run.plot, pre_summary=pre_summary)
+    finally:
+        parts.log.close(quiet=sys.exc_info()[0] is not None)
+
+
+def _phases(parts: RunParts) -> tuple[RunResult, dict | None]:
+    """The run's loop: the optional pretraining phase, then the main phase from where it ended
+    (or from the checkpoint the run resumes); returns the last phase's result and the
+    pretraining's summary entry (None without one)."""
+    game, resumed, runlog, saver = parts.game, parts.resumed, parts.log, parts.saver
     if resumed is not None:
         log.info("resuming at step %d", resumed["runner"]["step"])
-    every = run.checkpoint_every
-    fingerprint = checkpoint.fingerprint(cfg)
     pre_summary: dict | None = None if resumed is None else resumed.get("pretrain")
-
-    def saver(phase):
-        if not main:
-            return None
-
-        def save(payload):
-            checkpoint.save(checkpoint.path_in(run_dir), {
-                "phase": phase, "runner": payload, "rng": checkpoint.rng_state(), "game": game.state_dict(),
-                "config": fingerprint, "pretrain": pre_summary})
-        return save
-
-    loop = LoopSettings(steps=int(cfg.steps), log_every=int(cfg.log_every), metrics_every=cfg.get("metrics_every"),
-                        tol=float(cfg.tol), converge_on=str(cfg.converge_on), diverge_norm=float(cfg.diverge_norm),
-                        check_every=cfg.check_every, progress=progress.enabled() and main, log=runlog,
-                        plot_starts=int(cfg.plot_starts), checkpoint_every=every, oracle=distributed.oracle_class(),
-                        seed_chunk=seed_chunk(cfg))
-
-    def trajectory_file(phase):  # a 2-D game's plotted paths, appended there (trajectory.py)
-        return checkpoint.trajectory_path_in(run_dir, phase) if main else None
-
-    precision_of = lambda a: effective_precision(a, precision)  # noqa: E731
-    try:
-        start, state, resume_main, pre = 0, None, None, None
-        if pretrain is not None and (resumed is None or resumed["phase"] == "pretrain"):
-            # phase 1 (e.g. Gao et al. 2022's GDA-2 pretraining), logged into the same metrics.jsonl
-            runlog.fields = {"phase": "pretrain"}
-            pre = Runner(game, pretrain[0], loop.replace(
-                steps=pretrain[1], checkpoint=saver("pretrain"), precision=precision_of(pretrain[0]),
-                title=f"pretraining {game.name}/{pretrain[0].name}", trajectory_file=trajectory_file("pretrain"))).run(
-                resume=None if resumed is None else resumed["runner"])
-            log.info("pretraining (%s): %s after %d steps (%.2fs)", pretrain[0].name, pre.status, pre.step,
-                     pre.wall_time_s)
-            pre_summary = {"algo": pretrain[0].name, "algo_params": pretrain[0].hparams(), "steps": pretrain[1],
-                           "status": pre.status, "step": pre.step, "wall_time_s": round(pre.wall_time_s, 6),
-                           "cost": pre.cost}
-            if pre.seeds is not None:
-                pre_summary["seeds"] = seed_entries(pre)
-            if pre.status not in ("finished", "converged"):  # diverged or interrupted: no main phase
-                result = pre
-                return _finish(cfg, game, algo, result, runlog, run_dir, device, dtype, pre_summary)
-            start, state = pre.step, (pre.state["x"], pre.state["y"])
-        elif pre_summary is not None:
-            start = int(pre_summary["step"])
-        if resumed is not None and resumed["phase"] == "main":
-            resume_main = resumed["runner"]
-        if pretrain is not None:
-            runlog.fields = {"phase": "main"}
-        runner = Runner(game, algo, loop.replace(
-            steps=start + run.steps, ema_beta=cfg.get("ema"), checkpoint=saver("main"),
-            precision=precision_of(algo), trajectory_file=trajectory_file("main")))
-        # after pretraining, the main algorithm starts from its (x, y) with a fresh algorithm state
-        initial = None if state is None or resume_main is not None else runner.init_state(*state)
-        result = runner.run(initial_state=initial, start_step=start, resume=resume_main,
-                            finished=pre if state is not None else None)
-        return _finish(cfg, game, algo, result, runlog, run_dir, device, dtype, pre_summary)
-    finally:
-        runlog.close(quiet=sys.exc_info()[0] is not None)
+    start, state, resume_main, pre = 0, None, None, None
+    pretrain = parts.pretrain
+    if pretrain is not None and (resumed is None or resumed["phase"] == "pretrain"):
+        # phase 1 (e.g. Gao et al. 2022's GDA-2 pretraining), logged into the same metrics.jsonl
+        runlog.fields = {"phase": "pretrain"}
+        save = None if saver is None else partial(saver.save, "pretrain", pre_summary)
+        pre = Runner(game, pretrain.algo, pretrain.loop.replace(checkpoint=save)).run(
+            resume=None if resumed is None else resumed["runner"])
+        log.info("pretraining (%s): %s after %d steps (%.2fs)", pretrain.algo.name, pre.status, pre.step,
+                 pre.wall_time_s)
+        pre_summary = pretrain_summary(pre, pretrain.algo, pretrain.steps)
+        if pre.status not in ("finished", "converged"):  # diverged or interrupted: no main phase
+            return pre, pre_summary
+        start, state = pre.step, (pre.state["x"], pre.state["y"])
+    elif pre_summary is not None:
+        start = int(pre_summary["step"])
+    if resumed is not None and resumed["phase"] == "main":
+        resume_main = resumed["runner"]
+    if pretrain is not None:
+        runlog.fields = {"phase": "main"}
+    main = parts.main
+    save = None if saver is None else partial(saver.save, "main", pre_summary)
+    runner = Runner(game, main.algo, main.loop.replace(steps=start + main.steps, checkpoint=save))
+    # after pretraining, the main algorithm starts from its (x, y) with a fresh algorithm state
+    initial = None if state is None or resume_main is not None else runner.init_state(*state)
+    return runner.run(initial_state=initial, start_step=start, resume=resume_main,
+                      finished=pre if state is not None else None), pre_summary
 
 
 def _job_label() -> str:
@@ -160,109 +106,6 @@ def _job_label() -> str:
     except ValueError:  # not under Hydra
         return ""
     return f"#{hc.job.num} " if hc.mode == RunMode.MULTIRUN else ""
-
-
-def _finish(cfg, game, algo, result: RunResult, runlog: RunLog, run_dir: Path, device, dtype,
-            pre_summary: dict | None) -> RunResult:
-    ranks = distributed.summary_fields(result.state)  # data-parallel: world size, ranks in sync (every rank)
-    if not distributed.is_main():
-        return result
-    summary = summarize(cfg, game, algo, result, device, dtype)
-    summary.update(ranks)
-    if pre_summary is not None:
-        summary["pretrain"] = pre_summary
-    if result.ema is not None:
-        summary["ema"] = float(cfg.ema)
-    runlog.summary(summary)
-    if game.analytic:
-        save_starts(run_dir / "trajectories.npz", result, game)
-    if cfg.plot:
-        with progress.phase("figures", unit="figures") as figures:
-            x_eval = result.ema if result.ema is not None else result.state["x"]
-            if result.seeds is not None:  # each seed's figures in seeds/<seed>/, from its own rows
-                for seed, pngs in game.figures_per_seed(run_dir, x_eval, result.state["y"], result.step,
-                                                        runlog.history):
-                    for png in pngs:
-                        runlog.add_figure_png(Path(png).stem, png, result.step, seed=seed)
-                        figures.update()
-            else:
-                for png in game.figures(run_dir, x_eval, result.state["y"], result.step, runlog.history):
-                    runlog.add_figure_png(Path(png).stem, png, result.step)
-                    figures.update()
-            if result.trajectory is not None:
-                from minimax_cli.plots import trajectory_png
-
-                png = trajectory_png(game, result.trajectory, run_dir / "trajectories.png",
-                                     title=f"{game.name} / {algo.name}: {result.status} at step {result.step}")
-                runlog.add_figure_png("trajectories", png, result.step)
-    log.info("%s after %d steps (%.2fs)%s -> %s", result.status, result.step, result.wall_time_s,
-             _fraction_note(result), run_dir)
-    return result
-
-
-def summarize(cfg, game, algo, result: RunResult, device, dtype) -> dict:
-    summary = {
-        "status": result.status,
-        "step": result.step,
-        "steps": int(cfg.steps),
-        "wall_time_s": round(result.wall_time_s, 6),
-        "metrics_time_s": round(result.metrics_time_s, 6),
-        "game": game.name,
-        "algo": algo.name,
-        "algo_params": algo.hparams(),
-        "seed": int(cfg.seed),
-        "n_starts": result.n_starts,
-        "device": str(device),
-        "dtype": str(dtype).replace("torch.", ""),
-        "cost": result.cost,
-    }
-    if result.seeds is not None:
-        # one entry per seed: what its separate run's summary says (RunLog adds each one's metrics)
-        summary.update(n_starts=1, n_seeds=len(result.seeds), **result.fractions(), seeds=seed_entries(result))
-    elif result.n_starts > 1:
-        summary.update(result.fractions())
-    elif int(result.stop_step[0]) >= 0:
-        summary["stop_step"] = int(result.stop_step[0])
-    try:
-        summary["overrides"] = list(HydraConfig.get().overrides.task)
-    except ValueError:  # not under Hydra (tests calling execute directly)
-        pass
-    return summary
-
-
-def seed_entries(result: RunResult) -> list[dict]:
-    """Per seed of a multi-seed run: seed, status, the step its separate run would end at (its last
-    row) and, for a seed that stopped, the step it converged or diverged at."""
-    names = {RUNNING: None, CONVERGED: "converged", DIVERGED: "diverged"}
-    out = []
-    for k, seed in enumerate(result.seeds):
-        status = names[int(result.start_status[k])]
-        if status is None:  # still running when the run ended: the run's own ending
-            status = "interrupted" if result.status == "interrupted" else "finished"
-        entry = {"seed": seed, "status": status, "step": int(result.last_row[k])}
-        if int(result.stop_step[k]) >= 0:
-            entry["stop_step"] = int(result.stop_step[k])
-        out.append(entry)
-    return out
-
-
-def save_starts(path: Path, result: RunResult, game) -> None:
-    """Per-start outcome of an analytic game: final iterates, status, stopping step, plotted paths."""
-    x, y = result.state["x"].detach().cpu(), result.state["y"].detach().cpu()
-    status, stop_step = result.start_outcomes()
-    payload = {"x": x.numpy(), "y": y.numpy(), "status": np.array(status), "stop_step": stop_step.numpy()}
-    if result.trajectory is not None:
-        payload["trajectory"] = result.trajectory.numpy()
-    np.savez_compressed(path, **payload)
-
-
-def _fraction_note(result: RunResult) -> str:
-    if result.n_starts == 1:
-        return ""
-    n = result.n_starts
-    conv = int((result.start_status == CONVERGED).sum())
-    div = int((result.start_status == DIVERGED).sum())
-    return f" [{n} {'seeds' if result.seeds is not None else 'starts'}: {conv} converged, {div} diverged]"
 
 
 def _last_logged(metrics_path: Path) -> dict:

@@ -25,6 +25,13 @@ NAME = "trajectory.bin"
 SPILL_ROWS = 1 << 16
 
 
+def path_in(run_dir: Path, phase: str = "main") -> Path:
+    """The append-only file of a 2-D game's plotted paths, beside the checkpoint that counts its
+    rows (one per phase: the main phase must not cut the rows a pre-training checkpoint counts)."""
+    name = NAME if phase == "main" else NAME.replace(".", f"-{phase}.", 1)
+    return Path(run_dir) / "checkpoints" / name
+
+
 class TrajectoryLog:
     def __init__(self, like: torch.Tensor, path: Path | None = None):
         self.shape, self.dtype = tuple(like.shape), like.dtype

@@ -14,8 +14,10 @@ import time
 
 import torch
 
-from minimax_cli.config import build, compose, resolve_hardware
-from minimax_cli.runner import Runner
+from minimax_cli.build import build
+from minimax_cli.checks import resolve_hardware
+from minimax_cli.config import compose
+from minimax_cli.runner import LoopSettings, Runner
 
 DEFAULT = "gda,tgda,gda_alt,ogda,eg,pm,sga,co,lead,iu,fr,hessianfr,gdn"
 
@@ -25,7 +27,8 @@ def measure(game_name: str, algo_name: str, steps: int, overrides: list[str]):
     game, algo = build(cfg.game, "game"), build(cfg.algo, "algo")
     device, dtype = resolve_hardware(cfg.hardware, game)
     game.setup(device, dtype, 0)
-    runner = Runner(game, algo, steps=steps, log_every=steps, tol=0.0, diverge_norm=float("inf"), progress=False)
+    runner = Runner(game, algo, LoopSettings(steps=steps, log_every=steps, tol=0.0, diverge_norm=float("inf"),
+                                              progress=False))
     t0 = time.perf_counter()
     result = runner.run()
     return (time.perf_counter() - t0) / max(result.step, 1), result.cost

@@ -65,9 +65,12 @@ def child(args) -> dict:
     """One algorithm in this process: setup, warm-up, timed steps; returns the measurements."""
     import torch
 
-    from minimax_cli.config import apply_threads, build, compose, resolve_hardware
+    from minimax_cli.build import build
+    from minimax_cli.checks import resolve_hardware
+    from minimax_cli.config import compose
+    from minimax_cli.cpus import apply_threads
     from minimax_cli.oracle import apply_precision, effective_precision
-    from minimax_cli.runner import Runner
+    from minimax_cli.runner import LoopSettings, Runner
 
     cfg = compose(overrides(args, args.child))
     game, algo = build(cfg.game, "game"), build(cfg.algo, "algo")
@@ -84,11 +87,11 @@ def child(args) -> dict:
         base = torch.cuda.memory_allocated()
     else:
         base = _rss_bytes()
-    runner = Runner(game, algo, steps=args.warmup, log_every=max(args.warmup, 1), tol=0.0,
-                    diverge_norm=float("inf"), progress=False, precision=precision)
+    runner = Runner(game, algo, LoopSettings(steps=args.warmup, log_every=max(args.warmup, 1), tol=0.0,
+                                              diverge_norm=float("inf"), progress=False, precision=precision))
     state = runner.run().state          # warm-up (allocator, kernels); the timed run continues from it
-    runner = Runner(game, algo, steps=args.warmup + args.steps, log_every=args.warmup + args.steps, tol=0.0,
-                    diverge_norm=float("inf"), progress=False, precision=precision)
+    runner = Runner(game, algo, LoopSettings(steps=args.warmup + args.steps, log_every=args.warmup + args.steps,
+                                              tol=0.0, diverge_norm=float("inf"), progress=False, precision=precision))
     sync()
     t0 = time.perf_counter()
     result = runner.run(initial_state=state, start_step=args.warmup)

@@ -138,7 +138,8 @@ def minimax_step(algo: str):
     at the reference's batch."""
     import torch
 
-    from minimax_cli.config import build, compose
+    from minimax_cli.build import build
+    from minimax_cli.config import compose
     from minimax_cli.oracle import CostMeter, Oracle
 
     alpha = [f"algo.alpha_x={ALPHA}", f"algo.alpha_y={ALPHA}"] if algo == "lead_adam" else []

@@ -89,7 +89,10 @@ class PlainGDA:
 def build_case(name: str, overrides: list[str]):
     import torch
 
-    from minimax_cli.config import apply_threads, build, compose, resolve_hardware
+    from minimax_cli.build import build
+    from minimax_cli.checks import resolve_hardware
+    from minimax_cli.config import compose
+    from minimax_cli.cpus import apply_threads
     from minimax_cli.oracle import CostMeter, Oracle
 
     # setup.strict=false: the algorithms Wang et al. 2020 does not run get the setup's common values (RMSprop 2e-4)

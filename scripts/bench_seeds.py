@@ -38,10 +38,12 @@ CASES: dict[str, tuple[list[str], int, float | None]] = {
 
 def build(name: str, seeds: int, device: str):
     """(runner, state, step) of the case's run with ``seeds`` seeds from seed 0."""
-    from minimax_cli.config import apply_threads, compose, resolve_hardware
-    from minimax_cli.config import build as build_node
+    from minimax_cli.build import build as build_node
+    from minimax_cli.checks import resolve_hardware
+    from minimax_cli.config import compose
+    from minimax_cli.cpus import apply_threads
     from minimax_cli.games.seeds import SeedStack, seed_chunk
-    from minimax_cli.runner import Runner
+    from minimax_cli.runner import LoopSettings, Runner
 
     overrides, _, _ = CASES[name]
     cfg = compose([*overrides, f"hardware={device}", "hardware.threads=1", "seed=0", f"seeds={seeds}"])
@@ -51,8 +53,8 @@ def build(name: str, seeds: int, device: str):
     for seed, game in enumerate(games):
         game.setup(dev, dtype, seed)
     game = SeedStack(games, list(range(seeds))) if seeds > 1 else games[0]
-    runner = Runner(game, build_node(cfg.algo, "algo"), steps=10**9, log_every=10**9, tol=0.0, progress=False,
-                    seed_chunk=seed_chunk(cfg))
+    runner = Runner(game, build_node(cfg.algo, "algo"), LoopSettings(
+        steps=10**9, log_every=10**9, tol=0.0, progress=False, seed_chunk=seed_chunk(cfg)))
     return {"runner": runner, "state": runner.init_state(), "step": runner.stepper(), "t": 0}
 
 

@@ -57,15 +57,16 @@ def hand_fr(x, y, steps: int):
 def make_runner(algo_name: str, starts: int, steps: int, radius: float = 0.0):
     import torch
 
-    from minimax_cli.config import build, compose
-    from minimax_cli.runner import Runner
+    from minimax_cli.build import build
+    from minimax_cli.config import compose
+    from minimax_cli.runner import LoopSettings, Runner
 
     cfg = compose([f"algo={algo_name}", "game=g3", f"game.starts={starts}", f"game.init_radius={radius}",
                    f"algo.lr_x={LR}", f"algo.lr_y={LR}"])
     game, algo = build(cfg.game, "game"), build(cfg.algo, "algo")
     game.setup("cpu", torch.float64, 0)
-    runner = Runner(game, algo, steps=steps, log_every=int(cfg.log_every), tol=float(cfg.tol),
-                    diverge_norm=float(cfg.diverge_norm), progress=False, plot_starts=int(cfg.plot_starts))
+    runner = Runner(game, algo, LoopSettings(steps=steps, log_every=int(cfg.log_every), tol=float(cfg.tol),
+                    diverge_norm=float(cfg.diverge_norm), progress=False, plot_starts=int(cfg.plot_starts)))
     return game, runner
 
 

@@ -17,10 +17,11 @@ torch.set_num_threads(1)
 
 def main(out: str, jobs: str) -> None:
     from minimax_cli.config import compose
+    from minimax_cli.run_settings import settings_of
     from minimax_cli.train import execute
 
     for name, overrides in json.loads(jobs).items():
-        execute(compose(overrides), Path(out) / name)
+        execute(settings_of(compose(overrides)), Path(out) / name)
 
 
 if __name__ == "__main__":

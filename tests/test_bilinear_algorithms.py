@@ -14,10 +14,11 @@ import pytest
 import torch
 from torch.func import vmap
 
-from minimax_cli.config import build, compose
+from minimax_cli.build import build
+from minimax_cli.config import compose
 from minimax_cli.metrics import bilinear_bounds
 from minimax_cli.oracle import Oracle
-from minimax_cli.runner import CONVERGED, DIVERGED, Runner
+from minimax_cli.runner import CONVERGED, DIVERGED, LoopSettings, Runner
 
 R, EPS, GAMMA = 0.5, 1e-6, 1.0
 # (name, overrides of the algorithm): the step size is added from the theorem
@@ -75,8 +76,8 @@ def test_every_theorem_bound_holds_for_the_real_algorithm(kind, seed, p):
     for name, overrides in ALGOS.items():
         game, algo = game_and_algo(C, starts, overrides, etas[name])
         T = bounds[name]
-        result = Runner(game, algo, steps=T + 1, log_every=T + 1, tol=EPS, converge_on="dist_to_eq",
-                        progress=False).run()
+        result = Runner(game, algo, LoopSettings(steps=T + 1, log_every=T + 1, tol=EPS, converge_on="dist_to_eq",
+                        progress=False)).run()
         assert bool((result.start_status == CONVERGED).all()), f"{name}: not every start reached ε by T = {T}"
         first[name] = result.stop_step
         worst = int(result.stop_step.max())
@@ -91,7 +92,7 @@ def test_every_theorem_bound_holds_for_the_real_algorithm(kind, seed, p):
 
 
 def _trajectory(game, algo, steps):
-    runner = Runner(game, algo, steps=1, log_every=1, tol=0.0, progress=False)
+    runner = Runner(game, algo, LoopSettings(steps=1, log_every=1, tol=0.0, progress=False))
     state = runner.init_state()
     step = vmap(lambda s: algo.step(s, Oracle(game, None)))
     out = [torch.cat([state["x"], state["y"]], 1)]
@@ -130,6 +131,6 @@ def test_simultaneous_gradient_ascent_diverges_for_every_step_size(eta):
     if eta < 0.1:
         return                                                    # (slow to leave the ball at small η)
     # and the runner reports it as divergence
-    result = Runner(game, algo, steps=200_000, log_every=200_000, tol=EPS, converge_on="dist_to_eq",
-                    diverge_norm=1e3, progress=False).run()
+    result = Runner(game, algo, LoopSettings(steps=200_000, log_every=200_000, tol=EPS, converge_on="dist_to_eq",
+                    diverge_norm=1e3, progress=False)).run()
     assert result.status == "diverged" and bool((result.start_status == DIVERGED).all())

@@ -73,6 +73,15 @@ def test_every_job_is_checked_once(cli, runs_root, monkeypatch):
     assert sorted(checked) == [0.01, 0.02]
 
 
+def test_a_distance_to_the_equilibrium_needs_a_game_that_has_one(cli, runs_root):
+    """converge_on=dist_to_eq needs the set-up game's equilibrium: checked right after setup, one line."""
+    code, _, err = cli("train", "game=covariance", "converge_on=dist_to_eq", "steps=1", "plot=false",
+                       "tensorboard=false", "progress=false")
+    assert code == 2, err
+    assert "converge_on=dist_to_eq needs a game with a known critical point; covariance has none" in err
+    assert not run_dirs(runs_root)
+
+
 def test_tau_sweep_changes_the_follower_rate(cli, runs_root):
     code, _, err = cli("train", "-m", "algo=tgda", "algo.tau=1,4", "steps=5", "plot=false", "tensorboard=false")
     assert code == 0, err

@@ -6,14 +6,14 @@ import torch
 
 from minimax_cli.algos.gda import GDA
 from minimax_cli.games.toy import G1, G2, G3, Bilinear, Quadratic
-from minimax_cli.runner import CONVERGED, DIVERGED, Runner
+from minimax_cli.runner import CONVERGED, DIVERGED, LoopSettings, Runner
 from minimax_cli.runlog import RunLog
 from tests.conftest import load_metrics, make_game
 
 
 def run(game, algo, steps=3000, **kw):
     kw.setdefault("log_every", 50)
-    return Runner(game, algo, steps=steps, tol=kw.pop("tol", 1e-8), progress=False, **kw).run()
+    return Runner(game, algo, LoopSettings(steps=steps, tol=kw.pop("tol", 1e-8), progress=False, **kw)).run()
 
 
 def test_gda_converges_to_the_non_minimax_point_of_g2():

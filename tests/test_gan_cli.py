@@ -2,7 +2,9 @@
 
 import pytest
 
-from minimax_cli.config import CONF_DIR, check_run, compose, option_names
+from minimax_cli.catalog import CONF_DIR, option_names
+from minimax_cli.checks import check_run
+from minimax_cli.config import compose
 from tests.conftest import load_metrics, load_summary, run_dirs, run_subprocess
 
 GAN_METRICS = ("w1", "kl", "modes_covered", "high_quality_frac", "grad_norm/x", "grad_norm/y")

@@ -12,7 +12,9 @@ import torch.nn.functional as F
 from torch.func import grad
 
 from fake_datasets import trust_cifar10, write_celeba, write_cifar10, write_mnist
-from minimax_cli.config import CONF_DIR, check_run, compose, option_names
+from minimax_cli.catalog import CONF_DIR, option_names
+from minimax_cli.checks import check_run
+from minimax_cli.config import compose
 from minimax_cli.errors import ConfigError, DataError
 from minimax_cli.games.data.images import SyntheticImages
 from minimax_cli.games.image_gan import ImageGAN
@@ -277,7 +279,7 @@ def test_resume_extends_an_image_gan_run_exactly_with_fid_grids_and_ema(cli, tmp
     payload = torch.load(a / "checkpoints" / "last.pt", weights_only=True)
     ema = payload["runner"]["ema"]
     cfg = compose(base + ["steps=6"])
-    from minimax_cli.config import build
+    from minimax_cli.build import build
 
     g = build(cfg.game, "game")
     g.setup("cpu", torch.float32, 0)

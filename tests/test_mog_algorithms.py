@@ -9,12 +9,14 @@ from omegaconf import OmegaConf
 from minimax_cli.algos.consensus import ConsensusOptimization
 from minimax_cli.algos.implicit import ImplicitUpdate
 from minimax_cli.algos.ridge import FollowTheRidge
-from minimax_cli.config import build, compose, option_names
+from minimax_cli.build import build
+from minimax_cli.catalog import option_names
+from minimax_cli.config import compose
 from minimax_cli.errors import ConfigError
 from minimax_cli.games.gan import GAN
 from minimax_cli.games.toy import G3
 from minimax_cli.oracle import CostMeter, Oracle
-from minimax_cli.runner import Runner
+from minimax_cli.runner import LoopSettings, Runner
 from tests.conftest import make_game
 
 SMALL = {"batch": {"mode": "fixed", "dataset_size": 48, "size": 48, "latent": "fixed"},
@@ -282,7 +284,7 @@ def test_every_algorithm_runs_on_the_stochastic_gan_with_every_preconditioner(na
         if precond != "none":
             spec["precond"] = precond
         algo = build(dict(spec), "algo")
-        runner = Runner(stochastic_gan, algo, steps=3, log_every=3, tol=0.0, progress=False)
+        runner = Runner(stochastic_gan, algo, LoopSettings(steps=3, log_every=3, tol=0.0, progress=False))
         x0, y0 = start(stochastic_gan)
         result = runner.run()
         assert result.status == "finished" and result.step == 3, (name, precond)
@@ -296,9 +298,9 @@ def test_gda_2_takes_its_second_follower_step_on_a_fresh_minibatch(stochastic_ga
     """Gao et al. 2022's GDA-2 (App. A): two discriminator steps per generator step, each on its own batch."""
     algo = build(dict(OmegaConf.to_container(compose(["algo=gda", "algo.follower_steps=2", "algo.lr_x=1e-3",
                                                         "algo.precond=adam"]).algo, resolve=True)), "algo")
-    result = Runner(stochastic_gan, algo, steps=4, log_every=4, tol=0.0, progress=False).run()
+    result = Runner(stochastic_gan, algo, LoopSettings(steps=4, log_every=4, tol=0.0, progress=False)).run()
     assert result.cost["grads_per_step"] == 1.5           # the field, then ∇_y L_y on a new batch
     one = build(dict(OmegaConf.to_container(compose(["algo=gda", "algo.lr_x=1e-3", "algo.precond=adam"]).algo,
                                            resolve=True)), "algo")
-    other = Runner(stochastic_gan, one, steps=4, log_every=4, tol=0.0, progress=False).run()
+    other = Runner(stochastic_gan, one, LoopSettings(steps=4, log_every=4, tol=0.0, progress=False)).run()
     assert not torch.equal(result.state["y"], other.state["y"])

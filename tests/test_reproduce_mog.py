@@ -119,7 +119,8 @@ def test_claims_outside_the_quick_setting_are_reported_not_checked(tmp_path):
 @pytest.mark.parametrize("script", [reproduce_fr_mog, reproduce_hessianfr_mog, reproduce_lead_8g, reproduce_ls_mog],
                          ids=lambda m: m.__name__.split(".")[-1])
 def test_every_full_setting_variant_composes_and_validates(script):
-    from minimax_cli.config import check_run, compose
+    from minimax_cli.checks import check_run
+    from minimax_cli.config import compose
 
     for variant in script.variants(quick=False):
         one_run = engine.seed_overrides(variant.seeds) if variant.vectorize else []

@@ -14,7 +14,7 @@ from minimax_cli.algos.lead import LEAD
 from minimax_cli.algos.ridge import FollowTheRidge
 from minimax_cli.games.gan import GAN
 from minimax_cli.games.seeds import SeedStack
-from minimax_cli.runner import CONVERGED, DIVERGED, RUNNING, Runner
+from minimax_cli.runner import CONVERGED, DIVERGED, RUNNING, LoopSettings, Runner
 from tests.conftest import load_metrics, load_summary, make_game, rows_without_time, run_dirs
 
 SEEDS = [3, 4, 5]
@@ -40,7 +40,7 @@ def stacked(spec, seeds=SEEDS):
 
 def run(game, algo, steps=6, **kw):
     kw = {"log_every": 3, "tol": 0.0, "progress": False, **kw}
-    return Runner(game, algo, steps=steps, **kw).run()
+    return Runner(game, algo, LoopSettings(steps=steps, **kw)).run()
 
 
 ALGOS = [
@@ -84,7 +84,7 @@ def test_one_seed_that_diverges_is_frozen_and_the_others_go_on():
     game = stacked(spec)
     x0, y0 = game.initial_points()
     y0[1] *= 1e4       # seed 4 starts beyond diverge_norm: it diverges at its first step
-    runner = Runner(game, make(), steps=6, log_every=3, tol=0.0, progress=False, diverge_norm=1e3)
+    runner = Runner(game, make(), LoopSettings(steps=6, log_every=3, tol=0.0, progress=False, diverge_norm=1e3))
     many = runner.run(initial_state=runner.init_state(x0, y0))
     assert many.start_status.tolist() == [RUNNING, DIVERGED, RUNNING]
     assert many.stop_step.tolist() == [-1, 1, -1]
@@ -108,7 +108,7 @@ def test_a_seed_that_stops_between_log_steps_gets_its_last_row_at_the_next_check
     x0, y0 = game.initial_points()
     y0[1] *= 1e4
     log = RunLog(tmp_path / "many", tensorboard=False)
-    runner = Runner(game, make(), log=log, **kw)
+    runner = Runner(game, make(), LoopSettings(log=log, **kw))
     runner.run(initial_state=runner.init_state(x0, y0))
     log.close()
     rows = _rows_by_seed(tmp_path / "many")
@@ -116,7 +116,7 @@ def test_a_seed_that_stops_between_log_steps_gets_its_last_row_at_the_next_check
     for k, seed in enumerate(SEEDS):
         one_game = gan(seed, WGAN)
         log = RunLog(tmp_path / str(seed), tensorboard=False)
-        one = Runner(one_game, make(), log=log, **kw)
+        one = Runner(one_game, make(), LoopSettings(log=log, **kw))
         one.run(initial_state=one.init_state(x0[k], y0[k]))
         log.close()
         _same_rows(rows[seed], _rows_by_seed(tmp_path / str(seed))[None])
@@ -135,12 +135,12 @@ def test_a_seed_that_diverged_in_pretraining_stays_stopped_in_the_main_phase():
     game = stacked(WGAN)
     x0, y0 = game.initial_points()
     y0[0] *= 1e4
-    pre_runner = Runner(game, GDA(lr_x=0.05, lr_y=0.05), steps=3, log_every=3, tol=0.0, progress=False,
-                        diverge_norm=1e3)
+    pre_runner = Runner(game, GDA(lr_x=0.05, lr_y=0.05), LoopSettings(steps=3, log_every=3, tol=0.0, progress=False,
+                        diverge_norm=1e3))
     pre = pre_runner.run(initial_state=pre_runner.init_state(x0, y0))
     assert pre.status == "finished" and pre.start_status.tolist() == [DIVERGED, RUNNING, RUNNING]
-    main = Runner(game, SGA("sga", lr_x=0.05, lr_y=0.05), steps=9, log_every=3, tol=0.0, progress=False,
-                  diverge_norm=1e3)
+    main = Runner(game, SGA("sga", lr_x=0.05, lr_y=0.05), LoopSettings(steps=9, log_every=3, tol=0.0, progress=False,
+                  diverge_norm=1e3))
     result = main.run(initial_state=main.init_state(pre.state["x"], pre.state["y"]), start_step=3, finished=pre)
     assert result.start_status.tolist() == [DIVERGED, RUNNING, RUNNING] and result.stop_step[0] == 1
     assert result.last_row.tolist() == [3, 9, 9]                 # its rows ended with the pretraining phase
@@ -149,8 +149,8 @@ def test_a_seed_that_diverged_in_pretraining_stays_stopped_in_the_main_phase():
 
 def test_all_seeds_converged_stops_the_run():
     game = stacked(SATURATING, [0, 1])
-    result = Runner(game, GDA(lr_x=0.05, lr_y=0.05), steps=50, log_every=5, check_every=5, tol=1e3,
-                    progress=False).run()
+    result = Runner(game, GDA(lr_x=0.05, lr_y=0.05), LoopSettings(steps=50, log_every=5, check_every=5, tol=1e3,
+                    progress=False)).run()
     assert result.status == "converged" and result.step == 5
     assert result.start_status.tolist() == [CONVERGED, CONVERGED]
 

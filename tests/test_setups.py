@@ -12,7 +12,9 @@ import torch
 
 from minimax_cli import setups
 from minimax_cli.algos.base import player_preconds
-from minimax_cli.config import build, compose, option_names
+from minimax_cli.build import build
+from minimax_cli.catalog import option_names
+from minimax_cli.config import compose
 from minimax_cli.errors import ConfigError
 
 EXP = "experiment"
@@ -273,11 +275,12 @@ def test_fresh_batch_gives_the_second_mover_a_new_batch_and_alpha_zero_lead_is_a
 @pytest.mark.parametrize("algo", option_names("algo"))
 def test_every_algorithm_stays_finite_on_mog_with_its_defaults(algo, tmp_path):
     """200 steps of every algorithm on game=mog with the game's defaults."""
+    from minimax_cli.run_settings import settings_of
     from minimax_cli.train import execute
 
     cfg = compose(["game=mog", f"algo={algo}", "steps=200", "log_every=200", "progress=false", "plot=false",
                    "tensorboard=false", "hardware.threads=1"])
-    result = execute(cfg, tmp_path / "run")
+    result = execute(settings_of(cfg), tmp_path / "run")
     assert result.status == "finished"
     assert all(bool(torch.isfinite(v).all()) for k, v in result.state.items() if k in ("x", "y"))
     assert math.isfinite(result.step)
@@ -307,7 +310,7 @@ def test_every_audit_table_the_configs_cite_exists():
     """conf/ cites docs/setups.md#<anchor>; each anchor is a heading there (GitHub's anchor rules)."""
     import re
 
-    from minimax_cli.config import CONF_DIR
+    from minimax_cli.catalog import CONF_DIR
 
     docs = (CONF_DIR.parent / "docs" / "setups.md").read_text()
     anchors = {re.sub(r"[^\w\- ]", "", h.strip("# ").lower()).replace(" ", "-")

@@ -12,14 +12,16 @@ from torch.func import functional_call, jacfwd, vmap
 from minimax_cli import cpus
 from minimax_cli.algos.gda import GDA
 from minimax_cli.algos.precond import Precond
-from minimax_cli.config import apply_threads, check_run, compose
+from minimax_cli.checks import check_run
+from minimax_cli.config import compose
+from minimax_cli.cpus import apply_threads
 from minimax_cli.errors import ConfigError
 from minimax_cli.games.gan import GAN
 from minimax_cli.games.nets.flat import FlatModule
 from minimax_cli.games.nets.mlp import MLP
 from minimax_cli.games.toy import G3
 from minimax_cli.oracle import Oracle
-from minimax_cli.runner import Runner, default_metrics_every
+from minimax_cli.runner import LoopSettings, Runner, default_metrics_every
 from tests.conftest import REPO, make_game
 
 TINY = {"generator": {"latent": 3, "width": 6, "depth": 2}, "discriminator": {"width": 5, "depth": 2},
@@ -196,14 +198,15 @@ def test_neural_games_evaluate_every_metrics_every_steps_and_at_the_end():
             self.rows.append((step, metrics))
 
     log = Rows()
-    result = Runner(game, GDA(lr_x=1e-3, lr_y=1e-3), steps=25, log_every=5, metrics_every=10, tol=1e-6,
-                    progress=False, log=log).run()
+    result = Runner(game, GDA(lr_x=1e-3, lr_y=1e-3), LoopSettings(steps=25, log_every=5, metrics_every=10, tol=1e-6,
+                    progress=False, log=log)).run()
     evaluated = [s for s, m in log.rows if "grad_norm/y" in m and "w1" in m]
     assert [s for s, _ in log.rows] == [0, 5, 10, 15, 20, 25] and evaluated == [0, 10, 20, 25]
     assert all("cost/grads" in m for s, m in log.rows if s)
     assert "w1" in result.metrics and "kl" in result.metrics and 0 < result.metrics_time_s < result.wall_time_s
     with pytest.raises(ConfigError, match="multiple of log_every"):
-        Runner(game, GDA(lr_x=1e-3, lr_y=1e-3), steps=5, log_every=4, metrics_every=10, tol=0.0, progress=False)
+        Runner(game, GDA(lr_x=1e-3, lr_y=1e-3),
+               LoopSettings(steps=5, log_every=4, metrics_every=10, tol=0.0, progress=False))
 
 
 @pytest.mark.parametrize("value, message", [(0, "integer >= 1"), (15, "multiple of log_every"), (True, "integer")])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from minimax_cli.algos.gda import GDA
-from minimax_cli.config import list_options
+from minimax_cli.catalog import list_options
 from minimax_cli.errors import ConfigError
 from minimax_cli.games.covariance import RELU_CONST, CovarianceQuadratic, CovarianceReLU
 from minimax_cli.games.dirac import DiracGAN
@@ -17,7 +17,7 @@ from minimax_cli.games.toy import Bilinear
 from minimax_cli.games.torus import Torus
 from minimax_cli.metrics import spectrum, tau_star
 from minimax_cli.oracle import Oracle
-from minimax_cli.runner import Runner
+from minimax_cli.runner import LoopSettings, Runner
 from tests.conftest import make_game
 
 
@@ -67,7 +67,7 @@ def test_unregularized_dirac_gda_cycles(tau):
 
 def test_unregularized_dirac_trajectory_circles_without_converging():
     game = make_game(DiracGAN, mu=0.0)
-    result = Runner(game, GDA(lr_x=0.01, tau=4.0), steps=800, log_every=800, tol=0.0, progress=False).run()
+    result = Runner(game, GDA(lr_x=0.01, tau=4.0), LoopSettings(steps=800, log_every=800, tol=0.0, progress=False)).run()
     theta = result.trajectory[:, 0, 0].numpy()
     assert np.sum(np.diff(np.sign(theta)) != 0) >= 2                      # it goes around
     assert float(result.metrics["dist_to_eq"]) >= math.sqrt(2)            # and never closer

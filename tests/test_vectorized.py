@@ -12,14 +12,14 @@ from minimax_cli.algos.ridge import FollowTheRidge
 from minimax_cli.games.dirac import DiracGAN
 from minimax_cli.games.polynomial import Poly53
 from minimax_cli.games.toy import G3, Quadratic
-from minimax_cli.runner import Runner
+from minimax_cli.runner import LoopSettings, Runner
 from tests.conftest import make_game
 
 POINTS = [[7.0, 5.0], [-3.0, 2.0], [0.5, -0.5], [4.0, -6.0], [-1.5, -2.5]]
 
 
 def final(game, algo, steps=40):
-    result = Runner(game, algo, steps=steps, log_every=50, tol=0.0, progress=False).run()
+    result = Runner(game, algo, LoopSettings(steps=steps, log_every=50, tol=0.0, progress=False)).run()
     return result
 
 
@@ -70,9 +70,10 @@ def test_the_convergence_check_never_changes_the_trajectories(tol, converge_on):
     """The runner fuses ‖ξ‖ into the vectorized step only for converge_on=grad_norm with tol > 0 and
     skips the check when tol <= 0: every path gives the same iterates."""
     algo = OGDA("ogda", lr_x=0.02, lr_y=0.02)
-    reference = Runner(make_game(G3, starts=POINTS), algo, steps=30, log_every=10, tol=1e-300, progress=False).run()
-    other = Runner(make_game(G3, starts=POINTS), algo, steps=30, log_every=10, tol=tol, converge_on=converge_on,
-                   progress=False).run()
+    reference = Runner(make_game(G3, starts=POINTS), algo,
+                       LoopSettings(steps=30, log_every=10, tol=1e-300, progress=False)).run()
+    other = Runner(make_game(G3, starts=POINTS), algo, LoopSettings(steps=30, log_every=10, tol=tol,
+                                                                    converge_on=converge_on, progress=False)).run()
     torch.testing.assert_close(other.state["x"], reference.state["x"], rtol=0, atol=0)
     torch.testing.assert_close(other.state["y"], reference.state["y"], rtol=0, atol=0)
     assert other.status == reference.status == "finished"
@@ -83,13 +84,14 @@ def test_the_convergence_check_never_changes_the_trajectories(tol, converge_on):
 def test_the_convergence_checks_field_over_all_starts_is_each_starts_own(name):
     """The runner differentiates the sum of f over starts (elementwise ``f_over_starts``, plain
     autograd): each start's gradient must be the one a single start's oracle computes."""
-    from minimax_cli.config import build, compose
+    from minimax_cli.build import build
+    from minimax_cli.config import compose
     from minimax_cli.oracle import CostMeter, Oracle
 
     game = build(compose([f"game={name}", "game.starts=[[7.0,5.0],[-3.0,2.0],[0.5,-0.5],[4.0,-6.0]]"]).game, "game")
     game.setup(torch.device("cpu"), torch.float64, 0)
     assert callable(getattr(game, "f_over_starts", None))
-    runner = Runner(game, GDA(lr_x=0.01, lr_y=0.01), steps=1, log_every=1, tol=1e-6, progress=False)
+    runner = Runner(game, GDA(lr_x=0.01, lr_y=0.01), LoopSettings(steps=1, log_every=1, tol=1e-6, progress=False))
     state = runner.init_state()
     gx, gy = runner.lanes.point_at(state)["field"]
     for i in range(len(POINTS) - 1):
@@ -125,11 +127,12 @@ def test_steps_from_the_derivatives_known_at_each_start_equal_one_by_one(algo, g
     solve, the follower's blocks G, G_yx) over all starts at once and the vmapped step reads them
     (oracle.KnownPointOracle): the trajectories and counted costs must be those of one start at a time
     without the check (tol = 0), where every derivative comes from the Oracle under vmap."""
-    runner = Runner(fused_game(game_name), algo, steps=25, log_every=5, tol=1e-300, progress=False)
+    runner = Runner(fused_game(game_name), algo, LoopSettings(steps=25, log_every=5, tol=1e-300, progress=False))
     assert runner.lanes.blocks == (algo.name in ("fr", "fr_total"))   # the blocks are computed exactly where read
     many = runner.run()
     for i, start in enumerate(FUSED_GAMES[game_name][2]):
-        one = Runner(fused_game(game_name, start), algo, steps=25, log_every=5, tol=0.0, progress=False).run()
+        one = Runner(fused_game(game_name, start), algo,
+                     LoopSettings(steps=25, log_every=5, tol=0.0, progress=False)).run()
         torch.testing.assert_close(many.state["x"][i], one.state["x"][0], rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(many.state["y"][i], one.state["y"][0], rtol=1e-12, atol=1e-12)
         assert many.cost["hvps_per_step"] == one.cost["hvps_per_step"]
@@ -141,7 +144,8 @@ def test_the_follower_blocks_over_all_starts_are_each_starts_own(game_name):
     from minimax_cli.oracle import CostMeter, Oracle
 
     game = fused_game(game_name)
-    runner = Runner(game, FollowTheRidge("fr", lr_x=0.01, lr_y=0.01), steps=1, log_every=1, tol=1e-6, progress=False)
+    runner = Runner(game, FollowTheRidge("fr", lr_x=0.01, lr_y=0.01),
+                    LoopSettings(steps=1, log_every=1, tol=1e-6, progress=False))
     state = runner.init_state()
     point = runner.lanes.point_at(state)
     n, m = game.dim_x, game.dim_y

@@ -20,7 +20,6 @@ steps) and are refused with one line; analytic games vectorize ``game.starts`` i
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
@@ -32,7 +31,7 @@ from minimax_cli.games.base import Game
 
 def check_seeds(cfg, game) -> list[int]:
     """The seeds of a run: [seed, seed + 1, …, seed + seeds − 1]; one line if ``seeds`` is bad or
-    the game/hardware cannot vectorize them."""
+    the game cannot vectorize them (with hardware=ddp: distributed.check_config)."""
     seeds, seed = cfg.get("seeds", 1), cfg.get("seed", 0)
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ConfigError(f"seeds must be an integer >= 1 (got {seeds!r})")
@@ -45,11 +44,6 @@ def check_seeds(cfg, game) -> list[int]:
         if not getattr(game, "seeds_vectorized", False):
             raise ConfigError(f"seeds={seeds}: game {game.name} cannot run several seeds in one process (only the MLP "
                               "GANs, game=mog, can); sweep the seeds instead: -m seed=0,1,2")
-        from minimax_cli.distributed import is_ddp
-
-        if is_ddp(cfg):
-            raise ConfigError(f"seeds={seeds} runs every seed in one process; hardware=ddp splits one seed's batch "
-                              "across processes: use one of them")
     seed_chunk(cfg)
     return list(range(seed, seed + seeds))
 
@@ -61,18 +55,6 @@ def seed_chunk(cfg) -> int | None:
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
         raise ConfigError(f"hardware.seed_chunk must be null (all seeds at once) or an integer >= 1 (got {chunk!r})")
     return chunk
-
-
-def seed_statistics(per_seed: list[dict]) -> tuple[dict, dict]:
-    """(mean, std) over seeds of each scalar some seed has, from the finite values only (std: the
-    sample standard deviation, ddof = 1, as `minimax report`; nan below two finite values)."""
-    mean, std = {}, {}
-    for key in dict.fromkeys(k for values in per_seed for k in values):
-        finite = [float(v[key]) for v in per_seed if key in v and math.isfinite(float(v[key]))]
-        n = len(finite)
-        mean[key] = math.fsum(finite) / n if n else math.nan
-        std[key] = math.sqrt(math.fsum((v - mean[key]) ** 2 for v in finite) / (n - 1)) if n > 1 else math.nan
-    return mean, std
 
 
 def seed_dir(run_dir, seed: int) -> Path:

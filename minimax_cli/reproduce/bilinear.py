@@ -61,7 +61,8 @@ def game_and_starts(C_seed: int, starts: int):
     starts of seeds 0..starts−1 (each at distance r from (0, 0))."""
     import torch
 
-    from minimax_cli.config import build, compose
+    from minimax_cli.build import build
+    from minimax_cli.config import compose
 
     node = compose(["game=bilinear_random", f"game.C_seed={C_seed}", f"game.start_radius={R}"]).game
     points = []

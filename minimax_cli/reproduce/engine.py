@@ -239,7 +239,8 @@ def collect(out: Path) -> Result:
 
 def check_jobs(jobs: list[Job]) -> None:
     """Every job composes and passes the run checks before anything starts (one line otherwise)."""
-    from minimax_cli.config import check_run, compose
+    from minimax_cli.checks import check_run
+    from minimax_cli.config import compose
 
     for job in jobs:
         try:

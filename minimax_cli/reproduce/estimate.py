@@ -19,9 +19,12 @@ def estimate(variants: list[Variant], steps: int = 5, warmup: int = 2) -> list[d
     included (a few % at log_every ≥ 100)."""
     import torch
 
-    from minimax_cli.config import apply_threads, build, compose, pretrain_phase, resolve_hardware
+    from minimax_cli.build import build
+    from minimax_cli.checks import pretrain_phase, resolve_hardware
+    from minimax_cli.config import compose
+    from minimax_cli.cpus import apply_threads
     from minimax_cli.games.seeds import SeedStack, seed_chunk
-    from minimax_cli.runner import Runner, _warm_up_torch_func
+    from minimax_cli.runner import LoopSettings, Runner, _warm_up_torch_func
 
     _warm_up_torch_func()
     rows = []
@@ -44,7 +47,8 @@ def estimate(variants: list[Variant], steps: int = 5, warmup: int = 2) -> list[d
         for algo, _ in phases:
             steppers = {}
             for key, game in runs.items():
-                runner = Runner(game, algo, steps=1, log_every=1, tol=0.0, progress=False, seed_chunk=seed_chunk(cfg))
+                runner = Runner(game, algo, LoopSettings(steps=1, log_every=1, tol=0.0, progress=False,
+                                                         seed_chunk=seed_chunk(cfg)))
                 steppers[key] = [runner.init_state(), runner.stepper()]
             times = {k: [] for k in runs}
             for t in range(warmup + steps):      # interleaved: a loaded machine slows both alike
@@ -78,7 +82,7 @@ def estimate(variants: list[Variant], steps: int = 5, warmup: int = 2) -> list[d
 
 def _fresh(cfg, device, dtype, seed: int):
     """One more copy of the game, set up with ``seed`` (the one-seed run beside a vectorized one)."""
-    from minimax_cli.config import build
+    from minimax_cli.build import build
 
     game = build(cfg.game, "game")
     game.setup(device, dtype, seed)

@@ -77,7 +77,8 @@ class StepMaps:
     def __init__(self, h: float):
         import torch
 
-        from minimax_cli.config import build, compose
+        from minimax_cli.build import build
+        from minimax_cli.config import compose
 
         self.h, self.torch, self.build = h, torch, build
         self.game = build(compose(game_overrides(h)).game, "game")

@@ -92,7 +92,8 @@ def figures(runs, games, algos, out: Path) -> list[Path]:
     import numpy as np
     import torch
 
-    from minimax_cli.config import build, compose
+    from minimax_cli.build import build
+    from minimax_cli.config import compose
     from minimax_cli.plots import trajectory_png
 
     by_place = {(run.get("game.name"), run.get("algo.name")): run for run in runs}

@@ -44,11 +44,10 @@ def _headline(metrics: dict, most: int = 3) -> str:
 
 
 class Runner:
-    """Runs ``algo`` on ``game`` as ``settings`` say (a ``LoopSettings``; or its fields as keywords)."""
+    """Runs ``algo`` on ``game`` as ``settings`` say, trusting them (``LoopSettings`` checks its
+    fields; the one rule that needs the set-up game is checks.check_converge_on)."""
 
-    def __init__(self, game, algo, settings: LoopSettings | None = None, **fields):
-        settings = LoopSettings(**fields) if settings is None else settings.replace(**fields) if fields else settings
-        settings.check_game(game)
+    def __init__(self, game, algo, settings: LoopSettings):
         self.game, self.algo, self.settings = game, algo, settings
         self.steps, self.log_every, self.tol = settings.steps, settings.log_every, settings.tol
         self.metrics_every = settings.metrics_every or default_metrics_every(game, settings.log_every)

@@ -14,8 +14,9 @@ CONVERGE_ON = ("grad_norm", "dist_to_eq")
 
 @dataclass(frozen=True)
 class LoopSettings:
-    """The loop's cadences, stopping rules and outlets. Checked once, here, at construction; the
-    runner trusts it. Per phase (pretraining, main) a copy differs by ``replace(...)``."""
+    """The loop's cadences, stopping rules and outlets. Checked once, here, at construction (the
+    rule that needs the set-up game: checks.check_converge_on); the runner trusts it. Per phase
+    (pretraining, main) a copy differs by ``replace(...)``."""
 
     steps: int
     log_every: int
@@ -47,11 +48,6 @@ class LoopSettings:
 
     def replace(self, **changes) -> "LoopSettings":
         return dataclasses.replace(self, **changes)
-
-    def check_game(self, game) -> None:
-        """The one rule that needs the game: a distance to the equilibrium needs a known one."""
-        if self.converge_on == "dist_to_eq" and game.equilibrium() is None:
-            raise ConfigError(f"converge_on=dist_to_eq needs a game with a known critical point; {game.name} has none")
 
 
 def default_metrics_every(game, log_every: int) -> int:
