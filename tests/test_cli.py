@@ -57,7 +57,7 @@ def test_multirun_sweep_writes_one_directory_per_job(cli, runs_root):
 
 
 def test_every_job_is_checked_once(cli, runs_root, monkeypatch):
-    """cli.train checks each job before Hydra starts; the train entry trusts those jobs."""
+    """launch.train checks each job before Hydra starts; the train entry trusts those jobs."""
     from minimax_cli import config
 
     checked = []

@@ -7,7 +7,7 @@ import pytest
 
 from minimax_cli.metrics import bilinear_bounds
 from minimax_cli.reproduce import bilinear as reproduce_bilinear
-from minimax_cli.reproduce.cli import main as reproduce
+from tests.reproduce_command import reproduce
 
 
 @pytest.mark.slow

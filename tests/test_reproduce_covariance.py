@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minimax_cli.reproduce import covariance as reproduce_covariance
-from minimax_cli.reproduce.cli import main as reproduce
+from tests.reproduce_command import reproduce
 
 
 @pytest.mark.slow

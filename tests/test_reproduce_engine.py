@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from minimax_cli.reproduce import engine, registry
-from minimax_cli.reproduce.cli import main as reproduce
+from tests.reproduce_command import reproduce
 from tests.conftest import REPO
 
 
@@ -53,19 +53,18 @@ def toy_run(tmp_path_factory):
     checkout = sorted(p.name for p in REPO.iterdir())
     checkout_runs = sorted(map(str, (REPO / "runs").rglob("*"))) if (REPO / "runs").is_dir() else []
     launches = []
-    from minimax_cli import cli
+    from minimax_cli import launch
 
-    real = cli.main
+    real = launch.train
 
-    def counting(argv=None):
-        if argv and argv[0] == "train":
-            launches.append(list(argv))
-        return real(argv)
+    def counting(overrides, multirun, hydra_flags):
+        launches.append(["train", *(["-m"] if multirun else []), *overrides])
+        return real(overrides, multirun, hydra_flags)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MINIMAX_RUNS", str(root))
         mp.chdir(cwd)
-        mp.setattr(cli, "main", counting)
+        mp.setattr(launch, "train", counting)
         code = reproduce(["toy", "--only", "g1,gda,fr,gdn", "steps=200", "checkpoint_every=100"])
     return {"root": root, "cwd": cwd, "code": code, "launches": launches, "checkout": checkout,
             "checkout_runs": checkout_runs, "counting": counting}

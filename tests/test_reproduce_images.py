@@ -20,7 +20,7 @@ def reproduce(monkeypatch):
     for cls, names in ((CIFAR10, ("train_list", "test_list", "meta")), (CelebA, ("file_list",))):
         for name in names:
             monkeypatch.setattr(cls, name, getattr(cls, name))
-    from minimax_cli.reproduce.cli import main
+    from tests.reproduce_command import reproduce as main
 
     return main
 

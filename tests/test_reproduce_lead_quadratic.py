@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from minimax_cli.reproduce import lead_quadratic as lq
-from minimax_cli.reproduce.cli import main as reproduce
+from tests.reproduce_command import reproduce
 
 
 def test_closed_forms_by_hand():

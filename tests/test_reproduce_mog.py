@@ -10,7 +10,7 @@ from minimax_cli.reproduce import fr_mog as reproduce_fr_mog
 from minimax_cli.reproduce import hessianfr_mog as reproduce_hessianfr_mog
 from minimax_cli.reproduce import lead_8g as reproduce_lead_8g
 from minimax_cli.reproduce import ls_mog as reproduce_ls_mog
-from minimax_cli.reproduce.cli import main as reproduce
+from tests.reproduce_command import reproduce
 from minimax_cli.reproduce.outputs import write_outputs
 
 

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from minimax_cli.reproduce.cli import main as reproduce
+from tests.reproduce_command import reproduce
 from tests.conftest import REPO
 
 

@@ -56,10 +56,3 @@ def list_all() -> int:
     for r in reps:
         print(f"{r.name:{width}s}  {r.paper}\n{'':{width}s}  cost: {r.cost}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`minimax reproduce ...` on its own (tests, python -m)."""
-    from minimax_cli.cli import main as minimax
-
-    return minimax(["reproduce", *(argv or [])])

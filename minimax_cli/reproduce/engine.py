@@ -189,7 +189,7 @@ def launch(jobs: list[Job], out: Path, hydra_overrides: list[str] = ()) -> list[
     happened to each job's run directory."""
     import yaml
 
-    from minimax_cli.cli import main as minimax
+    from minimax_cli.launch import train
 
     todo, done = [], []
     for job in jobs:
@@ -210,10 +210,10 @@ def launch(jobs: list[Job], out: Path, hydra_overrides: list[str] = ()) -> list[
     sweep = launches / str(k)
     sweep.mkdir(parents=True)
     (sweep / "jobs.yaml").write_text(yaml.safe_dump([o for _, o in todo], width=1000))
-    args = ["train", "-m", "hydra/sweeper=jobs", f"hydra.sweeper.jobs={quoted(sweep / 'jobs.yaml')}",
+    args = ["hydra/sweeper=jobs", f"hydra.sweeper.jobs={quoted(sweep / 'jobs.yaml')}",
             f"hydra.sweep.dir={quoted(sweep)}", *hydra_overrides]
-    print(f"$ minimax {' '.join(args)}   # {len(todo)} run(s)", flush=True)
-    code = minimax(args)
+    print(f"$ minimax train -m {' '.join(args)}   # {len(todo)} run(s)", flush=True)
+    code = train(args, multirun=True, hydra_flags=[])
     if code != 0:
         print(f"minimax reproduce: the launch ended with exit status {code}", flush=True)
     return [(d, w if w == "kept" or _succeeded(out / d) else f"failed ({w})") for d, w in done]

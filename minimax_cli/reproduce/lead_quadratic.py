@@ -32,10 +32,8 @@ lead_quadratic.png. ``--quick`` (CI): h ∈ {0, 2}, coarse grids.
 from __future__ import annotations
 
 import functools
-import io
 import json
 import math
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -216,15 +214,13 @@ def first_under(run):
 
 
 def analyze_cli(h: float, eta: float, alpha: float) -> float:
-    """`minimax analyze --json` (the command itself) at LEAD's best point: its spectral_radius."""
-    from minimax_cli.cli import main as minimax
+    """`minimax analyze`'s own path (overrides composed and checked, then the analysis) at LEAD's best
+    point: its spectral_radius."""
+    from minimax_cli.analyze import analyze as local_theory
+    from minimax_cli.config import prepare
 
-    buffer = io.StringIO()
-    with redirect_stdout(buffer):
-        code = minimax(["analyze", "--json", *game_overrides(h), "algo=lead", f"algo.lr_x={eta!r}", f"algo.alpha={alpha!r}"])
-    if code != 0:
-        raise RuntimeError("minimax analyze failed")
-    return float(json.loads(buffer.getvalue())["spectral_radius"])
+    report = local_theory(prepare([*game_overrides(h), "algo=lead", f"algo.lr_x={eta!r}", f"algo.alpha={alpha!r}"]))
+    return float(report["spectral_radius"])
 
 
 def theorem3_edge(h: float = 0.0) -> float:
