@@ -37,7 +37,7 @@ class GameOptimizer:
         raise NotImplementedError
 
     def check_game(self, game, dim_x: int, dim_y: int) -> None:
-        """Checks that need the game's size (a dense solve's limit): config.check_run calls it
+        """Checks that need the game's size (a dense solve's limit): checks.check_run calls it
         before a run directory exists, ``init`` again with the real players."""
 
     def point_blocks(self, game) -> bool:

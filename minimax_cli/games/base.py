@@ -50,7 +50,7 @@ class Game:
 
     def parameter_dims(self) -> tuple[int, int] | None:
         """(dim_x, dim_y) before ``setup`` when known (analytic games know them from their config);
-        config.check_run gives them to the algorithm's size checks."""
+        checks.check_run gives them to the algorithm's size checks."""
         dims = getattr(self, "dim_x", None), getattr(self, "dim_y", None)
         return None if None in dims else dims
 
