@@ -39,7 +39,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import math
 import os
 import re
@@ -49,7 +48,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from minimax_cli.errors import ConfigError, DataError
 from minimax_cli.metrics.objective import objective_value  # noqa: F401  (report.objective_value)
-from minimax_cli.runlog import STATUSES
+from minimax_cli.runlog import STATUSES, read_rows
 
 RUNNING_OR_KILLED = "running/killed"
 ALL_STATUSES = STATUSES + (RUNNING_OR_KILLED,)
@@ -92,7 +91,7 @@ class Run:
     def history(self) -> list[dict]:
         """The rows of metrics.jsonl (non-finite values as floats; a torn last line is skipped)."""
         if self._history is None:
-            self._history = _read_jsonl(self.path / "metrics.jsonl")
+            self._history = read_rows(self.path / "metrics.jsonl")
         return self._history
 
     def get(self, key: str):
@@ -215,7 +214,7 @@ def _configured_seeds(config: dict) -> list[int]:
 def _read_config(path: Path) -> dict:
     from omegaconf import OmegaConf
 
-    import minimax_cli.config  # noqa: F401  (registers the ${mul:...} resolver config.yaml uses)
+    import minimax_cli.catalog  # noqa: F401  (registers the ${mul:...} resolver config.yaml uses)
 
     for name, resolve in (("resolved.yaml", False), ("config.yaml", True)):
         file = path / ".hydra" / name
@@ -230,20 +229,6 @@ def _read_config(path: Path) -> dict:
         except Exception:  # noqa: BLE001  an interpolation that cannot resolve here: keep it as text
             return OmegaConf.to_container(node, resolve=False)
     return {}
-
-
-def _read_jsonl(file: Path) -> list[dict]:
-    if not file.exists():
-        return []
-    rows = []
-    for line in file.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue  # a line torn by a kill mid-write
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
 
 
 def _is_run_dir(path: Path) -> bool:

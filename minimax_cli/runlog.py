@@ -37,13 +37,20 @@ def seed_statistics(per_seed: list[dict]) -> tuple[dict, dict]:
     return mean, std
 
 
-def _rows(path: Path) -> list[dict]:
+def read_rows(path: Path) -> list[dict]:
+    """metrics.jsonl's rows ([] when there is no file; a line torn by a kill mid-write, or one that
+    is not a JSON object, is skipped)."""
+    path = Path(path)
+    if not path.exists():
+        return []
     rows = []
-    for line in Path(path).read_text().splitlines():
+    for line in path.read_text().splitlines():
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:  # a line torn by a kill
+            row = json.loads(line)
+        except ValueError:
             continue
+        if isinstance(row, dict):
+            rows.append(row)
     return rows
 
 
@@ -78,7 +85,7 @@ class RunLog:
         self.history: list[dict] = []
         path = self.dir / "metrics.jsonl"
         if resume_step is not None and path.exists():
-            self.history = [r for r in _rows(path) if r["step"] <= resume_step]
+            self.history = [r for r in read_rows(path) if r["step"] <= resume_step]
             tmp = path.with_name(".metrics.jsonl.tmp")
             tmp.write_text("".join(json.dumps(r) + "\n" for r in self.history))
             os.replace(tmp, path)

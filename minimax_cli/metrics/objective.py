@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from minimax_cli.errors import ConfigError, DataError
+from minimax_cli.runlog import read_rows
 
 
 def objective_value(run_dir: str | os.PathLike, metric: str, mode: str = "minimize") -> float:
@@ -31,7 +32,7 @@ def objective_value(run_dir: str | os.PathLike, metric: str, mode: str = "minimi
     if summary.get("status") not in ("converged", "finished"):
         return worst
     metrics = summary.get("metrics") or {}
-    rows = [] if metric in metrics else _rows(path / "metrics.jsonl")
+    rows = [] if metric in metrics else read_rows(path / "metrics.jsonl")
     value = _final(metric, metrics, rows)
     if value is None:
         names = list(metrics) or list(dict.fromkeys(k for r in rows for k in r if k not in ("step", "wall_time_s")))
@@ -48,21 +49,6 @@ def _summary(file: Path) -> dict:
     if not isinstance(summary, dict):
         raise DataError(f"{file} is not a JSON object")
     return summary
-
-
-def _rows(file: Path) -> list[dict]:
-    """metrics.jsonl's rows (a line torn by a kill mid-write is skipped)."""
-    if not file.exists():
-        return []
-    rows = []
-    for line in file.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
 
 
 def _final(metric: str, metrics: dict, rows: list[dict]) -> float | None:
