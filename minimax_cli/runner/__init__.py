@@ -10,8 +10,8 @@
 """
 
 from minimax_cli.runner.loop import HEADLINE, Runner, _warm_up_torch_func
-from minimax_cli.runner.settings import LoopSettings, default_metrics_every
+from minimax_cli.runner.settings import CONVERGE_ON, LoopSettings, default_metrics_every
 from minimax_cli.runner.state import CONVERGED, DIVERGED, RUNNING, STATUS_NAMES, RunResult
 
-__all__ = ["CONVERGED", "DIVERGED", "HEADLINE", "LoopSettings", "RUNNING", "STATUS_NAMES", "RunResult",
+__all__ = ["CONVERGE_ON", "CONVERGED", "DIVERGED", "HEADLINE", "LoopSettings", "RUNNING", "STATUS_NAMES", "RunResult",
            "Runner", "_warm_up_torch_func", "default_metrics_every"]

@@ -1,4 +1,4 @@
-"""What a run's loop is told: a frozen ``LoopSettings``, built once from the checked config (assemble.py)."""
+"""What a run's loop is told: a frozen ``LoopSettings``, built once from the config (train.py)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from minimax_cli.errors import ConfigError
 from minimax_cli.oracle import Oracle
+
+CONVERGE_ON = ("grad_norm", "dist_to_eq")
 
 
 @dataclass(frozen=True)
 class LoopSettings:
-    """The loop's cadences, stopping rules and outlets, built from a checked config (each key's rule
-    in schema.RULES, the cross-key ones in checks.py); the runner trusts it. Per phase (pretraining,
-    main) a copy differs by ``replace(...)``."""
+    """The loop's cadences, stopping rules and outlets. Checked once, here, at construction (the
+    rule that needs the set-up game: checks.check_converge_on); the runner trusts it. Per phase
+    (pretraining, main) a copy differs by ``replace(...)``."""
 
     steps: int
     log_every: int
@@ -33,6 +36,15 @@ class LoopSettings:
     title: str | None = None             # the phase's name in progress lines
     trajectory_file: object = None       # where a 2-D game's plotted paths go (trajectory.py); None: memory
     seed_chunk: int | None = None        # seeds per vmapped call of a multi-seed run (None: all)
+
+    def __post_init__(self):
+        if self.converge_on not in CONVERGE_ON:
+            raise ConfigError(f"converge_on must be one of {', '.join(CONVERGE_ON)} (got {self.converge_on!r})")
+        if self.metrics_every and self.metrics_every % self.log_every:
+            raise ConfigError(f"metrics_every ({self.metrics_every}) must be a multiple of log_every "
+                              f"({self.log_every}): evaluation metrics go into the rows written every log_every steps")
+        if self.ema_beta is not None and not 0.0 <= self.ema_beta < 1.0:
+            raise ConfigError(f"ema must be null or a number in [0, 1) (got {self.ema_beta})")
 
     def replace(self, **changes) -> "LoopSettings":
         return dataclasses.replace(self, **changes)
