@@ -9,7 +9,6 @@ import time
 from minimax_cli.reproduce.engine import Variant, seed_overrides
 
 
-
 def estimate(variants: list[Variant], steps: int = 5, warmup: int = 2) -> list[dict]:
     """Seconds per step of each variant at its full setting (median of ``steps`` timed steps after
     ``warmup``; the main algorithm and, when there is one, the pretraining algorithm), and the

@@ -268,7 +268,6 @@ def analyze(ctx) -> int:
                          audit=("fr_mog1d", "fr_mog2d"))
 
 
-
 REPRODUCTION = Reproduction(
     name="fr-mog", paper="Wang et al. 2020, Figs. 4, 11, 5 (FR on the mixture-of-Gaussians GAN)",
     cost="full ≈ 46 h (9 runs × 50k iterations, one seed each); quick ~75 s",

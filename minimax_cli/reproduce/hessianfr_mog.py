@@ -185,7 +185,6 @@ def analyze(ctx) -> int:
                          {"rows": rows}, audit=("hessianfr_mog1d",))
 
 
-
 REPRODUCTION = Reproduction(
     name="hessianfr-mog", paper="Gao et al. 2022, Figs. 2–5 (HessianFR on the 1-D mixture of Gaussians)",
     cost="full ≈ 99 h (11 variants × 110k iterations); quick ~35 s",

@@ -128,7 +128,6 @@ def analyze(ctx) -> int:
                          claims(rows), quick, NOTES, {"rows": rows}, audit=("lead_ring8",))
 
 
-
 REPRODUCTION = Reproduction(
     name="lead-8g", paper="Askari Hemmat et al. 2023, Fig. 6 (LEAD-Adam vs Adam on 8 Gaussians)",
     cost="full ≈ 29 h (2 methods × 4 seeds × 10k iterations); quick ~20 s",

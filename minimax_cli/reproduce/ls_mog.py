@@ -198,7 +198,6 @@ def analyze(ctx) -> int:
                          claims(rows), quick, NOTES, {"rows": rows}, audit=("ls_ring8",))
 
 
-
 REPRODUCTION = Reproduction(
     name="ls-mog", paper="Liang & Stokes 2019, Figs. 2–3 (SGA/OMD/PM/IU/CO on the 8-Gaussian ring)",
     cost="full ≈ 64 h (5 dynamics × 16 seeds × 50k iterations); quick ~40 s",

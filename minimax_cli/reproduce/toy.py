@@ -49,7 +49,6 @@ Notes (why a baseline departs from the figure, measured here):
 """
 
 
-
 def variants(quick: bool) -> list[Variant]:
     """One run per (game, algorithm); the quick setting is the full one (a minute on 2 cores)."""
     return [Variant(f"{g}-{a}", [f"game={g}", f"algo={a}", "steps=1000", "log_every=50", "tensorboard=false",
