@@ -44,13 +44,16 @@ def solve(A: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def cg(matvec: Callable[[torch.Tensor], torch.Tensor], rhs: torch.Tensor, iters: int,
-       tol: float = 0.0, x0: torch.Tensor | None = None, side: bool = False):
+       tol: float = 0.0, x0: torch.Tensor | None = None, side: bool = False, atol: float = 0.0,
+       early_exit: bool = False):
     """``iters`` conjugate-gradient steps for A z = rhs, A symmetric positive (semi)definite.
 
     Stops improving (masked) once ‖r‖² ≤ tol·‖rhs‖² (the reference code's relative test on the
-    squared residual). ``side``: ``matvec(p)`` returns (A p, S p) for a linear map S the matvec
-    computes on the way, and the result is (z, S z) with S z = Σ αᵢ S pᵢ accumulated like z (from
-    z0 = 0), at no extra product.
+    squared residual) or ‖r‖² ≤ atol. ``side``: ``matvec(p)`` returns (A p, S p) for a linear map S
+    the matvec computes on the way, and the result is (z, S z) with S z = Σ αᵢ S pᵢ accumulated like
+    z (from z0 = 0), at no extra product. ``early_exit``: no further products once every lane has
+    stopped (``any_lane``; the masked steps left would change nothing), so a cap of n steps costs
+    only the steps some lane needs.
     """
     if side and x0 is not None:
         raise ValueError("cg(side=True) starts from z0 = 0")
@@ -62,11 +65,14 @@ def cg(matvec: Callable[[torch.Tensor], torch.Tensor], rhs: torch.Tensor, iters:
     stop = tol * dot(rhs, rhs)
     tiny = torch.finfo(rhs.dtype).tiny
     for _ in range(iters):
+        going = (rr > stop) & (rr > atol)
+        if early_exit and not any_lane(going):
+            break
         Ap = matvec(p)
         if side:
             Ap, Sp = Ap
         pAp = dot(p, Ap)
-        active = (rr > stop) & (pAp > tiny)
+        active = going & (pAp > tiny)
         alpha = torch.where(active, rr / torch.where(active, pAp, torch.ones_like(pAp)), torch.zeros_like(rr))
         z = z + alpha * p
         if side:
@@ -77,6 +83,22 @@ def cg(matvec: Callable[[torch.Tensor], torch.Tensor], rhs: torch.Tensor, iters:
         p = r + beta * p
         rr = torch.where(active, rr_new, rr)
     return (z, sz) if side else z
+
+
+def lanes_of(t: torch.Tensor) -> torch.Tensor:
+    """The plain tensor under torch.func's wrappers: under vmap, every lane's value of ``t``.
+
+    Read only to decide Python control flow that every lane agrees on (a step counter shared by
+    all starts, or whether any lane still iterates), never to compute with."""
+    functorch = torch._C._functorch
+    while functorch.is_functorch_wrapped_tensor(t):
+        t = functorch.get_unwrapped(t)
+    return t.detach()
+
+
+def any_lane(flag: torch.Tensor) -> bool:
+    """Whether ``flag`` holds in some lane (vmap over starts or seeds) or in the single one."""
+    return bool(lanes_of(flag).any())
 
 
 def cg_normal(hvp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int, damping,

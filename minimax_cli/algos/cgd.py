@@ -1,0 +1,189 @@
+"""CGD, competitive gradient descent (Schäfer & Anandkumar 2019), and ACGD, its adaptive form.
+
+Each step plays the Nash equilibrium of the regularized bilinear local game. For a zero-sum game f
+(x minimizes, y maximizes; B = ∇²_xy f, Bᵀ = ∇²_yx f):
+
+    Δx = −η_x (I + η_x η_y B Bᵀ)⁻¹ (∇_x f + η_y B ∇_y f)
+    Δy = +η_y (I + η_x η_y Bᵀ B)⁻¹ (∇_y f − η_x Bᵀ ∇_x f)
+
+As the official code (the ``CGDs`` package, ``BCGD``), one player's system is solved by conjugate
+gradient and the other's step is derived from the equilibrium condition instead of a second solve:
+Δx = −η_x (∇_x f + B Δy) given Δy, Δy = η_y (∇_y f + Bᵀ Δx) given Δx. Which player's system is
+solved alternates every step, the follower's first (``cg.solve_first``). The first step starts CG
+from zero and runs at most n steps (n: the solved player's size); every later step starts it from
+that player's previous direction (kept in the state as ``cx``, ``cy``, so a resumed run goes on
+exactly) and runs at most n − 1 (at least 1: the reference fails on a one-parameter player). CG
+stops once ‖r‖² < tol·‖b‖² or ‖r‖² < atol.
+
+ACGD (``CGDs.ACGD``) replaces η by per-parameter rates from RMSprop-like second moments,
+
+    v ← β v + (1 − β) g²,   a = η √(1 − βᵗ) / (√v + ε)    (each player, t = 1, 2, …)
+
+and solves the symmetrized system (I + A_x^½ B A_y Bᵀ A_x^½) c_x = A_x^½ (∇_x f + B (a_y ⊙ ∇_y f)),
+Δx = −A_x^½ c_x (A = diag(a)); its warm starts run at most n CG steps, as the reference's.
+
+Games: zero-sum, or penalized zero-sum (L_y = −f + R): the interaction B is f's, each player steps
+on its own gradient (the follower's carries R). That is the exact CGD of the penalized game when R
+depends on y alone (an L2 or R1 penalty on the discriminator); WGAN-GP's penalty also depends on the
+generator and its mixed curvature is left out. General-sum games are refused: their system is not
+symmetric (the reference's GACGD solves it by GMRES).
+
+Products: B v and Bᵀ u are pullbacks through one kept graph of f's field (``value_field_with_vjp``),
+one HVP each; the counted cost of a step is one field, 1 product for the right-hand side, 2 for a
+warm start's residual, 2 per CG step taken, 1 for the derived step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import torch
+
+from minimax_cli import linalg
+from minimax_cli.algos.base import GameOptimizer, check_rate, follower_rate
+from minimax_cli.errors import ConfigError
+
+PLAYERS = ("x", "y")
+
+
+@dataclass(frozen=True)
+class CGSettings:
+    """The inner solve; defaults are the official code's."""
+    tol: float = 1e-12              # stop once ‖r‖² < tol·‖b‖² (relative, on the squared residual)
+    atol: float = 1e-20             # ... or ‖r‖² < atol
+    max_iters: int | None = None    # a cap below the reference's n (n − 1 after a warm start); null: none
+    warm_start: bool = True         # start from the player's previous direction (false: from zero, cap n)
+    solve_first: str = "y"          # whose system the first step solves; then they alternate
+
+    def __post_init__(self):
+        check_rate(self.tol, "algo.cg.tol")
+        check_rate(self.atol, "algo.cg.atol")
+        if self.max_iters is not None and (isinstance(self.max_iters, bool) or not isinstance(self.max_iters, int)
+                                           or self.max_iters < 1):
+            raise ConfigError(f"algo.cg.max_iters must be an integer >= 1 or null (got {self.max_iters!r})")
+        if not isinstance(self.warm_start, bool):
+            raise ConfigError(f"algo.cg.warm_start must be true or false (got {self.warm_start!r})")
+        if self.solve_first not in PLAYERS:
+            raise ConfigError(f"algo.cg.solve_first must be x or y (got {self.solve_first!r})")
+
+    @classmethod
+    def build(cls, spec) -> "CGSettings":
+        if isinstance(spec, cls):
+            return spec
+        spec = dict(spec or {})
+        allowed = {f.name for f in fields(cls)}
+        unknown = sorted(set(spec) - allowed)
+        if unknown:
+            raise ConfigError(f"unknown key algo.cg.{unknown[0]} (allowed: {', '.join(sorted(allowed))})")
+        return cls(**spec)
+
+
+class CGD(GameOptimizer):
+    """Competitive gradient descent (Schäfer & Anandkumar 2019): the Nash step of the regularized
+    bilinear local game, one player's system solved by CG (the official BCGD)."""
+
+    #: the warm starts only seed the inner solve: bookkeeping, not dynamics of the step map
+    static_keys = frozenset({"t", "cx", "cy"})
+    adaptive = False
+    #: the reference's cap after a warm start: BCGD one step fewer than the system's size
+    warm_cap_offset = 1
+
+    def __init__(self, name="cgd", lr_x=0.05, lr_y=None, tau=None, cg=None):
+        super().__init__(name)
+        self.lr_x = check_rate(lr_x, "algo.lr_x")
+        self.lr_y = follower_rate(self.lr_x, lr_y, tau)
+        self.cg = CGSettings.build(cg)
+
+    def check_game(self, game, dim_x, dim_y):
+        if not (getattr(game, "zero_sum", True) or getattr(game, "penalized_zero_sum", False)):
+            raise ConfigError(f"algo={self.name} needs a zero-sum game (its linear system is symmetric only then; "
+                              "general-sum CGD needs GMRES): this game's players have losses of their own")
+
+    def init(self, x, y, oracle):
+        self.check_game(oracle.game, x.shape[-1], y.shape[-1])
+        return {"x": x, "y": y, "cx": torch.zeros_like(x), "cy": torch.zeros_like(y),
+                "t": torch.zeros((), dtype=x.dtype, device=x.device)}
+
+    # -- the rates ----------------------------------------------------------------------------------
+    def _rates(self, state, gx, gy, k, new):
+        """(a_x, a_y): the players' rates this step (ACGD: per parameter)."""
+        return self.lr_x, self.lr_y
+
+    # -- the step -------------------------------------------------------------------------------------
+    def step(self, state, oracle):
+        x, y = state["x"], state["y"]
+        k = int(linalg.lanes_of(state["t"]).max())     # steps taken: the same in every lane
+        (gx, gy), transpose = oracle.value_field_with_vjp(x, y)     # ξ of f: (∇_x f, −∇_y f)
+        if not getattr(oracle.game, "zero_sum", True):               # penalized: the follower's own gradient
+            gy = oracle.grad_y(x, y, at=oracle.here)
+        zx, zy = torch.zeros_like(x), torch.zeros_like(y)
+
+        def B(v):    # ∇²_xy f v: the x part of J_fᵀ(0, v) is −∇_x(∇_y f · v)
+            return -transpose(zx, v)[0]
+
+        def Bt(u):   # ∇²_yx f u: the y part of J_fᵀ(u, 0)
+            return transpose(u, zy)[1]
+
+        new = {"t": state["t"] + 1}
+        ax, ay = self._rates(state, gx, gy, k, new)
+        first = self.cg.solve_first
+        solve = first if k % 2 == 0 else ("x" if first == "y" else "y")
+        if solve == "y":
+            cy, dy = self._solve(gy + Bt(ax * gx) if self.adaptive else gy + ax * Bt(gx),
+                                 lambda v: Bt(ax * B(v)) if self.adaptive else ay * Bt(ax * B(v)),
+                                 ay, state["cy"], k)
+            h = gx + B(dy) if self.adaptive else gx - ay * B(cy)      # ∇_x f + B Δy
+            dx, cx = -ax * h, (ax.sqrt() * h if self.adaptive else h)
+        else:
+            cx, dx = self._solve(gx - B(ay * gy) if self.adaptive else gx - ay * B(gy),
+                                 lambda v: B(ay * Bt(v)) if self.adaptive else ay * B(ax * Bt(v)),
+                                 ax, state["cx"], k)
+            h = gy - Bt(dx) if self.adaptive else gy + ax * Bt(cx)    # −(∇_y f + Bᵀ Δx)
+            dy, cy = -ay * h, (ay.sqrt() * h if self.adaptive else h)
+        new.update(x=x + dx, y=y + dy, cx=cx, cy=cy)
+        return new, {}
+
+    def _solve(self, rhs, coupling, rate, warm, k):
+        """(c, Δ) for the solved player: c solves (I + S K S) c = S·rhs with K = ``coupling`` and
+        S = diag(√a) (ACGD) or I (CGD, whose c is then the Nash direction itself), Δ = −S c (ACGD)
+        or −η c (CGD)."""
+        n = rhs.shape[-1]
+        s = rate.sqrt() if self.adaptive else None
+        b = s * rhs if self.adaptive else rhs
+
+        def matvec(v):
+            return v + (s * coupling(s * v) if self.adaptive else coupling(v))
+
+        warm_start = self.cg.warm_start and k > 0
+        cap = max(n - self.warm_cap_offset, 1) if warm_start else n
+        if self.cg.max_iters is not None:
+            cap = min(cap, self.cg.max_iters)
+        c = linalg.cg(matvec, b, cap, self.cg.tol, x0=warm if warm_start else None, atol=self.cg.atol,
+                      early_exit=True)
+        return c, (-s * c if self.adaptive else -rate * c)
+
+
+class ACGD(CGD):
+    """Adaptive competitive gradient descent: CGD with RMSprop-like per-parameter rates (the
+    official ACGD)."""
+
+    adaptive = True
+    warm_cap_offset = 0        # the reference's ACGD caps a warm-started solve at n, not n − 1
+
+    def __init__(self, name="acgd", lr_x=0.05, lr_y=None, tau=None, beta=0.99, eps=1e-5, cg=None):
+        super().__init__(name, lr_x, lr_y, tau, cg)
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0.0 <= beta < 1.0:
+            raise ConfigError(f"algo.beta must be in [0, 1) (got {beta!r})")
+        self.beta = float(beta)
+        self.eps = check_rate(eps, "algo.eps", allow_zero=False)
+
+    def init(self, x, y, oracle):
+        return {**super().init(x, y, oracle), "vx": torch.zeros_like(x), "vy": torch.zeros_like(y)}
+
+    def _rates(self, state, gx, gy, k, new):
+        vx = self.beta * state["vx"] + (1 - self.beta) * gx * gx
+        vy = self.beta * state["vy"] + (1 - self.beta) * gy * gy
+        new["vx"], new["vy"] = vx, vy
+        correction = math.sqrt(1 - self.beta ** (k + 1))
+        return correction * self.lr_x / (vx.sqrt() + self.eps), correction * self.lr_y / (vy.sqrt() + self.eps)
