@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from minimax_cli.algos.cgd import ACGD, CGD
 from minimax_cli.algos.consensus import SGA, ConsensusOptimization
 from minimax_cli.algos.extragradient import OGDA, Extrapolation
 from minimax_cli.algos.gda import GDA
@@ -350,6 +351,8 @@ def test_lead_converges_linearly_on_a_bilinear_game_where_gda_diverges():
     (FollowTheRidge("fr", lr_x=0.1, lr_y=0.1, mixed="fd", solver={"kind": "cg", "iters": 5, "adaptive": True, "damping": 1.0}),
      1.0 + 0.5 + 0.5, 1 + 2 * 5),                                                     # fd gradient, ρ's gradient; G z from CG
     (FollowTheRidge("frdg", lr_x=0.1, lr_y=0.1, mixed="fd", solver={"kind": "diag"}), 1.5, 0.0),
+    (CGD("cgd", lr_x=0.1, lr_y=0.1, cg={"max_iters": 2}), 1.0, 1 + 2 * 2 + 1),        # rhs, 2 CG steps, derived
+    (ACGD("acgd", lr_x=0.1, lr_y=0.1, cg={"max_iters": 2}), 1.0, 1 + 2 * 2 + 1),
 ])
 def test_cost_per_step(game, algo, grads, hvps):
     cost = CostMeter()

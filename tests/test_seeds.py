@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from minimax_cli.algos.cgd import ACGD, CGD
 from minimax_cli.algos.consensus import SGA, ConsensusOptimization
 from minimax_cli.algos.extragradient import OGDA, Extrapolation
 from minimax_cli.algos.gda import GDA
@@ -61,6 +62,11 @@ ALGOS = [
                                                 solver={"kind": "cg", "iters": 2, "damping": 0.5}), WGAN),
     ("hessianfr_dg", lambda: FollowTheRidge("hfr_dg", lr_x=0.05, lr_y=0.05, lr_y2=0.05, mixed="fd",
                                             solver={"kind": "diag"}), SATURATING),
+    # CGD on the penalized game (the follower's L2 in its own gradient), ACGD on the zero-sum WGAN; CG
+    # capped below convergence, so every seed takes the same CG steps (a stacked run counts its slowest seed's)
+    ("cgd", lambda: CGD("cgd", lr_x=0.05, lr_y=0.05, cg={"max_iters": 3}), SATURATING),
+    ("acgd", lambda: ACGD("acgd", lr_x=0.01, lr_y=0.01, cg={"max_iters": 3}),
+     {**WGAN, "loss": {"kind": "wgan", "l2": 0.0, "gp": 0.0}}),
 ]
 
 

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from minimax_cli.algos.cgd import ACGD, CGD
 from minimax_cli.algos.consensus import SGA, ConsensusOptimization
 from minimax_cli.algos.extragradient import OGDA, Extrapolation
 from minimax_cli.algos.gda import GDA
@@ -34,6 +35,7 @@ ALGOS = [
     FollowTheRidge("fr_cg", lr_x=0.02, lr_y=0.02, mixed="fd", precond="rmsprop",
                    solver={"kind": "cg", "iters": 2, "damping": 0.5, "adaptive": True}),
     FollowTheRidge("fr_dg", lr_x=0.02, lr_y=0.02, mixed="fd", solver={"kind": "diag"}),
+    CGD("cgd", lr_x=0.05, lr_y=0.05), ACGD("acgd", lr_x=0.02, lr_y=0.02),
 ]
 
 

@@ -30,7 +30,10 @@ symmetric (the reference's GACGD solves it by GMRES).
 
 Products: B v and Bᵀ u are pullbacks through one kept graph of f's field (``value_field_with_vjp``),
 one HVP each; the counted cost of a step is one field, 1 product for the right-hand side, 2 for a
-warm start's residual, 2 per CG step taken, 1 for the derived step.
+warm start's residual, 2 per CG step taken, 1 for the derived step. Differentiated (analyze's
+step-map Jacobian), the step solves its system exactly instead (n products): the CGD map itself.
+CG takes no product once every lane has stopped, so a vectorized run (starts, seeds) counts the CG
+steps of its slowest lane.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import math
 from dataclasses import dataclass, fields
 
 import torch
+from torch._C._functorch import TransformType
 
 from minimax_cli import linalg
 from minimax_cli.algos.base import GameOptimizer, check_rate, follower_rate
@@ -155,6 +159,12 @@ class CGD(GameOptimizer):
         def matvec(v):
             return v + (s * coupling(s * v) if self.adaptive else coupling(v))
 
+        if _differentiated():
+            # the step map's Jacobian (analyze): CG stops at once where b = 0 (a critical point) and its
+            # derivative would be lost, so the system is solved exactly, as CG converged would
+            eye = torch.eye(n, dtype=b.dtype, device=b.device)
+            c = linalg.solve(torch.stack([matvec(e) for e in eye], dim=-1), b)
+            return c, (-s * c if self.adaptive else -rate * c)
         warm_start = self.cg.warm_start and k > 0
         cap = max(n - self.warm_cap_offset, 1) if warm_start else n
         if self.cg.max_iters is not None:
@@ -162,6 +172,13 @@ class CGD(GameOptimizer):
         c = linalg.cg(matvec, b, cap, self.cg.tol, x0=warm if warm_start else None, atol=self.cg.atol,
                       early_exit=True)
         return c, (-s * c if self.adaptive else -rate * c)
+
+
+def _differentiated() -> bool:
+    """Whether the step is being differentiated by a torch.func transform (grad, jacrev, jvp), as
+    analyze's step-map Jacobian does; vmap over starts alone is not."""
+    stack = torch._C._functorch.get_interpreter_stack() or []
+    return any(i.key() in (TransformType.Grad, TransformType.Jvp) for i in stack)
 
 
 class ACGD(CGD):
