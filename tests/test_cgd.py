@@ -13,7 +13,7 @@ from minimax_cli.errors import ConfigError
 from minimax_cli.games.gan import GAN
 from minimax_cli.games.toy import Bilinear, GeneralQuadratic
 from minimax_cli.oracle import CostMeter, Oracle
-from tests.conftest import make_game
+from tests.conftest import kill_resume_and_twin, load_summary, make_game, rows_without_time
 
 A = [[1.0, 0.5, -0.3], [0.2, -1.2, 0.7], [0.4, 0.1, 0.9], [-0.6, 0.8, 0.3]]     # x: 4, y: 3
 X0 = [0.3, -0.2, 0.5, 0.1]
@@ -172,3 +172,61 @@ def test_general_sum_games_and_bad_settings_are_one_clear_error():
         CGD(lr_y=0.1, cg={"solve_first": "both"})
     with pytest.raises(ConfigError, match=r"algo.beta must be in \[0, 1\)"):
         ACGD(lr_y=0.1, beta=1.0)
+
+
+# -- composes: analyze's step map, resume, precisions ------------------------------------------------------
+@pytest.mark.parametrize("eta", [0.1, 0.5])
+def test_step_map_spectral_radius_on_the_bilinear_game(eta):
+    """f = xy: the CGD map is [[1, −η], [η, 1]]/(1 + η²), eigenvalues (1 ± iη)/(1 + η²), radius 1/√(1 + η²)
+    (the step differentiated solves its system exactly: CG alone stops at once where ∇f = 0)."""
+    from minimax_cli.metrics import spectrum
+
+    game = make_game(Bilinear, C=[[1.0]])
+    out = spectrum.step_jacobian(CGD(lr_x=eta, lr_y=eta), game, torch.zeros(1, dtype=torch.float64),
+                                 torch.zeros(1, dtype=torch.float64))
+    expected = np.array([[1.0, -eta], [eta, 1.0]]) / (1 + eta**2)
+    np.testing.assert_allclose(out["matrix"], expected, rtol=1e-13, atol=1e-15)
+
+
+TOY = ["game=g3", "game.starts=[[7.0,5.0],[2.0,-1.0],[-3.0,3.0]]", "algo.lr_x=0.01", "log_every=10",
+       "tensorboard=false", "plot=false"]
+TINY_MOG = ["game=mog", "game.batch.mode=fresh", "game.batch.size=32", "game.generator.width=6",
+            "game.discriminator.width=6", "game.metrics.kl_samples=256", "game.metrics.mode_samples=256",
+            "algo.lr_x=0.005", "log_every=5", "checkpoint_every=10", "plot=false", "tensorboard=false",
+            "progress=false"]
+
+
+def test_a_resumed_run_continues_exactly(cli, tmp_path):
+    """The warm starts and the step count (which system is solved) are state: 20 steps of many
+    starts, then resume to 30, equal 30 steps at once."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert cli("train", *TOY, "algo=cgd", "steps=20", "checkpoint_every=10", f"hydra.run.dir={a}")[0] == 0
+    code, _, err = cli("train", f"resume={a}", "steps=30")
+    assert code == 0, err
+    assert cli("train", *TOY, "algo=cgd", "steps=30", f"hydra.run.dir={b}")[0] == 0
+    assert rows_without_time(a) == rows_without_time(b)
+    assert load_summary(a)["metrics"] == load_summary(b)["metrics"]
+
+
+@pytest.mark.slow
+def test_a_killed_acgd_gan_run_resumes_to_its_uninterrupted_twin(tmp_path):
+    """SIGKILL past a checkpoint, resume: the rows of the uninterrupted run (ACGD's moments, the warm
+    starts and the step count restored)."""
+    import os
+    import sys
+
+    env = dict(os.environ, MINIMAX_RUNS=str(tmp_path / "runs"), PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    killed, twin = tmp_path / "killed", tmp_path / "twin"
+    cmd = [sys.executable, "-m", "minimax_cli", "train", *TINY_MOG, "algo=acgd", "steps=300"]
+    kill_resume_and_twin(cmd, env, killed, twin, past_step=25)
+    assert rows_without_time(killed) == rows_without_time(twin)
+    assert load_summary(killed)["metrics"] == load_summary(twin)["metrics"]
+
+
+@pytest.mark.parametrize("precision", ["tf32", "bf16"])
+def test_runs_in_every_precision(cli, tmp_path, precision):
+    run = tmp_path / "run"
+    code, _, err = cli("train", *TINY_MOG, "algo=acgd", "steps=4", f"hardware.precision={precision}",
+                       "hardware.dtype=float32", f"hydra.run.dir={run}")
+    assert code == 0, err
+    assert load_summary(run)["status"] == "finished"
