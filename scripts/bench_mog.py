@@ -42,6 +42,8 @@ ALGOS: dict[str, list[str]] = {
     "hessianfr_cg1": ["algo=hessianfr", *RIDGE, "algo.solver.iters=1"],
     "hessianfr_dg": ["algo=hessianfr", "algo.mixed=fd", "algo.solver.kind=diag"],
     "gdn_cg5": ["algo=gdn", *RIDGE, "algo.solver.iters=5"],
+    "cgd": ["algo=cgd"],      # Schäfer & Anandkumar 2019: the official code's CG (tolerance 1e-12, warm starts)
+    "acgd": ["algo=acgd"],
 }
 TARGETS = {"hessianfr_dg": 1.3, "fr_cg1": 4.0}
 #: the first-order target: GDA's step against the plain PyTorch loop
