@@ -19,7 +19,7 @@ from minimax_cli.checks import resolve_hardware
 from minimax_cli.config import compose
 from minimax_cli.runner import LoopSettings, Runner
 
-DEFAULT = "gda,tgda,gda_alt,ogda,eg,pm,sga,co,lead,iu,fr,hessianfr,gdn"
+DEFAULT = "gda,tgda,gda_alt,ogda,eg,pm,sga,co,lead,iu,fr,hessianfr,gdn,cgd,acgd"
 
 
 def measure(game_name: str, algo_name: str, steps: int, overrides: list[str]):
