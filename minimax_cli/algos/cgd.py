@@ -89,7 +89,6 @@ class CGD(GameOptimizer):
 
     #: the warm starts only seed the inner solve: bookkeeping, not dynamics of the step map
     static_keys = frozenset({"t", "cx", "cy"})
-    adaptive = False
     #: the reference's cap after a warm start: BCGD one step fewer than the system's size
     warm_cap_offset = 1
 
@@ -132,46 +131,61 @@ class CGD(GameOptimizer):
         new = {"t": state["t"] + 1}
         ax, ay = self._rates(state, gx, gy, k, new)
         first = self.cg.solve_first
-        solve = first if k % 2 == 0 else ("x" if first == "y" else "y")
-        if solve == "y":
-            cy, dy = self._solve(gy + Bt(ax * gx) if self.adaptive else gy + ax * Bt(gx),
-                                 lambda v: Bt(ax * B(v)) if self.adaptive else ay * Bt(ax * B(v)),
-                                 ay, state["cy"], k)
-            h = gx + B(dy) if self.adaptive else gx - ay * B(cy)      # ∇_x f + B Δy
-            dx, cx = -ax * h, (ax.sqrt() * h if self.adaptive else h)
+        if (first if k % 2 == 0 else ("x" if first == "y" else "y")) == "y":
+            # y's system (sign +: y's gradient is −∇_y f); x answers y's move
+            cy, dy = self._solve(gy, gx, ay, ax, B, Bt, +1.0, state["cy"], k)
+            cx, dx = self._answer(gx, ax, B, +1.0, cy, dy, ay)
         else:
-            cx, dx = self._solve(gx - B(ay * gy) if self.adaptive else gx - ay * B(gy),
-                                 lambda v: B(ay * Bt(v)) if self.adaptive else ay * B(ax * Bt(v)),
-                                 ax, state["cx"], k)
-            h = gy - Bt(dx) if self.adaptive else gy + ax * Bt(cx)    # −(∇_y f + Bᵀ Δx)
-            dy, cy = -ay * h, (ay.sqrt() * h if self.adaptive else h)
+            cx, dx = self._solve(gx, gy, ax, ay, Bt, B, -1.0, state["cx"], k)
+            cy, dy = self._answer(gy, ay, Bt, -1.0, cx, dx, ax)
         new.update(x=x + dx, y=y + dy, cx=cx, cy=cy)
         return new, {}
 
-    def _solve(self, rhs, coupling, rate, warm, k):
-        """(c, Δ) for the solved player: c solves (I + S K S) c = S·rhs with K = ``coupling`` and
-        S = diag(√a) (ACGD) or I (CGD, whose c is then the Nash direction itself), Δ = −S c (ACGD)
-        or −η c (CGD)."""
-        n = rhs.shape[-1]
-        s = rate.sqrt() if self.adaptive else None
-        b = s * rhs if self.adaptive else rhs
+    # The solved player ("own", rate a, gradient g) and the other (ao, go); K maps the own player's
+    # vectors to the other's (B for y, Bᵀ for x), Kt back; ``sign`` is +1 when y solves, −1 when x does.
+    # CGD keeps the reference's order of operations (scalar rates outside the products), so its
+    # iterates match it to the last bits.
+    def _rhs(self, g, go, ao, Kt, sign):
+        """The right-hand side of the solved player's equation (y: gy + η_x Bᵀ gx; x: gx − η_y B gy)."""
+        return g + sign * ao * Kt(go)
+
+    def _coupling(self, K, Kt, a, ao):
+        """v ↦ η_x η_y Kᵀ K v (the reference multiplies by η_x inside, η_y outside, either system)."""
+        return lambda v: self.lr_y * Kt(self.lr_x * K(v))
+
+    def _answer(self, go, ao, K, sign, c, d, a):
+        """(c, Δ) of the other player, its best response to the solved player's move d = −a c:
+        Δ_o = −η_o (g_o − sign · a K c); CGD's c is the bracket."""
+        h = go - sign * a * K(c)
+        return h, -ao * h
+
+    def _symmetrizer(self, a):
+        """S in (I + S C S) c = S b: none for CGD."""
+        return None
+
+    def _solve(self, g, go, a, ao, K, Kt, sign, warm, k):
+        """(c, Δ) of the solved player: c solves (I + S C S) c = S b, with b the right-hand side, C the
+        coupling and S the symmetrizer (ACGD: diag √a), Δ = −S c (ACGD) or −η c (CGD)."""
+        rhs, coupling, s = self._rhs(g, go, ao, Kt, sign), self._coupling(K, Kt, a, ao), self._symmetrizer(a)
+        b = rhs if s is None else s * rhs
 
         def matvec(v):
-            return v + (s * coupling(s * v) if self.adaptive else coupling(v))
+            return v + (coupling(v) if s is None else s * coupling(s * v))
 
+        n = b.shape[-1]
         if _differentiated():
             # the step map's Jacobian (analyze): CG stops at once where b = 0 (a critical point) and its
             # derivative would be lost, so the system is solved exactly, as CG converged would
             eye = torch.eye(n, dtype=b.dtype, device=b.device)
             c = linalg.solve(torch.stack([matvec(e) for e in eye], dim=-1), b)
-            return c, (-s * c if self.adaptive else -rate * c)
-        warm_start = self.cg.warm_start and k > 0
-        cap = max(n - self.warm_cap_offset, 1) if warm_start else n
-        if self.cg.max_iters is not None:
-            cap = min(cap, self.cg.max_iters)
-        c = linalg.cg(matvec, b, cap, self.cg.tol, x0=warm if warm_start else None, atol=self.cg.atol,
-                      early_exit=True)
-        return c, (-s * c if self.adaptive else -rate * c)
+        else:
+            warm_start = self.cg.warm_start and k > 0
+            cap = max(n - self.warm_cap_offset, 1) if warm_start else n
+            if self.cg.max_iters is not None:
+                cap = min(cap, self.cg.max_iters)
+            c = linalg.cg(matvec, b, cap, self.cg.tol, x0=warm if warm_start else None, atol=self.cg.atol,
+                          early_exit=True)
+        return c, (-a * c if s is None else -s * c)
 
 
 def _differentiated() -> bool:
@@ -185,7 +199,6 @@ class ACGD(CGD):
     """Adaptive competitive gradient descent: CGD with RMSprop-like per-parameter rates (the
     official ACGD)."""
 
-    adaptive = True
     warm_cap_offset = 0        # the reference's ACGD caps a warm-started solve at n, not n − 1
 
     def __init__(self, name="acgd", lr_x=0.05, lr_y=None, tau=None, beta=0.99, eps=1e-5, cg=None):
@@ -197,6 +210,20 @@ class ACGD(CGD):
 
     def init(self, x, y, oracle):
         return {**super().init(x, y, oracle), "vx": torch.zeros_like(x), "vy": torch.zeros_like(y)}
+
+    def _rhs(self, g, go, ao, Kt, sign):
+        return g + sign * Kt(ao * go)
+
+    def _coupling(self, K, Kt, a, ao):
+        return lambda v: Kt(ao * K(v))
+
+    def _symmetrizer(self, a):
+        return a.sqrt()
+
+    def _answer(self, go, ao, K, sign, c, d, a):
+        """Δ_o = −a_o (g_o + sign · K Δ), and c_o = √a_o · (the bracket), the reference's warm start."""
+        h = go + sign * K(d)
+        return ao.sqrt() * h, -ao * h
 
     def _rates(self, state, gx, gy, k, new):
         vx = self.beta * state["vx"] + (1 - self.beta) * gx * gx
