@@ -217,7 +217,7 @@ def test_a_killed_acgd_gan_run_resumes_to_its_uninterrupted_twin(tmp_path):
 
     env = dict(os.environ, MINIMAX_RUNS=str(tmp_path / "runs"), PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     killed, twin = tmp_path / "killed", tmp_path / "twin"
-    cmd = [sys.executable, "-m", "minimax_cli", "train", *TINY_MOG, "algo=acgd", "steps=300"]
+    cmd = [sys.executable, "-m", "minimax_cli", "train", *TINY_MOG, "algo=acgd", "steps=150"]
     kill_resume_and_twin(cmd, env, killed, twin, past_step=25)
     assert rows_without_time(killed) == rows_without_time(twin)
     assert load_summary(killed)["metrics"] == load_summary(twin)["metrics"]
