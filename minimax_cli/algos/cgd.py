@@ -29,11 +29,11 @@ generator and its mixed curvature is left out. General-sum games are refused: th
 symmetric (the reference's GACGD solves it by GMRES).
 
 Products: B v and Bᵀ u are pullbacks through one kept graph of f's field (``value_field_with_vjp``),
-one HVP each; the counted cost of a step is one field, 1 product for the right-hand side, 2 for a
-warm start's residual, 2 per CG step taken, 1 for the derived step. Differentiated (analyze's
-step-map Jacobian), the step solves its system exactly instead (n products): the CGD map itself.
-CG takes no product once every lane has stopped, so a vectorized run (starts, seeds) counts the CG
-steps of its slowest lane.
+one HVP each; the counted cost of a step is one field (and ½ for the follower's own gradient in a
+penalized game), 1 product for the right-hand side, 2 for a warm start's residual, 2 per CG step
+taken, 1 for the derived step. CG takes no product once every lane has stopped, so a vectorized run
+(starts, seeds) counts the CG steps of its slowest lane. Differentiated (analyze's step-map
+Jacobian), the step solves its system exactly instead (n products): the CGD map itself.
 """
 
 from __future__ import annotations
