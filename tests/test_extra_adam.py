@@ -179,3 +179,47 @@ def test_counts_two_gradients_per_step():
 def test_bad_settings_get_one_clear_line(kw, message):
     with pytest.raises(ConfigError, match=message):
         ExtraAdam(lr_x=0.1, lr_y=0.1, **kw)
+
+
+# -- composes with the rest: resume, precisions, analyze -------------------------------------------------------
+TINY_RUN = ["game=mog", "game.batch.mode=fresh", "game.batch.size=32", "game.batch.eval_size=64",
+            "game.generator.width=8", "game.discriminator.width=8", "game.metrics.w1_samples=128",
+            "game.metrics.kl_samples=256", "game.metrics.mode_samples=256", "algo=extra_adam", "algo.lr_x=0.01",
+            "plot=false", "tensorboard=false", "progress=false", "log_every=3", "metrics_every=3"]
+
+
+def test_resume_continues_an_extra_adam_run_exactly(cli, tmp_path):
+    """Moments, step counters and the two-batches-a-step sampler state restored: 6 steps then resume to
+    12 == 12 steps at once."""
+    from tests.conftest import load_summary, rows_without_time
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert cli("train", *TINY_RUN, "hardware.dtype=float64", "steps=6", "checkpoint_every=3", f"hydra.run.dir={a}")[0] == 0
+    code, _, err = cli("train", f"resume={a}", "steps=12")
+    assert code == 0, err
+    assert cli("train", *TINY_RUN, "hardware.dtype=float64", "steps=12", f"hydra.run.dir={b}")[0] == 0
+    assert rows_without_time(a) == rows_without_time(b)
+    sa, sb = load_summary(a), load_summary(b)
+    assert sa["metrics"] == sb["metrics"] and sa["step"] == sb["step"] == 12
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_runs_in_every_cpu_precision(cli, tmp_path, precision):
+    from tests.conftest import load_summary
+
+    run = tmp_path / precision
+    code, _, err = cli("train", *TINY_RUN, "hardware.dtype=float32", f"hardware.precision={precision}", "steps=6",
+                       f"hydra.run.dir={run}")
+    assert code == 0, err
+    summary = load_summary(run)
+    assert summary["status"] == "finished" and all(math.isfinite(v) for v in summary["metrics"].values()
+                                                   if isinstance(v, float))
+
+
+def test_analyze_names_why_an_adam_step_map_has_no_jacobian_at_a_critical_point(cli):
+    """As for every Adam-preconditioned algorithm: √v is not differentiable at v = 0, where the moments
+    start at a critical point."""
+    code, _, err = cli("analyze", "game=bilinear_random", "algo=extra_adam")
+    assert code != 0
+    assert "the step Jacobian of extra_adam is not finite at this point (adaptive preconditioners are not " \
+           "differentiable where their second moment is 0)" in err
