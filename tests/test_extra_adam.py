@@ -223,3 +223,28 @@ def test_analyze_names_why_an_adam_step_map_has_no_jacobian_at_a_critical_point(
     assert code != 0
     assert "the step Jacobian of extra_adam is not finite at this point (adaptive preconditioners are not " \
            "differentiable where their second moment is 0)" in err
+
+
+@pytest.mark.slow
+def test_lead_cifar_smoke_has_the_tables_baselines(monkeypatch, tmp_path):
+    """Askari Hemmat et al. 2023, Table 1's Extra-Adam row (and CGD-WGAN's once algo=cgd exists) run as
+    smoke variants with the paper's numbers beside them."""
+    import json
+
+    from torchvision.datasets import CIFAR10
+
+    from minimax_cli.catalog import option_names
+    from tests.conftest import load_summary
+    from tests.reproduce_command import reproduce
+
+    for name in ("train_list", "test_list", "meta"):
+        monkeypatch.setattr(CIFAR10, name, getattr(CIFAR10, name))
+    baselines = ["extra_adam_resnet"] + (["cgd_wgan"] if "cgd" in option_names("algo") else [])
+    out = tmp_path / "lead"
+    assert reproduce(["lead-cifar", "--quick", "--only", ",".join(baselines), "--out", str(out)]) == 0
+    rows = {r["optimizer"]: r for r in json.loads((out / "rows.json").read_text())["rows"]}
+    assert set(rows) == set(baselines) and all(r["fid"] > 0 for r in rows.values())
+    summary = load_summary(out / "runs" / "resnet" / "extra_adam_resnet" / "seed0")
+    assert summary["algo"] == "extra_adam" and (summary["algo_params"]["lr_x"], summary["algo_params"]["lr_y"]) == (5e-5, 5e-4)
+    table = (out / "table.md").read_text()
+    assert "| ResNet | Extra-Adam (Gidel et al. 2019) | 1 |" in table and "(16.78)" in table and "(8.47)" in table
