@@ -248,3 +248,18 @@ def test_lead_cifar_smoke_has_the_tables_baselines(monkeypatch, tmp_path):
     assert summary["algo"] == "extra_adam" and (summary["algo_params"]["lr_x"], summary["algo_params"]["lr_y"]) == (5e-5, 5e-4)
     table = (out / "table.md").read_text()
     assert "| ResNet | Extra-Adam (Gidel et al. 2019) | 1 |" in table and "(16.78)" in table and "(8.47)" in table
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
+    import os
+    import sys
+
+    from tests.conftest import kill_resume_and_twin, rows_without_time
+
+    env = dict(os.environ, MINIMAX_RUNS=str(tmp_path / "runs"), PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    killed, twin = tmp_path / "killed", tmp_path / "twin"
+    cmd = [sys.executable, "-m", "minimax_cli", "train", *TINY_RUN, "hardware.dtype=float64", "steps=3000",
+           "log_every=10", "metrics_every=1000", "checkpoint_every=100"]
+    kill_resume_and_twin(cmd, env, killed, twin, past_step=150)
+    assert rows_without_time(killed) == rows_without_time(twin)
