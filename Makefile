@@ -151,6 +151,14 @@ reproduce-lead-8g-quick:  ## CI variant of reproduce-lead-8g
 reproduce-ls-mog-quick:  ## CI variant of reproduce-ls-mog
 	$(REPRO) ls-mog --quick $(REPRO_ARGS)
 
+.PHONY: reproduce-lead-cost reproduce-lead-cost-quick
+
+reproduce-lead-cost:  ## Askari Hemmat et al. 2023 Fig. 2: time per iteration vs width, CGD/SGA/CO/Extra-Adam/WGAN-GP/LEAD (REPRO_ARGS=hardware=cuda: the paper's widths)
+	$(REPRO) lead-cost $(REPRO_ARGS)
+
+reproduce-lead-cost-quick:  ## CI variant of reproduce-lead-cost
+	$(REPRO) lead-cost --quick $(REPRO_ARGS)
+
 # -- documentation -----------------------------------------------------------------------------------
 .PHONY: docs
 

@@ -8,6 +8,7 @@ import torch
 
 from minimax_cli.algos.cgd import ACGD, CGD
 from minimax_cli.algos.consensus import SGA, ConsensusOptimization
+from minimax_cli.algos.extra_adam import ExtraAdam
 from minimax_cli.algos.extragradient import OGDA, Extrapolation
 from minimax_cli.algos.gda import GDA
 from minimax_cli.algos.implicit import ImplicitUpdate
@@ -346,6 +347,7 @@ def test_lead_converges_linearly_on_a_bilinear_game_where_gda_diverges():
     (SGA("sga", lr_x=0.1, lr_y=0.1), 1.0, 2.0),
     (ConsensusOptimization("co", lr_x=0.1, lr_y=0.1), 1.0, 1.0),
     (LEAD("lead", lr_x=0.1, lr_y=0.1), 1.0, 2.0),
+    (ExtraAdam(lr_x=0.1, lr_y=0.1), 2.0, 0.0),
     (FollowTheRidge("fr", lr_x=0.1, lr_y=0.1), 1.0, 1.0 + m),                        # H_yx Δx + dense H_yy
     (FollowTheRidge("fr", lr_x=0.1, lr_y=0.1, solver={"kind": "cg", "iters": 5}), 1.0, 1.0 + 1 + 2 * 5),
     (FollowTheRidge("fr", lr_x=0.1, lr_y=0.1, mixed="fd", solver={"kind": "cg", "iters": 5, "adaptive": True, "damping": 1.0}),

@@ -36,6 +36,7 @@ ALGOS = {
     # CG warm-started from the state, its early exit decided on the ranks' averaged products
     "cgd": ["algo=cgd", "algo.lr_x=0.05"],
     "acgd": ["algo=acgd", "algo.lr_x=0.01"],
+    "extra_adam": ["algo=extra_adam", "algo.lr_x=0.01"],
 }
 STEPS = ["steps=12", "log_every=3", "metrics_every=3", "checkpoint_every=12"]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]

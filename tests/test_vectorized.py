@@ -5,6 +5,7 @@ import torch
 
 from minimax_cli.algos.cgd import ACGD, CGD
 from minimax_cli.algos.consensus import SGA, ConsensusOptimization
+from minimax_cli.algos.extra_adam import ExtraAdam
 from minimax_cli.algos.extragradient import OGDA, Extrapolation
 from minimax_cli.algos.gda import GDA
 from minimax_cli.algos.implicit import ImplicitUpdate
@@ -31,6 +32,7 @@ ALGOS = [
     SGA("sga", lr_x=0.01, lr_y=0.01), ConsensusOptimization("co", lr_x=0.01, lr_y=0.01),
     ImplicitUpdate("iu", lr_x=0.05, lr_y=0.05, inner_steps=3),
     LEAD("lead", lr_x=0.02, lr_y=0.02, alpha=0.05, momentum=0.3),
+    ExtraAdam(lr_x=0.02, lr_y=0.02),
     FollowTheRidge("hfr", lr_x=0.02, lr_y=0.02, lr_y2=0.02),
     FollowTheRidge("fr_cg", lr_x=0.02, lr_y=0.02, mixed="fd", precond="rmsprop",
                    solver={"kind": "cg", "iters": 2, "damping": 0.5, "adaptive": True}),

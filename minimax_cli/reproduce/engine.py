@@ -94,12 +94,13 @@ class Reproduction:
     name: str
     paper: str                  # authors + year, figure/table
     cost: str                   # full and quick, on a 2-core CPU (as measured)
-    variants: Callable[[bool], list[Variant]]
+    variants: Callable[..., list[Variant]]   # (quick), or (quick, the user's overrides) with wants_overrides
     analyze: Callable[[Context], int]
     prepare: Callable[[Path, bool], list[str]] | None = None   # before the launch: overrides for every job
     common: list[str] = field(default_factory=list)            # overrides of every run
     estimate: Callable[[], list[Variant]] | None = None        # --estimate: the variants it times
     quick_suffix: str = "-quick"
+    wants_overrides: bool = False   # the variants depend on the user's overrides (e.g. sizes for hardware=cuda)
 
 
 def seed_overrides(seeds, vectorize: bool = True) -> list[str]:
@@ -253,8 +254,8 @@ def run(rep: Reproduction, *, quick: bool = False, only: list[str] = (), out: Pa
         reanalyze: Path | None = None, overrides: list[str] = ()) -> int:
     """The whole reproduction (or, with ``reanalyze``, only its analysis); returns the exit status:
     0, or 1 when a checked claim fails or a run failed."""
-    variants = select(rep.variants(quick), list(only))
     hydra_overrides, values = split_overrides(list(overrides))
+    variants = select(rep.variants(quick, values) if rep.wants_overrides else rep.variants(quick), list(only))
     if reanalyze is not None:
         out = Path(reanalyze)
         if not (out / "runs").is_dir():

@@ -14,6 +14,9 @@ untrained Inception on a few steps of tiny nets mean nothing).
 ``time/100 it`` = (wall time − time spent in FID evaluations) / steps × 100 s, from summary.json
 and metrics.jsonl (``fid_time_s``).
 
+``lead-cifar`` has the rows of Table 1's baselines that this tool has (CGD-WGAN, ``algo=cgd``; Extra-Adam,
+``algo=extra_adam``) beside the paper's numbers; ``--only adam,lead_adam,sngan,lead_adam_resnet`` leaves them out.
+
 ``--quick`` (the CPU smoke) writes tiny fake MNIST / CIFAR-10 / CelebA files in torchvision's formats
 (tests/fake_datasets.py) to ``<out>/data``, makes torchvision's MD5 checks accept them (in this
 process only), and runs every setting with tiny networks, 2 steps and FID from 2 images (real
@@ -80,7 +83,8 @@ TARGETS = {
         },
     },
     "lead-cifar": {
-        "title": "Askari Hemmat et al. 2023, Table 1 (CIFAR-10): FID and IS on 50k samples, Adam / SNGAN vs LEAD-Adam",
+        "title": "Askari Hemmat et al. 2023, Table 1 (CIFAR-10): FID and IS on 50k samples, Adam / SNGAN vs LEAD-Adam "
+                 "and the table's baselines",
         "settings": {
             "dcgan": ("DCGAN", "lead_cifar_dcgan", "dcgan"),
             "resnet": ("ResNet", "lead_cifar_resnet", "resnet"),
@@ -91,13 +95,21 @@ TARGETS = {
             "sngan": ("SNGAN (Adam, 5 D steps)", ["algo=gda"]),
             "lead_adam": ("LEAD-Adam", ["algo=lead_adam"]),
             "lead_adam_resnet": ("LEAD-Adam", ["algo=lead_adam"]),
+            # the table's baselines, each in its own paper's setting on the experiment's data and networks:
+            # Schäfer & Anandkumar 2019's CGD on the WGAN loss; Gidel et al. 2019's Extra-Adam on WGAN-GP
+            # (their ResNet run: lr G 5e-5, D 5e-4, Adam (0.5, 0.9), penalty 10)
+            "cgd_wgan": ("CGD-WGAN (Schäfer & Anandkumar 2019)", ["algo=cgd", "setup.strict=false", "game.loss.kind=wgan"]),
+            "extra_adam_resnet": ("Extra-Adam (Gidel et al. 2019)",
+                                  ["algo=extra_adam", "setup.strict=false", "algo.lr_x=5e-5", "algo.lr_y=5e-4",
+                                   "game.loss.kind=wgan", "game.loss.gp=10.0"]),
         },
-        "only": {"adam": ("dcgan",), "lead_adam": ("dcgan",), "sngan": ("resnet",), "lead_adam_resnet": ("resnet",)},
+        "only": {"adam": ("dcgan",), "lead_adam": ("dcgan",), "sngan": ("resnet",), "lead_adam_resnet": ("resnet",),
+                 "cgd_wgan": ("dcgan",), "extra_adam_resnet": ("resnet",)},
         "smoke_optimizers": {"*": None},
         "smoke_extra": ["game.metrics.fid.inception_score=true", "game.metrics.fid.is_splits=1"],
         "seeds": 5,
-        "paper": {"dcgan": {"adam": (24.38, 6.58), "lead_adam": (19.27, 7.58)},
-                  "resnet": {"sngan": (12.10, 8.58), "lead_adam_resnet": (10.49, 8.82)}},
+        "paper": {"dcgan": {"adam": (24.38, 6.58), "lead_adam": (19.27, 7.58), "cgd_wgan": (21.3, 7.2)},
+                  "resnet": {"sngan": (12.10, 8.58), "lead_adam_resnet": (10.49, 8.82), "extra_adam_resnet": (16.78, 8.47)}},
     },
     "tau-images": {
         "title": "Fiez & Ratliff 2021, Figs. 2-3: FID (EMA 0.9999) of tau-GDA against tau, R1 weight mu in {10, 1}",
@@ -316,7 +328,8 @@ def _lead_markdown(target, rows) -> str:
 
 def _lead_claims(rows):
     by, claims = _by(rows), []
-    for setting, base, lead in (("dcgan", "adam", "lead_adam"), ("resnet", "sngan", "lead_adam_resnet")):
+    for setting, base, lead in (("dcgan", "adam", "lead_adam"), ("resnet", "sngan", "lead_adam_resnet"),
+                                ("dcgan", "cgd_wgan", "lead_adam"), ("resnet", "extra_adam_resnet", "lead_adam_resnet")):
         a, b = by.get((setting, base)), by.get((setting, lead))
         if a and b and a["fid"] is not None and b["fid"] is not None:
             claims.append((f"{setting}: LEAD-Adam FID {b['fid']:.2f} < {base} {a['fid']:.2f}", b["fid"] < a["fid"]))

@@ -15,6 +15,7 @@ MODULES = {   # name: module of minimax_cli.reproduce
     "fr-mog": "fr_mog",
     "hessianfr-mog": "hessianfr_mog",
     "lead-8g": "lead_8g",
+    "lead-cost": "lead_cost",
     "ls-mog": "ls_mog",
     "hessianfr-table1": "images",
     "lead-cifar": "images",
