@@ -5,7 +5,7 @@ Every run is the 8-Gaussians GAN of `+experiment=lead_ring8` (three hidden ReLU 
 networks, latent 64, the non-saturating loss, Adam (0.5, 0.9), lr 3e-4) with the batch of the authors'
 Fig. 2 scripts (256) and the hidden width w varied. The methods:
 
-    cgd          algo=cgd: Schäfer & Anandkumar 2019's CGD (the paper uses its official optimizer code)
+    cgd          algo=acgd: Schäfer & Anandkumar 2019's adaptive CGD (the paper uses its official optimizer code)
     sga          algo=sga: symplectic gradient adjustment (Balduzzi et al. 2018)
     co           algo=co: consensus optimization (Mescheder et al. 2017)
     extra_adam   algo=extra_adam: Gidel et al. 2019's Extra-Adam (two gradients a step)
@@ -42,7 +42,7 @@ from minimax_cli.reproduce.outputs import write_outputs
 
 SHARED = ["+experiment=lead_ring8", "setup.strict=false", "game.batch.size=256", "ema=null", "plot=false"]
 METHODS = {
-    "cgd": ["algo=cgd"],
+    "cgd": ["algo=acgd", "game.loss.kind=saturating"],   # CGD's system needs a zero-sum game
     "sga": ["algo=sga"],
     "co": ["algo=co"],
     "extra_adam": ["algo=extra_adam"],
@@ -179,8 +179,9 @@ NOTES = """\
   few steps, so over 100-step intervals the time is the GPU's.
 * WGAN-GP: the WGAN loss with a gradient penalty and Adam GDA; the authors' gp_8g.py puts the penalty
   (λ = 0.5) on the non-saturating loss instead. The penalty's double backward is the cost either way.
-* LEAD is LEAD-Adam (Alg. 2, the scripts' sLead_Adam); CGD is `algo=cgd`. The authors' CGD script runs
-  the adaptive variant (ACGD); both solve the same linear system by conjugate gradients each step.
+* LEAD is LEAD-Adam (Alg. 2, the scripts' sLead_Adam); CGD is `algo=acgd`, the adaptive variant the
+  authors' CGD script runs, on the saturating (zero-sum) loss: CGD's linear system is symmetric only
+  for a zero-sum game (the official code needs GMRES, GACGD, for the non-saturating one).
 * "Similar" cost is read as within 2×; the measured ratios are in the tables. On a shared 2-core CPU
   (widths 32-256, 60 steps, CGD not yet run) LEAD measured 2.9-5.7× below SGA, 0.9-1.5× Extra-Adam
   and 0.8-1.5× WGAN-GP; the slowest / fastest spread grew from 3.8× at width 32 to 8.5× at 256.
