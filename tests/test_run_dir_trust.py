@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from minimax_cli.errors import DataError
 from minimax_cli.games.data.mog import _read_text_table
@@ -215,3 +216,40 @@ def test_python_only_number_syntax_is_not_a_number_in_a_data_file(tmp_path, text
     path.write_text(text)
     with pytest.raises(DataError, match="is not a row of numbers"):
         _read_text_table(path)
+
+
+# -- the decoded-image cache belongs to the images' content ------------------------------------------------------
+def test_two_folders_whose_files_share_names_sizes_and_times_have_their_own_cache(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from minimax_cli.games.data.folder import FolderImages
+
+    folders = []
+    for name, seed in (("a", 0), ("b", 1)):
+        folder = tmp_path / name / "imgs"
+        folder.mkdir(parents=True)
+        rng = np.random.default_rng(seed)
+        for i in range(3):   # .ppm is uncompressed: equal shapes make equal sizes
+            path = folder / f"im{i}.ppm"
+            Image.fromarray((rng.random((8, 8, 3)) * 255).astype("uint8")).save(path)
+            os.utime(path, ns=(10**18, 10**18))
+        folders.append(folder)
+    assert [p.stat().st_size for p in sorted(folders[0].iterdir())] == [p.stat().st_size for p in sorted(folders[1].iterdir())]
+    data_root = str(tmp_path / "data")
+    a, b = (FolderImages(str(f), 8, 3, data_root) for f in folders)
+    assert a.key != b.key
+    images_a, images_b = a.load(), b.load()
+    assert not torch.equal(images_a, images_b) and len(list((tmp_path / "data" / "cache").iterdir())) == 2
+
+
+def test_a_truncated_image_cache_is_decoded_again(tmp_path):
+    from minimax_cli.games.data.folder import FolderImages
+    from tests.test_bring_your_own import image_folder
+
+    folder, data_root = image_folder(tmp_path / "imgs", n=3), str(tmp_path / "data")
+    images = FolderImages(str(folder), 8, 3, data_root).load()
+    (cache,) = (tmp_path / "data" / "cache").iterdir()
+    cache.write_bytes(cache.read_bytes()[:100])
+    assert (FolderImages(str(folder), 8, 3, data_root).load() == images).all()
+    assert cache.stat().st_size > 100                      # rewritten whole
