@@ -253,3 +253,45 @@ def test_a_truncated_image_cache_is_decoded_again(tmp_path):
     cache.write_bytes(cache.read_bytes()[:100])
     assert (FolderImages(str(folder), 8, 3, data_root).load() == images).all()
     assert cache.stat().st_size > 100                      # rewritten whole
+
+
+# -- sizes are checked against the machine before anything is allocated --------------------------------------------
+@pytest.mark.parametrize("args, message", [
+    (["game=g3", "game.starts=100000000"], "game.starts=100000000 needs at least 23.8 GiB of memory; 1.0 GiB is "
+                                           "available here: give fewer starts"),
+    (["game=mog", "seeds=100000"], "seeds=100000 of 9,666 parameters each needs at least"),
+    (["game=mog", "seeds=100000", "hardware.seed_chunk=8"], "seeds=100000 of 9,666 parameters each needs at least"),
+    (["game=mog", "seeds=4"], None),
+    (["game=mog", "game.metrics.w1_samples=1000000000"], "game.metrics.w1_samples=1000000000 needs at least"),
+    (["game=mog", "game.data=ring8", "game.metrics.w1_samples=100000"],
+     "(exact W1 solves a transport problem on an m × m cost matrix)"),
+])
+def test_sizes_that_cannot_fit_in_memory_are_one_line_before_any_run_directory(cli, runs_root, monkeypatch, args,
+                                                                               message):
+    monkeypatch.setattr("minimax_cli.memory.available_bytes", lambda: 1 << 30)
+    code, _, err = cli("train", *args, "steps=0", "plot=false", "tensorboard=false")
+    if message is None:
+        assert code == 0, err
+        return
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not runs_root.exists()
+
+
+def test_a_samples_file_larger_than_memory_is_refused_before_it_is_read(cli, runs_root, tmp_path, monkeypatch):
+    import numpy as np
+
+    np.save(tmp_path / "big.npy", np.zeros((50_000, 2)))
+    monkeypatch.setattr("minimax_cli.memory.available_bytes", lambda: 1 << 20)
+    code, _, err = cli("train", "game=mog", f"game.data={tmp_path / 'big.npy'}", "steps=0")
+    assert code == 2 and "big.npy (50000 × 2 values) needs at least 2.3 MiB of memory; 1.0 MiB is available" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["hardware.threads=100000"], "hardware.threads=100000 is more than this machine can run"),
+    (["seed=1180591620717411303424"], "seed=1180591620717411303424 is out of range: seeds are 64-bit integers"),
+    (["game=mog", "algo.lr_x=abc"], "algo.lr_x must be a number >= 0 (got 'abc')"),
+])
+def test_values_that_used_to_fail_inside_the_run_are_one_line(cli, runs_root, args, message):
+    code, _, err = cli("train", "game=g3", *args, "steps=2")
+    assert code == 2 and err.strip() == f"minimax: error: {message}" or message in err, err
+    assert len(err.strip().splitlines()) == 1 and not runs_root.exists()

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from minimax_cli.errors import ConfigError, DataError
+from minimax_cli.memory import check_fits
 
 
 class Dataset:
@@ -218,6 +219,9 @@ def load_samples(path: Path, key: str) -> torch.Tensor:
             with open(path, "rb") as fh:
                 if fh.read(6) != b"\x93NUMPY":
                     raise DataError(f"{key}: {path} is not a .npy file (no NumPy header; write it with numpy.save)")
+            header = np.load(path, mmap_mode="r", allow_pickle=False)   # shape and dtype, nothing read yet
+            check_fits(header.size * 8 * 3, f"{key}: {path} ({' × '.join(map(str, header.shape))} values)",
+                       "use a sample of it", error=DataError)
             array = np.load(path, allow_pickle=False)
         elif suffix == ".pt":
             array = torch.load(path, map_location="cpu", weights_only=True)
