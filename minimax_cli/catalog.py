@@ -7,6 +7,7 @@ of minimax's own."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -33,6 +34,28 @@ def _product(xs):
 
 
 _register_resolvers()
+
+#: the resolvers above: they compute from the config itself. Any other (``oc.env``, ``oc.decode``,
+#: Hydra's ``now``) reads outside it, so a config read from a run directory never resolves one
+_CONTAINED = frozenset({"mul", "runs_dir"})
+_RESOLVER = re.compile(r"\$\{\s*([^\s:}]+)\s*:")
+
+
+def outside_resolvers(text: str) -> list[str]:
+    """The resolvers of ``text``'s interpolations that read outside the config (``oc.env``, ...)."""
+    return [name for name in _RESOLVER.findall(text) if name not in _CONTAINED]
+
+
+def contained(node):
+    """A config read as plain data (a dict from ``OmegaConf.to_container(resolve=False)``) with every
+    string that interpolates from outside the config escaped, so resolving it yields that text."""
+    if isinstance(node, dict):
+        return {k: contained(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [contained(v) for v in node]
+    if isinstance(node, str) and outside_resolvers(node):
+        return node.replace("${", "\\${")
+    return node
 
 
 def list_options(group: str) -> list[tuple[str, str]]:

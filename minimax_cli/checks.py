@@ -8,7 +8,7 @@ phase and the logging cadences. A config that passes is trusted by the run (run_
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from minimax_cli.build import build
 from minimax_cli.catalog import GROUPS, option_names
@@ -34,7 +34,8 @@ def check_run(cfg: DictConfig) -> None:
     if dims is not None:
         for algo in algos:
             algo.check_game(game, *dims)
-    check_seeds(cfg, game)
+    seeds = check_seeds(cfg, game)
+    check_sizes(cfg, game, len(seeds), dims)
     resolve_hardware(cfg.hardware, game)
     check_distributed(cfg, game)
     check = getattr(game, "check", None)
@@ -49,6 +50,43 @@ def check_run(cfg: DictConfig) -> None:
     if metrics_every % cfg.log_every:
         raise ConfigError(f"metrics_every ({metrics_every}) must be a multiple of log_every ({cfg.log_every}): "
                           "evaluation metrics go into the rows written every log_every steps")
+
+
+#: floats a start or a seed keeps per parameter at once (iterate, field, optimizer moments, a solve's
+#: vectors, vmap's copies): a low estimate, so that only sizes no machine of this one's memory can run are refused
+_FLOATS_PER_PARAMETER = 16
+#: of which a seed keeps between steps (iterate, optimizer moments)
+_FLOATS_KEPT = 3
+
+
+def check_sizes(cfg: DictConfig, game, n_seeds: int, dims) -> None:
+    """Starts, seeds and metric samples that could not fit in memory: one line before anything is built."""
+    from minimax_cli.games.seeds import seed_chunk
+    from minimax_cli.memory import check_fits
+
+    width = 8 if str(OmegaConf.select(cfg, "hardware.dtype", default="auto")) != "float32" else 4
+    params = sum(dims) if dims is not None else 0
+    starts = getattr(game, "n_starts", 1)
+    if starts > 1 and params:
+        check_fits(starts * params * _FLOATS_PER_PARAMETER * width, f"game.starts={starts}",
+                   "give fewer starts (the run vectorizes all of them at once)")
+    at_once = min(n_seeds, seed_chunk(cfg) or n_seeds)
+    if n_seeds > 1 and params:   # every seed's state is kept; the step's work space only for a chunk at a time
+        kept = _FLOATS_KEPT * n_seeds + (_FLOATS_PER_PARAMETER - _FLOATS_KEPT) * at_once
+        check_fits(kept * params * width, f"seeds={n_seeds} of {params:,} parameters each",
+                   "give fewer seeds (hardware.seed_chunk=N runs them N at a time, each keeping its state)")
+    metrics = getattr(game, "metric_cfg", None) or {}
+    data_dim = getattr(getattr(game, "dataset", None), "dim", 1)
+    m = metrics.get("w1_samples")
+    if isinstance(m, int):
+        exact = data_dim > 1   # 1-D W1 is a sort
+        check_fits(3 * m * m * 8 if exact else 4 * m * 8, f"game.metrics.w1_samples={m}"
+                   + (" (exact W1 solves a transport problem on an m × m cost matrix)" if exact else ""),
+                   "give fewer samples (Liang & Stokes 2019 use 512)")
+    for key in ("kl_samples", "mode_samples"):
+        n = metrics.get(key)
+        if isinstance(n, int):
+            check_fits(n * data_dim * 8 * 4, f"game.metrics.{key}={n}", "give fewer samples")
 
 
 def check_converge_on(converge_on: str, game) -> None:
@@ -87,6 +125,14 @@ def resolve_hardware(hw: DictConfig, game) -> tuple["torch.device", "torch.dtype
 
     from minimax_cli.run_settings import device_of, dtype_of
 
+    threads = hw.get("threads", None)
+    if threads is not None:
+        from minimax_cli.cpus import available_cpus
+
+        most = max(4 * available_cpus(), 16)   # oversubscribing a little is a choice; 100,000 threads crash torch
+        if int(threads) > most:
+            raise ConfigError(f"hardware.threads={threads} is more than this machine can run: this process may use "
+                              f"{available_cpus()} CPU(s); give at most {most} (or null: as many as it may use)")
     device = device_of(str(hw.get("device", "cpu")))
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("hardware=cuda but no CUDA device is visible (torch.cuda.is_available() is False); "

@@ -56,7 +56,13 @@ def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
             storage.check_writable(Path(str(cfg.hydra["sweep" if multirun else "run"].dir)))
     launch = train_mod.Launch(checked=frozenset(job_id(job) for job in jobs))
     sys.argv = [PROG] + (["--multirun"] if multirun else []) + hydra_flags + overrides
-    with resume.run_lock(Path(str(head.cfg.hydra.run.dir))) if resuming and not hydra_flags else nullcontext():
+    # one run into a directory named on the command line (a default one is new to the microsecond): it
+    # is locked before Hydra writes its .hydra/*.yaml there, so a second command into the same
+    # directory changes nothing of the first run's (whose resume needs those files)
+    single = not multirun and not hydra_flags and any(o.split("=", 1)[0] == "hydra.run.dir" for o in overrides)
+    with resume.run_lock(Path(str(head.cfg.hydra.run.dir))) if single else nullcontext():
+        if single and not resuming:
+            _guard_run_dir(head.cfg, multirun)  # again, now that no other process can write there
         train_mod.hydra_task(launch)()
     return launch.code
 
@@ -73,6 +79,10 @@ def _guard_run_dir(cfg, multirun: bool) -> None:
     target = Path(str(cfg.hydra[key].dir))
     if not target.exists():
         return
+    if not multirun:
+        from minimax_cli.resume import refuse_links
+
+        refuse_links(target)
     marks = ("summary.json", "metrics.jsonl")
     found = [p for m in marks for p in (target.rglob(m) if multirun else [target / m]) if p.exists()]
     if found:

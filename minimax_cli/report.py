@@ -214,7 +214,7 @@ def _configured_seeds(config: dict) -> list[int]:
 def _read_config(path: Path) -> dict:
     from omegaconf import OmegaConf
 
-    import minimax_cli.catalog  # noqa: F401  (registers the ${mul:...} resolver config.yaml uses)
+    from minimax_cli.catalog import contained  # (also registers the ${mul:...} resolver config.yaml uses)
 
     for name, resolve in (("resolved.yaml", False), ("config.yaml", True)):
         file = path / ".hydra" / name
@@ -224,10 +224,13 @@ def _read_config(path: Path) -> dict:
             node = OmegaConf.load(file)
         except Exception as exc:  # noqa: BLE001  (yaml and omegaconf raise many kinds)
             raise DataError(f"cannot read {file} ({' '.join(str(exc).split())})") from None
-        try:
-            return OmegaConf.to_container(node, resolve=resolve)
+        plain = OmegaConf.to_container(node, resolve=False)
+        if not resolve:
+            return plain
+        try:  # only interpolations within the file: ${oc.env:TOKEN} stays that text, never the token
+            return OmegaConf.to_container(OmegaConf.create(contained(plain)), resolve=True)
         except Exception:  # noqa: BLE001  an interpolation that cannot resolve here: keep it as text
-            return OmegaConf.to_container(node, resolve=False)
+            return plain
     return {}
 
 

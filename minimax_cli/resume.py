@@ -7,8 +7,16 @@ and ``checkpoints/last.pt`` (torch.load with weights_only=True: tensors, numbers
 * configs come only from the installed project's conf/ and the search paths given on the resume's
   own command line; a search path saved in the run directory is never re-applied (a run that was
   started with one is refused until the same ``hydra.searchpath=...`` is given again);
-* of the saved overrides only config values are re-applied; ``hydra...`` overrides never are;
-* every ``_target_`` (the class a config node builds) of the composed config must appear in a yaml
+* of the saved overrides only config values and config groups' options by name are re-applied;
+  ``hydra...`` overrides never are, and an override that names a path for a group option
+  (``game=../../x``), places a config into Hydra's node (``+game@hydra.callbacks.x=...``) or
+  interpolates from outside the config (``${oc.env:...}``) refuses the resume unless the command
+  line repeats it (``check_saved``);
+* a symbolic link anywhere in the run directory refuses the resume (``refuse_links``): its writes
+  would land outside the run;
+* every ``_target_`` (the class a config node builds) of the composed config, and every class or
+  factory of Hydra's own nodes (callbacks, launcher, sweeper, the logging config's ``class`` and
+  ``()``) that is not Hydra's, a Hydra plugin's or the logging module's, must appear in a yaml
   of conf/ (or of a search path given on the command line) or be given on the command line; a
   ``_target_`` only the run directory names (``game._target_=os.system`` written into its
   overrides.yaml, say, or a user's ``game.generator._target_=my_pkg.nets.Gen``) refuses the resume
@@ -33,7 +41,7 @@ from pathlib import Path
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from minimax_cli import checkpoint
-from minimax_cli.catalog import CONF_DIR
+from minimax_cli.catalog import CONF_DIR, outside_resolvers
 from minimax_cli.config import merge_overrides
 from minimax_cli.errors import ConfigError, MinimaxError, RunDirError
 
@@ -81,9 +89,81 @@ def overrides_for(overrides: list[str]) -> list[str]:
     if not isinstance(saved, list) or not all(isinstance(o, str) for o in saved):
         raise RunDirError(f"{saved_file} is not a list of overrides")
     _refuse_saved_searchpath(run_dir, given)
+    refuse_links(run_dir)
     saved = [o for o in saved if not _key(o).startswith(("resume", "hydra"))]
+    check_saved(saved, overrides, saved_file)
     mine = [o for o in overrides if _key(o) not in ("resume", "hydra.run.dir")]
     return merge_overrides(saved, mine) + [f"resume={ckpt}", f"hydra.run.dir={run_dir}"]
+
+
+_OPTION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
+
+
+def check_saved(saved: list[str], typed: list[str], where: Path) -> None:
+    """A saved override is re-applied only if it is a plain config value or a config group's option
+    by name: never a path to a yaml (``game=../../x``: a file outside conf/), never a config placed
+    into Hydra's node (``+game@hydra.callbacks.x=...``: what Hydra instantiates), never an
+    interpolation that reads outside the config (``${oc.env:...}``). Such an override is re-applied
+    only when this command line repeats it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    repeated = set(typed)
+    parser = OverridesParser.create()
+    for line in saved:
+        if line in repeated:
+            continue
+        try:
+            (override,) = parser.parse_overrides([line])
+        except HydraException:
+            raise RunDirError(f"{where} holds {line!r}, which is not an override; the run directory was edited") from None
+        why = _untrusted(override)
+        if why:
+            raise RunDirError(f"{where} holds {line!r}: {why}; a run directory cannot choose what minimax reads or "
+                              f"builds (if you trust it, add {line!r} to the command)")
+
+
+def _untrusted(override) -> str | None:
+    package = (override.package or "").removeprefix("_global_").lstrip(".")
+    if package.split(".")[0] == "hydra":
+        return "it places a config into hydra's own (what Hydra instantiates)"
+    value = override.value()
+    texts = [str(v) for v in _leaves(value)]
+    if any(outside_resolvers(text) for text in texts):
+        return "its value reads outside the config (" + ", ".join(sorted({n for t in texts for n in outside_resolvers(t)})) + ")"
+    if _is_group(override.key_or_group) and not override.is_delete():
+        bad = [t for t in texts if not _OPTION.match(t) or ".." in t.split("/")]
+        if bad:
+            return f"{bad[0]!r} is not an option of conf/{override.key_or_group}/ (a path, not a name)"
+    return None
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _leaves(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _leaves(v)
+    elif value is not None:
+        yield value
+
+
+def _is_group(key: str) -> bool:
+    return "/" in key or (CONF_DIR / key).is_dir()
+
+
+def refuse_links(run_dir: Path) -> None:
+    """A run writes into its directory (and a resume rewrites its log and config): a symbolic link in
+    it would carry those writes to a file outside the run. Refuse the whole directory."""
+    for root, dirs, files in os.walk(run_dir, followlinks=False):
+        for name in dirs + files:
+            path = Path(root) / name
+            if path.is_symlink():
+                raise RunDirError(f"{path} is a symbolic link: minimax never writes through a link into a run "
+                                  f"directory (the write would land outside the run); replace the link by the file "
+                                  f"it points to, or use another directory")
 
 
 def _refuse_saved_searchpath(run_dir: Path, given: dict) -> None:
@@ -104,7 +184,7 @@ def _refuse_saved_searchpath(run_dir: Path, given: dict) -> None:
 
 
 # -- _target_: only what the project or the user names --------------------------------------------
-_TARGET = re.compile(r"^\s*_target_\s*:\s*['\"]?([\w.]+)", re.MULTILINE)
+_TARGET = re.compile(r"^\s*(?:_target_|class|\(\))\s*:\s*['\"]?([\w.]+)", re.MULTILINE)
 
 
 def trusted_targets(overrides: list[str]) -> set[str]:
@@ -121,7 +201,8 @@ def trusted_targets(overrides: list[str]) -> set[str]:
                 found.update(_TARGET.findall(yml.read_text(errors="replace")))
             except OSError:
                 continue
-    found.update(o.split("=", 1)[1].strip("'\"") for o in overrides if _key(o).endswith("_target_") and "=" in o)
+    found.update(o.split("=", 1)[1].strip("'\"") for o in overrides
+                 if _key(o).endswith(("_target_", ".class", ".()")) and "=" in o)
     return found
 
 
@@ -141,24 +222,36 @@ def _searchpath_folders(text: str) -> list[Path]:
 def check_targets(cfg: DictConfig, trusted: set[str]) -> None:
     """Refuse a ``_target_`` that neither the project's configs nor the command line name."""
     job = OmegaConf.masked_copy(cfg, [k for k in cfg.keys() if k != "hydra"]) if "hydra" in cfg else cfg
-    for key, target in _targets(OmegaConf.to_container(job, resolve=True), ""):
+    found = list(_targets(OmegaConf.to_container(job, resolve=True), ""))
+    if "hydra" in cfg:  # callbacks, launcher, sweeper, and the logging config's handler classes and factories
+        hydra_node = OmegaConf.to_container(cfg.hydra, resolve=False)
+        found += [(key, target) for key, target in _targets(hydra_node, "hydra.", keys=_BUILDS + _LOGGING_BUILDS)
+                  if not target.startswith(_HYDRA_OWN)]
+    for key, target in found:
         if target not in trusted:
             raise ConfigError(f"the run to resume builds {key}={target}, which neither conf/ nor this command line "
                               f"names: a run directory cannot make minimax import code; if you trust it, add "
                               f"{key}={target} to the command")
 
 
-def _targets(node, prefix: str):
+_BUILDS = ("_target_",)
+#: what Python's logging.config.dictConfig imports and calls (Hydra configures logging with it)
+_LOGGING_BUILDS = ("class", "()")
+#: Hydra's own plugins and the standard library's logging handlers: code installed with Hydra or Python
+_HYDRA_OWN = ("hydra.", "hydra_plugins.", "logging.")
+
+
+def _targets(node, prefix: str, keys: tuple = _BUILDS):
     if isinstance(node, dict):
         for k, v in node.items():
-            if k == "_target_":
+            if k in keys:
                 if v is not None:   # null: the built-in network (game.generator._target_: null)
                     yield f"{prefix}{k}", str(v)
             else:
-                yield from _targets(v, f"{prefix}{k}.")
+                yield from _targets(v, f"{prefix}{k}.", keys)
     elif isinstance(node, (list, tuple, ListConfig)):
         for i, v in enumerate(node):
-            yield from _targets(v, f"{prefix}{i}.")
+            yield from _targets(v, f"{prefix}{i}.", keys)
 
 
 # -- the checkpoint ----------------------------------------------------------------------------------------

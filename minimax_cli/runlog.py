@@ -11,9 +11,12 @@ summary holds each seed's last values (``seed_summaries``).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from pathlib import Path
+
+log = logging.getLogger("minimax")
 
 STATUSES = ("converged", "diverged", "finished", "interrupted", "failed")
 
@@ -38,20 +41,64 @@ def seed_statistics(per_seed: list[dict]) -> tuple[dict, dict]:
 
 
 def read_rows(path: Path) -> list[dict]:
-    """metrics.jsonl's rows ([] when there is no file; a line torn by a kill mid-write, or one that
-    is not a JSON object, is skipped)."""
+    """metrics.jsonl's rows ([] when there is no file); a line that is not a row as RunLog writes
+    them (torn by a kill mid-write, not UTF-8, not a JSON object, no integer step, a value that is
+    not a number) is skipped."""
+    return read_log(path)[0]
+
+
+def read_log(path: Path) -> tuple[list[dict], list[int]]:
+    """(the well-formed rows, the line numbers of the lines skipped)."""
     path = Path(path)
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except ValueError:
+    if not path.is_file():
+        return [], []
+    rows, skipped = [], []
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except ValueError:  # (UnicodeDecodeError is one)
+                row = None
+            if _well_formed(row):
+                rows.append(row)
+            elif raw.strip():
+                skipped.append(number)
+    return rows, skipped
+
+
+def _warn_gap(path: Path, rows: list[dict], resume_step: int) -> None:
+    """A log that stops well before the checkpoint it continues lost rows (a file cut short): say so,
+    as those steps will not be run again."""
+    steps = sorted({r["step"] for r in rows if r.get("phase") == (rows[-1].get("phase") if rows else None)})
+    spacing = min((b - a for a, b in zip(steps, steps[1:])), default=1)
+    last = steps[-1] if steps else 0
+    if resume_step - last > spacing:
+        log.warning("%s has no rows after step %d but the checkpoint is at step %d: the rows between were lost "
+                    "(the file was cut) and are not recomputed", path, last, resume_step)
+
+
+_TEXT_FIELDS = ("phase",)
+_NON_FINITE = ("nan", "inf", "-inf")
+
+
+def _well_formed(row) -> bool:
+    if not isinstance(row, dict) or not _is_int(row.get("step")) or row["step"] < 0:
+        return False
+    if "seed" in row and not _is_int(row["seed"]):
+        return False
+    for key, value in row.items():
+        if key in ("step", "seed"):
             continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
+        if key in _TEXT_FIELDS:
+            if not isinstance(value, str):
+                return False
+        elif not (isinstance(value, (int, float)) and not isinstance(value, bool)) and value not in _NON_FINITE:
+            return False
+    return True
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:
@@ -85,7 +132,13 @@ class RunLog:
         self.history: list[dict] = []
         path = self.dir / "metrics.jsonl"
         if resume_step is not None and path.exists():
-            self.history = [r for r in read_rows(path) if r["step"] <= resume_step]
+            rows, skipped = read_log(path)
+            if skipped:  # a damaged log: the rows that are whole are kept, the others named once
+                shown = ", ".join(map(str, skipped[:5])) + (" …" if len(skipped) > 5 else "")
+                log.warning("%s: %d line(s) are not metric rows and were dropped (line %s)", path,
+                            len(skipped), shown)
+            self.history = [r for r in rows if r["step"] <= resume_step]
+            _warn_gap(path, self.history, resume_step)
             tmp = path.with_name(".metrics.jsonl.tmp")
             tmp.write_text("".join(json.dumps(r) + "\n" for r in self.history))
             os.replace(tmp, path)

@@ -176,18 +176,27 @@ del _group
 def validate(cfg: DictConfig, rules: dict[str, Rule] | None = None) -> None:
     """Check the job config (``hydra`` node excluded) against ``rules`` (default RULES)."""
     rules = RULES if rules is None else rules
-    present = {key: _node(cfg, key) for key in rules}
-    present = {key: node for key, node in present.items() if node is not None}
-    computed = []
-    for key, node in present.items():            # 1. as typed
-        if node._is_interpolation():
-            computed.append(key)
-            continue
-        _check(key, rules[key], node._value())
+    present, computed = validate_typed(cfg, rules)   # 1. as typed
     _resolve_all(cfg)                             # 2. every interpolation
     for key in computed:                          # 3. computed values
         raw = present[key]._value()
         _check(key, rules[key], OmegaConf.select(cfg, key), f"; computed from {raw}")
+
+
+def validate_typed(cfg: DictConfig, rules: dict[str, Rule] | None = None) -> tuple[dict, list[str]]:
+    """Check the values written as such (not computed by an interpolation): before anything computes
+    with them (``lr_y = ${mul:${.tau},${.lr_x}}`` with lr_x=abc). Returns (the nodes present, the
+    keys that are computed)."""
+    rules = RULES if rules is None else rules
+    present = {key: _node(cfg, key) for key in rules}
+    present = {key: node for key, node in present.items() if node is not None}
+    computed = []
+    for key, node in present.items():
+        if node._is_interpolation():
+            computed.append(key)
+            continue
+        _check(key, rules[key], node._value())
+    return present, computed
 
 
 def _node(cfg: DictConfig, key: str):

@@ -39,6 +39,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from minimax_cli.catalog import CONF_DIR
 from minimax_cli.errors import ConfigError
+from minimax_cli.schema import validate_typed
 
 #: sources of a value, as printed by `minimax info` / `--cfg job`
 ALGO_YAML, COMMAND_LINE, TAU = "algo yaml", "command line", "tau * lr_x"
@@ -120,6 +121,7 @@ def planned(table: DictConfig) -> list[str]:
 def resolve(cfg: DictConfig, overrides=(), choices=None) -> Resolution:
     """Apply the setup table in force to a copy of ``cfg`` (see the module docstring)."""
     cfg = copy.deepcopy(cfg)
+    validate_typed(cfg)   # a value the table computes with (lr_x in lr_y = τ·lr_x) is a number first
     option = algo_option(cfg, choices)
     table, origin = table_of(cfg)
     from_experiment = cfg.get("setup") is not None

@@ -26,7 +26,7 @@ from minimax_cli.errors import MinimaxError, RunDirError
 from minimax_cli.metrics.objective import objective_value
 from minimax_cli.run_outputs import finish, pretrain_summary
 from minimax_cli.run_settings import RunSettings
-from minimax_cli.runlog import write_json_atomic
+from minimax_cli.runlog import read_rows, write_json_atomic
 from minimax_cli.runner import Runner, RunResult
 
 log = logging.getLogger("minimax")
@@ -109,17 +109,9 @@ def _job_label() -> str:
 
 
 def _last_logged(metrics_path: Path) -> dict:
-    """The last complete row of metrics.jsonl ({} when nothing was logged)."""
-    if not metrics_path.exists():
-        return {}
-    for line in reversed(metrics_path.read_text(errors="replace").splitlines()):
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:  # a line torn by a crash or a full disk
-            continue
-        if isinstance(row, dict):
-            return row
-    return {}
+    """The last whole row of metrics.jsonl ({} when nothing was logged)."""
+    rows = read_rows(metrics_path)
+    return dict(rows[-1]) if rows else {}
 
 
 def _only_hydra_files(run_dir: Path) -> bool:
@@ -170,14 +162,15 @@ def run_job(cfg: DictConfig, launch: Launch) -> float:
                 raise KeyboardInterrupt  # the sweep runs in this process: stop it too (a worker's job ends alone)
     except MinimaxError as exc:
         _record_failure(launch, run_dir, exc, started, multirun, user_error=getattr(exc, "user_error", True),
-                        message=str(exc))
+                        message=str(exc), resumed=_resumes(cfg))
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # a bug: keep the traceback in the run's log, one line on the console
         disk = storage.failure(exc, run_dir)    # ... unless the disk failed (full, read-only): one line
         if disk is None and distributed.is_main():
             _best_effort(lambda: (run_dir / "error.txt").write_text(traceback.format_exc()))
-        _record_failure(launch, run_dir, exc, started, multirun, user_error=False, message=disk)
+        _record_failure(launch, run_dir, exc, started, multirun, user_error=False, message=disk,
+                        resumed=_resumes(cfg))
     finally:
         lock.__exit__(None, None, None)
     objective = cfg.get("objective") or {}
@@ -185,7 +178,7 @@ def run_job(cfg: DictConfig, launch: Launch) -> float:
 
 
 def _record_failure(launch: Launch, run_dir: Path, exc: Exception, started: float, multirun: bool,
-                    user_error: bool, message: str | None = None) -> None:
+                    user_error: bool, message: str | None = None, resumed: bool = False) -> None:
     if message is None:
         message = str(exc) if user_error else f"{type(exc).__name__}: {exc} (traceback in {run_dir / 'error.txt'})"
     if not multirun:  # a sweep's exit code does not depend on which launcher ran the failed job
@@ -197,6 +190,9 @@ def _record_failure(launch: Launch, run_dir: Path, exc: Exception, started: floa
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no empty run behind
         log.error("%s", message)
         return
+    if resumed and _summary_status(run_dir) is not None:  # a failed resume loses nothing
+        log.error("run failed: %s (the run's summary.json from before this resume is kept)", message)
+        return
     last = _last_logged(run_dir / "metrics.jsonl")
     summary = {"status": "failed", "step": int(last.pop("step", 0)),
                "wall_time_s": round(time.perf_counter() - started, 6), "error": message,
@@ -206,6 +202,18 @@ def _record_failure(launch: Launch, run_dir: Path, exc: Exception, started: floa
     if unwritten:  # the disk is full: the reason goes to stderr instead
         message += f" (and {run_dir / 'summary.json'} could not be written: {unwritten})"
     log.error("run failed: %s", message)
+
+
+def _resumes(cfg: DictConfig) -> bool:
+    return cfg.get("resume") not in (None, False, "false", "False")
+
+
+def _summary_status(run_dir: Path) -> str | None:
+    try:
+        payload = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return payload.get("status") if isinstance(payload, dict) and isinstance(payload.get("status"), str) else None
 
 
 def _best_effort(write) -> str | None:

@@ -37,6 +37,9 @@ def check_seeds(cfg, game) -> list[int]:
         raise ConfigError(f"seeds must be an integer >= 1 (got {seeds!r})")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"seed must be an integer (got {seed!r})")
+    if not -(1 << 63) <= seed <= (1 << 63) - seeds:   # torch's and numpy's generators take 64-bit seeds
+        raise ConfigError(f"seed={seed} is out of range: seeds are 64-bit integers, from -2^63 to "
+                          f"2^63 - {seeds} (with seeds={seeds})")
     if seeds > 1:
         if game.analytic:
             raise ConfigError(f"seeds={seeds}: game {game.name} is analytic and already vectorizes its starts; use "

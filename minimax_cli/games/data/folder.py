@@ -7,8 +7,9 @@ CenterCrop(size) (the shorter side scaled to size, the centre kept: CelebA's tra
 003). Decoded once into a uint8 tensor (N, C, S, S), like the torchvision datasets.
 
 The folder's ``key`` (FID statistics file, decoded cache) holds a fingerprint of its content: the
-sha256 of every image's relative path, size and modification time. Adding, removing or rewriting an
-image gives a new key, so cached real statistics always belong to the images as they are now. The
+sha256 of every image's relative path and bytes (not its size and time: another folder whose files
+share those would read this one's cache). Adding, removing or changing an image gives a new key, so
+cached images and real statistics always belong to the images as they are now. The
 decoded tensor is cached as ``<data_root>/cache/<key>.npy`` (``cache=true``); FID statistics go to
 ``<data_root>/fid_stats/`` as for every image dataset. The folder itself is only read.
 """
@@ -73,8 +74,11 @@ class FolderImages:
     def key(self) -> str:
         digest = hashlib.sha256()
         for path in self.files():
-            stat = path.stat()
-            digest.update(f"{path.relative_to(self.root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            digest.update(f"{path.relative_to(self.root)}\0".encode())
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            digest.update(b"\n")
         name = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(self.root).resolve().name) or "root"
         return f"folder-{name}-{digest.hexdigest()[:16]}-c{self.channels}-{self.image_size}"
 

@@ -267,7 +267,12 @@ def load_image_cache(path: Path, shape: tuple) -> torch.Tensor | None:
     """Decoded uint8 images saved by ``save_image_cache``, or None (absent, or not of ``shape``)."""
     if not path.is_file():
         return None
-    arr = np.load(path)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:   # truncated or not an array: decoded again, then rewritten
+        log.warning("ignoring the unreadable image cache %s (%s); decoding the images again", path,
+                    " ".join(str(exc).split())[:120])
+        return None
     if arr.shape == shape and arr.dtype == np.uint8:
         return torch.from_numpy(arr)
     log.warning("ignoring %s: shape %s, expected %s", path, arr.shape, shape)

@@ -25,12 +25,14 @@ data converges to), grouped into 10 equal-t segments that play the role of modes
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from minimax_cli.errors import ConfigError, DataError
+from minimax_cli.memory import check_fits
 
 
 class Dataset:
@@ -217,6 +219,9 @@ def load_samples(path: Path, key: str) -> torch.Tensor:
             with open(path, "rb") as fh:
                 if fh.read(6) != b"\x93NUMPY":
                     raise DataError(f"{key}: {path} is not a .npy file (no NumPy header; write it with numpy.save)")
+            header = np.load(path, mmap_mode="r", allow_pickle=False)   # shape and dtype, nothing read yet
+            check_fits(header.size * 8 * 3, f"{key}: {path} ({' × '.join(map(str, header.shape))} values)",
+                       "use a sample of it", error=DataError)
             array = np.load(path, allow_pickle=False)
         elif suffix == ".pt":
             array = torch.load(path, map_location="cpu", weights_only=True)
@@ -249,18 +254,16 @@ def load_samples(path: Path, key: str) -> torch.Tensor:
 
 def _read_text_table(path: Path) -> np.ndarray:
     """A CSV (or whitespace-separated) table of numbers, with or without one header line."""
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:   # -sig: a spreadsheet's byte-order mark is not a header
         lines = [line for line in fh.read().splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
         return np.zeros((0, 0))
     delimiter = "," if "," in lines[0] else None
 
     def numbers(line):
-        return [float(v) for v in line.split(delimiter)]
+        return [_number(v) for v in line.split(delimiter)]
 
-    try:
-        numbers(lines[0])
-    except ValueError:   # a header line
+    if not any(_NUMERIC_START.match(v.strip()) for v in lines[0].split(delimiter)):   # a header line
         lines = lines[1:]
     rows = []
     for i, line in enumerate(lines):
@@ -271,6 +274,18 @@ def _read_text_table(path: Path) -> np.ndarray:
     if len({len(r) for r in rows}) > 1:
         raise DataError(f"game.data: {path} has rows of different lengths ({sorted({len(r) for r in rows})})")
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+
+
+_NUMERIC_START = re.compile(r"[+-]?\.?\d")   # a header's names do not look like numbers (1_000 does)
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.IGNORECASE)
+
+
+def _number(text: str) -> float:
+    """A decimal number as a data file writes it; float() alone also takes Python's ``1_000``."""
+    text = text.strip()
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(text)
+    return float(text)
 
 
 def _centres(centers, dim: int) -> torch.Tensor:

@@ -1,0 +1,297 @@
+"""A run directory is untrusted input: what a resume or a report reads from it never runs code,
+never reads the environment, never writes outside the run, and never loses what the run had."""
+
+import fcntl
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from minimax_cli.errors import DataError
+from minimax_cli.games.data.mog import _read_text_table
+from minimax_cli.runlog import read_log
+from tests.conftest import REPO, load_summary
+
+
+@pytest.fixture
+def interrupted_run(cli, runs_root):
+    """A g3 run of 40 steps with a checkpoint at 40, its summary gone as if killed after it."""
+    run = runs_root / "r"
+    code, _, err = cli("train", "game=g3", "steps=40", "checkpoint_every=20", "plot=false", "tensorboard=false",
+                       f"hydra.run.dir={run}")
+    assert code == 0, err
+    (run / "summary.json").unlink()
+    return run
+
+
+def _files(run: Path) -> dict:
+    return {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and not p.is_symlink()}
+
+
+# -- saved overrides: values and option names only ------------------------------------------------------------
+@pytest.mark.parametrize("saved, message", [
+    ("- game=../../../evil\n", "'../../../evil' is not an option of conf/game/ (a path, not a name)"),
+    ("- game=/tmp/evil\n", "'/tmp/evil' is not an option of conf/game/"),
+    ("- game=g3\n- +game@hydra.callbacks.x=g3\n", "it places a config into hydra's own"),
+    ("- game=g3\n- +algo@_global_.hydra.callbacks.y=gda\n", "it places a config into hydra's own"),
+    ("- game=g3\n- runs_root=${oc.env:HOME}\n", "its value reads outside the config (oc.env)"),
+    ("- game=g3\n- 'algo.lr_x=${oc.decode:\"0.1\"}'\n", "its value reads outside the config (oc.decode)"),
+])
+def test_a_saved_override_that_chooses_what_minimax_reads_or_builds_refuses_the_resume(
+        cli, interrupted_run, tmp_path, saved, message):
+    (interrupted_run / ".hydra" / "overrides.yaml").write_text(saved)
+    before = _files(interrupted_run)
+    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60")
+    assert code == 2 and message in err, err
+    assert "a run directory cannot choose what minimax reads or builds" in err
+    assert len(err.strip().splitlines()) == 1
+    assert _files(interrupted_run) == before
+
+
+def test_the_yaml_a_path_override_would_load_is_never_read(cli, interrupted_run, tmp_path):
+    # the attack: a yaml beside the run, chosen by a path that climbs out of conf/game/
+    marker = tmp_path / "pwned"
+    (interrupted_run / "evil.yaml").write_text(f"_target_: os.system\nname: g3\ncommand: touch {marker}\n")
+    relative = os.path.relpath(interrupted_run / "evil", REPO / "conf" / "game")
+    (interrupted_run / ".hydra" / "overrides.yaml").write_text(f"- game={relative}\n")
+    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60")
+    assert code == 2 and "is not an option of conf/game/" in err and not marker.exists()
+
+
+def test_a_saved_override_repeated_on_the_command_line_is_the_users_own(cli, interrupted_run, tmp_path, monkeypatch):
+    override = "runs_root=${oc.env:MINIMAX_RUNS}"
+    (interrupted_run / ".hydra" / "overrides.yaml").write_text(f"- game=g3\n- '{override}'\n")
+    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60", override)
+    assert code == 0, err
+    assert load_summary(interrupted_run)["status"] == "finished"
+
+
+def test_hydras_callbacks_and_the_logging_configs_classes_are_checked_as_every_target():
+    # Hydra instantiates callbacks, and logging.config imports handler classes and calls "()" factories
+    from omegaconf import OmegaConf
+
+    from minimax_cli import resume
+
+    own = {"hydra": {"job_logging": {"handlers": {"console": {"class": "logging.StreamHandler"}}},
+                     "launcher": {"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}}}
+    resume.check_targets(OmegaConf.create(own), set())      # Hydra's and the logging module's own
+    for node, named in [({"callbacks": {"x": {"_target_": "os.system"}}}, "hydra.callbacks.x._target_=os.system"),
+                        ({"job_logging": {"filters": {"f": {"()": "subprocess.Popen"}}}},
+                         "hydra.job_logging.filters.f.()=subprocess.Popen"),
+                        ({"hydra_logging": {"handlers": {"h": {"class": "shutil.rmtree"}}}},
+                         "hydra.hydra_logging.handlers.h.class=shutil.rmtree")]:
+        with pytest.raises(Exception, match=re.escape(named)):
+            resume.check_targets(OmegaConf.create({"hydra": node}), set())
+    resume.check_targets(OmegaConf.create({"hydra": {"callbacks": {"x": {"_target_": "os.system"}}}}), {"os.system"})
+
+
+# -- symbolic links: never written through ---------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["metrics.jsonl", ".hydra/config.yaml", "checkpoints/trajectory.bin", "minimax.log"])
+def test_a_symbolic_link_in_the_run_directory_refuses_the_resume_and_its_target_is_untouched(
+        cli, interrupted_run, tmp_path, name):
+    outside = tmp_path / "precious.txt"
+    outside.write_text("do not touch\n")
+    link = interrupted_run / name
+    if link.exists():
+        link.unlink()
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(outside)
+    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60")
+    assert code == 2 and f"{link} is a symbolic link: minimax never writes through a link" in err, err
+    assert outside.read_text() == "do not touch\n"
+
+
+def test_a_new_run_into_a_directory_holding_a_link_is_refused(cli, runs_root, tmp_path):
+    run, outside = runs_root / "new", tmp_path / "precious.txt"
+    outside.write_text("x")
+    run.mkdir(parents=True)
+    (run / "minimax.log").symlink_to(outside)
+    code, _, err = cli("train", "game=g3", "steps=5", f"hydra.run.dir={run}")
+    assert code == 2 and "is a symbolic link" in err and outside.read_text() == "x"
+
+
+# -- report reads a run as data ------------------------------------------------------------------------------
+def test_report_never_resolves_an_environment_variable_from_a_runs_config(cli, runs_root, monkeypatch):
+    code, _, err = cli("train", "game=g3", "steps=5", "plot=false", "tensorboard=false")
+    assert code == 0, err
+    (run,) = [p.parent for p in runs_root.rglob("summary.json")]
+    (run / ".hydra" / "resolved.yaml").unlink(missing_ok=True)
+    config = run / ".hydra" / "config.yaml"
+    config.write_text(config.read_text().replace("name: gda", "name: ${oc.env:MINIMAX_SECRET_TOKEN}"))
+    monkeypatch.setenv("MINIMAX_SECRET_TOKEN", "hunter2")
+    code, out, err = cli("report", str(runs_root))
+    assert code == 0, err
+    assert "hunter2" not in out + err and "${oc.env:MINIMAX_SECRET_TOKEN}" in out
+
+
+# -- metrics.jsonl: a damaged log is read for what is whole ---------------------------------------------------------
+def test_malformed_rows_are_skipped_by_line_and_whole_rows_kept(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    good = [{"step": s, "wall_time_s": 0.1, "loss": 1.0 / (s + 1), "grad_norm/x": "nan"} for s in range(4)]
+    lines = [json.dumps(good[0]).encode(), b"{}", b"\xff\xfe not utf-8", b"[1, 2]", json.dumps(good[1]).encode(),
+             b'{"step": 5, "loss": "high"}', b'{"step": "6"}', b'{"step": true}', json.dumps(good[2]).encode(),
+             json.dumps(good[3])[:20].encode()]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    rows, skipped = read_log(path)
+    assert rows == good[:3] and skipped == [2, 3, 4, 6, 7, 8, 10]
+
+
+@pytest.mark.parametrize("damage", ["{}", "[1]", '{"step": 3, "loss": "x"}', "\udcff"])
+def test_resume_continues_a_log_with_a_malformed_row_and_keeps_every_whole_row(cli, interrupted_run, damage):
+    metrics = interrupted_run / "metrics.jsonl"
+    lines = metrics.read_text().splitlines()
+    lines.insert(3, damage)
+    metrics.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape") + b"\n")
+    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60")
+    assert code == 0, err
+    assert "line(s) are not metric rows and were dropped (line 4)" in err
+    rows, skipped = read_log(metrics)
+    assert skipped == [] and [r["step"] for r in rows] == list(range(0, 61, 10))
+    assert load_summary(interrupted_run)["status"] == "finished"
+
+
+def test_resume_says_when_the_log_was_cut_short_before_the_checkpoint(cli, interrupted_run):
+    metrics = interrupted_run / "metrics.jsonl"
+    lines = metrics.read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [0, 10, 20, 30, 40]
+    metrics.write_text("\n".join(lines[:2]) + "\n" + lines[2][:12])   # cut inside the row of step 20
+    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60")
+    assert code == 0, err
+    assert "has no rows after step 10 but the checkpoint is at step 40" in err
+
+
+@pytest.mark.parametrize("error", [RuntimeError("a bug"), DataError("bad data")])
+def test_a_failed_resume_keeps_the_finished_summary(cli, runs_root, monkeypatch, error):
+    run = runs_root / "done"
+    code, _, err = cli("train", "game=g3", "steps=20", "checkpoint_every=10", "plot=false", "tensorboard=false",
+                       f"hydra.run.dir={run}")
+    assert code == 0, err
+    before = (run / "summary.json").read_text()
+    assert json.loads(before)["status"] == "finished"
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr("minimax_cli.train.execute", fail)   # the resumed run fails once it is under way
+    code, _, err = cli("train", f"resume={run}", "steps=30")
+    assert code in (1, 2) and "summary.json from before this resume is kept" in err, err
+    assert (run / "summary.json").read_text() == before
+
+
+# -- the lock is taken before Hydra writes ---------------------------------------------------------------------
+def test_a_second_train_into_a_locked_run_directory_changes_none_of_its_files(tmp_path):
+    run = tmp_path / "runs" / "busy"
+    (run / ".hydra").mkdir(parents=True)
+    saved = {name: f"the first run's {name}\n" for name in ("config.yaml", "overrides.yaml", "hydra.yaml")}
+    for name, text in saved.items():
+        (run / ".hydra" / name).write_text(text)
+    fd = os.open(run / ".hydra" / "run.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)      # as the first run holds it while it runs
+    try:
+        env = dict(os.environ, PYTHONPATH=str(REPO), MINIMAX_RUNS=str(tmp_path / "runs"))
+        child = subprocess.run([sys.executable, "-m", "minimax_cli", "train", "game=g3", "steps=5",
+                                f"hydra.run.dir={run}"], cwd=REPO, env=env, capture_output=True, text=True,
+                               timeout=240)
+    finally:
+        os.close(fd)
+    assert child.returncode == 2 and "is in use by another minimax process" in child.stderr, child.stderr
+    assert {name: (run / ".hydra" / name).read_text() for name in saved} == saved
+
+
+# -- data files -------------------------------------------------------------------------------------------------
+def test_a_csv_with_a_byte_order_mark_keeps_its_first_row(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeff1.5,2\n3,4\n".encode("utf-8"))
+    assert _read_text_table(path).tolist() == [[1.5, 2.0], [3.0, 4.0]]
+
+
+@pytest.mark.parametrize("text", ["1_000,2\n3,4\n", "1,2\n0x10,4\n", "1,2\n3,4j\n"])
+def test_python_only_number_syntax_is_not_a_number_in_a_data_file(tmp_path, text):
+    path = tmp_path / "odd.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match="is not a row of numbers"):
+        _read_text_table(path)
+
+
+# -- the decoded-image cache belongs to the images' content ------------------------------------------------------
+def test_two_folders_whose_files_share_names_sizes_and_times_have_their_own_cache(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from minimax_cli.games.data.folder import FolderImages
+
+    folders = []
+    for name, seed in (("a", 0), ("b", 1)):
+        folder = tmp_path / name / "imgs"
+        folder.mkdir(parents=True)
+        rng = np.random.default_rng(seed)
+        for i in range(3):   # .ppm is uncompressed: equal shapes make equal sizes
+            path = folder / f"im{i}.ppm"
+            Image.fromarray((rng.random((8, 8, 3)) * 255).astype("uint8")).save(path)
+            os.utime(path, ns=(10**18, 10**18))
+        folders.append(folder)
+    assert [p.stat().st_size for p in sorted(folders[0].iterdir())] == [p.stat().st_size for p in sorted(folders[1].iterdir())]
+    data_root = str(tmp_path / "data")
+    a, b = (FolderImages(str(f), 8, 3, data_root) for f in folders)
+    assert a.key != b.key
+    images_a, images_b = a.load(), b.load()
+    assert not torch.equal(images_a, images_b) and len(list((tmp_path / "data" / "cache").iterdir())) == 2
+
+
+def test_a_truncated_image_cache_is_decoded_again(tmp_path):
+    from minimax_cli.games.data.folder import FolderImages
+    from tests.test_bring_your_own import image_folder
+
+    folder, data_root = image_folder(tmp_path / "imgs", n=3), str(tmp_path / "data")
+    images = FolderImages(str(folder), 8, 3, data_root).load()
+    (cache,) = (tmp_path / "data" / "cache").iterdir()
+    cache.write_bytes(cache.read_bytes()[:100])
+    assert (FolderImages(str(folder), 8, 3, data_root).load() == images).all()
+    assert cache.stat().st_size > 100                      # rewritten whole
+
+
+# -- sizes are checked against the machine before anything is allocated --------------------------------------------
+@pytest.mark.parametrize("args, message", [
+    (["game=g3", "game.starts=100000000"], "game.starts=100000000 needs at least 23.8 GiB of memory; 1.0 GiB is "
+                                           "available here: give fewer starts"),
+    (["game=mog", "seeds=100000"], "seeds=100000 of 9,666 parameters each needs at least"),
+    (["game=mog", "seeds=100000", "hardware.seed_chunk=8"], "seeds=100000 of 9,666 parameters each needs at least"),
+    (["game=mog", "seeds=4"], None),
+    (["game=mog", "game.metrics.w1_samples=1000000000"], "game.metrics.w1_samples=1000000000 needs at least"),
+    (["game=mog", "game.data=ring8", "game.metrics.w1_samples=100000"],
+     "(exact W1 solves a transport problem on an m × m cost matrix)"),
+])
+def test_sizes_that_cannot_fit_in_memory_are_one_line_before_any_run_directory(cli, runs_root, monkeypatch, args,
+                                                                               message):
+    monkeypatch.setattr("minimax_cli.memory.available_bytes", lambda: 1 << 30)
+    code, _, err = cli("train", *args, "steps=0", "plot=false", "tensorboard=false")
+    if message is None:
+        assert code == 0, err
+        return
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not runs_root.exists()
+
+
+def test_a_samples_file_larger_than_memory_is_refused_before_it_is_read(cli, runs_root, tmp_path, monkeypatch):
+    import numpy as np
+
+    np.save(tmp_path / "big.npy", np.zeros((50_000, 2)))
+    monkeypatch.setattr("minimax_cli.memory.available_bytes", lambda: 1 << 20)
+    code, _, err = cli("train", "game=mog", f"game.data={tmp_path / 'big.npy'}", "steps=0")
+    assert code == 2 and "big.npy (50000 × 2 values) needs at least 2.3 MiB of memory; 1.0 MiB is available" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["hardware.threads=100000"], "hardware.threads=100000 is more than this machine can run"),
+    (["seed=1180591620717411303424"], "seed=1180591620717411303424 is out of range: seeds are 64-bit integers"),
+    (["game=mog", "algo.lr_x=abc"], "algo.lr_x must be a number >= 0 (got 'abc')"),
+])
+def test_values_that_used_to_fail_inside_the_run_are_one_line(cli, runs_root, args, message):
+    code, _, err = cli("train", "game=g3", *args, "steps=2")
+    assert code == 2 and err.strip() == f"minimax: error: {message}" or message in err, err
+    assert len(err.strip().splitlines()) == 1 and not runs_root.exists()
