@@ -150,4 +150,4 @@ def analyze(ctx) -> int:
 REPRODUCTION = Reproduction(
     name="fr-mnist", paper="Wang et al. 2020, Fig. 8 (GDA vs FR on MNIST 0/1: samples and gradient norms)",
     cost="full: 2 runs × 100k iterations of batch 2,000 (GPU: hardware=cuda); quick ~20 s",
-    variants=variants, analyze=analyze, prepare=prepare, common=RUN_QUIET, estimate=lambda: variants(False))
+    variants=variants, analyze=analyze, prepare=prepare, common=RUN_QUIET)

@@ -143,5 +143,5 @@ def analyze(ctx) -> int:
 
 REPRODUCTION = Reproduction(
     name="fr-precond", paper="Wang et al. 2020, App. E.1, Fig. 9 (FR with and without preconditioning, 1-D MoG)",
-    cost="full: 3 runs, 50k + 50k + 500k iterations (~12× one fr-mog run); quick ~20 s",
+    cost="full ≈ 67 h (3 runs: 500k + 50k + 50k iterations, one seed each); quick ~20 s",
     variants=variants, analyze=analyze, common=RUN_QUIET, estimate=lambda: variants(False))
