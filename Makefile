@@ -97,7 +97,8 @@ drill:  ## fault drill (bad input, full disk, signals, tampered run dirs: table 
 # in the torch hub cache (docs/image-gans.md). REPRO_ARGS="--out DIR" continues an interrupted call (keeps
 # finished runs), "--only mnist_cnn" runs a subset, "--reanalyze DIR" rebuilds the table.
 .PHONY: reproduce-hessianfr-table1 reproduce-lead-cifar reproduce-tau-images bench-images \
-        reproduce-hessianfr-table1-smoke reproduce-lead-cifar-smoke reproduce-tau-images-smoke
+        reproduce-hessianfr-table1-smoke reproduce-lead-cifar-smoke reproduce-tau-images-smoke \
+        reproduce-fr-mnist reproduce-fr-mnist-smoke
 HARDWARE ?= hardware=cuda
 
 reproduce-hessianfr-table1:  ## Gao et al. 2022 Table 1 (GPU): 4 settings x GDA-5/EG/FR-DG/FR-CG1/HessianFR-DG/CG1(/CG5), FID + time/100 it
@@ -108,6 +109,12 @@ reproduce-lead-cifar:  ## Askari Hemmat et al. 2023 Table 1 (GPU): CIFAR-10 DCGA
 
 reproduce-tau-images:  ## Fiez & Ratliff 2021 Figs. 2-3 (GPU): tau-GDA FID vs tau in {1,2,4,8(,16)}, mu in {10,1}, CIFAR-10 and CelebA, 3 seeds
 	$(REPRO) tau-images $(REPRO_ARGS) $(HARDWARE)
+
+reproduce-fr-mnist:  ## Wang et al. 2020 Fig. 8 (GPU): GDA vs FR on MNIST 0/1, samples and gradient norms, 100k iterations
+	$(REPRO) fr-mnist $(REPRO_ARGS) $(HARDWARE)
+
+reproduce-fr-mnist-smoke:  ## CPU smoke of reproduce-fr-mnist: tiny nets, fake data, 60 steps (CI)
+	$(REPRO) fr-mnist --quick $(REPRO_ARGS)
 
 reproduce-hessianfr-table1-smoke:  ## CPU smoke of reproduce-hessianfr-table1: tiny nets, fake data, untrained Inception, 2 steps (CI)
 	$(REPRO) hessianfr-table1 --quick $(REPRO_ARGS)

@@ -416,7 +416,7 @@ IMAGE_SETUPS = [n for n in option_names("experiment")
 
 
 def test_the_image_setups_exist():
-    assert sorted(IMAGE_SETUPS) == ["hessianfr_celeba_resnet", "hessianfr_cifar10_cnn", "hessianfr_cifar10_resnet",
+    assert sorted(IMAGE_SETUPS) == ["fr_mnist01", "hessianfr_celeba_resnet", "hessianfr_cifar10_cnn", "hessianfr_cifar10_resnet",
                                     "hessianfr_mnist", "lead_cifar_dcgan", "lead_cifar_resnet", "tgda_celeba",
                                     "tgda_cifar10"]
 
@@ -441,7 +441,7 @@ def test_every_image_setup_composes_and_validates(name, fake_everything, monkeyp
     cfg = compose([f"+experiment={name}"])
     check_run(cfg)                                   # builds the game (meta-device networks) and checks data/weights
     assert cfg.game.data_root == str(root) and cfg.game.metrics.fid_every > 0 and cfg.steps % cfg.game.metrics.fid_every == 0
-    expected = {"hessianfr": ("wgan", 10.0, 2.0e-5), "lead": ("non_saturating", 0.0, 2.0e-4),
+    expected = {"fr": ("saturating", 0.0, 1.0e-4), "hessianfr": ("wgan", 10.0, 2.0e-5), "lead": ("non_saturating", 0.0, 2.0e-4),
                 "tgda": ("non_saturating", 0.0, None)}[name.split("_")[0]]
     assert cfg.game.loss.kind == expected[0] and cfg.game.loss.gp == expected[1]
     if expected[2] is not None:

@@ -141,15 +141,21 @@ def tau_overrides(setting: str) -> list[str]:
 
 
 # -- fake data for --quick --------------------------------------------------------------------------------
-def write_fake_data(root: Path) -> None:
-    """Tiny MNIST / CIFAR-10 / CelebA in torchvision's formats; torchvision's MD5 lists are pointed at
-    these files for this process only (the files' real digests cannot match)."""
+def fake_datasets():
+    """tests/fake_datasets.py, the writers of tiny datasets in torchvision's formats (a source checkout's)."""
     source = REPO / "tests" / "fake_datasets.py"
     if not source.is_file():
         raise ReproduceError(f"--quick of the image reproductions needs {source} (a source checkout)")
     spec = importlib.util.spec_from_file_location("minimax_fake_datasets", source)
     fake = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fake)
+    return fake
+
+
+def write_fake_data(root: Path) -> None:
+    """Tiny MNIST / CIFAR-10 / CelebA in torchvision's formats; torchvision's MD5 lists are pointed at
+    these files for this process only (the files' real digests cannot match)."""
+    fake = fake_datasets()
     from torchvision.datasets import CIFAR10, CelebA
 
     fake.write_mnist(root, n_train=40, n_test=10)

@@ -13,6 +13,8 @@ MODULES = {   # name: module of minimax_cli.reproduce
     "covariance": "covariance",
     "lead-quadratic": "lead_quadratic",
     "fr-mog": "fr_mog",
+    "fr-mnist": "fr_mnist",
+    "fr-precond": "fr_precond",
     "hessianfr-mog": "hessianfr_mog",
     "lead-8g": "lead_8g",
     "lead-cost": "lead_cost",
