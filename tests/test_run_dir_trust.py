@@ -295,3 +295,57 @@ def test_values_that_used_to_fail_inside_the_run_are_one_line(cli, runs_root, ar
     code, _, err = cli("train", "game=g3", *args, "steps=2")
     assert code == 2 and err.strip() == f"minimax: error: {message}" or message in err, err
     assert len(err.strip().splitlines()) == 1 and not runs_root.exists()
+
+
+# -- a signal at any moment leaves a summary that says what happened -------------------------------------------------
+def test_a_stop_signal_during_setup_leaves_an_interrupted_summary(cli, runs_root, monkeypatch):
+    import signal
+
+    from minimax_cli import signals
+
+    def stopped(*args, **kwargs):
+        raise signals.Stop(signal.SIGTERM)
+
+    monkeypatch.setattr("minimax_cli.train.assemble", stopped)
+    run = runs_root / "setup"
+    code, _, err = cli("train", "game=g3", "steps=5", f"hydra.run.dir={run}")
+    assert code == 143, err
+    summary = load_summary(run)
+    assert summary["status"] == "interrupted" and "stopped by SIGTERM" in summary["error"]
+
+
+def test_a_stop_signal_during_the_figures_is_in_the_summary(cli, runs_root, monkeypatch):
+    import signal
+
+    from minimax_cli import signals
+
+    def stopped(*args, **kwargs):
+        raise signals.Stop(signal.SIGTERM)
+
+    monkeypatch.setattr("minimax_cli.run_outputs._figures", stopped)
+    run = runs_root / "figures"
+    code, _, err = cli("train", "game=g3", "steps=5", "tensorboard=false", f"hydra.run.dir={run}")
+    assert code == 143, err
+    summary = load_summary(run)
+    assert summary["status"] == "finished" and summary["step"] == 5
+    assert summary["figures"] == "interrupted (SIGTERM): some figures are missing"
+
+
+@pytest.mark.slow
+def test_sighup_ends_a_run_interrupted_and_resumable(tmp_path):
+    import signal
+    import time
+
+    run = tmp_path / "hup"
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+    child = subprocess.Popen([sys.executable, "-m", "minimax_cli", "train", "game=g3", "steps=100000000",
+                              "checkpoint_every=50", "tol=0", "plot=false", "tensorboard=false", f"hydra.run.dir={run}"],
+                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "checkpoints" / "last.pt").exists():
+        assert child.poll() is None, child.communicate()
+        time.sleep(0.1)
+    child.send_signal(signal.SIGHUP)
+    child.communicate(timeout=120)
+    assert child.returncode == 129
+    assert load_summary(run)["status"] == "interrupted"
