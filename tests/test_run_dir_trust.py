@@ -349,3 +349,28 @@ def test_sighup_ends_a_run_interrupted_and_resumable(tmp_path):
     child.communicate(timeout=120)
     assert child.returncode == 129
     assert load_summary(run)["status"] == "interrupted"
+
+
+# -- reading what is not a plain file --------------------------------------------------------------------------------
+def test_report_lists_a_fifo_summary_as_unreadable_instead_of_waiting_on_it(cli, runs_root):
+    for seed in (0, 1):
+        assert cli("train", "game=g3", "steps=5", f"seed={seed}", "plot=false", "tensorboard=false")[0] == 0
+    run = sorted(p.parent for p in runs_root.rglob("summary.json"))[0]
+    (run / "summary.json").unlink()
+    os.mkfifo(run / "summary.json")
+    code, out, err = cli("report", str(runs_root))
+    assert code == 0, err
+    assert "summary.json is not a regular file (a FIFO, device or directory)" in out
+
+
+def test_an_alias_bomb_in_a_saved_yaml_is_refused(cli, interrupted_run):
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]" for i in range(12)]
+    (interrupted_run / ".hydra" / "overrides.yaml").write_text("\n".join(lines) + "\n")
+    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60")
+    assert code == 2 and "uses 120 YAML aliases; minimax writes none" in err, err
+
+
+def test_report_refuses_a_figure_format_before_reading_runs(cli, runs_root):
+    code, _, err = cli("report", str(runs_root), "--plot", "x.weird")
+    assert code == 2 and "--plot x.weird: .weird is not a figure format; end the name with one of" in err
