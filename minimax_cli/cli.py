@@ -180,22 +180,36 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def info(overrides: list[str]) -> int:
-    """The catalog; with overrides, also the effective algorithm values of that composition."""
-    print(_catalog())
-    if overrides:
+    """The catalog; with overrides, the effective algorithm values of that composition instead."""
+    if not overrides:
+        print(_catalog())
+    else:
         from minimax_cli import setups
         from minimax_cli.config import resolved
 
         check_overrides(overrides)
         res = resolved(overrides, hydra_config=True)
-        print()
         print(setups.describe(res).replace("# ", "", 1).replace("\n#   ", "\n  "))
     return 0
+
+
+def _check_figure_format(path: str) -> None:
+    """Before the table is built: a figure file name matplotlib can write."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    formats = FigureCanvasAgg(Figure()).get_supported_filetypes()
+    suffix = os.path.splitext(path)[1].lstrip(".").lower()
+    if suffix not in formats:
+        raise MinimaxError(f"--plot {path}: {'.' + suffix if suffix else 'no suffix'} is not a figure format; "
+                           f"end the name with one of {', '.join('.' + f for f in sorted(formats))}")
 
 
 def report(args) -> int:
     from minimax_cli import report as rep
 
+    if args.plot:
+        _check_figure_format(args.plot)
     runs = rep.collect_runs(args.paths, status=args.status)
     if not runs:
         raise MinimaxError(f"no run under {', '.join(args.paths)} has status {', '.join(args.status)}")

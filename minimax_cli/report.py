@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
+from minimax_cli import runfiles
 from minimax_cli.errors import ConfigError, DataError
 from minimax_cli.metrics.objective import objective_value  # noqa: F401  (report.objective_value)
 from minimax_cli.runlog import STATUSES, read_rows
@@ -137,10 +138,8 @@ class Run:
         if saved is None:
             file = self.path / ".hydra" / "overrides.yaml" if self.path is not None else None
             try:
-                import yaml
-
-                saved = yaml.safe_load(file.read_text()) if file is not None and file.is_file() else []
-            except (OSError, ValueError):  # yaml's errors are ValueErrors
+                saved = runfiles.load_yaml(file) if file is not None and file.exists() else []
+            except DataError:
                 saved = []
         return [str(o).split("=", 1)[0].lstrip("+~") for o in saved or [] if "=" in str(o)]
 
@@ -160,8 +159,8 @@ def load_run(path: str | os.PathLike) -> Run:
     summary = None
     if (path / "summary.json").exists():
         try:
-            summary = json.loads((path / "summary.json").read_text())
-        except (OSError, ValueError) as exc:
+            summary = json.loads(runfiles.read_text(path / "summary.json"))
+        except ValueError as exc:
             raise DataError(f"cannot read {path / 'summary.json'} ({exc})") from None
         if not isinstance(summary, dict):
             raise DataError(f"{path / 'summary.json'} is not a JSON object")
@@ -220,9 +219,10 @@ def _read_config(path: Path) -> dict:
         file = path / ".hydra" / name
         if not file.exists():
             continue
+        loaded = runfiles.load_yaml(file)
         try:
-            node = OmegaConf.load(file)
-        except Exception as exc:  # noqa: BLE001  (yaml and omegaconf raise many kinds)
+            node = OmegaConf.create(loaded if loaded is not None else {})
+        except Exception as exc:  # noqa: BLE001  (omegaconf raises many kinds)
             raise DataError(f"cannot read {file} ({' '.join(str(exc).split())})") from None
         plain = OmegaConf.to_container(node, resolve=False)
         if not resolve:

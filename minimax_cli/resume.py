@@ -40,10 +40,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from minimax_cli import checkpoint
+from minimax_cli import checkpoint, runfiles
 from minimax_cli.catalog import CONF_DIR, outside_resolvers
 from minimax_cli.config import merge_overrides
-from minimax_cli.errors import ConfigError, MinimaxError, RunDirError
+from minimax_cli.errors import ConfigError, DataError, MinimaxError, RunDirError
 
 
 def _key(override: str) -> str:
@@ -60,8 +60,6 @@ def overrides_for(overrides: list[str]) -> list[str]:
     """The overrides that re-create a run to continue: its own saved overrides (so a job of a sweep
     resumes with its own game, algorithm …; values only, never hydra's), the new ones on top, in
     its own directory."""
-    import yaml
-
     given = {_key(o): o.split("=", 1)[1] for o in overrides if "=" in o}
     target = value(overrides)
     if target in ("true", "True"):
@@ -83,9 +81,9 @@ def overrides_for(overrides: list[str]) -> list[str]:
         raise MinimaxError(f"{run_dir} is not a run directory (no .hydra/overrides.yaml); resume=<run dir> "
                            "takes a directory written by minimax train")
     try:
-        saved = yaml.safe_load(saved_file.read_text()) or []
-    except yaml.YAMLError as exc:
-        raise RunDirError(f"{saved_file} is not readable yaml ({' '.join(str(exc).split())[:200]})") from None
+        saved = runfiles.load_yaml(saved_file) or []
+    except DataError as exc:
+        raise RunDirError(str(exc)) from None
     if not isinstance(saved, list) or not all(isinstance(o, str) for o in saved):
         raise RunDirError(f"{saved_file} is not a list of overrides")
     _refuse_saved_searchpath(run_dir, given)
@@ -167,14 +165,12 @@ def refuse_links(run_dir: Path) -> None:
 
 
 def _refuse_saved_searchpath(run_dir: Path, given: dict) -> None:
-    import yaml
-
     hydra_file = run_dir / ".hydra" / "hydra.yaml"
     if "hydra.searchpath" in given or not hydra_file.is_file():
         return
     try:
-        saved = ((yaml.safe_load(hydra_file.read_text()) or {}).get("hydra") or {}).get("overrides") or {}
-    except (yaml.YAMLError, AttributeError):
+        saved = ((runfiles.load_yaml(hydra_file) or {}).get("hydra") or {}).get("overrides") or {}
+    except (DataError, AttributeError):
         return
     paths = [o for o in saved.get("hydra") or [] if isinstance(o, str) and _key(o) == "hydra.searchpath"]
     if paths:

@@ -41,22 +41,31 @@ def finish(result: RunResult, game, algo, runlog, run_dir: Path, *, steps: int, 
             starts["trajectory"] = result.trajectory.numpy()
         np.savez_compressed(run_dir / "trajectories.npz", **starts)
     if plot:
-        with progress.phase("figures", unit="figures") as figures:
-            x_eval = result.ema if result.ema is not None else result.state["x"]
-            if result.seeds is not None:  # each seed's figures in seeds/<seed>/, from its own rows
-                drawn = game.figures_per_seed(run_dir, x_eval, result.state["y"], result.step, runlog.history)
-            else:
-                drawn = [(None, game.figures(run_dir, x_eval, result.state["y"], result.step, runlog.history))]
-            for seed_k, pngs in drawn:
-                for png in pngs:
-                    runlog.add_figure_png(Path(png).stem, png, result.step, seed=seed_k)
-                    figures.update()
-            if result.trajectory is not None:
-                png = trajectory_png(game, result.trajectory, run_dir / "trajectories.png",
-                                     title=f"{game.name} / {algo.name}: {result.status} at step {result.step}")
-                runlog.add_figure_png("trajectories", png, result.step)
+        try:
+            _figures(result, game, algo, runlog, run_dir)
+        except KeyboardInterrupt as stop:   # the run is done, its figures are not: say so in the summary
+            runlog.summary(summary | {"figures": f"interrupted ({stop}): some figures are missing"})
+            raise
     log.info("%s after %d steps (%.2fs)%s -> %s", result.status, result.step, result.wall_time_s, note, run_dir)
     return result
+
+
+def _figures(result: RunResult, game, algo, runlog, run_dir: Path) -> None:
+    """The run's figures (PNG files, and in TensorBoard)."""
+    with progress.phase("figures", unit="figures") as figures:
+        x_eval = result.ema if result.ema is not None else result.state["x"]
+        if result.seeds is not None:  # each seed's figures in seeds/<seed>/, from its own rows
+            drawn = game.figures_per_seed(run_dir, x_eval, result.state["y"], result.step, runlog.history)
+        else:
+            drawn = [(None, game.figures(run_dir, x_eval, result.state["y"], result.step, runlog.history))]
+        for seed_k, pngs in drawn:
+            for png in pngs:
+                runlog.add_figure_png(Path(png).stem, png, result.step, seed=seed_k)
+                figures.update()
+        if result.trajectory is not None:
+            png = trajectory_png(game, result.trajectory, run_dir / "trajectories.png",
+                                 title=f"{game.name} / {algo.name}: {result.status} at step {result.step}")
+            runlog.add_figure_png("trajectories", png, result.step)
 
 
 def summarize(result: RunResult, game, algo, *, steps: int, seed: int, device, dtype) -> dict:

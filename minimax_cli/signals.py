@@ -1,10 +1,11 @@
 """Signals that end a run the way Ctrl-C does.
 
-SIGINT (Ctrl-C), SIGTERM (what SLURM at the time limit, ``timeout``, docker and systemd send) and
+SIGINT (Ctrl-C), SIGTERM (what SLURM at the time limit, ``timeout``, docker and systemd send), SIGHUP
+(the terminal or ssh session closed) and
 the signal SLURM sends ``signal_delay_s`` before the time limit (submitit's ``USR2``, or
 ``$SUBMITIT_PREEMPT_SIGNAL``; conf/hydra/launcher/slurm.yaml) all end a run ``interrupted``: the
 loop stops, writes a checkpoint when ``checkpoint_every`` is set, the summary, and the process
-exits with 128 + the signal's number (130 for SIGINT, 143 for SIGTERM, 140 for SIGUSR2), so
+exits with 128 + the signal's number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, 140 for SIGUSR2), so
 ``minimax train resume=<run dir>`` continues it. Once a run is stopping, further signals are only
 recorded: they cannot tear the checkpoint being written (SIGKILL still can; the previous
 checkpoint then stays, see checkpoint.py).
@@ -43,7 +44,7 @@ def preempt_signal() -> int | None:
 
 
 def stop_signals() -> list[int]:
-    return [s for s in (signal.SIGINT, signal.SIGTERM, preempt_signal()) if s is not None]
+    return [s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, preempt_signal()) if s is not None]
 
 
 def _handler(signum, frame):

@@ -163,7 +163,13 @@ def run_job(cfg: DictConfig, launch: Launch) -> float:
     except MinimaxError as exc:
         _record_failure(launch, run_dir, exc, started, multirun, user_error=getattr(exc, "user_error", True),
                         message=str(exc), resumed=_resumes(cfg))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:   # stopped before the loop could record it (during setup): say so
+        if distributed.is_main() and run_dir.is_dir() and not (run_dir / "summary.json").exists():
+            last = _last_logged(run_dir / "metrics.jsonl")
+            _best_effort(lambda: write_json_atomic(run_dir / "summary.json", {
+                "status": "interrupted", "step": int(last.get("step", 0)),
+                "wall_time_s": round(time.perf_counter() - started, 6),
+                "error": f"stopped by {stop or 'SIGINT'} before the run could record it (while setting up)"}))
         raise
     except Exception as exc:  # a bug: keep the traceback in the run's log, one line on the console
         disk = storage.failure(exc, run_dir)    # ... unless the disk failed (full, read-only): one line

@@ -295,3 +295,82 @@ def test_values_that_used_to_fail_inside_the_run_are_one_line(cli, runs_root, ar
     code, _, err = cli("train", "game=g3", *args, "steps=2")
     assert code == 2 and err.strip() == f"minimax: error: {message}" or message in err, err
     assert len(err.strip().splitlines()) == 1 and not runs_root.exists()
+
+
+# -- a signal at any moment leaves a summary that says what happened -------------------------------------------------
+def test_a_stop_signal_during_setup_leaves_an_interrupted_summary(cli, runs_root, monkeypatch):
+    import signal
+
+    from minimax_cli import signals
+
+    def stopped(*args, **kwargs):
+        raise signals.Stop(signal.SIGTERM)
+
+    monkeypatch.setattr("minimax_cli.train.assemble", stopped)
+    run = runs_root / "setup"
+    code, _, err = cli("train", "game=g3", "steps=5", f"hydra.run.dir={run}")
+    assert code == 143, err
+    summary = load_summary(run)
+    assert summary["status"] == "interrupted" and "stopped by SIGTERM" in summary["error"]
+
+
+def test_a_stop_signal_during_the_figures_is_in_the_summary(cli, runs_root, monkeypatch):
+    import signal
+
+    from minimax_cli import signals
+
+    def stopped(*args, **kwargs):
+        raise signals.Stop(signal.SIGTERM)
+
+    monkeypatch.setattr("minimax_cli.run_outputs._figures", stopped)
+    run = runs_root / "figures"
+    code, _, err = cli("train", "game=g3", "steps=5", "tensorboard=false", f"hydra.run.dir={run}")
+    assert code == 143, err
+    summary = load_summary(run)
+    assert summary["status"] == "finished" and summary["step"] == 5
+    assert summary["figures"] == "interrupted (SIGTERM): some figures are missing"
+
+
+@pytest.mark.slow
+def test_sighup_ends_a_run_interrupted_and_resumable(tmp_path):
+    import signal
+    import time
+
+    run = tmp_path / "hup"
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+    child = subprocess.Popen([sys.executable, "-m", "minimax_cli", "train", "game=g3", "steps=100000000",
+                              "checkpoint_every=50", "tol=0", "plot=false", "tensorboard=false", f"hydra.run.dir={run}"],
+                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "checkpoints" / "last.pt").exists():
+        assert child.poll() is None, child.communicate()
+        time.sleep(0.1)
+    child.send_signal(signal.SIGHUP)
+    child.communicate(timeout=120)
+    assert child.returncode == 129
+    assert load_summary(run)["status"] == "interrupted"
+
+
+# -- reading what is not a plain file --------------------------------------------------------------------------------
+def test_report_lists_a_fifo_summary_as_unreadable_instead_of_waiting_on_it(cli, runs_root):
+    for seed in (0, 1):
+        assert cli("train", "game=g3", "steps=5", f"seed={seed}", "plot=false", "tensorboard=false")[0] == 0
+    run = sorted(p.parent for p in runs_root.rglob("summary.json"))[0]
+    (run / "summary.json").unlink()
+    os.mkfifo(run / "summary.json")
+    code, out, err = cli("report", str(runs_root))
+    assert code == 0, err
+    assert "summary.json is not a regular file (a FIFO, device or directory)" in out
+
+
+def test_an_alias_bomb_in_a_saved_yaml_is_refused(cli, interrupted_run):
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]" for i in range(12)]
+    (interrupted_run / ".hydra" / "overrides.yaml").write_text("\n".join(lines) + "\n")
+    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60")
+    assert code == 2 and "uses 120 YAML aliases; minimax writes none" in err, err
+
+
+def test_report_refuses_a_figure_format_before_reading_runs(cli, runs_root):
+    code, _, err = cli("report", str(runs_root), "--plot", "x.weird")
+    assert code == 2 and "--plot x.weird: .weird is not a figure format; end the name with one of" in err
