@@ -135,6 +135,11 @@ def analyze(run: RunSettings | DictConfig) -> dict:
     batch = game.eval_batch()
     J = spectrum.game_jacobian(game, x, y, batch)
     step = spectrum.step_jacobian(algo, game, x, y, batch)
+    # eigen- and singular-value solvers do not converge on overflowing entries: one line instead
+    scale = max(float(np.abs(J).max(initial=0.0)), float(np.abs(np.asarray(step["matrix"])).max(initial=0.0)))
+    if not math.isfinite(scale) or scale > 1e150:
+        raise ConfigError(f"the game's Jacobian at the point has entries of {scale:.3g}: too large to analyze in "
+                          f"float64 (products of such entries overflow); rescale the game")
     step_eigs = spectrum.eigs(step["matrix"])
     radius = float(np.abs(step_eigs).max())
     out = {

@@ -285,7 +285,10 @@ def run_lock(run_dir: Path):
         held[1] += 1
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:   # a directory or a link where the lock file belongs
+            raise RunDirError(f"{path} is not a lock file ({exc.strerror}); remove it, it holds nothing of the run's")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

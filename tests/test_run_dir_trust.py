@@ -374,3 +374,42 @@ def test_an_alias_bomb_in_a_saved_yaml_is_refused(cli, interrupted_run):
 def test_report_refuses_a_figure_format_before_reading_runs(cli, runs_root):
     code, _, err = cli("report", str(runs_root), "--plot", "x.weird")
     assert code == 2 and "--plot x.weird: .weird is not a figure format; end the name with one of" in err
+
+
+def test_a_fifo_and_a_dangling_link_among_images_are_skipped_with_a_warning(tmp_path, caplog):
+    from minimax_cli.games.data.folder import FolderImages
+    from tests.test_bring_your_own import image_folder
+
+    folder = image_folder(tmp_path / "imgs", n=3)
+    os.mkfifo(folder / "pipe.png")
+    (folder / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    with caplog.at_level("WARNING"):
+        images = FolderImages(str(folder), 8, 3, str(tmp_path / "data")).load()
+    assert images.shape[0] == 3 and "skipping 2 entries that are not a readable file" in caplog.text
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: ((d / "a.csv").symlink_to(d / "b.csv"), (d / "b.csv").symlink_to(d / "a.csv")),
+     "or a symbolic link that leads nowhere"),
+    (lambda d: __import__("numpy").save(d / "a.npy", __import__("numpy").full((600, 2), 1e300)),
+     "holds values up to 1e+300; beyond 1e+18 their squares overflow"),
+])
+def test_data_files_that_used_to_fail_inside_the_run_are_one_line(cli, runs_root, tmp_path, make, message):
+    make(tmp_path)
+    name = "a.npy" if (tmp_path / "a.npy").exists() else "a.csv"
+    code, _, err = cli("train", "game=mog", f"game.data={tmp_path / name}", "steps=2")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not runs_root.exists()
+
+
+def test_a_run_lock_that_is_a_directory_is_one_line(cli, interrupted_run):
+    lock = interrupted_run / ".hydra" / "run.lock"
+    lock.unlink(missing_ok=True)
+    lock.mkdir()
+    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60")
+    assert code == 2 and f"{lock} is not a lock file (Is a directory)" in err, err
+
+
+def test_analyze_on_overflowing_entries_is_one_line(cli):
+    code, _, err = cli("analyze", "game=quadratic", "game.A=[[1e308]]", "game.B=[[1e308]]", "game.C=[[1e308]]")
+    assert code == 2 and "too large to analyze in float64" in err and len(err.strip().splitlines()) == 1, err

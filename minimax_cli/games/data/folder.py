@@ -67,7 +67,13 @@ class FolderImages:
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 found += [Path(folder) / n for n in names
                           if not n.startswith(".") and Path(n).suffix.lower() in IMAGE_SUFFIXES]
-            self._files.extend(sorted(found))
+            # a FIFO would block the decoder forever, a dangling link cannot be read: skipped, said once
+            skipped = [p for p in found if not p.is_file()]
+            if skipped:
+                log.warning("game.root: skipping %d entr%s that %s not a readable file (a FIFO, device or broken "
+                            "link), e.g. %s", len(skipped), "y" if len(skipped) == 1 else "ies",
+                            "is" if len(skipped) == 1 else "are", skipped[0])
+            self._files.extend(sorted(p for p in found if p.is_file()))
         return self._files
 
     @property

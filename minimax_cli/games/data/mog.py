@@ -25,6 +25,7 @@ data converges to), grouped into 10 equal-t segments that play the role of modes
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 
@@ -204,6 +205,10 @@ class SampleData(Dataset):
         return torch.exp(-sq / (2 * h ** 2)).mean(-1) / (2 * math.pi * h ** 2) ** (self.dim / 2)
 
 
+#: sqrt of float32's largest value is 1.8e19: a sample beyond this makes every squared distance inf
+MAX_DATA_MAGNITUDE = 1e18
+
+
 def load_samples(path: Path, key: str) -> torch.Tensor:
     """The rows of a .npy / .csv / .txt / .pt file as a float64 (N, d) tensor (a 1-D array is (N, 1));
     anything else is one DataError line naming the file and what is wrong with it."""
@@ -211,6 +216,11 @@ def load_samples(path: Path, key: str) -> torch.Tensor:
     suffix = path.suffix.lower()
     if suffix not in SAMPLE_SUFFIXES:
         raise DataError(f"{key}: {path} is not a samples file (.npy, .csv, .txt or .pt)")
+    try:
+        path.resolve(strict=True)
+    except (OSError, RuntimeError):   # missing, a dangling link, or a loop of links
+        raise DataError(f"{key}: no such file {os.path.abspath(path)} (or a symbolic link that leads nowhere; a "
+                        f"relative path is from the directory minimax runs in)") from None
     if not path.is_file():
         raise DataError(f"{key}: no such file {path.resolve()} (a relative path is from the directory minimax "
                         f"runs in)")
@@ -249,6 +259,10 @@ def load_samples(path: Path, key: str) -> torch.Tensor:
     if bad.any():
         row = int(np.nonzero(bad.any(1))[0][0])
         raise DataError(f"{key}: {path} holds {int(bad.sum())} NaN or infinite value(s) (first in row {row})")
+    largest = float(np.abs(array.astype(np.float64)).max())
+    if largest > MAX_DATA_MAGNITUDE:
+        raise DataError(f"{key}: {path} holds values up to {largest:.3g}; beyond {MAX_DATA_MAGNITUDE:.0e} their squares "
+                        f"overflow in float32 (distances, metrics): rescale the data (e.g. standardize it)")
     return torch.as_tensor(array, dtype=torch.float64).contiguous()
 
 
