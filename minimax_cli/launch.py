@@ -64,6 +64,8 @@ def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
         if single and not resuming:
             _guard_run_dir(head.cfg, multirun)  # again, now that no other process can write there
         train_mod.hydra_task(launch)()
+    if not multirun and not hydra_flags and launch.run_dirs and launch.run_dirs[-1].is_dir():
+        print(launch.run_dirs[-1], flush=True)   # last, on stdout: `run=$(minimax train ...)` captures it
     return launch.code
 
 

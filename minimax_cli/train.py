@@ -10,7 +10,7 @@ import shutil
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -39,6 +39,8 @@ class Launch:
 
     checked: frozenset = frozenset()
     code: int = 0
+    #: the run directory of each job that started (Hydra names it)
+    run_dirs: list = field(default_factory=list)
 
 
 def execute(run: RunSettings, run_dir: Path) -> RunResult:
@@ -137,6 +139,7 @@ def run_job(cfg: DictConfig, launch: Launch) -> float:
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
     started = time.perf_counter()
+    launch.run_dirs.append(run_dir)
     lock = resume.run_lock(run_dir)   # one process per run directory (a resume of it is refused meanwhile)
     try:
         lock.__enter__()
