@@ -35,6 +35,7 @@ ALGOS: dict[str, list[str]] = {
     "sga": ["algo=sga"],
     "lead": ["algo=lead"],
     "lead_adam": ["algo=lead_adam"],
+    "cm": ["algo=cm"],                                  # complex momentum (Lorraine et al. 2022), first order
     "fr_cg1": ["algo=fr", *RIDGE, "algo.solver.iters=1"],
     "fr_cg1_fixed_damping": ["algo=fr", *RIDGE, "algo.solver.iters=1", "algo.solver.adaptive=false"],
     "fr_cg5": ["algo=fr", *RIDGE, "algo.solver.iters=5"],

@@ -33,6 +33,7 @@ ALGOS = {
     "hessianfr_dg": ["algo=hessianfr", "algo.solver.kind=diag", "algo.lr_x=0.02", "algo.lr_y=0.02",
                      "algo.lr_y2=0.02", "game.loss.r1=1.0"],
     "lead": ["algo=lead", "algo.lr_x=0.05", "algo.alpha=0.05"],
+    "cm": ["algo=cm", "algo.lr_x=0.05"],
 }
 STEPS = ["steps=12", "log_every=3", "metrics_every=3", "checkpoint_every=12"]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
