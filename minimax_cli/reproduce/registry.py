@@ -12,6 +12,7 @@ MODULES = {   # name: module of minimax_cli.reproduce
     "bilinear": "bilinear",
     "covariance": "covariance",
     "lead-quadratic": "lead_quadratic",
+    "lead-games": "lead_games",
     "fr-mog": "fr_mog",
     "hessianfr-mog": "hessianfr_mog",
     "lead-8g": "lead_8g",
