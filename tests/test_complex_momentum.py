@@ -158,3 +158,18 @@ def test_train_counts_one_field_per_step(cli, runs_root):
     summary = json.loads(next(runs_root.rglob("summary.json")).read_text())
     assert summary["algo"] == "cm" and summary["algo_params"]["beta_abs"] == 0.9
     assert summary["cost"]["grads"] == pytest.approx(10.0)
+
+
+def test_resume_continues_a_cm_run_exactly(cli, tmp_path):
+    """The buffer's real and imaginary parts are checkpointed: 30 steps then resume to 60 == 60 at once."""
+    from tests.conftest import load_summary, rows_without_time
+
+    run = ["game=g3", "game.starts=[[7.0,5.0],[2.0,-1.0]]", "algo=cm", "algo.lr_x=0.01", "algo.order=alternating",
+           "log_every=10", "tensorboard=false", "plot=false", "progress=false"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert cli("train", *run, "steps=30", "checkpoint_every=10", f"hydra.run.dir={a}")[0] == 0
+    code, _, err = cli("train", f"resume={a}", "steps=60")
+    assert code == 0, err
+    assert cli("train", *run, "steps=60", f"hydra.run.dir={b}")[0] == 0
+    assert rows_without_time(a) == rows_without_time(b)
+    assert load_summary(a)["metrics"] == load_summary(b)["metrics"] and load_summary(a)["step"] == 60
