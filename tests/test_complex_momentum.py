@@ -57,8 +57,7 @@ def alternating_matrix(lr, beta_abs, beta_arg, h=0.0) -> np.ndarray:
     mx_re = rows(O, O, br * I, -bi * I, O, O) - gx
     mx_im = rows(O, O, bi * I, br * I, O, O)
     x = rows(I, O, O, O, O, O) + lr * mx_re
-    gy = a.T @ x - rows(O, h * I, O, O, O, O) * 1.0      # ∇ᵧL_y = −∇ᵧf = −(Aᵀx − hy) at (x⁺, y)
-    gy = -gy
+    gy = rows(O, h * I, O, O, O, O) - a.T @ x             # ∇ᵧL_y = −∇ᵧf = hy − Aᵀx at (x⁺, y)
     my_re = rows(O, O, O, O, br * I, -bi * I) - gy
     my_im = rows(O, O, O, O, bi * I, br * I)
     y = rows(O, I, O, O, O, O) + lr * my_re

@@ -28,13 +28,13 @@ Output: table.md (ρ per method and γ_max, the tuned hyper-parameters), rows.js
 from __future__ import annotations
 
 import functools
-import importlib
 import math
 
 import numpy as np
 
 from minimax_cli.plots import pyplot, save_figure
 from minimax_cli.reproduce.engine import Claim, Reproduction, Variant
+from minimax_cli.reproduce.lead_quadratic import algo_class, fitted_rate
 from minimax_cli.reproduce.outputs import write_outputs
 
 N = 7
@@ -116,7 +116,6 @@ class StepMaps:
 
     def __init__(self, gamma_max: float):
         import torch
-        from omegaconf import OmegaConf
 
         from minimax_cli.build import build
         from minimax_cli.config import compose
@@ -124,11 +123,7 @@ class StepMaps:
         self.torch = torch
         self.game = build(compose(game_overrides(gamma_max)).game, "game")
         self.game.setup("cpu", torch.float64, 0)
-        self.kinds = {}
-        for name, (_, overrides, _) in METHODS.items():
-            spec = OmegaConf.to_container(compose(overrides).algo, resolve=True)
-            module, cls = spec.pop("_target_").rsplit(".", 1)
-            self.kinds[name] = (getattr(importlib.import_module(module), cls), spec)
+        self.kinds = {name: algo_class(compose(overrides).algo) for name, (_, overrides, _) in METHODS.items()}
 
     def rho(self, name: str, params: dict) -> float:
         from minimax_cli.metrics import spectrum
@@ -197,17 +192,6 @@ def variants(quick: bool) -> list[Variant]:
                                   "converge_on=dist_to_eq", f"tol={EPS}", "log_every=1", "hardware.threads=1",
                                   "tensorboard=false", "plot=false", "progress=false"]))
     return out
-
-
-def fitted_rate(run) -> float | None:
-    """exp(slope) of log‖z_t‖ over the second half of a converged run's logged iterations."""
-    steps, dist = run.curve("dist_to_eq")
-    keep = np.isfinite(dist) & (dist > 0)
-    steps, dist = steps[keep], dist[keep]
-    if run.status != "converged" or len(steps) < 20:
-        return None
-    half = steps >= steps[-1] / 2
-    return float(math.exp(np.polyfit(steps[half], np.log(dist[half]), 1)[0]))
 
 
 # -- claims, table, figure ----------------------------------------------------------------------------------------

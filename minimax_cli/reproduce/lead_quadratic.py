@@ -73,6 +73,18 @@ def game_overrides(h: float) -> list[str]:
 
 
 # -- spectra of the real step maps ----------------------------------------------------------------------------
+def algo_class(node) -> tuple[type, dict]:
+    """(the algorithm's class, its resolved config without ``_target_``): a study builds thousands of step
+    maps, each the class called with the config and the point's values (what `build` does, without Hydra)."""
+    import importlib
+
+    from omegaconf import OmegaConf
+
+    spec = OmegaConf.to_container(node, resolve=True)
+    module, name = spec.pop("_target_").rsplit(".", 1)
+    return getattr(importlib.import_module(module), name), spec
+
+
 class StepMaps:
     """ρ(η[, α]) of each method's real step map at (0, 0) of the game with parameter h."""
 
@@ -82,21 +94,21 @@ class StepMaps:
         from minimax_cli.build import build
         from minimax_cli.config import compose
 
-        self.h, self.torch, self.build = h, torch, build
+        self.h, self.torch = h, torch
         self.game = build(compose(overrides or game_overrides(h)).game, "game")
         self.game.setup("cpu", torch.float64, 0)
-        self.nodes = {name: compose(overrides).algo for name, (_, overrides) in METHODS.items()}
+        self.kinds = {name: algo_class(compose(overrides).algo) for name, (_, overrides) in METHODS.items()}
 
     def rho(self, name: str, eta: float, alpha: float | None = None) -> float:
         from minimax_cli.metrics import spectrum
 
-        node = self.nodes[name].copy()
-        node.lr_x = float(eta)                  # lr_y = τ·lr_x follows (τ = 1)
+        cls, spec = self.kinds[name]
+        params = {"lr_x": float(eta), "lr_y": float(eta)}      # τ = 1
         if name == "lead_eta":
-            node.alpha = float(eta)
+            params["alpha"] = float(eta)
         elif name == "lead":
-            node.alpha = float(alpha)
-        algo = self.build(node, "algo")
+            params["alpha"] = float(alpha)
+        algo = cls(**{**spec, **params})
         zero = self.torch.zeros(self.game.dim_x, dtype=self.torch.float64)
         return float(np.abs(spectrum.eigs(spectrum.step_jacobian(algo, self.game, zero, zero)["matrix"])).max())
 
