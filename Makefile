@@ -82,6 +82,13 @@ reproduce-lead-quadratic:  ## Askari Hemmat et al. 2023 §3-4: spectral radius o
 reproduce-lead-quadratic-quick:  ## CI variant of reproduce-lead-quadratic: h in {0, 2}, coarse grids (~1 min)
 	$(REPRO) lead-quadratic --quick $(REPRO_ARGS)
 
+.PHONY: reproduce-lead-games reproduce-lead-games-quick
+reproduce-lead-games:  ## Askari Hemmat et al. 2023 Fig. 3: tuned spectral radius vs gamma_max on the game of Eq. 31 (~15 min)
+	$(REPRO) lead-games $(REPRO_ARGS)
+
+reproduce-lead-games-quick:  ## CI variant of reproduce-lead-games: gamma_max in {0, 1}, coarse tuning (~1 min)
+	$(REPRO) lead-games --quick $(REPRO_ARGS)
+
 # -- multi-process / cluster --------------------------------------------------------------------------
 .PHONY: ddp-check drill
 

@@ -31,7 +31,8 @@ HEADLINE = ["algo=hessianfr", "game=mog"]
 ANALYTIC_GAMES = ["g1", "g2", "g3", "bilinear", "bilinear_random", "quadratic", "quadratic_gs", "poly53", "poly54",
                   "torus", "dirac", "dirac_ns", "tau_example1", "tau_example2", "covariance", "covariance_quad"]
 NEURAL_GAMES = ["mog"]
-SECOND_ORDER = ["fr_cg1", "hessianfr_cg1", "hessianfr_dg", "lead_adam", "cgd", "acgd", "extra_adam"]
+# and the papers' baselines beside them: CGD, adaptive CGD, Extra-Adam, complex momentum
+SECOND_ORDER = ["fr_cg1", "hessianfr_cg1", "hessianfr_dg", "lead_adam", "cgd", "acgd", "extra_adam", "cm"]
 
 
 def train(overrides: list[str], timeout: float = 900) -> tuple[dict, float]:

@@ -36,6 +36,7 @@ ALGOS: dict[str, list[str]] = {
     "lead": ["algo=lead"],
     "lead_adam": ["algo=lead_adam"],
     "extra_adam": ["algo=extra_adam"],   # Gidel et al. 2019: two Adam updates, two gradients a step
+    "cm": ["algo=cm"],                                  # complex momentum (Lorraine et al. 2022), first order
     "fr_cg1": ["algo=fr", *RIDGE, "algo.solver.iters=1"],
     "fr_cg1_fixed_damping": ["algo=fr", *RIDGE, "algo.solver.iters=1", "algo.solver.adaptive=false"],
     "fr_cg5": ["algo=fr", *RIDGE, "algo.solver.iters=5"],

@@ -37,6 +37,7 @@ ALGOS = {
     "cgd": ["algo=cgd", "algo.lr_x=0.05"],
     "acgd": ["algo=acgd", "algo.lr_x=0.01"],
     "extra_adam": ["algo=extra_adam", "algo.lr_x=0.01"],
+    "cm": ["algo=cm", "algo.lr_x=0.05"],
 }
 STEPS = ["steps=12", "log_every=3", "metrics_every=3", "checkpoint_every=12"]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]

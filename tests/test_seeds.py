@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from minimax_cli.algos.cgd import ACGD, CGD
+from minimax_cli.algos.complex_momentum import ComplexMomentum
 from minimax_cli.algos.consensus import SGA, ConsensusOptimization
 from minimax_cli.algos.extra_adam import ExtraAdam
 from minimax_cli.algos.extragradient import OGDA, Extrapolation
@@ -57,6 +58,7 @@ ALGOS = [
     ("iu_fixed_point", lambda: ImplicitUpdate("iu", lr_x=0.05, lr_y=0.05, inner="fixed_point", inner_steps=3), WGAN),
     ("lead", lambda: LEAD("lead", lr_x=0.05, lr_y=0.05, alpha=0.1, momentum=0.3), SATURATING),
     ("extra_adam", lambda: ExtraAdam(lr_x=0.01, lr_y=0.02), WGAN),   # two batches per step
+    ("cm_alt", lambda: ComplexMomentum(lr_x=0.05, lr_y=0.05, beta_arg=1.0, order="alternating"), SATURATING),
     ("fr_cg_adaptive_fd", lambda: FollowTheRidge("fr", lr_x=0.05, lr_y=0.05, mixed="fd", precond="rmsprop",
                                                  solver={"kind": "cg", "iters": 3, "damping": 1.0, "adaptive": True,
                                                          "tol": 1e-6}), SATURATING),

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from minimax_cli.algos.cgd import ACGD, CGD
+from minimax_cli.algos.complex_momentum import ComplexMomentum
 from minimax_cli.algos.consensus import SGA, ConsensusOptimization
 from minimax_cli.algos.extra_adam import ExtraAdam
 from minimax_cli.algos.extragradient import OGDA, Extrapolation
@@ -33,6 +34,7 @@ ALGOS = [
     ImplicitUpdate("iu", lr_x=0.05, lr_y=0.05, inner_steps=3),
     LEAD("lead", lr_x=0.02, lr_y=0.02, alpha=0.05, momentum=0.3),
     ExtraAdam(lr_x=0.02, lr_y=0.02),
+    ComplexMomentum(lr_x=0.02, lr_y=0.02), ComplexMomentum(lr_x=0.02, lr_y=0.03, beta_arg=2.0, order="alternating"),
     FollowTheRidge("hfr", lr_x=0.02, lr_y=0.02, lr_y2=0.02),
     FollowTheRidge("fr_cg", lr_x=0.02, lr_y=0.02, mixed="fd", precond="rmsprop",
                    solver={"kind": "cg", "iters": 2, "damping": 0.5, "adaptive": True}),

@@ -21,6 +21,10 @@ Methods (η swept on a log grid):
     LEAD α=η         algo=lead algo.alpha=η, β = 0 (Theorem 3's η = α)
     LEAD α tuned     algo=lead, β = 0, α the best of a grid for each η (§3.4 compares at β = 0)
 
+Prop. 3, Theorem 3 and Fig. 9 are checked as they truly hold (docs/claims.md, sections 1-3), on the real
+step maps: a small α > 0 helps iff η < 1/√(h² + σ_max²) (not 2/Im(λ_max)); η = α = 2/σ_max diverges and
+the line α = η converges iff η < 1/(√3 σ_max); on f = γ(x² − y²) OGDA converges iff η < 1/(3γ).
+
 Then every method runs at its best η (one launch) (`minimax train`, converge_on=dist_to_eq,
 tol = 1e-6, every step logged): iterations to 1e-6 and the fitted slope of log‖z_t‖ against log ρ.
 Output: table.md (built with
@@ -69,32 +73,51 @@ def game_overrides(h: float) -> list[str]:
 
 
 # -- spectra of the real step maps ----------------------------------------------------------------------------
+def algo_class(node) -> tuple[type, dict]:
+    """(the algorithm's class, its resolved config without ``_target_``): a study builds thousands of step
+    maps, each the class called with the config and the point's values (what `build` does, without Hydra)."""
+    import importlib
+
+    from omegaconf import OmegaConf
+
+    spec = OmegaConf.to_container(node, resolve=True)
+    module, name = spec.pop("_target_").rsplit(".", 1)
+    return getattr(importlib.import_module(module), name), spec
+
+
 class StepMaps:
     """ρ(η[, α]) of each method's real step map at (0, 0) of the game with parameter h."""
 
-    def __init__(self, h: float):
+    def __init__(self, h: float, overrides: list[str] | None = None):
         import torch
 
         from minimax_cli.build import build
         from minimax_cli.config import compose
 
-        self.h, self.torch, self.build = h, torch, build
-        self.game = build(compose(game_overrides(h)).game, "game")
+        self.h, self.torch = h, torch
+        self.game = build(compose(overrides or game_overrides(h)).game, "game")
         self.game.setup("cpu", torch.float64, 0)
-        self.nodes = {name: compose(overrides).algo for name, (_, overrides) in METHODS.items()}
+        self.kinds = {name: algo_class(compose(overrides).algo) for name, (_, overrides) in METHODS.items()}
 
     def rho(self, name: str, eta: float, alpha: float | None = None) -> float:
         from minimax_cli.metrics import spectrum
 
-        node = self.nodes[name].copy()
-        node.lr_x = float(eta)                  # lr_y = τ·lr_x follows (τ = 1)
+        cls, spec = self.kinds[name]
+        params = {"lr_x": float(eta), "lr_y": float(eta)}      # τ = 1
         if name == "lead_eta":
-            node.alpha = float(eta)
+            params["alpha"] = float(eta)
         elif name == "lead":
-            node.alpha = float(alpha)
-        algo = self.build(node, "algo")
+            params["alpha"] = float(alpha)
+        algo = cls(**{**spec, **params})
         zero = self.torch.zeros(self.game.dim_x, dtype=self.torch.float64)
         return float(np.abs(spectrum.eigs(spectrum.step_jacobian(algo, self.game, zero, zero)["matrix"])).max())
+
+    def edge(self, below, lo: float, hi: float, iters: int = 24) -> float:
+        """The η in [lo, hi] where ``below(η)`` (true at lo, false at hi) switches, by bisection."""
+        for _ in range(iters):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if below(mid) else (lo, mid)
+        return 0.5 * (lo + hi)
 
 
 # -- closed forms ------------------------------------------------------------------------------------------------
@@ -139,6 +162,102 @@ def alternating_momentum_matrix(h: float, eta: float, beta: float) -> np.ndarray
     return np.vstack([x, y, dx, dy])
 
 
+# -- Prop. 3, Theorem 3 and Fig. 9 as they truly stand (docs/claims.md, sections 1-3) -----------------------
+DALPHA = 1e-6          # central difference in α for ∂ρ/∂α at α = 0
+FIG9_GAMMAS = (1.0, 6.0)
+
+
+def prop3_slope(h: float, eta: float) -> float:
+    """∂ρ/∂α at α = 0, β = 0, exactly: Theorem 2's quadratic X² − X(1 − (η+α)λ − ηh) − αλ has at α = 0 the
+    roots 0 and μ = 1 − η(h + λ), and implicit differentiation gives dμ/dα = λη(h + λ)/μ; ρ is the modulus
+    of the slowest mode, λ = iσ_max (|1 − ηh − iησ| grows with σ)."""
+    lam = 1j * float(sigmas().max())
+    mu = 1 - eta * (h + lam)
+    return float((np.conj(mu) * lam * eta * (h + lam) / mu).real / abs(mu))
+
+
+def prop3_edge(h: float) -> float:
+    """Where prop3_slope changes sign: Re(conj(μ)² λ(h + λ)) ∝ −σ(1 − η²h² − η²σ²), so a small α > 0 helps
+    iff η < 1/√(h² + σ_max²) (= 1/Im(λ_max) on bilinear games), not the printed 2/Im(λ_max)."""
+    return 1 / math.hypot(h, float(sigmas().max()))
+
+
+def theorem3_edge_closed() -> float:
+    """On the line α = η (β = h = 0) the roots of X² − (1 − 2iησ)X − iησ stay in the unit disc iff ησ < 1/√3."""
+    return 1 / (math.sqrt(3) * float(sigmas().max()))
+
+
+def fig9_overrides(gamma: float) -> list[str]:
+    """f = γ(x² − y²) as the quadratic game ½xAx + xBy + ½yCy (Askari Hemmat et al. 2023, App. J, Fig. 9)."""
+    return ["game=quadratic", f"game.name=fig9_gamma{gamma:g}", f"game.A={[[2 * gamma]]}", "game.B=[[0.0]]",
+            f"game.C={[[-2 * gamma]]}"]
+
+
+def fig9_ogda_rho(gamma: float, eta: float) -> float:
+    """OGDA z⁺ = z − 2ηξ(z) + ηξ(z_prev) with ξ = 2γz per coordinate: roots of X² − (1 − 4γη)X − 2γη,
+    inside the unit disc iff 2γη < 2/3 (X = −1 at 2γη = 2/3), i.e. η < 1/(3γ)."""
+    return _roots_max([1, -(1 - 4 * gamma * eta), -2 * gamma * eta])
+
+
+def theory(settings: dict) -> dict:
+    """Prop. 3's threshold and slopes, Theorem 3's point and the α = η line, Fig. 9's OGDA, on the real step maps."""
+    out = {"prop3": {}, "fig9": {}}
+    for h in settings["h"]:
+        maps = StepMaps(h)
+
+        def slope(eta, maps=maps):   # central difference of the real map's ρ in α at α = 0
+            return (maps.rho("lead", eta, DALPHA) - maps.rho("lead", eta, -DALPHA)) / (2 * DALPHA)
+
+        etas = [float(e) for e in settings["etas"][::len(settings["etas"]) // 4]]
+        out["prop3"][h] = {"edge": maps.edge(lambda e: slope(e) < 0, 0.05, 3.0), "edge_closed": prop3_edge(h),
+                           "slope_diff": max(abs(slope(e) - prop3_slope(h, e)) for e in etas),
+                           "printed_edge": 2 / float(sigmas().max())}
+    maps = StepMaps(0.0)
+    smax, smin = (float(v) for v in sigmas())
+    small = 0.01
+    out["theorem3"] = {"eta": 2 / smax, "rho": maps.rho("lead_eta", 2 / smax), "rho_closed": closed_rho("lead_eta", 0.0, 2 / smax),
+                       "edge": maps.edge(lambda e: maps.rho("lead_eta", e) < 1, 0.01, 2 / smax),
+                       "edge_closed": theorem3_edge_closed(),
+                       "small_eta": small, "small_rate": (1 - maps.rho("lead_eta", small) ** 2) / small ** 2,
+                       "sigma_min2": smin ** 2, "printed_rate": 1 - 12 * smin ** 2 / smax ** 2}
+    for gamma in FIG9_GAMMAS:
+        maps = StepMaps(0.0, fig9_overrides(gamma))
+        out["fig9"][gamma] = {
+            "ogda_001": maps.rho("ogda", 0.01), "ogda_001_closed": fig9_ogda_rho(gamma, 0.01),
+            "ogda_edge": maps.edge(lambda e: maps.rho("ogda", e) < 1, 1e-4, 2 / gamma), "ogda_edge_closed": 1 / (3 * gamma),
+            "gda_edge": maps.edge(lambda e: maps.rho("gda", e) < 1, 1e-4, 2 / gamma),
+            "lead_edge": maps.edge(lambda e: maps.rho("lead", e, 0.05) < 1, 1e-4, 2 / gamma), "gda_edge_closed": 1 / gamma}
+    return out
+
+
+def theory_claims(t: dict) -> list:
+    claims = []
+    for h, p in t["prop3"].items():
+        claims.append((abs(p["edge"] - p["edge_closed"]) < 1e-6 and p["slope_diff"] < 1e-6,
+                       f"Prop. 3 as it holds, h = {h:g}, β = 0: a small α > 0 lowers ρ iff η < 1/√(h² + σ_max²) = "
+                       f"{p['edge_closed']:.6f}; the real map's sign change of ∂ρ/∂α is at η = {p['edge']:.6f} (printed: "
+                       f"2/Im(λ_max) = {p['printed_edge']:.4g}); its slopes equal the exact ∂ρ/∂α (max |diff| {p['slope_diff']:.1e})"))
+    th = t["theorem3"]
+    claims.append((abs(th["rho"] - th["rho_closed"]) < 1e-10 and th["rho"] > 1,
+                   f"Theorem 3 as printed fails: at η = α = 2/σ_max = {th['eta']:.4g} (h = β = 0) the real map has ρ = "
+                   f"{th['rho']:.6f} = Theorem 2's roots {th['rho_closed']:.6f} > 1 (the printed rate 1 − 12σ_min²/σ_max² "
+                   f"= {th['printed_rate']:.3g} is no rate)"))
+    claims.append((abs(th["edge"] - th["edge_closed"]) < 1e-6,
+                   f"Theorem 3 as it holds: on α = η, ρ < 1 iff η < 1/(√3 σ_max) = {th['edge_closed']:.6f} (real map: "
+                   f"{th['edge']:.6f})"))
+    claims.append((abs(th["small_rate"] / th["sigma_min2"] - 1) < 0.01,
+                   f"Theorem 3's rate for small η = α: 1 − ρ² ≈ η²σ_min² ((1 − ρ²)/η² = {th['small_rate']:.4f} at η = "
+                   f"{th['small_eta']:g}, σ_min² = {th['sigma_min2']:.4f}), not the printed 3η²σ_min²"))
+    for gamma, f in t["fig9"].items():
+        claims.append((abs(f["ogda_001"] - f["ogda_001_closed"]) < 1e-12 and abs(f["ogda_edge"] - f["ogda_edge_closed"]) < 1e-6
+                       and abs(f["gda_edge"] - f["gda_edge_closed"]) < 1e-6 and abs(f["lead_edge"] - f["gda_edge_closed"]) < 1e-6,
+                       f"Fig. 9, f = {gamma:g}(x² − y²): OGDA converges iff η < 1/(3γ) = {f['ogda_edge_closed']:.6f} (real map: "
+                       f"{f['ogda_edge']:.6f}; ρ = {f['ogda_001']:.4f} at η = 0.01), GDA and LEAD iff η < 1/γ = "
+                       f"{f['gda_edge_closed']:.6f} (real maps: {f['gda_edge']:.6f}, {f['lead_edge']:.6f}): OGDA fails "
+                       f"at a given η once γ > 1/(3η), not at every η"))
+    return claims
+
+
 # -- the study --------------------------------------------------------------------------------------------------
 def spectra(settings: dict) -> dict:
     """ρ over η for every method and game, from the real step maps, with the closed-form values."""
@@ -160,11 +279,6 @@ def spectra(settings: dict) -> dict:
                               "rho_closed": closed, "alphas": alphas, "best_rho": curve[i],
                               "best_eta": float(settings["etas"][i]), "best_alpha": alphas[i],
                               "closed_diff": float(np.max(np.abs(np.array(curve) - np.array(closed))))}
-        # Askari Hemmat et al. 2023 Prop. 3: a small α > 0 lowers ρ of momentum-free GDA (LEAD at α = 0)
-        prop3 = []
-        for eta in settings["etas"]:
-            prop3.append((float(eta), maps.rho("lead", eta, 1e-4) - maps.rho("lead", eta, 0.0)))
-        out[(h, "prop3")] = prop3
     return out
 
 
@@ -223,15 +337,6 @@ def analyze_cli(h: float, eta: float, alpha: float) -> float:
     return float(report["spectral_radius"])
 
 
-def theorem3_edge(h: float = 0.0) -> float:
-    """The largest η with ρ < 1 on the line α = η (β = 0), by bisection on the closed form."""
-    lo, hi = 1e-3, 3.0
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if closed_rho("lead_eta", h, mid) < 1 else (lo, mid)
-    return lo
-
-
 # -- claims -------------------------------------------------------------------------------------------------------
 def check_claims(spec: dict, settings: dict, rows: dict, analyze_rho: tuple) -> tuple[list, list]:
     claims, notes = [], []
@@ -251,22 +356,8 @@ def check_claims(spec: dict, settings: dict, rows: dict, analyze_rho: tuple) -> 
         claims.append((min(gda["rho"]) > 1 and lead["best_rho"] < 1,
                        f"h = 0 (bilinear): GDA's ρ > 1 at every η (min {min(gda['rho']):.6f}, Eq. 20: |1 − iησ| > 1), "
                        f"LEAD's ρ < 1 (best {lead['best_rho']:.4f} at η = {lead['best_eta']:.3g}, α = {lead['best_alpha']:.3g})"))
-        smax = float(sigmas().max())
-        inside = [(e, d) for e, d in spec[(0.0, "prop3")] if e < 1 / smax]
-        claims.append((all(d < 0 for _, d in inside),
-                       f"Prop. 3 at h = 0, β = 0: a small α (10⁻⁴) lowers ρ below GDA's at every grid η < 1/σ_max = "
-                       f"{1 / smax:.3g} ({len(inside)} points)"))
-        sign = [e for e, d in spec[(0.0, "prop3")] if d >= 0]
-        notes.append(f"Prop. 3 states ∂ρ/∂α|α=0 < 0 ⇔ η < 2/σ_max = {2 / smax:.3g} (from a third-order expansion). "
-                     f"The real map (and the exact derivative −2ησ²(1 − η²σ²)/(1 + η²σ²) of |1 − iησ|² at h = β = 0) "
-                     f"gives η < 1/σ_max: here α > 0 stops helping from η = {min(sign) if sign else float('nan'):.3g}.")
-        edge = theorem3_edge()
-        at = closed_rho("lead_eta", 0.0, 2 / smax)
-        notes.append(f"Theorem 3 as extracted (η = α = 2/σ_max = {2 / smax:.3g}) gives ρ = {at:.3g} on the real map (it "
-                     f"diverges); on the line α = η, ρ < 1 iff η < {edge:.4g} (bisection on Theorem 2's roots). The theorem "
-                     f"as stated is inconsistent (its rate comes from expansions valid for small η only). At h = 0 LEAD with α = η, β = 0 IS OGDA "
-                     f"(x⁺ = x − 2ηAy + ηAy_prev): their ρ curves coincide (max |diff| "
-                     f"{max(abs(a - b) for a, b in zip(spec[(0.0, 'lead_eta')]['rho'], spec[(0.0, 'ogda')]['rho'])):.1e}).")
+        notes.append(f"At h = 0 LEAD with α = η, β = 0 IS OGDA (x⁺ = x − 2ηAy + ηAy_prev): their ρ curves coincide "
+                     f"(max |diff| {max(abs(a - b) for a, b in zip(spec[(0.0, 'lead_eta')]['rho'], spec[(0.0, 'ogda')]['rho'])):.1e}).")
     # §3.4 (β = 0): r_LEAD ≲ r_EG for h < σ_max, r_LEAD ≳ r_EG for h ≳ 1.62σ_max — order-of-magnitude
     # statements, checked where they are clear-cut (h ≤ σ_max/2, h ≥ 1.62σ_max), reported in between
     smax = float(sigmas().max())
@@ -367,6 +458,8 @@ def analyze(ctx) -> int:
     report.to_csv(rows, out / "table.csv")
     claims, notes = check_claims(spec, settings, {(r["game.name"], r["algo.name"]): r for r in rows},
                                  (cli_rho, spec[(0.0, "lead")]["best_rho"]))
+    truth = theory(settings)
+    claims += theory_claims(truth)
     s = sigmas()
     text = [f"# Askari Hemmat et al. 2023, quadratic games: f = (h/2)‖x‖² − (h/2)‖y‖² + xᵀAy, A = {A_COUPLING} "
             f"(σ = {s[0]:.4g}, {s[1]:.4g}), spectral radius of each method's step map at (0, 0)", "",
@@ -380,7 +473,8 @@ def analyze(ctx) -> int:
          "* ρ is computed on the augmented state each algorithm carries (LEAD and momentum: the last move; OGDA: "
          "the last gradient), which has the spectrum of the paper's (ω_t, ω_{t−1}) operator (Eq. 22/52)."]
     (out / "table.md").write_text("\n".join(text) + "\n")
-    (out / "spectra.json").write_text(json.dumps({f"h={h:g}/{n}": v for (h, n), v in spec.items()}, indent=1) + "\n")
+    (out / "spectra.json").write_text(json.dumps({**{f"h={h:g}/{n}": v for (h, n), v in spec.items()},
+                                                  "theory": json.loads(json.dumps(truth, default=str))}, indent=1) + "\n")
     fig = figure(spec, settings, runs, out / "lead_quadratic.png")
     print("\n".join(text))
     print(f"written: {out / 'table.md'}, {fig}")

@@ -12,6 +12,7 @@ MODULES = {   # name: module of minimax_cli.reproduce
     "bilinear": "bilinear",
     "covariance": "covariance",
     "lead-quadratic": "lead_quadratic",
+    "lead-games": "lead_games",
     "fr-mog": "fr_mog",
     "fr-mnist": "fr_mnist",
     "fr-precond": "fr_precond",
