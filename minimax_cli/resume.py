@@ -77,7 +77,7 @@ def overrides_for(overrides: list[str]) -> list[str]:
     run_dir = run_dir.resolve()
     ckpt = (ckpt or checkpoint.path_in(run_dir)).resolve()
     saved_file = run_dir / ".hydra" / "overrides.yaml"
-    if not saved_file.is_file():
+    if not saved_file.exists():
         raise MinimaxError(f"{run_dir} is not a run directory (no .hydra/overrides.yaml); resume=<run dir> "
                            "takes a directory written by minimax train")
     try:

@@ -184,6 +184,11 @@ def run_drill(root: Path, quick: bool) -> tuple[list[Row], list[str]]:
     baseline = {keep: snapshot(keep), garbage: snapshot(garbage)}
     afile = root / "a_file"
     afile.write_text("x")
+    loop, huge = root / "loop.csv", root / "huge.npy"
+    loop.symlink_to(loop)
+    import numpy as np
+
+    np.save(huge, np.full((600, 2), 1e300))
     evil = root / "evil"
     (evil / "game").mkdir(parents=True)
     (evil / "game" / "g9.yaml").write_text(f"_target_: os.system\nname: g3\ncommand: touch {root / 'pwned'}\n")
@@ -210,12 +215,24 @@ def run_drill(root: Path, quick: bool) -> tuple[list[Row], list[str]]:
         (["game=quadratic", "game.A=[[1.0,2.0]]"], "game.A must be square"), (["game.starts=0"], "game.starts must be"),
         (["game=g1,g2"], "add -m"), ([f"runs_root={afile}"], "is a file, not a directory"),
         ([f"runs_root={afile}/sub"], "is a file, not a directory"),
+        # sizes and values that used to fail, hang or eat the machine inside the run
+        (["hardware.threads=100000"], "more than this machine can run"),
+        (["game.starts=1000000000"], "game.starts=1000000000 needs at least"),
+        (["game=mog", "seeds=1000000"], "seeds=1000000 of 9,666 parameters each needs at least"),
+        (["game=mog", "game.metrics.w1_samples=1000000000"], "game.metrics.w1_samples=1000000000 needs at least"),
+        (["seed=1180591620717411303424"], "is out of range: seeds are 64-bit integers"),
+        (["game=mog", "algo.lr_x=abc"], "algo.lr_x must be a number"),
+        (["game=mog", f"game.data={loop}"], "or a symbolic link that leads nowhere"),
+        (["game=mog", f"game.data={huge}"], "their squares overflow in float32"),
     ]:
         d.clean("train " + " ".join(args), ["train", *args, "steps=3"] if not args[0].startswith("steps") else
                 ["train", *args], message)
     d.clean("analyze analyze.eps=-1", ["analyze", "analyze.eps=-1"], "analyze.eps must be")
     d.clean("analyze point=[1,2,3]", ["analyze", "game=g1", "point=[1.0,2.0,3.0]"], "point")
     d.clean("report of a missing path", ["report", str(root / "nowhere")], "no such file or directory")
+    d.clean("report --plot x.weird", ["report", str(runs), "--plot", "x.weird"], "is not a figure format")
+    d.clean("analyze with 1e308 entries", ["analyze", "game=quadratic", "game.A=[[1e308]]", "game.B=[[1e308]]",
+                                           "game.C=[[1e308]]"], "too large to analyze in float64")
 
     # -- resume: a run directory is data ------------------------------------------------------------------
     d.clean("resume with steps below the checkpoint", ["train", f"resume={target}", "steps=10"], "beyond steps=10")
@@ -227,14 +244,36 @@ def run_drill(root: Path, quick: bool) -> tuple[list[Row], list[str]]:
         ("resume: corrupt checkpoint", lambda r: (r / "checkpoints/last.pt").write_bytes(b"garbage"), "unreadable"),
         ("resume: garbage overrides.yaml", lambda r: (r / ".hydra/overrides.yaml").write_text("- a\nb: [\n"),
          "is not readable yaml"),
+        ("resume: a saved group option climbs out of conf/ to a yaml in the run", lambda r: (
+            (r / "evil.yaml").write_text(f"_target_: os.system\nname: g3\ncommand: touch {root / 'pwned'}\n"),
+            (r / ".hydra/overrides.yaml").write_text(f"- game={os.path.relpath(r / 'evil', REPO / 'conf' / 'game')}\n")),
+         "is not an option of conf/game/"),
+        ("resume: a saved override places a config into hydra.callbacks", lambda r: (
+            r / ".hydra/overrides.yaml").write_text("- game=g3\n- +game@hydra.callbacks.x=g3\n"),
+         "it places a config into hydra's own"),
+        ("resume: a saved override reads ${oc.env:...}", lambda r: (r / ".hydra/overrides.yaml").write_text(
+            "- game=g3\n- runs_root=${oc.env:HOME}\n"), "reads outside the config (oc.env)"),
+        ("resume: metrics.jsonl is a symlink out of the run", lambda r: (
+            (r / "metrics.jsonl").unlink(), (r / "metrics.jsonl").symlink_to(afile)), "is a symbolic link"),
+        ("resume: overrides.yaml is an alias bomb", lambda r: (r / ".hydra/overrides.yaml").write_text(
+            "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+                f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(12))),
+         "YAML aliases; minimax writes none"),
+        ("resume: overrides.yaml is a FIFO", lambda r: ((r / ".hydra/overrides.yaml").unlink(),
+                                                       os.mkfifo(r / ".hydra/overrides.yaml")),
+         "is not a regular file"),
+        ("resume: run.lock is a directory", lambda r: ((r / ".hydra/run.lock").unlink(missing_ok=True),
+                                                      (r / ".hydra/run.lock").mkdir()), "is not a lock file"),
     ]:
         copy = root / f"resume-{len(d.rows)}"
         shutil.copytree(target, copy)
         edit(copy)
         before = snapshot(copy)
         d.clean(name, ["train", f"resume={copy}", "steps=60"], message, runs=copy)
-        if snapshot(copy) != before or (root / "pwned").exists():
-            d.rows[-1].verdict, d.rows[-1].detail = "unexpected", "the run directory changed or code ran"
+        if (root / "pwned").exists():
+            d.rows[-1].verdict, d.rows[-1].detail = "unexpected", "code ran"
+        elif snapshot(copy) != before:
+            d.rows[-1].verdict, d.rows[-1].detail = "unexpected", "the run directory changed"
 
     # -- handled runs -------------------------------------------------------------------------------------
     single = runs / "singular"
@@ -250,6 +289,21 @@ def run_drill(root: Path, quick: bool) -> tuple[list[Row], list[str]]:
         result = child(["train", "steps=2", *QUIET, *override], env, cwd=cwd)
         made = list((cwd / "runs" / "g1" / "gda").glob("*"))
         d.handled(name, result, made[0] if made else cwd / "runs", 0, "finished")
+    damaged = root / "damaged"
+    shutil.copytree(target, damaged)
+    with open(damaged / "metrics.jsonl", "ab") as fh:   # rows a resume must read around, not crash on
+        fh.write(b'{}\n\xff\xfe\n[1, 2]\n{"step": 3, "loss": "high"}\n')
+    d.handled("resume of a run whose metrics.jsonl has malformed rows",
+              in_process(["train", f"resume={damaged}", "steps=60"]), damaged, 0, "finished")
+    secret = runs / "secret"
+    shutil.copytree(keep, secret)
+    config = secret / ".hydra" / "config.yaml"
+    config.write_text(config.read_text().replace("name: gda", "name: ${oc.env:MINIMAX_DRILL_TOKEN}"))
+    (secret / ".hydra" / "resolved.yaml").unlink(missing_ok=True)
+    os.environ["MINIMAX_DRILL_TOKEN"] = "drill-token-42"
+    leaked = in_process(["report", str(secret)])
+    d.handled("report of a config with ${oc.env:TOKEN}", leaked, None, 0, None,
+              lambda: None if "drill-token-42" not in leaked.out else "the token was printed")
     table = in_process(["report", str(runs)])
     d.handled("report with one garbage summary.json among good runs", table, None, 0, None,
               lambda: None if "unreadable" in table.out and "| g3 | gda |" in table.out else "no table")
@@ -269,6 +323,10 @@ def run_drill(root: Path, quick: bool) -> tuple[list[Row], list[str]]:
               lambda: None if "errno EFBIG" in json.loads((full / "summary.json").read_text())["error"] else "reason")
     d.handled("every write fails (RLIMIT_FSIZE 0): unusable runs root",
               child(["train", f"runs_root={root / 'zero'}", "steps=2"], limit_bytes=0), None, 2, None)
+    hup = runs / "sighup"
+    d.handled("SIGHUP during a run (the terminal closed)",
+              child(["train", "game=g3", "steps=100000000", "log_every=50", "checkpoint_every=100000", *QUIET,
+                     f"hydra.run.dir={hup}"], signal_after=(signal.SIGHUP, hup, 3)), hup, 129, "interrupted")
     if not quick:
         sweep = root / "sweep"
         result = child(["train", "-m", "game=g3", "steps=100000000", "log_every=50", "checkpoint_every=100000",
@@ -302,7 +360,8 @@ def report(rows: list[Row], lost: list[str]) -> tuple[str, dict]:
     counts = {"faults tried": len(rows), "clean one-line errors": sum(r.verdict == "clean" for r in rows),
               "handled runs": sum(r.verdict == "handled" for r in rows),
               "tracebacks (must be 0)": sum(r.verdict == "traceback" for r in rows),
-              "runs lost (must be 0)": len(lost), "unexpected (must be 0)": sum(r.verdict == "unexpected" for r in rows)}
+              "runs lost (must be 0)": len(lost), "unexpected (must be 0)": sum(r.verdict == "unexpected" for r in rows),
+              "code executed (must be 0)": sum("code ran" in r.detail for r in rows)}
     lines = ["| fault | expected | verdict | detail |", "|---|---|---|---|"]
     lines += [f"| {r.fault} | {r.expect} | {r.verdict} | {r.detail.replace('|', '/')} |" for r in rows]
     lines += ["", "| " + " | ".join(counts) + " |", "|" + "---:|" * len(counts),
@@ -329,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                 os.environ["MINIMAX_RUNS"] = saved
     text, counts = report(rows, lost)
     print(text)
-    bad = counts["tracebacks (must be 0)"] + counts["runs lost (must be 0)"] + counts["unexpected (must be 0)"]
+    bad = sum(v for k, v in counts.items() if k.endswith("(must be 0)"))
     return 1 if bad else 0
 
 
