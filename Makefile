@@ -61,6 +61,14 @@ reproduce-dirac:  ## Fiez & Ratliff 2021 Fig. 1: Dirac-GAN tau-GDA, tau in {1,4,
 reproduce-dirac-quick:  ## CI variant of reproduce-dirac: tau in {8,16}, mu = 0.3, 1000 steps
 	$(REPRO) dirac --quick $(REPRO_ARGS)
 
+.PHONY: reproduce-tau-poly reproduce-tau-poly-quick
+
+reproduce-tau-poly:  ## Fiez & Ratliff 2021 App. K.2-K.3: tau-GDA on the polynomial games, the stable tau range, endpoints vs tau (~8 min)
+	$(REPRO) tau-poly $(REPRO_ARGS)
+
+reproduce-tau-poly-quick:  ## CI variant of reproduce-tau-poly: K.2 at 3 tau, K.3's tau = 2 run, a coarse tau sweep
+	$(REPRO) tau-poly --quick $(REPRO_ARGS)
+
 .PHONY: reproduce-bilinear reproduce-bilinear-quick reproduce-covariance reproduce-covariance-quick \
         reproduce-lead-quadratic reproduce-lead-quadratic-quick
 

@@ -19,6 +19,7 @@ MODULES = {   # name: module of minimax_cli.reproduce
     "hessianfr-table1": "images",
     "lead-cifar": "images",
     "tau-images": "images",
+    "tau-poly": "tau_poly",
 }
 
 
