@@ -69,6 +69,14 @@ reproduce-tau-poly:  ## Fiez & Ratliff 2021 App. K.2-K.3: tau-GDA on the polynom
 reproduce-tau-poly-quick:  ## CI variant of reproduce-tau-poly: K.2 at 3 tau, K.3's tau = 2 run, a coarse tau sweep
 	$(REPRO) tau-poly --quick $(REPRO_ARGS)
 
+.PHONY: reproduce-tau-covariance reproduce-tau-covariance-quick
+
+reproduce-tau-covariance:  ## Fiez & Ratliff 2021 App. K.6: covariance learning, tau in {1,5,10,25} x mu in {0.5,0.75,1}, d = 1 (and 5, 10, 20)
+	$(REPRO) tau-covariance $(REPRO_ARGS)
+
+reproduce-tau-covariance-quick:  ## CI variant of reproduce-tau-covariance: tau = 25, mu in {0.75, 1}, 1,000 steps
+	$(REPRO) tau-covariance --quick $(REPRO_ARGS)
+
 .PHONY: reproduce-bilinear reproduce-bilinear-quick reproduce-covariance reproduce-covariance-quick \
         reproduce-lead-quadratic reproduce-lead-quadratic-quick
 

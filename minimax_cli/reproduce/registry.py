@@ -20,6 +20,7 @@ MODULES = {   # name: module of minimax_cli.reproduce
     "lead-cifar": "images",
     "tau-images": "images",
     "tau-poly": "tau_poly",
+    "tau-covariance": "tau_covariance",
 }
 
 
