@@ -77,6 +77,14 @@ reproduce-tau-covariance:  ## Fiez & Ratliff 2021 App. K.6: covariance learning,
 reproduce-tau-covariance-quick:  ## CI variant of reproduce-tau-covariance: tau = 25, mu in {0.75, 1}, 1,000 steps
 	$(REPRO) tau-covariance --quick $(REPRO_ARGS)
 
+.PHONY: reproduce-tau-torus reproduce-tau-torus-quick
+
+reproduce-tau-torus:  ## Fiez & Ratliff 2021 App. K.4: torus trajectories (200,000 steps) and regions of attraction (~30 min)
+	$(REPRO) tau-torus $(REPRO_ARGS)
+
+reproduce-tau-torus-quick:  ## CI variant of reproduce-tau-torus: tau in {2, 5}, lr 0.04, 5,000 steps, no grid
+	$(REPRO) tau-torus --quick $(REPRO_ARGS)
+
 .PHONY: reproduce-bilinear reproduce-bilinear-quick reproduce-covariance reproduce-covariance-quick \
         reproduce-lead-quadratic reproduce-lead-quadratic-quick
 

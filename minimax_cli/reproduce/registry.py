@@ -21,6 +21,7 @@ MODULES = {   # name: module of minimax_cli.reproduce
     "tau-images": "images",
     "tau-poly": "tau_poly",
     "tau-covariance": "tau_covariance",
+    "tau-torus": "tau_torus",
 }
 
 
