@@ -85,6 +85,14 @@ reproduce-tau-torus:  ## Fiez & Ratliff 2021 App. K.4: torus trajectories (200,0
 reproduce-tau-torus-quick:  ## CI variant of reproduce-tau-torus: tau in {2, 5}, lr 0.04, 5,000 steps, no grid
 	$(REPRO) tau-torus --quick $(REPRO_ARGS)
 
+.PHONY: reproduce-tau-mog reproduce-tau-mog-quick
+
+reproduce-tau-mog:  ## Fiez & Ratliff 2021 App. K.7.1 Fig. 12: tau-GDA on 8 Gaussians, 6 tau x 2 mu x 50 seeds x 60k updates (GPU: REPRO_ARGS=hardware=cuda)
+	$(REPRO) tau-mog $(REPRO_ARGS)
+
+reproduce-tau-mog-quick:  ## CI variant of reproduce-tau-mog: tau in {8, 32}, mu = 0.1, 2 seeds, 200 updates
+	$(REPRO) tau-mog --quick $(REPRO_ARGS)
+
 .PHONY: reproduce-bilinear reproduce-bilinear-quick reproduce-covariance reproduce-covariance-quick \
         reproduce-lead-quadratic reproduce-lead-quadratic-quick
 

@@ -22,6 +22,7 @@ MODULES = {   # name: module of minimax_cli.reproduce
     "tau-poly": "tau_poly",
     "tau-covariance": "tau_covariance",
     "tau-torus": "tau_torus",
+    "tau-mog": "tau_mog",
 }
 
 
