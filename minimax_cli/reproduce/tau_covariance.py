@@ -204,4 +204,4 @@ def figure(ctx, runs, rows, s) -> None:
 
 REPRODUCTION = Reproduction(
     name="tau-covariance", paper="Fiez & Ratliff 2021, App. K.6 (Figs. 10–11: τ-GDA learning a covariance matrix)",
-    cost="full ~5 min (24 runs × 5,000 steps); quick ~20 s", variants=variants, analyze=analyze)
+    cost="full ~12 min (24 runs × 5,000 steps); quick ~30 s", variants=variants, analyze=analyze)

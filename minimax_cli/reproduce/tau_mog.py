@@ -142,5 +142,5 @@ def analyze(ctx) -> int:
 
 REPRODUCTION = Reproduction(
     name="tau-mog", paper="Fiez & Ratliff 2021, App. K.7.1 (Fig. 12: τ-GDA on 8 Gaussians, KL against τ)",
-    cost="full ≈ 12 runs × 50 seeds × 60,000 updates (hours on a CPU; hardware=cuda); quick ~30 s",
+    cost="full ≈ 12 runs × 50 seeds × 60,000 updates (hours on a CPU; hardware=cuda); quick ~25 s",
     variants=variants, analyze=analyze, common=RUN_QUIET)
