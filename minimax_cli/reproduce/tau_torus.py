@@ -149,9 +149,10 @@ def analyze(ctx) -> int:
             roa.append({"tau": tau, **{n: names.count(n) / len(names) for n in (*EQUILIBRIA, "none")}})
         share = {r["tau"]: r for r in roa}
         if {1, 2, 4, 10} <= set(share):
+            corners = 4 / ROA["k"] ** 2      # the grid's corners are (π, π) itself, a fixed point
             claims.append(Claim("τ = 1: only (0, 0) attracts and most starts do not converge "
-                                f"({share[1]['none']:.0%} unconverged, {share[1]['(π, π)']:.0%} at (π, π))",
-                                share[1]["(π, π)"] == 0 and share[1]["none"] > 0.5))
+                                f"({share[1]['none']:.1%} unconverged; at (π, π) only the grid's 4 corners, "
+                                f"{share[1]['(π, π)']:.2%})", share[1]["(π, π)"] <= corners and share[1]["none"] > 0.5))
             claims.append(Claim("τ ∈ {2, 4, 5, 10}: τ-GDA converges to an equilibrium from every grid start "
                                 f"(unconverged: {', '.join(format(share[x]['none'], '.1%') for x in (2, 4, 5, 10) if x in share)})",
                                 all(share[x]["none"] == 0 for x in (2, 4, 5, 10) if x in share)))
@@ -187,12 +188,28 @@ def _table(header, rows) -> str:
 def figure(ctx, runs, t, roa) -> None:
     plt = pyplot()
     taus = t["tau"]
-    fig, ax = plt.subplots(1, len(taus) + (1 if roa else 0), figsize=(5 * (len(taus) + (1 if roa else 0)), 5), dpi=100,
-                           squeeze=False)
+    maps = [(tau, runs[f"roa_tau{tau:g}"]) for tau in ROA["tau"] if f"roa_tau{tau:g}" in runs] if roa else []
+    cols = max(len(taus) + (1 if roa else 0), len(maps))
+    fig, ax = plt.subplots(2 if maps else 1, cols, figsize=(5 * cols, 10 if maps else 5), dpi=100, squeeze=False)
+    for a in ax.flat:
+        a.set_visible(False)
+    for j, (tau, run) in enumerate(maps):   # Fig. 8b: the equilibrium each grid start reaches
+        a = ax[1, j]
+        a.set_visible(True)
+        names = classify(_ends(run))
+        code = np.array([{"(0, 0)": 0, "(π, π)": 1}.get(n, 2) for n in names], dtype=float)
+        k = ROA["k"]
+        grid = code.reshape(k, k).T       # cartesian_prod: x1 varies slowest; rows of the image are x2
+        from matplotlib.colors import ListedColormap
+
+        a.imshow(grid, origin="lower", extent=(-math.pi, math.pi, -math.pi, math.pi),
+                 cmap=ListedColormap(["tab:green", "tab:blue", "lightgray"]), vmin=-0.5, vmax=2.5)
+        a.set(xlabel="x1", ylabel="x2", title=f"(b) τ = {tau:g}: green (0, 0), blue (π, π), grey none")
     g = np.linspace(-math.pi, math.pi, 25)
     X, Y = np.meshgrid(g, g)
     for j, tau in enumerate(taus):
         a = ax[0, j]
+        a.set_visible(True)
         u = -(0.15 * np.sin(X) - np.sin(X - Y))          # −D1 f
         v = tau * (np.sin(X - Y) - 0.15 * np.sin(Y))     # τ D2 f
         a.streamplot(X, Y, u, v, color="0.6", density=0.9, linewidth=0.7)
@@ -211,7 +228,8 @@ def figure(ctx, runs, t, roa) -> None:
         a.set(xlim=(-math.pi, math.pi), ylim=(-math.pi, math.pi), xlabel="x1", ylabel="x2", title=f"(a) τ = {tau:g}")
         a.legend(fontsize=7, loc="lower left")
     if roa:
-        a = ax[0, -1]
+        a = ax[0, len(taus)]
+        a.set_visible(True)
         xs = [r["tau"] for r in roa]
         for k, name in enumerate((*EQUILIBRIA, "none")):
             a.plot(xs, [r[name] for r in roa], "o-", label=name)
