@@ -63,7 +63,7 @@ reproduce-dirac-quick:  ## CI variant of reproduce-dirac: tau in {8,16}, mu = 0.
 
 .PHONY: reproduce-tau-poly reproduce-tau-poly-quick
 
-reproduce-tau-poly:  ## Fiez & Ratliff 2021 App. K.2-K.3: tau-GDA on the polynomial games, the stable tau range, endpoints vs tau (~8 min)
+reproduce-tau-poly:  ## Fiez & Ratliff 2021 App. K.2-K.3: tau-GDA on the polynomial games, the stable tau range, endpoints vs tau (~30 min)
 	$(REPRO) tau-poly $(REPRO_ARGS)
 
 reproduce-tau-poly-quick:  ## CI variant of reproduce-tau-poly: K.2 at 3 tau, K.3's tau = 2 run, a coarse tau sweep

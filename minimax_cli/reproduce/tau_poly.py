@@ -360,4 +360,4 @@ def figure(ctx, runs, J0, spans, key) -> None:
 
 REPRODUCTION = Reproduction(
     name="tau-poly", paper="Fiez & Ratliff 2021, App. K.2–K.3 (Figs. 5–7: τ-GDA on the polynomial games)",
-    cost="full ~8 min (13 runs up to 75,000 steps); quick ~45 s", variants=variants, analyze=analyze)
+    cost="full ~30 min (13 runs up to 75,000 steps, ~1–3 ms a step); quick ~45 s", variants=variants, analyze=analyze)
