@@ -79,7 +79,7 @@ reproduce-tau-covariance-quick:  ## CI variant of reproduce-tau-covariance: tau 
 
 .PHONY: reproduce-tau-torus reproduce-tau-torus-quick
 
-reproduce-tau-torus:  ## Fiez & Ratliff 2021 App. K.4: torus trajectories (200,000 steps) and regions of attraction (~30 min)
+reproduce-tau-torus:  ## Fiez & Ratliff 2021 App. K.4: torus trajectories (200,000 steps) and regions of attraction (~15 min)
 	$(REPRO) tau-torus $(REPRO_ARGS)
 
 reproduce-tau-torus-quick:  ## CI variant of reproduce-tau-torus: tau in {2, 5}, lr 0.04, 5,000 steps, no grid

@@ -240,5 +240,5 @@ def figure(ctx, runs, t, roa) -> None:
 
 REPRODUCTION = Reproduction(
     name="tau-torus", paper="Fiez & Ratliff 2021, App. K.4 (Fig. 8: τ-GDA on the torus)",
-    cost="full ~30 min (4 runs × 200,000 steps, 5 region-of-attraction runs of 10,000 starts × 20,000 steps); quick ~45 s",
+    cost="full ~15 min (4 runs × 200,000 steps, 5 region-of-attraction runs of 10,000 starts × 20,000 steps); quick ~45 s",
     variants=variants, analyze=analyze)
