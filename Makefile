@@ -61,6 +61,38 @@ reproduce-dirac:  ## Fiez & Ratliff 2021 Fig. 1: Dirac-GAN tau-GDA, tau in {1,4,
 reproduce-dirac-quick:  ## CI variant of reproduce-dirac: tau in {8,16}, mu = 0.3, 1000 steps
 	$(REPRO) dirac --quick $(REPRO_ARGS)
 
+.PHONY: reproduce-tau-poly reproduce-tau-poly-quick
+
+reproduce-tau-poly:  ## Fiez & Ratliff 2021 App. K.2-K.3: tau-GDA on the polynomial games, the stable tau range, endpoints vs tau (~30 min)
+	$(REPRO) tau-poly $(REPRO_ARGS)
+
+reproduce-tau-poly-quick:  ## CI variant of reproduce-tau-poly: K.2 at 3 tau, K.3's tau = 2 run, a coarse tau sweep
+	$(REPRO) tau-poly --quick $(REPRO_ARGS)
+
+.PHONY: reproduce-tau-covariance reproduce-tau-covariance-quick
+
+reproduce-tau-covariance:  ## Fiez & Ratliff 2021 App. K.6: covariance learning, tau in {1,5,10,25} x mu in {0.5,0.75,1}, d = 1 (and 5, 10, 20)
+	$(REPRO) tau-covariance $(REPRO_ARGS)
+
+reproduce-tau-covariance-quick:  ## CI variant of reproduce-tau-covariance: tau = 25, mu in {0.75, 1}, 1,000 steps
+	$(REPRO) tau-covariance --quick $(REPRO_ARGS)
+
+.PHONY: reproduce-tau-torus reproduce-tau-torus-quick
+
+reproduce-tau-torus:  ## Fiez & Ratliff 2021 App. K.4: torus trajectories (200,000 steps) and regions of attraction (~15 min)
+	$(REPRO) tau-torus $(REPRO_ARGS)
+
+reproduce-tau-torus-quick:  ## CI variant of reproduce-tau-torus: tau in {2, 5}, lr 0.04, 5,000 steps, no grid
+	$(REPRO) tau-torus --quick $(REPRO_ARGS)
+
+.PHONY: reproduce-tau-mog reproduce-tau-mog-quick
+
+reproduce-tau-mog:  ## Fiez & Ratliff 2021 App. K.7.1 Fig. 12: tau-GDA on 8 Gaussians, 6 tau x 2 mu x 50 seeds x 60k updates (GPU: REPRO_ARGS=hardware=cuda)
+	$(REPRO) tau-mog $(REPRO_ARGS)
+
+reproduce-tau-mog-quick:  ## CI variant of reproduce-tau-mog: tau in {8, 32}, mu = 0.1, 2 seeds, 200 updates
+	$(REPRO) tau-mog --quick $(REPRO_ARGS)
+
 .PHONY: reproduce-bilinear reproduce-bilinear-quick reproduce-covariance reproduce-covariance-quick \
         reproduce-lead-quadratic reproduce-lead-quadratic-quick
 

@@ -229,7 +229,7 @@ def fig5(result, path: Path) -> Path | None:
 
 NOTES = """\
 * Unknowns of the paper, chosen here (see conf/experiment/fr_mog1d.yaml): RMSprop β = 0.999, ε = 1e-8
-  with bias correction (the reference code's), initial damping λ = 1, CG tolerance 1e-10, CO's γ = 0.1
+  with bias correction (the reference code's), initial damping λ = 1, CG tolerance 1e-8 (the reference code's), CO's γ = 0.1
   (the paper grid-searched {0.01, ..., 10} and does not report the choice), 50,000 GDA steps before
   `fr_from_gda` ("GDA-trained networks"). FR's follower gradient is taken at (x_t, y_t) as in Alg. 1 /
   Eq. 7; the reference code evaluates it at the extrapolated (x_{t+1}, y_t + z) instead.

@@ -23,6 +23,10 @@ MODULES = {   # name: module of minimax_cli.reproduce
     "hessianfr-table1": "images",
     "lead-cifar": "images",
     "tau-images": "images",
+    "tau-poly": "tau_poly",
+    "tau-covariance": "tau_covariance",
+    "tau-torus": "tau_torus",
+    "tau-mog": "tau_mog",
 }
 
 
