@@ -8,7 +8,8 @@ loop stops, writes a checkpoint when ``checkpoint_every`` is set, the summary, a
 exits with 128 + the signal's number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP, 140 for SIGUSR2), so
 ``minimax train resume=<run dir>`` continues it. Once a run is stopping, further signals are only
 recorded: they cannot tear the checkpoint being written (SIGKILL still can; the previous
-checkpoint then stays, see checkpoint.py).
+checkpoint then stays, see checkpoint.py). Inside the training loop a signal takes effect at the
+next step boundary (``only_between_steps``), never inside torch.func's transforms.
 
 In a data-parallel rank (``defer``) the handler only records the signal; at each step boundary the
 ranks agree over a CPU group (one tiny all-reduce) and all stop at the same step, so no rank waits
@@ -33,7 +34,7 @@ class Stop(KeyboardInterrupt):
 
 
 _received: list[int] = []
-_state = {"deferred": False, "stopping": False, "depth": 0}
+_state = {"deferred": False, "stopping": False, "depth": 0, "between_steps": False}
 #: in a data-parallel rank: the signal every rank agrees on (distributed.agree_on_signal), set by ``defer``
 _agree: list = []
 
@@ -49,7 +50,7 @@ def stop_signals() -> list[int]:
 
 def _handler(signum, frame):
     _received.append(signum)
-    if _state["deferred"] or _state["stopping"]:
+    if _state["deferred"] or _state["stopping"] or _state["between_steps"]:
         return
     _state["stopping"] = True
     raise Stop(signum)
@@ -86,10 +87,31 @@ def defer(agree) -> None:
     _agree[:] = [agree]
 
 
+@contextmanager
+def only_between_steps():
+    """Inside, a stop signal is recorded and raised by the next ``at_step_boundary``, never in the
+    middle of a step: an exception raised asynchronously inside torch.func's vmap/grad machinery can
+    leave its transform stack inconsistent (an internal assert, the run lost as failed)."""
+    previous = _state["between_steps"]
+    _state["between_steps"] = True
+    try:
+        yield
+    finally:
+        _state["between_steps"] = previous
+    # the loop ended on its own with a signal pending (one that came during the last step): it
+    # takes effect now, where the loop's caller records the run as interrupted
+    if not _state["deferred"] and _received and not _state["stopping"] and _state["depth"] > 0:
+        _state["stopping"] = True
+        raise Stop(_received[-1])
+
+
 def at_step_boundary() -> None:
-    """Called by the training loop before each step: in a data-parallel rank, raise Stop on every
-    rank when any rank has received a stop signal."""
+    """Called by the training loop before each step: raise Stop when a stop signal arrived during
+    the last step; in a data-parallel rank, on every rank when any rank has received one."""
     if not _state["deferred"]:
+        if _state["between_steps"] and _received and not _state["stopping"] and _state["depth"] > 0:
+            _state["stopping"] = True
+            raise Stop(_received[-1])
         return
     signum = _agree[0](_received[-1] if _received else 0)
     if signum:

@@ -413,3 +413,24 @@ def test_a_run_lock_that_is_a_directory_is_one_line(cli, interrupted_run):
 def test_analyze_on_overflowing_entries_is_one_line(cli):
     code, _, err = cli("analyze", "game=quadratic", "game.A=[[1e308]]", "game.B=[[1e308]]", "game.C=[[1e308]]")
     assert code == 2 and "too large to analyze in float64" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_stop_signal_inside_a_step_takes_effect_at_the_next_step_boundary():
+    # raised asynchronously inside torch.func's vmap it left functorch's layer stack inconsistent
+    # (an internal assert: the run ended failed instead of interrupted)
+    import signal
+
+    from minimax_cli import signals
+
+    with signals.handled():
+        with pytest.raises(signals.Stop) as stop:
+            with signals.only_between_steps():
+                os.kill(os.getpid(), signal.SIGTERM)          # "during a step": recorded only
+                inside = torch.func.vmap(lambda v: v * 2)(torch.ones(3))
+                assert inside.tolist() == [2.0, 2.0, 2.0]
+                signals.at_step_boundary()                    # the next boundary raises it
+        assert stop.value.signum == signal.SIGTERM
+    with signals.handled():
+        with pytest.raises(signals.Stop):                     # pending when the loop ends: raised on leaving
+            with signals.only_between_steps():
+                os.kill(os.getpid(), signal.SIGTERM)

@@ -104,37 +104,8 @@ class Runner:
         bar.start()
         outcome, ended = None, False
         try:
-            if resume is None:
-                self.rows.write(loop)
-            while loop.t < self.steps:
-                signals.at_step_boundary()   # data-parallel ranks stop on a signal at one agreed step
-                loop.t += 1
-                field_sq = self._step(loop, step)
-                t = loop.t
-                last = t == self.steps
-                logging = t % self.log_every == 0 or last
-                evaluating = logging and self._evaluates(t)
-                checking = t % self.check_every == 0 or last or evaluating   # an evaluation measures anyway
-                measured = None
-                if checking and can_converge:
-                    if field_sq is None and self.settings.converge_on == "grad_norm" and evaluating:
-                        measured = self._timed(loop, self.measure, loop.state, self.eval_batch())  # reused by the row
-                    loop.mark(loop.running() & (self._criterion_sq(loop.state, field_sq, measured) < self.tol ** 2),
-                              CONVERGED, t)
-                if loop.traj is not None:
-                    loop.traj.append(self.traj_point(loop.state))
-                bar.update(1)
-                done = (checking or logging) and not loop.any_running()
-                if logging or done:
-                    self.rows.write(loop, evaluate=evaluating or done, measured=measured)
-                    bar.set_note(_headline(loop.metrics))
-                elif checking and self.rows.stopped_between_rows(loop):
-                    # a seed that stopped between rows: its last row now, where its separate run ends
-                    self.rows.write(loop, evaluate=False, measured=measured, every_seed=False)
-                if self.checkpoint is not None and (done or t % self.settings.checkpoint_every == 0):
-                    self.checkpoint(self.checkpoint_payload(loop))
-                if done:
-                    break
+            with signals.only_between_steps():
+                self._loop(loop, resume, step, can_converge, bar)
             ended = True
         except KeyboardInterrupt:
             outcome = "interrupted"
@@ -148,6 +119,41 @@ class Runner:
             if self.checkpoint is not None and loop.t % self.settings.checkpoint_every:
                 self.checkpoint(self.checkpoint_payload(loop))   # the final state, for resume=... steps=more
         return self._result(loop, outcome)
+
+    def _loop(self, loop, resume, step, can_converge: bool, bar) -> None:
+        """The steps, each with its convergence check, rows and checkpoint (a stop signal raises
+        KeyboardInterrupt at a step boundary: signals.only_between_steps)."""
+        if resume is None:
+            self.rows.write(loop)
+        while loop.t < self.steps:
+            signals.at_step_boundary()   # data-parallel ranks stop on a signal at one agreed step
+            loop.t += 1
+            field_sq = self._step(loop, step)
+            t = loop.t
+            last = t == self.steps
+            logging = t % self.log_every == 0 or last
+            evaluating = logging and self._evaluates(t)
+            checking = t % self.check_every == 0 or last or evaluating   # an evaluation measures anyway
+            measured = None
+            if checking and can_converge:
+                if field_sq is None and self.settings.converge_on == "grad_norm" and evaluating:
+                    measured = self._timed(loop, self.measure, loop.state, self.eval_batch())  # reused by the row
+                loop.mark(loop.running() & (self._criterion_sq(loop.state, field_sq, measured) < self.tol ** 2),
+                          CONVERGED, t)
+            if loop.traj is not None:
+                loop.traj.append(self.traj_point(loop.state))
+            bar.update(1)
+            done = (checking or logging) and not loop.any_running()
+            if logging or done:
+                self.rows.write(loop, evaluate=evaluating or done, measured=measured)
+                bar.set_note(_headline(loop.metrics))
+            elif checking and self.rows.stopped_between_rows(loop):
+                # a seed that stopped between rows: its last row now, where its separate run ends
+                self.rows.write(loop, evaluate=False, measured=measured, every_seed=False)
+            if self.checkpoint is not None and (done or t % self.settings.checkpoint_every == 0):
+                self.checkpoint(self.checkpoint_payload(loop))
+            if done:
+                break
 
     def _step(self, loop: _Loop, step):
         """Step t of every lane: the algorithm's cost and info booked, lanes that left the
