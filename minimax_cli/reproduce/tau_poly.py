@@ -16,10 +16,10 @@ analysis also sweeps τ ∈ [1, 3] densely (the game's own gradient, every τ at
 20,000 iterations) and reports which equilibrium each τ reaches.
 
 Updates are simultaneous (Eq. 2); the authors' region-of-attraction script alternates, which gives the
-same endpoints from (−10, −2). ``--quick``: K.2 at τ ∈ {0.25, 0.75, 5} with γ1 = 0.01 for 1,000 steps
-(the same time horizon γ1·k = 10; the discrete map's stable range moves from (½, 2) by < 3%), K.3
-from (−10, −2) at τ ∈ {2, 5} with γ1 = 0.001 for 10,000 steps (γ1 = 0.01 would overshoot at τ = 2),
-and a coarser τ sweep. Output: table.md, rows.json, tau_poly.png.
+same endpoints from (−10, −2). ``--quick``: K.2 at τ ∈ {0.25, 0.75, 5} with γ1 = 0.02 for 500 steps
+(the same time horizon γ1·k = 10), K.3 from (−10, −2) at τ = 2 with γ1 = 0.001 for 8,000 steps
+(γ1 = 0.01 would overshoot at τ = 2), and a coarser τ sweep (K2, K3_ROA, SWEEP below). Output:
+table.md, rows.json, tau_poly.png.
 """
 
 from __future__ import annotations
