@@ -109,17 +109,17 @@ def pretrain_summary(pre: RunResult, algo, steps: int) -> dict:
 
 def seed_entries(result: RunResult) -> list[dict]:
     """Per seed of a multi-seed run: seed, status, the step its separate run would end at (its last
-    row) and, for a seed that stopped, the step it converged or diverged at."""
+    row) and ``stop_step``: the step it converged or diverged at, or the run's last step (as
+    trajectories.npz records a start that ran to the end)."""
     names = {RUNNING: None, CONVERGED: "converged", DIVERGED: "diverged"}
     out = []
     for k, seed in enumerate(result.seeds):
         status = names[int(result.start_status[k])]
         if status is None:  # still running when the run ended: the run's own ending
             status = "interrupted" if result.status == "interrupted" else "finished"
-        entry = {"seed": seed, "status": status, "step": int(result.last_row[k])}
-        if int(result.stop_step[k]) >= 0:
-            entry["stop_step"] = int(result.stop_step[k])
-        out.append(entry)
+        stopped = int(result.stop_step[k])
+        out.append({"seed": seed, "status": status, "step": int(result.last_row[k]),
+                    "stop_step": stopped if stopped >= 0 else int(result.step)})
     return out
 
 

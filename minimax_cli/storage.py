@@ -49,6 +49,8 @@ def _problem(folder: Path) -> str | None:
         return "is on a read-only file system"
     if not os.access(folder, os.W_OK | os.X_OK):
         return "is not writable by this user (permission denied)"
+    if st.f_blocks == 0:   # procfs, sysfs: no storage at all, not a full disk
+        return "is on a file system without storage (such as /proc or /sys)"
     free = st.f_bavail * st.f_frsize
     if free < MIN_FREE:
         return f"is on a full disk ({free} bytes free)"

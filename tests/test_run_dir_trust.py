@@ -434,3 +434,16 @@ def test_a_stop_signal_inside_a_step_takes_effect_at_the_next_step_boundary():
         with pytest.raises(signals.Stop):                     # pending when the loop ends: raised on leaving
             with signals.only_between_steps():
                 os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_runs_root_on_a_file_system_without_storage_is_not_called_a_full_disk(cli, runs_root):
+    code, _, err = cli("train", "game=g3", "steps=2", "runs_root=/proc/x")
+    assert code == 2 and "/proc is on a file system without storage (such as /proc or /sys)" in err, err
+
+
+def test_every_seed_entry_says_where_it_stopped(cli, runs_root):
+    code, _, err = cli("train", "game=mog", "seeds=2", "steps=3", "plot=false", "tensorboard=false",
+                       f"hydra.run.dir={runs_root / 'two'}")
+    assert code == 0, err
+    entries = load_summary(runs_root / "two")["seeds"]
+    assert [(e["status"], e["stop_step"]) for e in entries] == [("finished", 3), ("finished", 3)]
