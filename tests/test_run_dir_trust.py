@@ -447,3 +447,16 @@ def test_every_seed_entry_says_where_it_stopped(cli, runs_root):
     assert code == 0, err
     entries = load_summary(runs_root / "two")["seeds"]
     assert [(e["status"], e["stop_step"]) for e in entries] == [("finished", 3), ("finished", 3)]
+
+
+def test_samples_figure_says_where_generated_points_outside_its_frame_are():
+    import numpy as np
+
+    from minimax_cli.games.gan_figures import outside_note
+
+    fake = np.array([[0.0, 0.0], [1.0, 1.0], [40.0, -50.0], [60.0, -30.0]])
+    note, outside = outside_note(fake, (-5, -5), (5, 5))
+    assert outside.tolist() == [False, False, True, True]
+    assert note == "2 of 4 generated points lie outside this frame (their mean at (50, -40))"
+    assert outside_note(fake[:2], (-5, -5), (5, 5))[0] is None
+    assert outside_note(np.array([[0.5], [9.0]]), (-1,), (1,))[0].startswith("1 of 2 generated points")

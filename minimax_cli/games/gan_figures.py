@@ -104,6 +104,7 @@ def _samples_1d(plt, game, fake, y):
     ax1.fill_between(grid, kde_on_grid(fake, [grid], h), alpha=0.5, label=f"generator (KDE, h={h:g})")
     ax1.set_title("generator density")
     ax1.legend(fontsize=8)
+    _note(ax1, outside_note(fake, (grid[0],), (grid[-1],))[0])
     ax2.plot(grid, pred, lw=2)
     if game.loss_cfg["kind"] != "wgan":
         ax2.set_ylim(0, 1)
@@ -111,6 +112,25 @@ def _samples_1d(plt, game, fake, y):
     for ax in (ax1, ax2):
         ax.grid(ls="--", alpha=0.5)
     return fig
+
+
+def outside_note(fake: np.ndarray, lows, highs) -> tuple[str | None, np.ndarray]:
+    """(a note naming how many generated points lie outside the plotted frame and where they are,
+    or None; which points). A generator far from the data would otherwise look fine in a figure
+    framed on the data."""
+    fake = fake.reshape(len(fake), -1)
+    outside = ((fake < np.asarray(lows)) | (fake > np.asarray(highs))).any(1)
+    n = int(outside.sum())
+    if not n:
+        return None, outside
+    mean = ", ".join(f"{v:.3g}" for v in fake[outside].mean(0))
+    return f"{n} of {len(fake)} generated points lie outside this frame (their mean at ({mean}))", outside
+
+
+def _note(ax, text: str | None) -> None:
+    if text:
+        ax.text(0.01, 0.01, text, transform=ax.transAxes, fontsize=7, color="crimson", va="bottom",
+                bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
 
 
 def _samples_2d(plt, game, fake, y):
@@ -121,6 +141,12 @@ def _samples_2d(plt, game, fake, y):
     cs = ax1.contourf(XX, YY, pred, levels=20, cmap="RdBu_r", alpha=0.7)
     fig.colorbar(cs, ax=ax1, shrink=0.8, label="critic" if game.loss_cfg["kind"] == "wgan" else "σ(D)")
     ax1.scatter(fake[:, 0], fake[:, 1], s=3, c="k", alpha=0.5, label="generated")
+    lows, highs = (gx[0], gy[0]), (gx[-1], gy[-1])
+    note, outside = outside_note(fake, lows, highs)
+    if note:   # where they are: clipped to the frame's edge, in their direction
+        edge = np.clip(fake[outside], lows, highs)
+        ax1.scatter(edge[:, 0], edge[:, 1], s=14, marker="x", c="crimson", label="generated, outside (at the edge)")
+    _note(ax1, note)
     if ds.centres is not None:
         ax1.scatter(ds.centres[:, 0], ds.centres[:, 1], s=12 if ds.n_modes == len(ds.centres) else 0.5,
                     c="gold", label="data centres")
