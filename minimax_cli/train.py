@@ -197,7 +197,8 @@ def _record_failure(launch: Launch, run_dir: Path, exc: Exception, started: floa
         return
     if user_error and not multirun and not distributed.active() and run_dir.exists() and _only_hydra_files(run_dir):
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing ran: leave no empty run behind
-        log.error("%s", message)
+        # the same one line as a refusal before Hydra (bad data found only while setting up, say)
+        print(f"minimax: error: {message}", file=sys.stderr, flush=True)
         return
     if resumed and _summary_status(run_dir) is not None:  # a failed resume loses nothing
         log.error("run failed: %s (the run's summary.json from before this resume is kept)", message)

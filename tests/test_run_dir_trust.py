@@ -460,3 +460,16 @@ def test_samples_figure_says_where_generated_points_outside_its_frame_are():
     assert note == "2 of 4 generated points lie outside this frame (their mean at (50, -40))"
     assert outside_note(fake[:2], (-5, -5), (5, 5))[0] is None
     assert outside_note(np.array([[0.5], [9.0]]), (-1,), (1,))[0].startswith("1 of 2 generated points")
+
+
+def test_bad_data_found_only_while_setting_up_is_the_same_one_line_error(cli, runs_root, tmp_path, monkeypatch):
+    from tests.test_bring_your_own import image_folder
+
+    monkeypatch.setenv("MINIMAX_DATA", str(tmp_path / "data"))
+
+    folder = image_folder(tmp_path / "imgs", n=3)
+    (folder / "broken.png").write_bytes(b"\x89PNG not really")
+    code, _, err = cli("train", "game=images", f"game.root={folder}", "steps=1",
+                       "game.metrics.fid_every=0", "game.metrics.sample_every=0", f"hydra.run.dir={runs_root / 'x'}")
+    assert code == 2 and "minimax: error: game.root: cannot read image" in err and "remove or replace it" in err, err
+    assert not (runs_root / "x").exists()
