@@ -9,6 +9,12 @@ from pathlib import Path
 from minimax_cli.reproduce.engine import Claim
 
 
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    """A markdown table of ``rows`` (each cell as str()) under ``header``."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
+
+
 def write_outputs(out: Path, title: str, setting: str, tables: list[tuple[str, str]], claims: list[Claim],
                   quick: bool, notes: str, extra: dict, audit: tuple[str, ...] = ()) -> int:
     """table.md (tables, claims ✓/✗, notes) and rows.json; returns the exit status. ``audit``: the

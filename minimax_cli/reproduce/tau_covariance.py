@@ -29,7 +29,7 @@ import numpy as np
 
 from minimax_cli.plots import pyplot, save_figure
 from minimax_cli.reproduce.engine import Claim, Reproduction, Variant
-from minimax_cli.reproduce.outputs import write_outputs
+from minimax_cli.reproduce.outputs import markdown_table, write_outputs
 
 SIGMA2 = 1.0975                    # the d = 1 notebook's Σ (conf/game/covariance_quad.yaml)
 FULL = {"tau": (1, 5, 10, 25), "mu": (0.5, 0.75, 1.0), "lr": 1e-3, "steps": 5_000}
@@ -150,7 +150,7 @@ def analyze(ctx) -> int:
                 if run is not None:
                     high.append({"d": d, "tau": tau, "cov_error": run.final("cov_error"),
                                  "cov_error_0": float(run.history[0]["cov_error"]) if run.history else None})
-    table = _table(["μ", "τ", "spec J_τ(σ, 0)", "real (τ ≥ 16σ²/μ²)", "turns around (σ, 0)", "first step ‖·‖ < 1e-3",
+    table = markdown_table(["μ", "τ", "spec J_τ(σ, 0)", "real (τ ≥ 16σ²/μ²)", "turns around (σ, 0)", "first step ‖·‖ < 1e-3",
                     "distance at end", "‖Σ − VVᵀ‖_F at end"],
                    [[f"{r['mu']:g}", f"{r['tau']:g}",
                      ", ".join(f"{re:.3f}" if abs(im) < 1e-12 else f"{re:.3f}{im:+.3f}i" for re, im in r["eigs"]),
@@ -159,7 +159,7 @@ def analyze(ctx) -> int:
     tables = [("d = 1 (Fig. 10a–f, 11)", table)]
     if high:
         tables.append(("d = 5, 10, 20, μ = 1 (Fig. 10g–i; shown, not a checked claim: the paper only says they behave as d = 1)",
-                       _table(["d", "τ", "‖Σ − VVᵀ‖_F at start", "at end"],
+                       markdown_table(["d", "τ", "‖Σ − VVᵀ‖_F at start", "at end"],
                               [[h["d"], f"{h['tau']:g}", f"{h['cov_error_0']:.3g}", f"{h['cov_error']:.2e}"] for h in high])))
     figure(ctx, runs, rows, s)
     setting = (f"game=covariance_quad, d = 1, Σ = {SIGMA2}, (V0, W0) = (0.3393, −0.1559); τ-GDA with γ1 = {s['lr']:g}, "
@@ -170,11 +170,6 @@ def analyze(ctx) -> int:
              "so it is shown (table) rather than checked.")
     return write_outputs(ctx.out, "Fiez & Ratliff 2021, App. K.6: τ-GDA learning a covariance matrix", setting, tables,
                          claims, ctx.quick, notes, {"rows": rows, "high_d": high})
-
-
-def _table(header, rows) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
 
 
 def figure(ctx, runs, rows, s) -> None:

@@ -31,7 +31,7 @@ import numpy as np
 
 from minimax_cli.plots import pyplot, save_figure
 from minimax_cli.reproduce.engine import Claim, Reproduction, Variant
-from minimax_cli.reproduce.outputs import write_outputs
+from minimax_cli.reproduce.outputs import markdown_table, write_outputs
 
 RUN = ["algo=tgda", "tol=0", "plot=false", "tensorboard=false", "progress=false"]
 K2 = {"full": {"tau": (0.25, 0.75, 2, 5, 12), "lr": 5e-4, "steps": 20_000},
@@ -210,7 +210,7 @@ def analyze(ctx) -> int:
         else:
             claims.append(Claim(f"K.2, τ = {tau:g} > 2: τ-GDA avoids the origin and converges to {_short(label)} "
                                 f"(distance {dist:.1e})", label.startswith("DNE (1, 1") and dist < NEAR))
-    tables.append(("K.2: τ-GDA from (−1.5, 2.5, 2.5, 3)", _table(
+    tables.append(("K.2: τ-GDA from (−1.5, 2.5, 2.5, 3)", markdown_table(
         ["τ", "end (x11, x12, x21, x22)", "nearest critical point", "distance", "distance to origin"],
         [[f"{r['tau']:g}", ", ".join(f"{v:.4f}" for v in r["end"]), r["nearest"], f"{r['dist']:.1e}",
           f"{r['dist_origin']:.3g}"] for r in rows2])))
@@ -250,7 +250,7 @@ def analyze(ctx) -> int:
                 note = " (the paper says (−11.03, −11.03))" if tau == 2 else ""
                 claims.append(Claim(f"K.3 from (−10, −2), τ = {tau:g}: reaches {_short(label)} (distance {dist:.1e}){note}",
                                     label.startswith(expect) and dist < NEAR))
-    tables.append(("K.3: τ-GDA endpoints", _table(
+    tables.append(("K.3: τ-GDA endpoints", markdown_table(
         ["start", "τ", "γ1", "iterations", "end (x1, x2)", "nearest critical point", "distance"],
         [[f"({r['start'][0]:g}, {r['start'][1]:g})", f"{r['tau']:g}", f"{r['lr']:g}", f"{r['steps']:,}",
           f"{r['end'][0]:.4f}, {r['end'][1]:.4f}", r["nearest"], f"{r['dist']:.1e}"] for r in rows3])))
@@ -264,7 +264,7 @@ def analyze(ctx) -> int:
         names.append(_short(label) if dist < sw["near"] else "none")
     spans = _intervals(sw["taus"], names)
     tables.append((f"K.3: endpoint from (−10, −2) against τ (γ1 = {SWEEP_LR:g}, {sw['steps']:,} simultaneous iterations)",
-                   _table(["τ from", "τ to", "reaches"], [[f"{a:g}", f"{b:g}", n] for a, b, n in spans])))
+                   markdown_table(["τ from", "τ to", "reaches"], [[f"{a:g}", f"{b:g}", n] for a, b, n in spans])))
     reached = dict(zip(sw["taus"].tolist(), names))
     not_1103 = [t for t, n in reached.items() if t > 1 and not n.startswith("DSE (-11.03")]
     claims.append(Claim(f"K.3 as it truly stands: from (−10, −2) not every τ > 1 reaches (−11.03, −11.03): on the sweep "
@@ -300,11 +300,6 @@ def _poly54_points():
 
 def _fmt_intervals(spans) -> str:
     return " ∪ ".join(f"({a:.6g}, {'∞' if math.isinf(b) else f'{b:.6g}'})" for a, b in spans) or "∅"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
 
 
 def figure(ctx, runs, J0, spans, key) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from minimax_cli.plots import pyplot, save_figure
 from minimax_cli.reproduce.engine import Claim, Reproduction, Variant
-from minimax_cli.reproduce.outputs import write_outputs
+from minimax_cli.reproduce.outputs import markdown_table, write_outputs
 
 STARTS = ((2.0, -1.0), (1.9, -2.1))
 TRAJ = {"full": {"tau": (1, 2, 5, 10), "lr": 1e-3, "steps": 200_000},
@@ -160,29 +160,24 @@ def analyze(ctx) -> int:
             claims.append(Claim("the region of attraction of (0, 0) grows from τ = 1 to τ = 2 and τ = 4, then shrinks at "
                                 f"τ = 10 ({', '.join(f'τ = {x:g}: {v:.1%}' for x, v in sorted(z.items()))})",
                                 z[1] < z[4] and z[1] < z[2] and z[10] < z[4] and z[10] < z[2]))
-    tables = [(f"Fig. 8a: endpoints (γ1 = {t['lr']:g}, {t['steps']:,} iterations)", _table(
+    tables = [(f"Fig. 8a: endpoints (γ1 = {t['lr']:g}, {t['steps']:,} iterations)", markdown_table(
         ["τ", "start", "end (wrapped)", "heads to (≤ 0.5)", "distance to (0, 0)", "to (π, π)", "the text prints"],
         [[f"{r['tau']:g}", f"({r['start'][0]:g}, {r['start'][1]:g})", f"({r['end'][0]:.3f}, {r['end'][1]:.3f})", r["reaches"],
           f"{r['dist']['(0, 0)']:.1e}", f"{r['dist']['(π, π)']:.1e}", r["printed"]] for r in rows]))]
     if roa:
         tables.append((f"Fig. 8b: share of a {ROA['k']}×{ROA['k']} grid over [−π, π]² reaching each equilibrium "
                        f"(γ1 = {ROA['lr']:g}, {ROA['steps']:,} iterations)",
-                       _table(["τ", "(0, 0)", "(π, π)", "none"],
+                       markdown_table(["τ", "(0, 0)", "(π, π)", "none"],
                               [[f"{r['tau']:g}", f"{r['(0, 0)']:.1%}", f"{r['(π, π)']:.1%}", f"{r['none']:.1%}"] for r in roa])))
     figure(ctx, runs, t, roa)
     setting = (f"game=torus, τ-GDA (simultaneous), starts (2, −1) and (1.9, −2.1), γ1 = {t['lr']:g}, {t['steps']:,} "
                f"iterations, τ ∈ {{{', '.join(f'{x:g}' for x in t['tau'])}}}"
-               + ("" if ctx.quick else f"; regions of attraction at τ ∈ {{1, 2, 4, 5, 10}}") + ".")
+               + ("" if ctx.quick else f"; regions of attraction at τ ∈ {{{', '.join(f'{x:g}' for x in ROA['tau'])}}}") + ".")
     notes = ("The text's endpoint assignment for the two starts is swapped relative to simulation (this module's "
              "docstring); the claims check the assignment the dynamics give. The text's \"region of attraction around "
              "(1.9, −2.1)\" is read as that of (0, 0), which the trajectories from (1.9, −2.1) reach.")
     return write_outputs(ctx.out, "Fiez & Ratliff 2021, App. K.4: τ-GDA on the torus", setting, tables, claims,
                          ctx.quick, notes, {"rows": rows, "roa": roa})
-
-
-def _table(header, rows) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
 
 
 def figure(ctx, runs, t, roa) -> None:
