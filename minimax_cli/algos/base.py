@@ -15,6 +15,7 @@ Algorithms see only the ``Oracle`` (derivatives of the players' own losses), nev
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 
 import torch
 
@@ -106,6 +107,19 @@ def player_preconds(precond, precond_x=None, precond_y=None, momentum: float = 0
 
     shared = fields(precond)
     return tuple(Precond.build({**shared, **fields(own)}, momentum) for own in (precond_x, precond_y))
+
+
+def settings_of(cls, spec, key: str):
+    """The frozen settings dataclass ``cls`` from a config mapping ``spec`` (``key``: its config path,
+    e.g. ``algo.solver``); a key ``cls`` has no field for is one ConfigError naming the allowed ones."""
+    if isinstance(spec, cls):
+        return spec
+    spec = dict(spec or {})
+    allowed = {f.name for f in fields(cls)}
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown key {key}.{unknown[0]} (allowed: {', '.join(sorted(allowed))})")
+    return cls(**spec)
 
 
 def check_fresh_batch(value, order: str) -> bool:

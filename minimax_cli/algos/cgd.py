@@ -39,13 +39,13 @@ Jacobian), the step solves its system exactly instead (n products): the CGD map 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch._C._functorch import TransformType
 
 from minimax_cli import linalg
-from minimax_cli.algos.base import GameOptimizer, check_rate, follower_rate
+from minimax_cli.algos.base import GameOptimizer, check_rate, follower_rate, settings_of
 from minimax_cli.errors import ConfigError
 
 PLAYERS = ("x", "y")
@@ -73,14 +73,7 @@ class CGSettings:
 
     @classmethod
     def build(cls, spec) -> "CGSettings":
-        if isinstance(spec, cls):
-            return spec
-        spec = dict(spec or {})
-        allowed = {f.name for f in fields(cls)}
-        unknown = sorted(set(spec) - allowed)
-        if unknown:
-            raise ConfigError(f"unknown key algo.cg.{unknown[0]} (allowed: {', '.join(sorted(allowed))})")
-        return cls(**spec)
+        return settings_of(cls, spec, "algo.cg")
 
 
 class CGD(GameOptimizer):

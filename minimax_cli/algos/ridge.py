@@ -37,12 +37,12 @@ whose ratio is ≤ 0 drops z. A CG solve takes all its products with G from one 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import torch
 
 from minimax_cli import linalg
-from minimax_cli.algos.base import GameOptimizer, check_rate, player_preconds
+from minimax_cli.algos.base import GameOptimizer, check_rate, player_preconds, settings_of
 from minimax_cli.algos.precond import Precond
 from minimax_cli.errors import ConfigError
 
@@ -78,16 +78,9 @@ class RidgeSolver:
 
     @classmethod
     def build(cls, spec) -> "RidgeSolver":
-        if isinstance(spec, cls):
-            return spec
         if spec is None or isinstance(spec, str):
             return cls(kind=spec or "auto")
-        spec = dict(spec)
-        allowed = {f.name for f in fields(cls)}
-        unknown = sorted(set(spec) - allowed)
-        if unknown:
-            raise ConfigError(f"unknown key algo.solver.{unknown[0]} (allowed: {', '.join(sorted(allowed))})")
-        return cls(**spec)
+        return settings_of(cls, spec, "algo.solver")
 
 
 class FollowTheRidge(GameOptimizer):
