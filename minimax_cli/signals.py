@@ -100,7 +100,13 @@ def only_between_steps():
         _state["between_steps"] = previous
     # the loop ended on its own with a signal pending (one that came during the last step): it
     # takes effect now, where the loop's caller records the run as interrupted
-    if not _state["deferred"] and _received and not _state["stopping"] and _state["depth"] > 0:
+    if not _state["deferred"]:
+        _stop_if_received()
+
+
+def _stop_if_received() -> None:
+    """Raise Stop for a signal recorded while handled (and not raised yet)."""
+    if _received and not _state["stopping"] and _state["depth"] > 0:
         _state["stopping"] = True
         raise Stop(_received[-1])
 
@@ -109,9 +115,8 @@ def at_step_boundary() -> None:
     """Called by the training loop before each step: raise Stop when a stop signal arrived during
     the last step; in a data-parallel rank, on every rank when any rank has received one."""
     if not _state["deferred"]:
-        if _state["between_steps"] and _received and not _state["stopping"] and _state["depth"] > 0:
-            _state["stopping"] = True
-            raise Stop(_received[-1])
+        if _state["between_steps"]:
+            _stop_if_received()
         return
     signum = _agree[0](_received[-1] if _received else 0)
     if signum:

@@ -19,10 +19,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from minimax_cli import distributed, resume, signals, storage
+from minimax_cli import distributed, resume, runfiles, signals, storage
 from minimax_cli.assemble import RunParts, assemble
 from minimax_cli.catalog import CONF_DIR
-from minimax_cli.errors import MinimaxError, RunDirError
+from minimax_cli.errors import DataError, MinimaxError, RunDirError
 from minimax_cli.metrics.objective import objective_value
 from minimax_cli.run_outputs import finish, pretrain_summary
 from minimax_cli.run_settings import RunSettings
@@ -168,11 +168,10 @@ def run_job(cfg: DictConfig, launch: Launch) -> float:
                         message=str(exc), resumed=_resumes(cfg))
     except KeyboardInterrupt as stop:   # stopped before the loop could record it (during setup): say so
         if distributed.is_main() and run_dir.is_dir() and not (run_dir / "summary.json").exists():
-            last = _last_logged(run_dir / "metrics.jsonl")
-            _best_effort(lambda: write_json_atomic(run_dir / "summary.json", {
-                "status": "interrupted", "step": int(last.get("step", 0)),
-                "wall_time_s": round(time.perf_counter() - started, 6),
-                "error": f"stopped by {stop or 'SIGINT'} before the run could record it (while setting up)"}))
+            summary = {"status": "interrupted", "step": int(_last_logged(run_dir / "metrics.jsonl").get("step", 0)),
+                       "wall_time_s": round(time.perf_counter() - started, 6),
+                       "error": f"stopped by {stop or 'SIGINT'} before the run could record it (while setting up)"}
+            _best_effort(lambda: write_json_atomic(run_dir / "summary.json", summary))
         raise
     except Exception as exc:  # a bug: keep the traceback in the run's log, one line on the console
         disk = storage.failure(exc, run_dir)    # ... unless the disk failed (full, read-only): one line
@@ -220,8 +219,8 @@ def _resumes(cfg: DictConfig) -> bool:
 
 def _summary_status(run_dir: Path) -> str | None:
     try:
-        payload = json.loads((run_dir / "summary.json").read_text())
-    except (OSError, ValueError):
+        payload = json.loads(runfiles.read_text(run_dir / "summary.json"))
+    except (DataError, ValueError):   # absent, not a plain file, not JSON
         return None
     return payload.get("status") if isinstance(payload, dict) and isinstance(payload.get("status"), str) else None
 
