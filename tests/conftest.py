@@ -37,6 +37,18 @@ def cli(runs_root, monkeypatch, capsys):
     return run
 
 
+@pytest.fixture
+def finished_run(cli, runs_root):
+    """A g3 run of 40 steps with checkpoints at 20 and 40, its summary.json gone as if killed after its
+    last checkpoint: the run directory the resume tests tamper with."""
+    run = runs_root / "r"
+    code, _, err = cli("train", "game=g3", "steps=40", "checkpoint_every=20", "plot=false", "tensorboard=false",
+                       f"hydra.run.dir={run}")
+    assert code == 0, err
+    (run / "summary.json").unlink()
+    return run
+
+
 def run_subprocess(args, env_extra=None, timeout=300, **kw):
     env = dict(os.environ)
     env.update(env_extra or {})

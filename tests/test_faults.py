@@ -321,17 +321,7 @@ def test_sigterm_to_a_data_parallel_run_stops_every_rank_at_one_step_and_it_resu
     assert load_summary(run)["status"] == "finished"
 
 
-# -- resume: a run directory is data --------------------------------------------------------------------------
-@pytest.fixture
-def finished_run(cli, runs_root):
-    run = runs_root / "r"
-    code, _, err = cli("train", "game=g3", "steps=40", "checkpoint_every=20", "plot=false", "tensorboard=false",
-                       f"hydra.run.dir={run}")
-    assert code == 0, err
-    (run / "summary.json").unlink()               # as if killed after its last checkpoint
-    return run
-
-
+# -- resume: a run directory is data (fixture finished_run: conftest.py) -----------------------------------------
 def _evil_folder(tmp_path) -> Path:
     folder = tmp_path / "evil"
     (folder / "game").mkdir(parents=True)

@@ -18,17 +18,6 @@ from minimax_cli.runlog import read_log
 from tests.conftest import REPO, load_summary
 
 
-@pytest.fixture
-def interrupted_run(cli, runs_root):
-    """A g3 run of 40 steps with a checkpoint at 40, its summary gone as if killed after it."""
-    run = runs_root / "r"
-    code, _, err = cli("train", "game=g3", "steps=40", "checkpoint_every=20", "plot=false", "tensorboard=false",
-                       f"hydra.run.dir={run}")
-    assert code == 0, err
-    (run / "summary.json").unlink()
-    return run
-
-
 def _files(run: Path) -> dict:
     return {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and not p.is_symlink()}
 
@@ -43,32 +32,32 @@ def _files(run: Path) -> dict:
     ("- game=g3\n- 'algo.lr_x=${oc.decode:\"0.1\"}'\n", "its value reads outside the config (oc.decode)"),
 ])
 def test_a_saved_override_that_chooses_what_minimax_reads_or_builds_refuses_the_resume(
-        cli, interrupted_run, tmp_path, saved, message):
-    (interrupted_run / ".hydra" / "overrides.yaml").write_text(saved)
-    before = _files(interrupted_run)
-    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60")
+        cli, finished_run, tmp_path, saved, message):
+    (finished_run / ".hydra" / "overrides.yaml").write_text(saved)
+    before = _files(finished_run)
+    code, _, err = cli("train", f"resume={finished_run}", "steps=60")
     assert code == 2 and message in err, err
     assert "a run directory cannot choose what minimax reads or builds" in err
     assert len(err.strip().splitlines()) == 1
-    assert _files(interrupted_run) == before
+    assert _files(finished_run) == before
 
 
-def test_the_yaml_a_path_override_would_load_is_never_read(cli, interrupted_run, tmp_path):
+def test_the_yaml_a_path_override_would_load_is_never_read(cli, finished_run, tmp_path):
     # the attack: a yaml beside the run, chosen by a path that climbs out of conf/game/
     marker = tmp_path / "pwned"
-    (interrupted_run / "evil.yaml").write_text(f"_target_: os.system\nname: g3\ncommand: touch {marker}\n")
-    relative = os.path.relpath(interrupted_run / "evil", REPO / "conf" / "game")
-    (interrupted_run / ".hydra" / "overrides.yaml").write_text(f"- game={relative}\n")
-    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60")
+    (finished_run / "evil.yaml").write_text(f"_target_: os.system\nname: g3\ncommand: touch {marker}\n")
+    relative = os.path.relpath(finished_run / "evil", REPO / "conf" / "game")
+    (finished_run / ".hydra" / "overrides.yaml").write_text(f"- game={relative}\n")
+    code, _, err = cli("train", f"resume={finished_run}", "steps=60")
     assert code == 2 and "is not an option of conf/game/" in err and not marker.exists()
 
 
-def test_a_saved_override_repeated_on_the_command_line_is_the_users_own(cli, interrupted_run, tmp_path, monkeypatch):
+def test_a_saved_override_repeated_on_the_command_line_is_the_users_own(cli, finished_run, tmp_path, monkeypatch):
     override = "runs_root=${oc.env:MINIMAX_RUNS}"
-    (interrupted_run / ".hydra" / "overrides.yaml").write_text(f"- game=g3\n- '{override}'\n")
-    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60", override)
+    (finished_run / ".hydra" / "overrides.yaml").write_text(f"- game=g3\n- '{override}'\n")
+    code, _, err = cli("train", f"resume={finished_run}", "steps=60", override)
     assert code == 0, err
-    assert load_summary(interrupted_run)["status"] == "finished"
+    assert load_summary(finished_run)["status"] == "finished"
 
 
 def test_hydras_callbacks_and_the_logging_configs_classes_are_checked_as_every_target():
@@ -93,15 +82,15 @@ def test_hydras_callbacks_and_the_logging_configs_classes_are_checked_as_every_t
 # -- symbolic links: never written through ---------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["metrics.jsonl", ".hydra/config.yaml", "checkpoints/trajectory.bin", "minimax.log"])
 def test_a_symbolic_link_in_the_run_directory_refuses_the_resume_and_its_target_is_untouched(
-        cli, interrupted_run, tmp_path, name):
+        cli, finished_run, tmp_path, name):
     outside = tmp_path / "precious.txt"
     outside.write_text("do not touch\n")
-    link = interrupted_run / name
+    link = finished_run / name
     if link.exists():
         link.unlink()
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(outside)
-    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60")
+    code, _, err = cli("train", f"resume={finished_run}", "steps=60")
     assert code == 2 and f"{link} is a symbolic link: minimax never writes through a link" in err, err
     assert outside.read_text() == "do not touch\n"
 
@@ -142,25 +131,25 @@ def test_malformed_rows_are_skipped_by_line_and_whole_rows_kept(tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["{}", "[1]", '{"step": 3, "loss": "x"}', "\udcff"])
-def test_resume_continues_a_log_with_a_malformed_row_and_keeps_every_whole_row(cli, interrupted_run, damage):
-    metrics = interrupted_run / "metrics.jsonl"
+def test_resume_continues_a_log_with_a_malformed_row_and_keeps_every_whole_row(cli, finished_run, damage):
+    metrics = finished_run / "metrics.jsonl"
     lines = metrics.read_text().splitlines()
     lines.insert(3, damage)
     metrics.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape") + b"\n")
-    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60")
+    code, _, err = cli("train", f"resume={finished_run}", "steps=60")
     assert code == 0, err
     assert "line(s) are not metric rows and were dropped (line 4)" in err
     rows, skipped = read_log(metrics)
     assert skipped == [] and [r["step"] for r in rows] == list(range(0, 61, 10))
-    assert load_summary(interrupted_run)["status"] == "finished"
+    assert load_summary(finished_run)["status"] == "finished"
 
 
-def test_resume_says_when_the_log_was_cut_short_before_the_checkpoint(cli, interrupted_run):
-    metrics = interrupted_run / "metrics.jsonl"
+def test_resume_says_when_the_log_was_cut_short_before_the_checkpoint(cli, finished_run):
+    metrics = finished_run / "metrics.jsonl"
     lines = metrics.read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [0, 10, 20, 30, 40]
     metrics.write_text("\n".join(lines[:2]) + "\n" + lines[2][:12])   # cut inside the row of step 20
-    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60")
+    code, _, err = cli("train", f"resume={finished_run}", "steps=60")
     assert code == 0, err
     assert "has no rows after step 10 but the checkpoint is at step 40" in err
 
@@ -363,11 +352,11 @@ def test_report_lists_a_fifo_summary_as_unreadable_instead_of_waiting_on_it(cli,
     assert "summary.json is not a regular file (a FIFO, device or directory)" in out
 
 
-def test_an_alias_bomb_in_a_saved_yaml_is_refused(cli, interrupted_run):
+def test_an_alias_bomb_in_a_saved_yaml_is_refused(cli, finished_run):
     lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"] + [
         f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]" for i in range(12)]
-    (interrupted_run / ".hydra" / "overrides.yaml").write_text("\n".join(lines) + "\n")
-    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60")
+    (finished_run / ".hydra" / "overrides.yaml").write_text("\n".join(lines) + "\n")
+    code, _, err = cli("train", f"resume={finished_run}", "steps=60")
     assert code == 2 and "uses 120 YAML aliases; minimax writes none" in err, err
 
 
@@ -402,11 +391,11 @@ def test_data_files_that_used_to_fail_inside_the_run_are_one_line(cli, runs_root
     assert not runs_root.exists()
 
 
-def test_a_run_lock_that_is_a_directory_is_one_line(cli, interrupted_run):
-    lock = interrupted_run / ".hydra" / "run.lock"
+def test_a_run_lock_that_is_a_directory_is_one_line(cli, finished_run):
+    lock = finished_run / ".hydra" / "run.lock"
     lock.unlink(missing_ok=True)
     lock.mkdir()
-    code, _, err = cli("train", f"resume={interrupted_run}", "steps=60")
+    code, _, err = cli("train", f"resume={finished_run}", "steps=60")
     assert code == 2 and f"{lock} is not a lock file (Is a directory)" in err, err
 
 
