@@ -205,15 +205,23 @@ def _check_figure_format(path: str) -> None:
                            f"end the name with one of {', '.join('.' + f for f in sorted(formats))}")
 
 
+def report_table(paths, by=None, metrics=None, status=None, plot: str | None = None):
+    """(the runs under ``paths``, their table: report.Table rows) as `minimax report` builds them;
+    ``plot``: the figure file to come, whose name is checked first."""
+    from minimax_cli import report as rep
+
+    if plot:
+        _check_figure_format(str(plot))
+    runs = rep.collect_runs(paths, status=status)
+    if not runs:
+        raise MinimaxError(f"no run under {', '.join(map(str, paths))} has status {', '.join(status)}")
+    return runs, rep.table(runs, by=by, metrics=metrics)
+
+
 def report(args) -> int:
     from minimax_cli import report as rep
 
-    if args.plot:
-        _check_figure_format(args.plot)
-    runs = rep.collect_runs(args.paths, status=args.status)
-    if not runs:
-        raise MinimaxError(f"no run under {', '.join(args.paths)} has status {', '.join(args.status)}")
-    rows = rep.table(runs, by=args.by, metrics=args.metric)
+    runs, rows = report_table(args.paths, args.by, args.metric, args.status, args.plot)
     markdown = rep.to_markdown(rows, args.markdown)
     sys.stdout.write(rep.to_csv(rows) if args.csv == "-" else markdown)
     if args.csv == "-" and rows.caption:  # the CSV stays a table; what it is grouped by goes beside it
@@ -236,8 +244,19 @@ def analyze(overrides: list[str], as_json: bool) -> int:
     """`minimax analyze`: one configuration, a report on stdout (text, or one JSON object)."""
     import json
 
-    from minimax_cli.analyze import analyze as run_analysis
     from minimax_cli.analyze import format_text
+
+    report, output = analysis(overrides)
+    if as_json or output == "json":
+        print(json.dumps(report, allow_nan=False))
+    else:
+        print(format_text(report))
+    return 0
+
+
+def analysis(overrides: list[str]) -> tuple[dict, str]:
+    """(the analysis report of one configuration, its ``analyze.output``), as `minimax analyze` makes them."""
+    from minimax_cli.analyze import analyze as run_analysis
     from minimax_cli.config import expand_sweeps, prepare
 
     check_overrides(overrides)
@@ -246,12 +265,7 @@ def analyze(overrides: list[str], as_json: bool) -> int:
     if len(expand_sweeps(overrides)) > 1:
         raise MinimaxError("analyze takes one configuration, not a sweep (remove the comma-separated values)")
     run = prepare(overrides)
-    report = run_analysis(run)
-    if as_json or run.cfg.analyze.output == "json":
-        print(json.dumps(report, allow_nan=False))
-    else:
-        print(format_text(report))
-    return 0
+    return run_analysis(run), str(run.cfg.analyze.output)
 
 
 if __name__ == "__main__":  # torchrun -m minimax_cli.cli train ...

@@ -14,8 +14,18 @@ PROG = "minimax"
 
 
 def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
+    """`minimax train`: ``start`` the jobs, then print the run directory (one run) and return the
+    exit code."""
+    launch = start(overrides, multirun, hydra_flags)
+    if not multirun and not hydra_flags and launch.run_dirs and launch.run_dirs[-1].is_dir():
+        print(launch.run_dirs[-1], flush=True)   # last, on stdout: `run=$(minimax train ...)` captures it
+    return launch.code
+
+
+def start(overrides: list[str], multirun: bool, hydra_flags: list[str]):
     """Check every job of the command line (config.prepare: compose, setups, checks), then let
-    Hydra run them (train.hydra_task); the exit code comes back in the launch object."""
+    Hydra run them (train.hydra_task); returns the launch object (train.Launch: the exit code, the
+    run directory of each job this process ran)."""
     from minimax_cli import distributed, resume, storage
     from minimax_cli import train as train_mod
     from minimax_cli.config import checked, expand_sweeps, job_id, merge_overrides, prepare, resolved, sweeper_params
@@ -37,7 +47,7 @@ def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
         overrides, jobs = overrides + added, [job + added for job in jobs]
         head = resolved(jobs[0], hydra_config=True)
     if not multirun and _job_config_flags(hydra_flags):
-        return print_job_config(jobs[0], resolve="--resolve" in hydra_flags)
+        return train_mod.Launch(code=print_job_config(jobs[0], resolve="--resolve" in hydra_flags))
     params = sweeper_params(head.cfg)
     if params and not multirun and not hydra_flags:  # (--cfg job only prints the config)
         raise MinimaxError(f"this config sweeps {', '.join(p.split('=', 1)[0] for p in params)} "
@@ -64,9 +74,7 @@ def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
         if single and not resuming:
             _guard_run_dir(head.cfg, multirun)  # again, now that no other process can write there
         train_mod.hydra_task(launch)()
-    if not multirun and not hydra_flags and launch.run_dirs and launch.run_dirs[-1].is_dir():
-        print(launch.run_dirs[-1], flush=True)   # last, on stdout: `run=$(minimax train ...)` captures it
-    return launch.code
+    return launch
 
 
 def check_overrides(overrides: list[str]) -> None:

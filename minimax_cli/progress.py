@@ -8,8 +8,8 @@ statistics of the real images, pre-training, training, figures), then a progress
             p.update(len(batch))
 
 Lines go through the ``minimax`` logger, i.e. to the console and to the run's ``minimax.log``.
-On a terminal (stderr is a TTY) the console shows a tqdm bar instead of the periodic lines, which
-then go to the log file only (``ConsoleFilter`` on the console handler, conf/hydra/job_logging).
+On a terminal (stderr is a TTY), and in a Jupyter notebook (the Python API, minimax_cli/api.py), the
+console shows a tqdm bar instead of the periodic lines, which then go to the log file only (``ConsoleFilter`` on the console handler, conf/hydra/job_logging).
 The periodic lines come from one background thread, so a phase that blocks (a torchvision
 dataset constructor, one long FID evaluation inside a training step) still reports that it is
 alive; ``update`` only counts.
@@ -116,9 +116,8 @@ class Phase:
         size = "" if self.total is None else f" ({self.total - self.initial:,} {self.unit})"
         self._say(f"{self.name}{size}" + (f": {self.detail}" if self.detail else ""))
         self._t0 = self._last = time.monotonic()
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
+        tqdm = bar_class()
+        if tqdm is not None:
             self._bar = tqdm(total=self.total, initial=self.initial, unit=f" {self.unit}", delay=BAR_DELAY,
                              file=sys.stderr, dynamic_ncols=True, leave=False, desc=self.label + self.name)
         with _lock:
@@ -183,6 +182,26 @@ class Phase:
                 log.info("%s%s", self.label, text)
             return
         log.info("%s%s", self.label, text, extra=extra)
+
+
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (the Python API called from a notebook)."""
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def bar_class():
+    """The bar a phase shows on the console: tqdm.auto's in a notebook (a widget where ipywidgets is
+    installed), tqdm's own on a terminal; None elsewhere (a log file, a pipe: plain lines)."""
+    if in_notebook():
+        from tqdm.auto import tqdm
+
+        return tqdm
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        return tqdm
+    return None
 
 
 def phase(name: str, total: int | None = None, unit: str = "steps", initial: int = 0, quiet: bool = False,

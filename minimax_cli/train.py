@@ -41,6 +41,8 @@ class Launch:
     code: int = 0
     #: the run directory of each job that started (Hydra names it)
     run_dirs: list = field(default_factory=list)
+    #: the one-line reason of each job that failed (the Python API raises it for a run refused while setting up)
+    errors: list = field(default_factory=list)
 
 
 def execute(run: RunSettings, run_dir: Path) -> RunResult:
@@ -145,6 +147,7 @@ def run_job(cfg: DictConfig, launch: Launch) -> float:
         lock.__enter__()
     except RunDirError as exc:        # another process writes this directory: record nothing in it
         launch.code = 2
+        launch.errors.append(str(exc))
         log.error("%s", exc)
         return -math.inf if str((cfg.get("objective") or {}).get("mode", "minimize")) == "maximize" else math.inf
     try:
@@ -189,6 +192,7 @@ def _record_failure(launch: Launch, run_dir: Path, exc: Exception, started: floa
                     user_error: bool, message: str | None = None, resumed: bool = False) -> None:
     if message is None:
         message = str(exc) if user_error else f"{type(exc).__name__}: {exc} (traceback in {run_dir / 'error.txt'})"
+    launch.errors.append(message)
     if not multirun:  # a sweep's exit code does not depend on which launcher ran the failed job
         launch.code = 2 if user_error else 1
     if distributed.report_failure(exc, message, user_error):  # a rank other than 0: it writes nothing

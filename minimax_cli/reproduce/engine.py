@@ -250,6 +250,11 @@ def check_jobs(jobs: list[Job]) -> None:
             raise ReproduceError(f"{job.label}: {exc}") from None
 
 
+def output_name(rep: Reproduction, quick: bool) -> str:
+    """The reproduction's name in its output folder and mark: ``-quick`` added for the reduced setting."""
+    return rep.name + (rep.quick_suffix if quick else "")
+
+
 def run(rep: Reproduction, *, quick: bool = False, only: list[str] = (), out: Path | None = None,
         reanalyze: Path | None = None, overrides: list[str] = ()) -> int:
     """The whole reproduction (or, with ``reanalyze``, only its analysis); returns the exit status:
@@ -265,13 +270,13 @@ def run(rep: Reproduction, *, quick: bool = False, only: list[str] = (), out: Pa
             variants = [v for v in variants if v.label in ran] or variants
         ctx = Context(rep.name, out.resolve(), quick, variants, collect(out), [], values)
         return rep.analyze(ctx)
-    out = output_dir(rep.name + (rep.quick_suffix if quick else ""), out, runs_root(values))
+    out = output_dir(output_name(rep, quick), out, runs_root(values))
     extra = rep.prepare(out, quick) if rep.prepare else []
     from minimax_cli.config import merge_overrides
 
     jobs = [Job(j.label, j.dir, merge_overrides(j.overrides, [*rep.common, *extra, *values]))
             for v in variants for j in v.jobs()]
-    (out / MARK).write_text(json.dumps({"name": rep.name + (rep.quick_suffix if quick else ""), "quick": quick,
+    (out / MARK).write_text(json.dumps({"name": output_name(rep, quick), "quick": quick,
                                         "jobs": [vars(j) for j in jobs]}, indent=1) + "\n")
     check_jobs([j for j in jobs if state_of(out / j.dir) != "kept"])
     started = time.perf_counter()
