@@ -153,11 +153,13 @@ def report(*paths: str | os.PathLike, by=None, metric=None, status=None, plot: s
 @dataclass
 class Reproduction:
     """What `minimax reproduce` left: its folder, exit status (0: every checked claim holds and every
-    run succeeded), claims (rows.json's: text, ok, scope) and table.md's text."""
+    run succeeded), claims (rows.json's, each {text, ok, scope}), rows.json's table rows and
+    table.md's text."""
 
     dir: Path
     code: int
     claims: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
     table: str = ""
 
     @property
@@ -180,17 +182,30 @@ def reproduce(name: str, quick: bool = True, only=(), out: str | os.PathLike | N
                                     engine.runs_root(engine.split_overrides(values)[1]))
         code = engine.run(rep, quick=quick, only=_listed(only), out=Path(out), overrides=values)
     out = Path(out).resolve()
-    claims, table = [], ""
     try:
         payload = json.loads(runfiles.read_text(out / "rows.json"))
-        claims = [c for c in payload.get("claims", []) if isinstance(c, dict)] if isinstance(payload, dict) else []
     except (DataError, ValueError):
-        pass
+        payload = {}
+    payload = payload if isinstance(payload, dict) else {}
     try:
         table = runfiles.read_text(out / "table.md")
     except DataError:
-        pass
-    return Reproduction(out, code, claims, table)
+        table = ""
+    claims = [c for c in map(_claim, payload.get("claims") or []) if c is not None]
+    rows = payload.get("rows") if isinstance(payload.get("rows"), list) else []
+    return Reproduction(out, code, claims, rows, table)
+
+
+def _claim(item) -> dict | None:
+    """One claim of rows.json as {text, ok, scope}: the reproductions write a dict or a (text, ok) pair."""
+    if isinstance(item, dict) and "text" in item:
+        return {"text": str(item["text"]), "ok": item.get("ok"), "scope": item.get("scope", "both")}
+    if isinstance(item, (list, tuple)) and len(item) == 2:
+        text = [v for v in item if isinstance(v, str)]
+        ok = [v for v in item if isinstance(v, bool) or v is None]
+        if len(text) == 1 and len(ok) == 1:
+            return {"text": text[0], "ok": ok[0], "scope": "both"}
+    return None
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
