@@ -69,6 +69,8 @@ def test_many_calls_in_one_process_leave_it_as_it_was(runs_root, capsys, monkeyp
         assert random.getstate() == rng[2]
         assert mine in logging.getLogger().handlers and len(logging.getLogger().handlers) == len(before["root handlers"])
         assert signal.getsignal(signal.SIGINT) is caller_handler
+        logging.getLogger("notebook").warning("the caller's own line")   # its handler still writes, once
+        assert capsys.readouterr().out.count("the caller's own line") == 1
     finally:
         logging.getLogger().removeHandler(mine)
         for s, handler in previous.items():
@@ -122,6 +124,19 @@ def test_bad_input_raises_the_cli_line_never_exits(runs_root, capsys):
     with pytest.raises(MinimaxError, match="unknown reproduction"):
         api.reproduce("nope")
     assert not runs_root.exists() or not any(runs_root.rglob("summary.json"))
+
+
+def test_bad_data_found_while_setting_up_raises_and_a_failed_run_comes_back(runs_root, tmp_path, capsys):
+    """Bad data found only while the run sets up: the CLI's line as an exception, no run left; a run
+    that fails later (a bug in a game's metric) is a Run with status failed and the reason."""
+    with pytest.raises(MinimaxError, match=r"^game.data: .*absent.npy"):
+        api.train("game=mog", f"game.data={tmp_path / 'absent.npy'}", "steps=2", *QUICK)
+    assert not runs_root.exists() or not any(runs_root.rglob("metrics.jsonl"))
+    from conftest import REPO
+
+    run = api.train(f"hydra.searchpath=[file://{REPO}/tests/conf]", "game=failing", "steps=30", *QUICK)
+    assert run.status == "failed" and "deliberate failure at step 10" in run.summary["error"]
+    assert run.rows() and run.rows()[-1]["step"] < 10      # what it logged before it failed
 
 
 def test_an_old_run_is_untrusted_input(tmp_path):
