@@ -106,9 +106,9 @@ def compose(*overrides: str):
 
 
 def train(*overrides: str, multirun: bool = False) -> Run | list[Run]:
-    """`minimax train [-m] overrides...`: the Run (or, with ``multirun``, the list of the sweep's runs).
-    A run that failed or was interrupted comes back with that status (``summary['error']`` says why);
-    input refused before the run could start raises its one line."""
+    """`minimax train [-m] overrides...`: the Run (or, with ``multirun`` (the CLI's -m), the list of
+    the sweep's runs, in job order). A run that failed or was interrupted comes back with that status
+    (``summary['error']`` says why); input refused before the run could start raises its one line."""
     from minimax_cli import launch
 
     overrides = _strings(overrides)
@@ -180,7 +180,8 @@ def reproduce(name: str, quick: bool = True, only=(), out: str | os.PathLike | N
         if out is None:  # chosen here (as the engine would) to know where the outputs are
             out = engine.output_dir(engine.output_name(rep, quick), None,
                                     engine.runs_root(engine.split_overrides(values)[1]))
-        code = engine.run(rep, quick=quick, only=_listed(only), out=Path(out), overrides=values)
+        names = [n for item in _listed(only) or [] for n in item.split(",") if n]   # (as --only A,B)
+        code = engine.run(rep, quick=quick, only=names, out=Path(out), overrides=values)
     out = Path(out).resolve()
     try:
         payload = json.loads(runfiles.read_text(out / "rows.json"))
