@@ -108,7 +108,7 @@ def compose(*overrides: str):
 def train(*overrides: str, multirun: bool = False) -> Run | list[Run]:
     """`minimax train [-m] overrides...`: the Run (or, with ``multirun`` (the CLI's -m), the list of
     the sweep's runs, in job order). A run that failed or was interrupted comes back with that status
-    (``summary['error']`` says why); input refused before the run could start raises its one line."""
+    (``summary['error']`` says why); bad input (exit status 2 in the CLI) raises its one line."""
     from minimax_cli import launch
 
     overrides = _strings(overrides)
@@ -119,9 +119,11 @@ def train(*overrides: str, multirun: bool = False) -> Run | list[Run]:
         started = launch.start(overrides, multirun, [])
     if multirun:
         return runs(sweep_dir) if sweep_dir.is_dir() else []
+    if started.code == 2 and started.errors:  # bad input found once Hydra ran the job (data, a locked run dir)
+        raise MinimaxError(started.errors[-1])
     if started.run_dirs and started.run_dirs[-1].is_dir():
         return Run(started.run_dirs[-1])
-    raise MinimaxError(started.errors[-1] if started.errors else f"the run did not start (exit status {started.code})")
+    raise MinimaxError(f"the run did not start (exit status {started.code})")
 
 
 def analyze(*overrides: str) -> dict:

@@ -8,8 +8,9 @@ statistics of the real images, pre-training, training, figures), then a progress
             p.update(len(batch))
 
 Lines go through the ``minimax`` logger, i.e. to the console and to the run's ``minimax.log``.
-On a terminal (stderr is a TTY), and in a Jupyter notebook (the Python API, minimax_cli/api.py), the
-console shows a tqdm bar instead of the periodic lines, which then go to the log file only (``ConsoleFilter`` on the console handler, conf/hydra/job_logging).
+On a terminal (stderr is a TTY), and in a Jupyter notebook (the Python API, minimax_cli/api.py),
+the console shows a tqdm bar instead of the periodic lines, which then go to the log file only
+(``ConsoleFilter`` on the console handler, conf/hydra/job_logging).
 The periodic lines come from one background thread, so a phase that blocks (a torchvision
 dataset constructor, one long FID evaluation inside a training step) still reports that it is
 alive; ``update`` only counts.
