@@ -64,7 +64,8 @@ def _figures(result: RunResult, game, algo, runlog, run_dir: Path) -> None:
                 figures.update()
         if result.trajectory is not None:
             png = trajectory_png(game, result.trajectory, run_dir / "trajectories.png",
-                                 title=f"{game.name} / {algo.name}: {result.status} at step {result.step}")
+                                 title=f"{game.name} / {algo.name}: {result.status} at step {result.step}",
+                                 n_starts=result.n_starts)
             runlog.add_figure_png("trajectories", png, result.step)
 
 
