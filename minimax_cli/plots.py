@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import textwrap
 from pathlib import Path
 
 import numpy as np
-import torch
 
 
 def pyplot():
@@ -17,6 +17,17 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def integer_ticks(ax) -> None:
+    """Whole numbers only on the y axis, for a count (modes covered) that starts at 0; call it
+    once the data is drawn. The view holds 0 and 1 at least: with fewer than two integers in view
+    (a constant count) the locator would fall back to fractions."""
+    from matplotlib.ticker import MaxNLocator
+
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(min(lo, -0.25), max(hi, math.ceil(hi - 0.5) + 0.5, 1.25))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -50,6 +61,8 @@ def trajectory_figure(game, trajectory: torch.Tensor, title: str = "", labels=No
     (it never covers a start); its title holds the notes: how many paths leave the frame, and,
     when the run had more starts than it kept paths of, how many are shown and which.
     """
+    import torch
+
     plt = pyplot()
     runs = labels if labels is not None else [(None, trajectory)]
     lo, hi = _frame(game, runs)
@@ -102,6 +115,8 @@ def trajectory_figure(game, trajectory: torch.Tensor, title: str = "", labels=No
 def _frame(game, runs) -> tuple[float, float]:
     """The square frame [lo, hi]² of the figure: around the starts and the game's critical points
     (paths do not move it: a diverging path would shrink the game to a dot)."""
+    import torch
+
     starts = torch.cat([t[0].reshape(-1, 2) for _, t in runs])
     corners = [float(torch.nan_to_num(starts, nan=0.0, posinf=0.0, neginf=0.0).abs().max())]
     corners += [abs(float(c)) for cp in game.critical_points() for c in (cp.x.reshape(-1)[0], cp.y.reshape(-1)[0])]

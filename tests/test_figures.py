@@ -83,3 +83,92 @@ def test_the_g3_legend_never_covers_a_start():
     # several algorithms from the same start, as the toy reproduction draws them
     many = trajectory_figure(game, None, labels=[(name, path) for name in ("gda", "ogda", "eg", "sga", "co", "fr")])
     assert legend_covers(many, [start]) == [False]
+
+
+# -- `minimax report --plot` curves ---------------------------------------------------------------------------
+def test_identical_runs_are_one_line_named_after_both(tmp_path):
+    from minimax_cli import report
+    from tests.test_report import make_run
+
+    def rows(values):
+        return [{"step": 10 * i, "wall_time_s": 0.0, "dist_to_eq": v} for i, v in enumerate(values)]
+
+    make_run(tmp_path, "a", algo="gda", rows=rows([4.0, 2.0, 1.0]))
+    make_run(tmp_path, "b", algo="ogda", rows=rows([4.0, 2.0, 1.0]))    # the same numbers as gda
+    make_run(tmp_path, "c", algo="eg", rows=rows([4.0, 3.0, 2.0]))
+    fig = report.curves_figure(report.collect_runs([tmp_path]), ["algo.name"], ["dist_to_eq"])
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts == ["eg (n=1)", "2 identical: gda (n=1), ogda (n=1)"]
+    assert len(ax.lines) == 2   # one line for the two identical runs, none hidden under the other
+
+
+def test_modes_covered_gets_integer_ticks(tmp_path):
+    from minimax_cli import report
+    from tests.test_report import make_run
+
+    for seed, modes in enumerate([[0, 1, 2, 3], [0, 0, 1, 1]]):
+        make_run(tmp_path, f"s{seed}", game="mog", seed=seed,
+                 rows=[{"step": 100 * i, "wall_time_s": 0.0, "modes_covered": m} for i, m in enumerate(modes)])
+    fig = report.curves_figure(report.collect_runs([tmp_path]), ["game.name"], ["modes_covered"])
+    fig.canvas.draw()
+    ticks = fig.axes[0].get_yticks()
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
+
+
+def test_a_constant_count_still_gets_integer_ticks():
+    from minimax_cli.games.gan_figures import distances_figure
+
+    rows = [{"step": s, "w1": 1.0 / (s + 1), "modes_covered": 1.0} for s in (0, 100, 200)]
+    fig = distances_figure(pyplot(), rows)
+    fig.canvas.draw()
+    ticks = [t for t in fig.axes[1].get_yticks() if fig.axes[1].get_ylim()[0] <= t <= fig.axes[1].get_ylim()[1]]
+    assert 1.0 in ticks and all(float(t).is_integer() for t in ticks)
+
+
+# -- a multi-seed run: one figure per kind by default --------------------------------------------------------
+TINY_MOG = ["game=mog", "game.generator.width=4", "game.discriminator.width=4", "game.batch.size=32",
+            "game.batch.dataset_size=32", "game.metrics.w1_samples=32", "game.metrics.kl_samples=64",
+            "game.metrics.mode_samples=64", "steps=6", "log_every=3", "metrics_every=3", "tensorboard=false",
+            "progress=false", "seeds=3"]
+
+
+def test_seeds_write_one_combined_figure_per_kind_and_per_seed_ones_on_request(cli, runs_root):
+    code, _, err = cli("train", *TINY_MOG, f"hydra.run.dir={runs_root}/combined")
+    assert code == 0, err
+    run = runs_root / "combined"
+    assert sorted(p.name for p in run.glob("*.png")) == ["distances.png", "grad_norms.png", "samples.png"]
+    for seed in (0, 1, 2):   # the data behind a seed's samples stays in its folder (reproductions read it)
+        assert [p.name for p in (run / "seeds" / str(seed)).iterdir()] == ["samples.npz"]
+    code, _, err = cli("train", *TINY_MOG, "seed_figures=per_seed", f"hydra.run.dir={runs_root}/apart")
+    assert code == 0, err
+    assert not list((runs_root / "apart").glob("*.png"))
+    assert sorted(p.name for p in (runs_root / "apart" / "seeds" / "1").glob("*.png")) == [
+        "distances.png", "grad_norms.png", "samples.png"]
+    code, _, err = cli("train", *TINY_MOG, "seed_figures=some")
+    assert code == 2 and "seed_figures" in err and "combined, per_seed, both" in err
+
+
+def test_the_combined_figures_show_every_seed_with_mean_and_band(cli, runs_root):
+    import json
+
+    from minimax_cli.games.gan_figures import distances_figure, grad_norms_figure
+
+    code, _, err = cli("train", *TINY_MOG, "plot=false", f"hydra.run.dir={runs_root}/r")
+    assert code == 0, err
+    rows = [json.loads(line) for line in (runs_root / "r" / "metrics.jsonl").read_text().splitlines()]
+    per_seed = [[r for r in rows if r.get("seed") == seed] for seed in (0, 1, 2)]
+    fig = distances_figure(pyplot(), per_seed)
+    w1_axes, modes_axes = fig.axes[:2]
+    labels = [t.get_text() for t in w1_axes.get_legend().get_texts()]
+    assert labels[0] == "w1 (mean of 3 seeds, band: min–max)"
+    mean = next(line for line in w1_axes.lines if line.get_label() == labels[0])
+    by_step = {s: [r["w1"] for r in rows if r["step"] == s and "w1" in r] for s in (0, 3, 6)}
+    assert mean.get_ydata().tolist() == pytest.approx([sum(v) / 3 for v in by_step.values()])
+    assert len([line for line in w1_axes.lines if line.get_alpha() == 0.3]) == 6   # w1 and kl of each seed
+    assert len(w1_axes.collections) == 2                                             # their min–max bands
+    fig.canvas.draw()
+    assert all(float(t).is_integer() for t in modes_axes.get_yticks())
+    norms = grad_norms_figure(pyplot(), per_seed)
+    assert [t.get_text() for t in norms.axes[0].get_legend().get_texts()] == [
+        "discriminator ‖∇ᵧL_y‖ (mean of 3 seeds, band: min–max)", "generator ‖∇ₓL_x‖ (mean of 3 seeds, band: min–max)"]
