@@ -172,3 +172,26 @@ def test_the_combined_figures_show_every_seed_with_mean_and_band(cli, runs_root)
     norms = grad_norms_figure(pyplot(), per_seed)
     assert [t.get_text() for t in norms.axes[0].get_legend().get_texts()] == [
         "discriminator ‖∇ᵧL_y‖ (mean of 3 seeds, band: min–max)", "generator ‖∇ₓL_x‖ (mean of 3 seeds, band: min–max)"]
+
+
+# -- FID -----------------------------------------------------------------------------------------------------
+def test_fid_with_random_weights_says_so_and_one_evaluation_is_a_visible_marker(tmp_path, monkeypatch):
+    from minimax_cli import plots
+    from tests.test_image_gan import game, start
+
+    drawn = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.append(fig) or path)
+    g = game(dtype=torch.float32, metrics={"fid_every": 0, "sample_every": 0, "grid": 4,
+                                           "fid": {"weights": "random", "samples": 2}})
+    x, y = start(g)
+    paths = g.figures(tmp_path, x, y, 4, [{"step": 0}, {"step": 4, "fid": 312.5}])
+    assert [p.name for p in paths] == ["samples.png", "fid.png"]
+    ax = drawn[0].axes[0]
+    assert drawn[0]._suptitle.get_text() == "cifar10: FID (2 samples)"
+    assert "random Inception weights" in ax.get_title() and "not an FID" in ax.get_title()
+    (line,) = ax.lines
+    assert line.get_xydata().tolist() == [[4.0, 312.5]] and line.get_marker() == "o" and line.get_markersize() >= 6
+    assert [t.get_text() for t in ax.texts] == ["312.5"]
+    g.metric_cfg["fid"]["weights"] = "auto"   # real weights: no note
+    g.figures(tmp_path, x, y, 4, [{"step": 2, "fid": 300.0}, {"step": 4, "fid": 250.0}])
+    assert drawn[1].axes[0].get_title() == "" and len(drawn[1].axes[0].texts) == 0

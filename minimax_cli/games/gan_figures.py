@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -201,6 +202,25 @@ def _curve(ax, histories, key: str, label: str, color, transform=lambda v: v, st
     ax.fill_between(steps, low, high, color=color, alpha=0.2, lw=0, step="post" if steps_post else None)
     ax.plot(steps, mean, lw=2, color=color, label=f"{label} (mean of {len(series)} seeds, band: min–max)", **style)
     return True
+
+
+def fid_figure(history, title: str, note: str | None = None):
+    """FID against step (None without a finite FID row); ``note`` (fid.weights_note: random
+    Inception weights) under the title in red. A single evaluation is a marker with its value,
+    not a line of one point that no one sees."""
+    steps, values = _series(history, "fid")
+    if not len(values):
+        return None
+    fig, ax = pyplot().subplots(figsize=(5, 3.5), dpi=100)
+    ax.plot(steps, values, marker="o", ms=3 if len(values) > 1 else 7)
+    if len(values) == 1:
+        ax.annotate(f"{values[0]:.4g}", (steps[0], values[0]), xytext=(8, 4), textcoords="offset points", fontsize=8)
+    ax.set(xlabel="step", ylabel="FID")
+    fig.suptitle(title, fontsize=10)
+    if note:
+        ax.set_title(textwrap.fill(note, 60), color="crimson", fontsize=8)
+    ax.grid(ls="--", alpha=0.5)
+    return fig
 
 
 def grad_norms_figure(plt, history):
