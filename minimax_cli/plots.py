@@ -103,7 +103,7 @@ def trajectory_figure(game, trajectory: torch.Tensor, title: str = "", labels=No
     ax.set_ylim(lo, hi)
     ax.set_xlabel("x (leader)")
     ax.set_ylabel("y (follower)")
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, 60))   # several algorithms' names would run off the figure
     notes = [note for note in (leaving_note(leaving, n_paths), shown_note(game, n_paths, n_starts)) if note]
     legend = ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, framealpha=0.85,
                        title="\n".join(textwrap.fill(note, 72) for note in notes) or None, title_fontsize=7)

@@ -134,6 +134,7 @@ TINY_MOG = ["game=mog", "game.generator.width=4", "game.discriminator.width=4", 
 
 
 def test_seeds_write_one_combined_figure_per_kind_and_per_seed_ones_on_request(cli, runs_root):
+    """(and what the combined figures hold: every seed, their mean and band)"""
     code, _, err = cli("train", *TINY_MOG, f"hydra.run.dir={runs_root}/combined")
     assert code == 0, err
     run = runs_root / "combined"
@@ -147,16 +148,15 @@ def test_seeds_write_one_combined_figure_per_kind_and_per_seed_ones_on_request(c
         "distances.png", "grad_norms.png", "samples.png"]
     code, _, err = cli("train", *TINY_MOG, "seed_figures=some")
     assert code == 2 and "seed_figures" in err and "combined, per_seed, both" in err
+    combined_figures_show_every_seed_with_mean_and_band(run)
 
 
-def test_the_combined_figures_show_every_seed_with_mean_and_band(cli, runs_root):
+def combined_figures_show_every_seed_with_mean_and_band(run):
     import json
 
     from minimax_cli.games.gan_figures import distances_figure, grad_norms_figure
 
-    code, _, err = cli("train", *TINY_MOG, "plot=false", f"hydra.run.dir={runs_root}/r")
-    assert code == 0, err
-    rows = [json.loads(line) for line in (runs_root / "r" / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     per_seed = [[r for r in rows if r.get("seed") == seed] for seed in (0, 1, 2)]
     fig = distances_figure(pyplot(), per_seed)
     w1_axes, modes_axes = fig.axes[:2]
@@ -195,3 +195,19 @@ def test_fid_with_random_weights_says_so_and_one_evaluation_is_a_visible_marker(
     g.metric_cfg["fid"]["weights"] = "auto"   # real weights: no note
     g.figures(tmp_path, x, y, 4, [{"step": 2, "fid": 300.0}, {"step": 4, "fid": 250.0}])
     assert drawn[1].axes[0].get_title() == "" and len(drawn[1].axes[0].texts) == 0
+
+
+def test_a_run_tells_its_figure_how_many_starts_it_had(cli, runs_root, monkeypatch):
+    from minimax_cli import plots, run_outputs
+
+    drawn = []
+
+    def keep(game, trajectory, path, title="", labels=None, n_starts=None):
+        drawn.append(trajectory_figure(game, trajectory, title, labels, n_starts=n_starts))
+        return plots.trajectory_png(game, trajectory, path, title, labels, n_starts)
+
+    monkeypatch.setattr(run_outputs, "trajectory_png", keep)
+    code, _, err = cli("train", "game=g3", "game.starts=20", "game.init_radius=4", "plot_starts=4", "steps=5",
+                       "tensorboard=false", "progress=false")
+    assert code == 0, err
+    assert "4 of 20 starts shown (plot_starts=4): the first 4 drawn" in legend_title(drawn[0])
