@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:   # torch is imported where a trajectory is drawn: `minimax report` needs no torch
+    import torch
 
 
 def pyplot():

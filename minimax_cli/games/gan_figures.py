@@ -9,6 +9,12 @@
     samples.npz     the data behind samples.png, for figures across runs (minimax reproduce):
                     ``fake`` (the generated samples of the metrics, n × d), ``disc`` (D's
                     prediction, as drawn) on ``grid`` (1-D) or on ``grid_x`` × ``grid_y`` (2-D).
+    fid.png         image GANs: FID against step (``fid_figure``), saying so when the Inception
+                    weights were random.
+
+A multi-seed run (``seeds=S``) draws each kind once with every seed in it (``seed_figures``):
+samples.png as a small panel per seed, the curves with each seed thin, their mean and min–max band;
+each seed's samples.npz stays in seeds/<seed>/.
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ Metrics (``game.metrics``, all on the leader the runner passes, i.e. the generat
   CLI validates the run (``check``), unless ``fid.required: false``: then one warning and no FID.
   The Inception network is built once per process (sweeps run in-process share it).
 * image grids every ``sample_every`` steps (``snapshot``): ``<run dir>/samples/step_<n>.png``
-  and TensorBoard ``samples``; at the end ``samples.png`` and ``fid.png`` (FID against step).
+  and TensorBoard ``samples``; at the end ``samples.png`` and ``fid.png`` (FID against step; it says
+  when the weights were ``random``).
 """
 
 from __future__ import annotations
