@@ -334,8 +334,8 @@ def group_runs(runs: Sequence[Run], by: Sequence[str]) -> list[tuple[tuple, list
 #: config keys never grouped by: replicates (their runs are averaged) and settings that do not change
 #: a run's result (where it is written, how often it logs or draws, resuming)
 REPLICATES = ("seed", "seeds")
-BOOKKEEPING = ("hydra", "runs_root", "resume", "progress", "plot", "plot_starts", "tensorboard", "checkpoint_every",
-               "log_every", "metrics_every", "objective", "hardware.threads", "hardware.timeout_s", "analyze", "point")
+BOOKKEEPING = ("hydra", "runs_root", "resume", "progress", "plot", "plot_starts", "seed_figures", "tensorboard",
+               "checkpoint_every", "log_every", "metrics_every", "objective", "hardware.threads", "hardware.timeout_s", "analyze", "point")
 
 
 def _flat_keys(tree, prefix: str = "") -> list[str]:
@@ -716,13 +716,34 @@ def _style(i: int, n: int) -> tuple:
     return colormaps["tab20"](i % 20), ("-", "--", ":", "-.")[i // 20 % 4]
 
 
-def plot(runs: Sequence[Run], by: Sequence[str] | None, metrics: Sequence[str] | None,
-         path: str | os.PathLike) -> Path:
-    """One row of panels per metric: each group's mean curve vs step with its min–max band, to a
-    PNG; diverged runs get a panel of their own (``curve_panels``), a group keeps its colour in both."""
+#: metrics that count something (modes of a mixture): their axes get integer ticks only
+INTEGER_METRICS = ("modes_covered",)
+
+
+def identical_curves(curves: list[tuple]) -> list[list[tuple]]:
+    """``curve_panels``' curves of one panel, those that are exactly equal (steps, mean and band,
+    NaN equal to NaN) put together, in order of first appearance: identical curves drawn one over
+    the other would hide all but the last."""
+    import numpy as np
+
+    merged: list[list[tuple]] = []
+    for curve in curves:
+        for same in merged:
+            if all(np.array_equal(a, b, equal_nan=True) for a, b in zip(same[0][2:], curve[2:])):
+                same.append(curve)
+                break
+        else:
+            merged.append([curve])
+    return merged
+
+
+def curves_figure(runs: Sequence[Run], by: Sequence[str] | None, metrics: Sequence[str] | None):
+    """The matplotlib Figure that ``plot`` writes."""
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from minimax_cli.plots import integer_ticks
 
     runs = list(runs)
     by = _split(by) or sweep_axes(runs)[0]
@@ -738,8 +759,11 @@ def plot(runs: Sequence[Run], by: Sequence[str] | None, metrics: Sequence[str] |
     for row, metric in zip(axes, metrics):
         for ax, (name, curves) in zip(row, curve_panels(runs, by, metric).items()):
             drawn = []
-            for values, members, steps, mean, low, high in curves:
-                label = " / ".join(_display(v) for v in values) + f" (n={len(members)})"
+            for same in identical_curves(curves):
+                labels = [" / ".join(_display(v) for v in values) + f" (n={len(members)})"
+                          for values, members, *_ in same]
+                label = labels[0] if len(same) == 1 else f"{len(same)} identical: {', '.join(labels)}"
+                values, _, steps, mean, low, high = same[0]
                 color, dashes = colors[values]
                 ax.plot(steps, mean, color=color, ls=dashes, lw=1.5, label=label)
                 ax.fill_between(steps, low, high, color=color, alpha=0.2, lw=0)
@@ -747,6 +771,8 @@ def plot(runs: Sequence[Run], by: Sequence[str] | None, metrics: Sequence[str] |
             values = np.concatenate(drawn) if drawn else np.empty(0)
             if values.size and values.min() > 0 and values.max() / values.min() > 1e3:
                 ax.set_yscale("log")  # norms and distances that span decades
+            elif metric in INTEGER_METRICS:
+                integer_ticks(ax)
             ax.set_ylabel(metric)
             ax.set_xlabel("step")
             ax.grid(alpha=0.3)
@@ -756,7 +782,16 @@ def plot(runs: Sequence[Run], by: Sequence[str] | None, metrics: Sequence[str] |
                 ax.legend(fontsize=7, title=" / ".join(by), title_fontsize=7)
             else:
                 ax.text(0.5, 0.5, f"no finite {metric} values", ha="center", va="center", transform=ax.transAxes)
-    fig.suptitle("mean over runs, band: min–max", fontsize=9)
+    fig.suptitle("mean over runs, band: min–max; identical curves are drawn once", fontsize=9)
+    return fig
+
+
+def plot(runs: Sequence[Run], by: Sequence[str] | None, metrics: Sequence[str] | None,
+         path: str | os.PathLike) -> Path:
+    """One row of panels per metric: each group's mean curve vs step with its min–max band, to a
+    PNG; diverged runs get a panel of their own (``curve_panels``), a group keeps its colour in both;
+    groups whose curves are identical are one line named after all of them (``identical_curves``)."""
+    fig = curves_figure(runs, by, metrics)
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ log = logging.getLogger("minimax")
 
 
 def finish(result: RunResult, game, algo, runlog, run_dir: Path, *, steps: int, seed: int, device, dtype,
-           ema: float | None, plot: bool, pre_summary: dict | None) -> RunResult:
+           ema: float | None, plot: bool, pre_summary: dict | None, seed_figures: str = "combined") -> RunResult:
     """Summary, per-start outcomes and figures of the ended run (rank 0 writes them); returns ``result``."""
     summary = summarize(result, game, algo, steps=steps, seed=seed, device=device, dtype=dtype)
     note = fraction_note(result)
@@ -42,7 +42,7 @@ def finish(result: RunResult, game, algo, runlog, run_dir: Path, *, steps: int, 
         np.savez_compressed(run_dir / "trajectories.npz", **starts)
     if plot:
         try:
-            _figures(result, game, algo, runlog, run_dir)
+            _figures(result, game, algo, runlog, run_dir, seed_figures)
         except KeyboardInterrupt as stop:   # the run is done, its figures are not: say so in the summary
             runlog.summary(summary | {"figures": f"interrupted ({stop}): some figures are missing"})
             raise
@@ -50,12 +50,19 @@ def finish(result: RunResult, game, algo, runlog, run_dir: Path, *, steps: int, 
     return result
 
 
-def _figures(result: RunResult, game, algo, runlog, run_dir: Path) -> None:
-    """The run's figures (PNG files, and in TensorBoard)."""
+def _figures(result: RunResult, game, algo, runlog, run_dir: Path, seed_figures: str = "combined") -> None:
+    """The run's figures (PNG files, and in TensorBoard). A multi-seed run's (``seed_figures``):
+    combined: one figure per kind with every seed in it, in the run dir; per_seed: each seed's own
+    in seeds/<seed>/ (3 × S figures: slow for many seeds); both."""
     with progress.phase("figures", unit="figures") as figures:
         x_eval = result.ema if result.ema is not None else result.state["x"]
-        if result.seeds is not None:  # each seed's figures in seeds/<seed>/, from its own rows
-            drawn = game.figures_per_seed(run_dir, x_eval, result.state["y"], result.step, runlog.history)
+        if result.seeds is not None:
+            drawn = []
+            if seed_figures in ("combined", "both"):   # PNG files only: TensorBoard's runs are the seeds
+                for _ in game.combined_figures(run_dir, x_eval, result.state["y"], result.step, runlog.history):
+                    figures.update()
+            if seed_figures in ("per_seed", "both"):   # each seed's figures in seeds/<seed>/, from its own rows
+                drawn += game.figures_per_seed(run_dir, x_eval, result.state["y"], result.step, runlog.history)
         else:
             drawn = [(None, game.figures(run_dir, x_eval, result.state["y"], result.step, runlog.history))]
         for seed_k, pngs in drawn:
@@ -64,7 +71,8 @@ def _figures(result: RunResult, game, algo, runlog, run_dir: Path) -> None:
                 figures.update()
         if result.trajectory is not None:
             png = trajectory_png(game, result.trajectory, run_dir / "trajectories.png",
-                                 title=f"{game.name} / {algo.name}: {result.status} at step {result.step}")
+                                 title=f"{game.name} / {algo.name}: {result.status} at step {result.step}",
+                                 n_starts=result.n_starts)
             runlog.add_figure_png("trajectories", png, result.step)
 
 

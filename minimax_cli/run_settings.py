@@ -56,6 +56,7 @@ class RunSettings:
     progress: object                # progress lines: true, false or seconds between lines (progress.py)
     tensorboard: bool
     plot: bool                      # end-of-run figures
+    seed_figures: str = "combined"  # a multi-seed run's figures: combined | per_seed | both
     sources: str = ""               # setups.describe: where each algorithm value came from
     note: str = ""                  # setups.summary_line: one log line of the same
 
@@ -81,4 +82,4 @@ def settings_of(cfg: DictConfig, sources: str = "", note: str = "") -> RunSettin
         tol=float(cfg.tol), converge_on=str(cfg.converge_on), diverge_norm=float(cfg.diverge_norm),
         plot_starts=int(cfg.plot_starts), ema=cfg.get("ema"), seed_chunk=hw.get("seed_chunk", None),
         progress=cfg.get("progress", True), tensorboard=bool(cfg.tensorboard), plot=bool(cfg.plot),
-        sources=sources, note=note)
+        seed_figures=str(cfg.get("seed_figures", "combined")), sources=sources, note=note)

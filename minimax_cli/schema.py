@@ -141,6 +141,7 @@ RULES: dict[str, Rule] = {
                      lambda v: isinstance(v, bool) or (_is_number(v) and math.isfinite(v) and v > 0)),
     "plot": boolean(),
     "plot_starts": integer(0),
+    "seed_figures": one_of("combined", "per_seed", "both"),
     "tensorboard": boolean(),
     "checkpoint_every": integer(0),
     "ema": number(0, 1, strict_high=True, null=True),

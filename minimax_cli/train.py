@@ -61,7 +61,8 @@ def execute(run: RunSettings, run_dir: Path) -> RunResult:
     try:
         result, pre_summary = _phases(parts)
         return finish(result, parts.game, parts.main.algo, parts.log, run_dir, steps=run.steps, seed=run.seed,
-                      device=parts.device, dtype=parts.dtype, ema=run.ema, plot=run.plot, pre_summary=pre_summary)
+                      device=parts.device, dtype=parts.dtype, ema=run.ema, plot=run.plot, pre_summary=pre_summary,
+                      seed_figures=run.seed_figures)
     finally:
         parts.log.close(quiet=sys.exc_info()[0] is not None)
 

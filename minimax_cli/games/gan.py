@@ -506,3 +506,9 @@ class GAN(GANGame):
         from minimax_cli.games.gan_figures import gan_figures
 
         return gan_figures(self, run_dir, x, y, step, history)
+
+    def seed_figures(self, games, seeds, run_dir, x, y, step, history, seed_dirs):
+        """The combined figures of a multi-seed run (gan_figures.seed_figures)."""
+        from minimax_cli.games.gan_figures import seed_figures
+
+        return seed_figures(games, seeds, run_dir, x, y, step, history, seed_dirs)

@@ -9,18 +9,26 @@
     samples.npz     the data behind samples.png, for figures across runs (minimax reproduce):
                     ``fake`` (the generated samples of the metrics, n × d), ``disc`` (D's
                     prediction, as drawn) on ``grid`` (1-D) or on ``grid_x`` × ``grid_y`` (2-D).
+    fid.png         image GANs: FID against step (``fid_figure``), saying so when the Inception
+                    weights were random.
+
+A multi-seed run (``seeds=S``) draws each kind once with every seed in it (``seed_figures``):
+samples.png as a small panel per seed, the curves with each seed thin, their mean and min–max band;
+each seed's samples.npz stays in seeds/<seed>/.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from minimax_cli.metrics.distributions import kde_on_grid
-from minimax_cli.plots import pyplot
+from minimax_cli.plots import integer_ticks, pyplot
 
 
 def _series(history: list[dict], key: str):
@@ -58,7 +66,7 @@ def gan_figures(game, run_dir, x, y, step, history) -> list[Path]:
             fig.suptitle(f"{game.name} ({game.dataset.name}, {game.loss_cfg['kind']}) at step {step}")
             fig.tight_layout()
             paths.append(_save(plt, fig, run_dir / "samples.png"))
-    for name, fig in (("grad_norms", _grad_norms(plt, history)), ("distances", _distances(plt, history))):
+    for name, fig in (("grad_norms", grad_norms_figure(plt, history)), ("distances", distances_figure(plt, history))):
         if fig is not None:
             paths.append(_save(plt, fig, run_dir / f"{name}.png"))
     return paths
@@ -77,7 +85,8 @@ def _prediction_grid(game, y):
     return [gx, gy], pred.reshape(XX.shape)
 
 
-def _save_samples(game, path: Path, fake: np.ndarray, y) -> Path:
+def _save_samples(game, path: Path, fake: np.ndarray, y) -> dict:
+    """samples.npz; returns what it holds."""
     payload = {"fake": fake}
     if game.dataset.dim <= 2:
         axes, pred = _prediction_grid(game, y)
@@ -87,7 +96,7 @@ def _save_samples(game, path: Path, fake: np.ndarray, y) -> Path:
         else:
             payload["grid_x"], payload["grid_y"] = axes
     np.savez_compressed(path, **payload)
-    return path
+    return payload
 
 
 def _save(plt, fig, path: Path) -> Path:
@@ -164,41 +173,179 @@ def _samples_2d(plt, game, fake, y):
     return fig
 
 
-def _grad_norms(plt, history):
-    sx, vx = _series(history, "grad_norm/x")
-    sy, vy = _series(history, "grad_norm/y")
-    if len(vx) == 0 and len(vy) == 0:
+def _histories(history) -> list[list[dict]]:
+    """One run's rows as [rows], or several seeds' rows (a list of row lists) as they are."""
+    return history if history and isinstance(history[0], list) else [history]
+
+
+def _seed_series(histories, key: str):
+    """(steps, values (seeds × steps), the runs' series): ``key`` of every history on the union
+    of their steps, NaN where a seed has no value."""
+    series = [_series(rows, key) for rows in histories]
+    steps = np.unique(np.concatenate([s for s, _ in series] + [np.empty(0)]))
+    grid = np.full((len(series), len(steps)), np.nan)
+    for i, (s, v) in enumerate(series):
+        grid[i, np.searchsorted(steps, s)] = v
+    return steps, grid, series
+
+
+def _curve(ax, histories, key: str, label: str, color, transform=lambda v: v, steps_post: bool = False) -> bool:
+    """One run's ``key`` against steps, or over several seeds: each seed thin, their mean bold and
+    the min–max band shaded. Returns whether anything was drawn."""
+    steps, grid, series = _seed_series(histories, key)
+    if not np.isfinite(grid).any():
+        return False
+    style = {"drawstyle": "steps-post"} if steps_post else {}
+    if len(series) == 1:
+        s, v = series[0]
+        ax.plot(s, transform(v), lw=1.8, color=color, label=label, **style)
+        return True
+    for s, v in series:
+        ax.plot(s, transform(v), lw=0.6, alpha=0.3, color=color, **style)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # a step where every seed is NaN stays NaN
+        mean, low, high = (transform(f(grid, 0)) for f in (np.nanmean, np.nanmin, np.nanmax))
+    ax.fill_between(steps, low, high, color=color, alpha=0.2, lw=0, step="post" if steps_post else None)
+    ax.plot(steps, mean, lw=2, color=color, label=f"{label} (mean of {len(series)} seeds, band: min–max)", **style)
+    return True
+
+
+def fid_figure(history, title: str, note: str | None = None):
+    """FID against step (None without a finite FID row); ``note`` (fid.weights_note: random
+    Inception weights) under the title in red. A single evaluation is a marker with its value,
+    not a line of one point that no one sees."""
+    steps, values = _series(history, "fid")
+    if not len(values):
+        return None
+    fig, ax = pyplot().subplots(figsize=(5, 3.5), dpi=100)
+    ax.plot(steps, values, marker="o", ms=3 if len(values) > 1 else 7)
+    if len(values) == 1:
+        ax.annotate(f"{values[0]:.4g}", (steps[0], values[0]), xytext=(8, 4), textcoords="offset points", fontsize=8)
+    ax.set(xlabel="step", ylabel="FID")
+    fig.suptitle(title, fontsize=10)
+    if note:
+        ax.set_title(textwrap.fill(note, 60), color="crimson", fontsize=8)
+    ax.grid(ls="--", alpha=0.5)
+    return fig
+
+
+def grad_norms_figure(plt, history):
+    """‖∇ₓL_x‖ and ‖∇ᵧL_y‖ against steps; ``history``: one run's rows, or a list of each seed's."""
+    histories = _histories(history)
+    sx, _, _ = _seed_series(histories, "grad_norm/x")
+    sy, _, _ = _seed_series(histories, "grad_norm/y")
+    if len(sx) == 0 and len(sy) == 0:
         return None
     fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
-    _shade_pretrain(ax, history)
-    ax.plot(sy, vy, lw=1.8, label="discriminator ‖∇ᵧL_y‖")
-    ax.plot(sx, vx, lw=1.8, label="generator ‖∇ₓL_x‖")
+    _shade_pretrain(ax, histories[0])
+    _curve(ax, histories, "grad_norm/y", "discriminator ‖∇ᵧL_y‖", "C0")
+    _curve(ax, histories, "grad_norm/x", "generator ‖∇ₓL_x‖", "C1")
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_title("gradient norms on the evaluation batch" + _cadence(sx if len(sx) else sy))
     ax.grid(ls="--", alpha=0.5)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8 if len(histories) == 1 else 7)
     fig.tight_layout()
     return fig
 
 
-def _distances(plt, history):
-    curves = [(key, *_series(history, key)) for key in ("w1", "kl")]
-    curves = [c for c in curves if len(c[2])]
-    sm, vm = _series(history, "modes_covered")
-    if not curves and not len(vm):
+def distances_figure(plt, history):
+    """w1 and kl (log scale) and modes covered (integer ticks) against steps; ``history``: one
+    run's rows, or a list of each seed's."""
+    histories = _histories(history)
+    keys = [key for key in ("w1", "kl") if len(_seed_series(histories, key)[0])]
+    sm, _, _ = _seed_series(histories, "modes_covered")
+    if not keys and not len(sm):
         return None
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=110)
-    _shade_pretrain(ax1, history)
-    for key, s, v in curves:
-        ax1.plot(s, np.maximum(v, 1e-6), lw=1.8, label=key)
+    _shade_pretrain(ax1, histories[0])
+    for key, color in zip(keys, ("C0", "C1")):
+        _curve(ax1, histories, key, key, color, transform=lambda v: np.maximum(v, 1e-6))
     ax1.set_yscale("log")
-    ax1.set_title("W1 and KL(data ‖ generator)" + (_cadence(curves[0][1]) if curves else ""))
-    ax1.legend(fontsize=8)
-    ax2.plot(sm, vm, lw=1.8, drawstyle="steps-post")
+    ax1.set_title("W1 and KL(data ‖ generator)" + (_cadence(_seed_series(histories, keys[0])[0]) if keys else ""))
+    ax1.legend(fontsize=8 if len(histories) == 1 else 7)
+    if _curve(ax2, histories, "modes_covered", "modes covered", "C0", steps_post=True) and len(histories) > 1:
+        ax2.legend(fontsize=7)
     ax2.set_title("modes covered" + _cadence(sm))
+    integer_ticks(ax2)
     for ax in (ax1, ax2):
         ax.set_xlabel("step")
         ax.grid(ls="--", alpha=0.5)
     fig.tight_layout()
+    return fig
+
+
+# -- a multi-seed run (seeds=S): one figure per kind, all seeds in it -------------------------------------------
+def seed_figures(games, seeds, run_dir, x, y, step, history, seed_dirs) -> list[Path]:
+    """The combined figures of a multi-seed run in ``run_dir``: samples.png (a small panel per
+    seed), grad_norms.png and distances.png (every seed, their mean and min–max band); each seed's
+    samples.npz in its own folder (``seed_dirs[k]``), as a single run writes it."""
+    plt = pyplot()
+    run_dir = Path(run_dir)
+    rows = [[r for r in history if r.get("seed") == seed] for seed in seeds]
+    panels = []
+    for k, game in enumerate(games):
+        fake = game.generate(x[k]).detach().cpu().double().numpy()
+        panels.append((seeds[k], game, fake, _save_samples(game, Path(seed_dirs[k]) / "samples.npz", fake, y[k]),
+                       rows[k][-1] if rows[k] else {}))
+    paths = []
+    base = games[0]
+    if base.dataset.dim in (1, 2):
+        fig = _seed_samples(plt, panels)
+        fig.suptitle(f"{base.name} ({base.dataset.name}, {base.loss_cfg['kind']}) at step {step}: "
+                     f"{len(seeds)} seeds")
+        paths.append(_save(plt, fig, run_dir / "samples.png"))
+    for name, fig in (("grad_norms", grad_norms_figure(plt, rows)), ("distances", distances_figure(plt, rows))):
+        if fig is not None:
+            paths.append(_save(plt, fig, run_dir / f"{name}.png"))
+    return paths
+
+
+def _seed_samples(plt, panels):
+    """A grid of small panels, one per seed: 1-D the generator's KDE over the data density (and
+    σ(D)); 2-D the generated points over D's prediction and the data centres."""
+    n = len(panels)
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.3 * rows + 0.5), dpi=100, sharex=True, sharey=True,
+                             squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_axis_off()
+    for ax, (seed, game, fake, payload, last) in zip(axes.flat, panels):
+        finite = np.isfinite(fake).all()
+        if game.dataset.dim == 1:
+            grid = payload["grid"]
+            ax.plot(grid, game.dataset.density(torch.as_tensor(grid)).numpy(), "k--", lw=0.8)
+            if finite:
+                ax.fill_between(grid, kde_on_grid(fake, [grid], game.metric_cfg["density_bandwidth"]), alpha=0.5)
+            if game.loss_cfg["kind"] != "wgan":
+                ax.plot(grid, payload["disc"], lw=0.8, color="C1")
+            lows, highs = (grid[0],), (grid[-1],)
+        else:
+            gx, gy = payload["grid_x"], payload["grid_y"]
+            ax.imshow(payload["disc"], origin="lower", extent=(gx[0], gx[-1], gy[0], gy[-1]), cmap="RdBu_r",
+                      alpha=0.7, aspect="auto")
+            if finite:
+                ax.scatter(fake[:, 0], fake[:, 1], s=1, c="k", alpha=0.4, lw=0)
+            if game.dataset.centres is not None:
+                ax.scatter(game.dataset.centres[:, 0], game.dataset.centres[:, 1], s=6, c="gold")
+            lows, highs = (gx[0], gy[0]), (gx[-1], gy[-1])
+            ax.set_xlim(gx[0], gx[-1])
+            ax.set_ylim(gy[0], gy[-1])
+        if not finite:
+            note = "generated points are not finite"
+        else:
+            note, outside = outside_note(fake, lows, highs)
+            if note:
+                note = f"{int(outside.sum())} of {len(fake)} outside"
+        _note(ax, note)
+        facts = [f"W1 {last['w1']:.3g}" if isinstance(last.get("w1"), (int, float)) else "",
+                 f"{last['modes_covered']:g} modes" if isinstance(last.get("modes_covered"), (int, float)) else ""]
+        ax.set_title(f"seed {seed}" + "".join(f", {f}" for f in facts if f), fontsize=8)
+        ax.tick_params(labelsize=7)
+    key = ("dashed: data density, fill: generator (KDE)" + (", orange: σ(D)" if panels[0][1].loss_cfg["kind"] != "wgan"
+                                                          else "") if panels[0][1].dataset.dim == 1
+           else "dots: generated, colour: D's prediction, gold: data centres")
+    fig.text(0.5, 0.005, key, ha="center", va="bottom", fontsize=8)
+    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     return fig

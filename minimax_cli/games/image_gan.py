@@ -32,7 +32,8 @@ Metrics (``game.metrics``, all on the leader the runner passes, i.e. the generat
   CLI validates the run (``check``), unless ``fid.required: false``: then one warning and no FID.
   The Inception network is built once per process (sweeps run in-process share it).
 * image grids every ``sample_every`` steps (``snapshot``): ``<run dir>/samples/step_<n>.png``
-  and TensorBoard ``samples``; at the end ``samples.png`` and ``fid.png`` (FID against step).
+  and TensorBoard ``samples``; at the end ``samples.png`` and ``fid.png`` (FID against step; it says
+  when the weights were ``random``).
 """
 
 from __future__ import annotations
@@ -312,18 +313,12 @@ class ImageGAN(GANGame):
 
     def figures(self, run_dir, x, y, step, history):
         paths = [self._grid(x, Path(run_dir) / "samples.png")]
-        rows = [r for r in history if isinstance(r.get("fid"), (int, float))]
-        if rows:
-            import matplotlib
+        from minimax_cli.games.gan_figures import fid_figure
+        from minimax_cli.metrics.fid import weights_note
+        from minimax_cli.plots import save_figure
 
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-
-            fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
-            ax.plot([r["step"] for r in rows], [r["fid"] for r in rows], marker="o", ms=3)
-            ax.set(xlabel="step", ylabel="FID", title=f"{self.name}: FID ({self.metric_cfg['fid']['samples']} samples)")
-            fig.tight_layout()
-            fig.savefig(Path(run_dir) / "fid.png")
-            plt.close(fig)
-            paths.append(Path(run_dir) / "fid.png")
+        fc = self.metric_cfg["fid"]
+        fig = fid_figure(history, f"{self.name}: FID ({fc['samples']} samples)", weights_note(fc["weights"]))
+        if fig is not None:
+            paths.append(save_figure(fig, Path(run_dir) / "fid.png"))
         return paths

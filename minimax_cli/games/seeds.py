@@ -170,6 +170,15 @@ class SeedStack(Game):
             out.append((seed, game.figures(_mkdir(seed_dir(run_dir, seed)), x[k], y[k], step, rows)))
         return out
 
+    def combined_figures(self, run_dir, x, y, step, history: list[dict]) -> list:
+        """One figure per kind with every seed in it, in ``run_dir`` (the game's ``seed_figures``;
+        each seed's data files still in seeds/<seed>/); [] for a game that has none."""
+        draw = getattr(self.base, "seed_figures", None)
+        if draw is None:
+            return []
+        dirs = [_mkdir(seed_dir(run_dir, seed)) for seed in self.seeds]
+        return draw(self.games, self.seeds, run_dir, x, y, step, history, dirs)
+
     def extra_metrics(self, x, y, step):
         raise NotImplementedError("a seed stack's metrics are per seed: metrics_per_seed")
 

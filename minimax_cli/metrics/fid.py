@@ -136,6 +136,14 @@ def weights_path(weights: str | os.PathLike | None = "auto") -> Path | None:
     return hub_weights_path() if weights in (None, "auto") else Path(weights)
 
 
+def weights_note(weights: str | os.PathLike | None) -> str | None:
+    """What a figure of these numbers must say about the network they came from: with "random"
+    weights they are distances between untrained features, comparable to no published FID."""
+    if weights == "random":
+        return "random Inception weights (game.metrics.fid.weights=random): not an FID, a smoke test only"
+    return None
+
+
 def check_weights(weights: str | os.PathLike | None = "auto", download: bool = False) -> None:
     """Cheap existence check of the weights file: the one-line DataError ``load_inception`` would
     raise (nothing is read; with ``download`` and "auto" a missing file is not an error)."""
