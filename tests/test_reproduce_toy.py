@@ -65,3 +65,14 @@ def test_make_reproduce_toy_writes_under_runs_like_the_other_targets(tmp_path):
     dry = subprocess.run(["make", "-n", "reproduce-toy", f"RUNS={tmp_path}"], cwd=REPO, capture_output=True,
                          text=True, check=True).stdout
     assert f"MINIMAX_RUNS={tmp_path} .venv/bin/minimax reproduce toy" in dry
+
+
+@pytest.mark.slow
+def test_only_the_printed_g3_makes_its_own_table(tmp_path, runs_root):
+    # no run at the figure's scales: the first table is left out, not built from no runs
+    out = tmp_path / "printed"
+    code = reproduce(["toy", "--only", "g3_printed", "--out", str(out)])
+    text = (out / "table.md").read_text()
+    assert code == 0, text
+    assert "g3 as printed" in text and "| algorithm | g1 |" not in text
+    assert (out / "g3_printed.png").stat().st_size > 10_000 and not (out / "table.csv").exists()

@@ -164,14 +164,18 @@ def analyze(ctx) -> int:
     algos = [a for a in ALGOS if any(v.groups[1] == a for v in ctx.variants)]
     steps = max((int(run.get("steps")) for run in runs), default=0)
     printed = [run for run in runs if panel(run) == PRINTED]
-    rows = collect([run for run in runs if panel(run) != PRINTED])
+    scaled = [run for run in runs if panel(run) != PRINTED]
+    rows = collect(scaled) if scaled else []   # (--only g3_printed: no runs at the figure's scales)
     printed_rows = collect(printed) if printed else []
     claims = check_claims(places(rows, printed_rows), games, algos)
-    report.to_csv(rows, out / "table.csv")
+    if rows:
+        report.to_csv(rows, out / "table.csv")
     text = [f"# Toy games (Wang et al. 2020, §6.1; Gao et al. 2022, §4.1): {steps} steps, η = 0.05, SGA λ = 1, "
             "CO γ = 0.1", "", f"Runs: `{out / 'runs'}`; built with minimax report (table.csv: every statistic).", "",
             "Cells: status (final distance to (0,0), steps taken). g3 is the reference code's f3 = 0.1 × the printed "
-            "g3, the scale that made Fig. 3c.", "", table(rows, [g for g in games if g in GAMES], algos).rstrip()]
+            "g3, the scale that made Fig. 3c."]
+    if rows:
+        text += ["", table(rows, [g for g in games if g in GAMES], algos).rstrip()]
     if printed_rows:
         report.to_csv(printed_rows, out / f"{PRINTED}.csv")
         text += ["", "g3 as printed (scale 1; not the figure's):", "",
