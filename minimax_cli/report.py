@@ -334,7 +334,7 @@ def group_runs(runs: Sequence[Run], by: Sequence[str]) -> list[tuple[tuple, list
 #: config keys never grouped by: replicates (their runs are averaged) and settings that do not change
 #: a run's result (where it is written, how often it logs or draws, resuming)
 REPLICATES = ("seed", "seeds")
-BOOKKEEPING = ("hydra", "runs_root", "resume", "progress", "plot", "plot_starts", "tensorboard", "checkpoint_every",
+BOOKKEEPING = ("hydra", "runs_root", "resume", "progress", "plot", "plot_starts", "tensorboard", "logger", "checkpoint_every",
                "log_every", "metrics_every", "objective", "hardware.threads", "hardware.timeout_s", "analyze", "point")
 
 
