@@ -1,8 +1,9 @@
 """logger=mlflow: one MLflow run per run directory (and a child run per seed of a seeds=S run).
 
 The store: ``logger.mlflow.tracking_uri``, else $MLFLOW_TRACKING_URI, else a SQLite file under the
-runs root (``sqlite:///<runs_root>/mlflow.db``, artifacts in ``<runs_root>/mlartifacts``): no
-server, read by ``mlflow ui --backend-store-uri sqlite:///<runs_root>/mlflow.db``.
+runs root (``sqlite:///<runs_root>/.mlflow/mlflow.db``, artifacts in ``<runs_root>/.mlflow/artifacts``:
+a hidden folder, so that ``minimax report runs/`` does not take its copies of summary.json for runs),
+no server; ``mlflow ui --backend-store-uri sqlite:///<runs_root>/.mlflow/mlflow.db`` shows it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from minimax_cli.trackers.base import Tracker, metrics_of, missing
 
 #: MLflow's limits on a param (mlflow.utils.validation); longer keys/values are cut with a note
 KEY_LIMIT, VALUE_LIMIT, BATCH_PARAMS, BATCH_METRICS = 250, 6000, 100, 1000
+#: the default store's folder under the runs root
+STORE = ".mlflow"
 CUT = "...(cut by minimax: longer than MLflow's limit)"
 #: the run's status -> MLflow's end state
 ENDS = {"finished": "FINISHED", "converged": "FINISHED", "diverged": "FINISHED", "interrupted": "KILLED",
@@ -35,7 +38,11 @@ def params_of(flat: dict) -> dict[str, str]:
 
 def store_uri(settings) -> str:
     uri = settings.options.get("mlflow", {}).get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
-    return str(uri) if uri else f"sqlite:///{Path(settings.root).resolve() / 'mlflow.db'}"
+    if uri:
+        return str(uri)
+    folder = Path(settings.root).resolve() / STORE
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'mlflow.db'}"
 
 
 class MlflowTracker(Tracker):
@@ -65,7 +72,7 @@ class MlflowTracker(Tracker):
         artifacts = None
         if self.uri.startswith("sqlite:///") and not self.settings.options.get("mlflow", {}).get("tracking_uri") \
                 and not os.environ.get("MLFLOW_TRACKING_URI"):   # our default store: artifacts beside it
-            artifacts = (Path(self.settings.root).resolve() / "mlartifacts").as_uri()
+            artifacts = (Path(self.settings.root).resolve() / STORE / "artifacts").as_uri()
         try:
             return self.client.create_experiment(name, artifact_location=artifacts)
         except MlflowException:   # a sweep's parallel job made it meanwhile

@@ -1,7 +1,8 @@
 """logger=wandb: one W&B run per run directory (one per seed of a seeds=S run, in one group).
 
 Offline unless configured otherwise (``logger.wandb.mode``, else $WANDB_MODE, else offline): the
-run is written under ``<runs_root>/wandb/`` and uploaded later by ``wandb sync``. A sweep's jobs
+run is written under ``<runs_root>/.wandb/wandb/`` (hidden: ``minimax report runs/`` skips it) and
+uploaded later by ``wandb sync``. A sweep's jobs
 share a group (the sweep's directory); figures and summary.json are the run's files.
 """
 
@@ -59,7 +60,7 @@ class WandbTracker(Tracker):
         self.wandb = wandb
         options = settings.options.get("wandb", {})
         self.mode = str(options.get("mode") or os.environ.get("WANDB_MODE") or "offline")
-        self.where = Path(str(options.get("dir") or settings.root)).resolve()
+        self.where = Path(str(options.get("dir") or Path(settings.root) / ".wandb")).resolve()
         self.where.mkdir(parents=True, exist_ok=True)
         self.runs: dict = {}     # seed (None: the run) -> wandb Run
 
