@@ -5,6 +5,7 @@ a kill -9 and resume; a sweep is one experiment / group; a tracker that fails co
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,23 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 
 NOT_METRICS = ("step", "seed", "phase")
 QUIET_WANDB = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_DISABLE_GIT": "true"}
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory) -> Path:
+    """An MLflow SQLite store with its tables made (MLflow's first use of a store migrates its schema,
+    ~10 s here): each test starts from a copy."""
+    path = tmp_path_factory.mktemp("store") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def runs_root(runs_root, empty_store):
+    """The runs root with the empty store in place (where logger=mlflow puts it by default)."""
+    (runs_root / ".mlflow").mkdir(parents=True)
+    shutil.copyfile(empty_store, runs_root / ".mlflow" / "mlflow.db")
+    return runs_root
 
 
 def client_of(root: Path) -> MlflowClient:
@@ -108,25 +126,25 @@ def test_mlflow_holds_every_row_the_config_the_tags_and_the_files(cli, runs_root
     assert (runs_root / ".mlflow" / "artifacts").is_dir() and not (REPO / "mlruns").exists()
 
 
-def test_a_tracker_run_holding_rows_past_the_checkpoint_is_replaced_on_resume(tmp_path):
+def test_a_tracker_run_holding_rows_past_the_checkpoint_is_replaced_on_resume(runs_root):
     """Rows sent after the checkpoint (which metrics.jsonl drops on resume) cannot be deleted from
     MLflow's history: the resumed run starts a fresh tracker run with metrics.jsonl's rows."""
     from minimax_cli.trackers.mlflow import MlflowTracker
 
-    settings = TrackerSettings(names=("mlflow",), options={"mlflow": {}}, params={"a.b": 1}, root=str(tmp_path),
+    settings = TrackerSettings(names=("mlflow",), options={"mlflow": {}}, params={"a.b": 1}, root=str(runs_root),
                                run_name="r")
     rows = [{"step": s, "wall_time_s": 0.1 * s, "loss": float(s)} for s in range(0, 100, 10)]
-    first = MlflowTracker(settings, tmp_path, {})
+    first = MlflowTracker(settings, runs_root / "r", {})
     first.start([], [], resuming=False)
     first.send(None, rows)
     kept = rows[:5]   # the checkpoint was at step 40
-    again = MlflowTracker(settings, tmp_path, first.stored())
+    again = MlflowTracker(settings, runs_root / "r", first.stored())
     again.start([None], kept, resuming=True)
     assert again.runs[None] != first.runs[None]
     assert first.client.get_run(first.runs[None]).info.lifecycle_stage == "deleted"
     assert_mlflow_holds(again.client, again.runs[None], kept)
     # a tracker run that holds only rows before the checkpoint is continued, with the missing ones
-    third = MlflowTracker(settings, tmp_path, again.stored())
+    third = MlflowTracker(settings, runs_root / "r", again.stored())
     third.start([None], rows[:7], resuming=True)
     assert third.runs[None] == again.runs[None]
     assert_mlflow_holds(third.client, third.runs[None], rows[:7])

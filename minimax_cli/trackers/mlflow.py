@@ -53,9 +53,10 @@ class MlflowTracker(Tracker):
         # an unreachable server: a few quick tries, not MLflow's minutes of retries (the user's values win)
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-        for name in ("mlflow", "alembic"):   # the store's "creating tables" lines are not the run's
-            logging.getLogger(name).setLevel(logging.WARNING)
         from mlflow.tracking import MlflowClient
+
+        for name in ("mlflow", "alembic"):   # the store's "creating tables" lines are not the run's
+            logging.getLogger(name).setLevel(logging.WARNING)   # (after the import: it sets its own)
 
         self.uri = store_uri(settings)
         self.client = MlflowClient(tracking_uri=self.uri)
