@@ -166,6 +166,20 @@ def test_a_sweep_is_one_mlflow_experiment_with_one_run_per_job(cli, runs_root):
         assert run.data.params["seed"] == str(load_summary(job)["seed"])
 
 
+def test_a_multi_seed_run_is_one_mlflow_run_per_seed_under_the_run(cli, runs_root):
+    code, _, err = cli("train", "game=mog", "seeds=2", "steps=20", "log_every=5", "logger=mlflow", "progress=false")
+    assert code == 0, err
+    (run,) = find_run_dirs([runs_root])
+    ids = json.loads((run / "trackers.json").read_text())["mlflow"]
+    client, rows = client_of(runs_root), load_metrics(run)
+    assert client.get_run(ids["run"]).data.params == resolved_params(run)
+    for seed in (0, 1):
+        child = client.get_run(ids[f"seed{seed}"])
+        assert child.data.tags["seed"] == str(seed) and child.data.tags["mlflow.parentRunId"] == ids["run"]
+        assert_mlflow_holds(client, ids[f"seed{seed}"], [r for r in rows if r["seed"] == seed])
+        assert "figures/samples.png" in {f.path for f in client.list_artifacts(ids[f"seed{seed}"], "figures")}
+
+
 def test_an_unreachable_mlflow_server_costs_one_warning_and_nothing_else(cli, runs_root, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")   # nothing listens on the discard port
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
