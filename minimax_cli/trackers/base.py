@@ -136,6 +136,8 @@ class Trackers:
         self._pending: list[dict] = []
         self._sent = time.monotonic()
         self._status: str | None = None
+        self._store_failed = False
+        self._stored_text: str | None = None   # trackers.json as last written
 
     def start(self, history: list[dict], resuming: bool) -> None:
         if not self.settings.names:
@@ -209,8 +211,16 @@ class Trackers:
             return
         path = self.dir / IDS_FILE
         text = json.dumps(ids, indent=1, sort_keys=True) + "\n"
-        if getattr(self, "_stored_text", None) != text:
-            from minimax_cli.runlog import write_json_atomic
+        if self._stored_text == text:
+            return
+        from minimax_cli.runlog import write_json_atomic
 
+        try:
             write_json_atomic(path, ids)
-            self._stored_text = text
+        except OSError as exc:   # (a full disk): the run goes on; a resume of it would start new tracker runs
+            if not self._store_failed:
+                log.warning("cannot write %s (%s): a resume of this run starts new tracker runs", path,
+                            exc.strerror or exc)
+            self._store_failed = True
+            return
+        self._stored_text = text

@@ -8,6 +8,7 @@ no server; ``mlflow ui --backend-store-uri sqlite:///<runs_root>/.mlflow/mlflow.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import time
@@ -59,8 +60,18 @@ class MlflowTracker(Tracker):
             logging.getLogger(name).setLevel(logging.WARNING)   # (after the import: it sets its own)
 
         self.uri = store_uri(settings)
-        self.client = MlflowClient(tracking_uri=self.uri)
+        if self._default_store():   # a new store's tables are made once: a parallel sweep's jobs take turns
+            with open(Path(settings.root).resolve() / STORE / "store.lock", "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self.client = MlflowClient(tracking_uri=self.uri)
+                self.client.search_experiments(max_results=1)
+        else:
+            self.client = MlflowClient(tracking_uri=self.uri)
         self.runs: dict = {}        # seed (None: the run) -> MLflow run id
+
+    def _default_store(self) -> bool:
+        return not self.settings.options.get("mlflow", {}).get("tracking_uri") and \
+            not os.environ.get("MLFLOW_TRACKING_URI")
 
     # -- runs --------------------------------------------------------------------------------------
     def _experiment(self) -> str:
@@ -71,8 +82,7 @@ class MlflowTracker(Tracker):
         if found is not None:
             return found.experiment_id
         artifacts = None
-        if self.uri.startswith("sqlite:///") and not self.settings.options.get("mlflow", {}).get("tracking_uri") \
-                and not os.environ.get("MLFLOW_TRACKING_URI"):   # our default store: artifacts beside it
+        if self._default_store():   # artifacts beside it
             artifacts = (Path(self.settings.root).resolve() / STORE / "artifacts").as_uri()
         try:
             return self.client.create_experiment(name, artifact_location=artifacts)
