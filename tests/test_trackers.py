@@ -150,6 +150,22 @@ def test_a_tracker_run_holding_rows_past_the_checkpoint_is_replaced_on_resume(ru
     assert_mlflow_holds(third.client, third.runs[None], rows[:7])
 
 
+def test_a_resumed_run_with_pretraining_continues_its_mlflow_run(cli, runs_root):
+    """Pretraining rows are pretrain/<name>; a resume (here: extending a finished run) continues the
+    same MLflow run and adds only the new steps."""
+    run = runs_root / "r"
+    code, _, err = cli("train", "logger=mlflow", "pretrain.steps=20", "+algo@pretrain.algo=gda", "steps=20",
+                       "checkpoint_every=10", "plot=false", f"hydra.run.dir={run}")
+    assert code == 0, err
+    first = json.loads((run / "trackers.json").read_text())
+    code, _, err = cli("train", f"resume={run}", "steps=40")
+    assert code == 0, err
+    assert json.loads((run / "trackers.json").read_text()) == first
+    rows = load_metrics(run)
+    assert {r["phase"] for r in rows} == {"pretrain", "main"} and rows[-1]["step"] == 60
+    assert_mlflow_holds(client_of(runs_root), first["mlflow"]["run"], rows)
+
+
 def test_a_sweep_is_one_mlflow_experiment_with_one_run_per_job(cli, runs_root):
     code, _, err = cli("train", "-m", "logger=mlflow", "steps=20", "plot=false", "seed=0,1,2")
     assert code == 0, err

@@ -49,11 +49,17 @@ class TrackerSettings:
     live: bool = True               # no checkpoints: send rows every LIVE_EVERY_S
 
 
+def phase_of(row: dict) -> str | None:
+    """A row's phase as the trackers keep it apart: None for the main phase (with or without pretraining)."""
+    phase = row.get("phase")
+    return None if phase in (None, "main") else phase
+
+
 def metric_key(row: dict, key: str) -> str:
     """The tracker's name of a row's value: pretraining rows are kept apart (``pretrain/<key>``), as
     the main phase may log the step the pretraining ended at."""
-    phase = row.get("phase")
-    return key if phase in (None, "main") else f"{phase}/{key}"
+    phase = phase_of(row)
+    return key if phase is None else f"{phase}/{key}"
 
 
 def metrics_of(row: dict) -> dict[str, float]:
@@ -94,8 +100,8 @@ class Tracker:
 def missing(history: list[dict], held: set) -> tuple[list[dict], bool]:
     """(the rows of ``history`` a tracker lacks, whether it holds rows that history does not):
     ``held`` is the set of (phase, step) the tracker holds for one seed."""
-    kept = {(r.get("phase"), r["step"]) for r in history}
-    return [r for r in history if (r.get("phase"), r["step"]) not in held], bool(held - kept)
+    kept = {(phase_of(r), r["step"]) for r in history}
+    return [r for r in history if (phase_of(r), r["step"]) not in held], bool(held - kept)
 
 
 def _classes() -> dict:

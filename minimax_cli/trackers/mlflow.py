@@ -162,9 +162,15 @@ class MlflowTracker(Tracker):
         if seed not in self.runs:
             self._open_seed(seed, [], False)
         now = int(time.time() * 1000)
-        metrics = [Metric(k, v, now, r["step"]) for r in rows for k, v in metrics_of(r).items()]
-        for i in range(0, len(metrics), BATCH_METRICS):
-            self.client.log_batch(self.runs[seed], metrics=metrics[i:i + BATCH_METRICS])
+        batch: list = []
+        for row in rows:   # whole rows per batch (one transaction): a row is held whole or not at all
+            values = [Metric(k, v, now, row["step"]) for k, v in metrics_of(row).items()]
+            if batch and len(batch) + len(values) > BATCH_METRICS:
+                self.client.log_batch(self.runs[seed], metrics=batch)
+                batch = []
+            batch += values
+        if batch:
+            self.client.log_batch(self.runs[seed], metrics=batch)
 
     def file(self, seed, path, folder):
         self.client.log_artifact(self.runs.get(seed, self.runs[None]), str(path), artifact_path=folder)
