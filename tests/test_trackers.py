@@ -226,15 +226,23 @@ def test_wandb_offline_holds_every_row_and_the_config(runs_root, tmp_path):
     assert not list(run.glob("events.out.tfevents.*"))   # logger=wandb alone: no TensorBoard
 
 
-def test_an_unwritable_wandb_dir_costs_one_warning_and_nothing_else(runs_root, tmp_path):
-    blocker = tmp_path / "file"
+def test_an_unwritable_wandb_dir_costs_one_warning_and_nothing_else(cli, runs_root, tmp_path):
+    blocker = tmp_path / "file"   # (W&B fails before it starts anything: in-process is safe)
     blocker.write_text("not a folder")
-    proc = train(["logger=[tensorboard,wandb]", f"logger.wandb.dir={blocker / 'w'}", "steps=30", "plot=false",
-                  f"hydra.run.dir={tmp_path / 'r'}"], runs_root)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.count("tracker off") == 1 and "wandb tracker off" in proc.stderr, proc.stderr
+    code, _, err = cli("train", "logger=[tensorboard,wandb]", f"logger.wandb.dir={blocker / 'w'}", "steps=30",
+                       "plot=false", f"hydra.run.dir={tmp_path / 'r'}")
+    assert code == 0, err
+    assert err.count("tracker off") == 1 and "wandb tracker off" in err, err
     assert load_summary(tmp_path / "r")["status"] in ("finished", "converged")
     assert list((tmp_path / "r").glob("events.out.tfevents.*"))
+
+
+def test_no_logger_writes_neither_events_nor_tracker_ids(cli, runs_root):
+    code, _, err = cli("train", "logger=[]", "steps=20", "plot=false")
+    assert code == 0, err
+    (run,) = find_run_dirs([runs_root])
+    assert not list(run.glob("events.out.tfevents.*")) and not (run / "trackers.json").exists()
+    assert len(load_metrics(run)) == 3
 
 
 # -- kill -9 and resume --------------------------------------------------------------------------------
