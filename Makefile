@@ -10,10 +10,10 @@ SEEDS_BENCH_ARGS ?=
 help:  ## list targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
-install:  ## create .venv and install minimax (editable) + test tools, exactly the tested set (constraints.txt)
+install:  ## create .venv and install minimax (editable) + test tools and the MLflow / W&B trackers, exactly the tested set (constraints.txt)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -e '.[test,sweep]' -c constraints.txt
+	$(BIN)/python -m pip install -e '.[test,sweep,mlflow,wandb]' -c constraints.txt
 
 test:  ## run the whole test suite (slow end-to-end tests included)
 	$(BIN)/python -m pytest -q -n auto

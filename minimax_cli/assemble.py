@@ -79,7 +79,8 @@ def assemble(run: RunSettings, run_dir: Path, label: str = "") -> RunParts:
         (run_dir / ".hydra" / "resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True)
                                                           + (run.sources + "\n" if run.sources else ""))
     log = distributed.NullLog() if not is_main else RunLog(
-        run_dir, tensorboard=run.tensorboard, resume_step=None if resumed is None else int(resumed["runner"]["step"]))
+        run_dir, tensorboard=run.tensorboard, resume_step=None if resumed is None else int(resumed["runner"]["step"]),
+        trackers=run.trackers)
     loop = LoopSettings(steps=run.steps, log_every=run.log_every, metrics_every=run.metrics_every, tol=run.tol,
                         converge_on=run.converge_on, diverge_norm=run.diverge_norm, check_every=run.check_every,
                         progress=progress.enabled() and is_main, log=log, plot_starts=run.plot_starts,

@@ -28,7 +28,7 @@ from minimax_cli.errors import DataError
 FORMAT = 1
 NAME = "last.pt"
 #: config keys a resumed run may change: they do not alter the trajectory
-VOLATILE = ("steps", "resume", "checkpoint_every", "progress", "plot", "seed_figures", "tensorboard", "runs_root",
+VOLATILE = ("steps", "resume", "checkpoint_every", "progress", "plot", "seed_figures", "tensorboard", "logger", "runs_root",
             "objective", "hardware.threads", "hardware.timeout_s")
 
 

@@ -334,8 +334,8 @@ def group_runs(runs: Sequence[Run], by: Sequence[str]) -> list[tuple[tuple, list
 #: config keys never grouped by: replicates (their runs are averaged) and settings that do not change
 #: a run's result (where it is written, how often it logs or draws, resuming)
 REPLICATES = ("seed", "seeds")
-BOOKKEEPING = ("hydra", "runs_root", "resume", "progress", "plot", "plot_starts", "seed_figures", "tensorboard",
-               "checkpoint_every", "log_every", "metrics_every", "objective", "hardware.threads", "hardware.timeout_s", "analyze", "point")
+BOOKKEEPING = ("hydra", "runs_root", "resume", "progress", "plot", "plot_starts", "seed_figures", "tensorboard", "logger", "checkpoint_every",
+               "log_every", "metrics_every", "objective", "hardware.threads", "hardware.timeout_s", "analyze", "point")
 
 
 def _flat_keys(tree, prefix: str = "") -> list[str]:

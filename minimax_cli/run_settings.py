@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig, OmegaConf
 
+from minimax_cli import trackers
+from minimax_cli.trackers import TrackerSettings
+
 
 def device_of(device: str) -> str:
     """``hardware.device`` with ``auto`` resolved: CUDA when torch sees a GPU, else the CPU."""
@@ -54,11 +57,12 @@ class RunSettings:
     seed_chunk: int | None          # seeds per vmapped call (None: all at once)
     # what the run writes beside its rows
     progress: object                # progress lines: true, false or seconds between lines (progress.py)
-    tensorboard: bool
+    tensorboard: bool               # tensorboard=true and the logger group selects it (or has no say)
     plot: bool                      # end-of-run figures
     seed_figures: str = "combined"  # a multi-seed run's figures: combined | per_seed | both
     sources: str = ""               # setups.describe: where each algorithm value came from
     note: str = ""                  # setups.summary_line: one log line of the same
+    trackers: TrackerSettings = TrackerSettings()  # logger=mlflow / wandb: the run's other trackers
 
     @property
     def resuming(self) -> bool:
@@ -81,5 +85,7 @@ def settings_of(cfg: DictConfig, sources: str = "", note: str = "") -> RunSettin
         log_every=int(cfg.log_every), metrics_every=cfg.get("metrics_every"), check_every=cfg.get("check_every"),
         tol=float(cfg.tol), converge_on=str(cfg.converge_on), diverge_norm=float(cfg.diverge_norm),
         plot_starts=int(cfg.plot_starts), ema=cfg.get("ema"), seed_chunk=hw.get("seed_chunk", None),
-        progress=cfg.get("progress", True), tensorboard=bool(cfg.tensorboard), plot=bool(cfg.plot),
-        seed_figures=str(cfg.get("seed_figures", "combined")), sources=sources, note=note)
+        progress=cfg.get("progress", True), plot=bool(cfg.plot),
+        seed_figures=str(cfg.get("seed_figures", "combined")), sources=sources, note=note,
+        tensorboard=bool(cfg.tensorboard) and ("logger" not in cfg or "tensorboard" in trackers.loggers(cfg)),
+        trackers=trackers.settings_of(cfg))

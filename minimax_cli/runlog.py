@@ -1,4 +1,5 @@
-"""What a run leaves in its directory: metrics.jsonl, TensorBoard events, summary.json.
+"""What a run leaves in its directory: metrics.jsonl, TensorBoard events, summary.json, and the
+copies it sends to the experiment trackers of ``logger=`` (trackers/).
 
 metrics.jsonl is appended and flushed line by line, so a run killed at any point keeps every
 step it logged; summary.json is written atomically (temp file + rename).
@@ -15,6 +16,8 @@ import logging
 import math
 import os
 from pathlib import Path
+
+from minimax_cli.trackers import Trackers, TrackerSettings
 
 log = logging.getLogger("minimax")
 
@@ -119,9 +122,11 @@ def write_json_atomic(path: Path, payload: dict) -> None:
 class RunLog:
     """``resume_step``: continue a run from a checkpoint taken at that step. Rows logged after it
     (by the process that was killed) are dropped, so the resumed run logs each step once, as an
-    uninterrupted run would; TensorBoard purges its events after that step too."""
+    uninterrupted run would; TensorBoard purges its events after that step too. ``trackers``: the
+    settings of the run's other trackers (MLflow, W&B); they get each row once it is final."""
 
-    def __init__(self, run_dir: Path, tensorboard: bool = True, resume_step: int | None = None):
+    def __init__(self, run_dir: Path, tensorboard: bool = True, resume_step: int | None = None,
+                 trackers: TrackerSettings | None = None):
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.last: dict[str, float] = {}
@@ -149,6 +154,12 @@ class RunLog:
         self._tensorboard = tensorboard
         self._purge = None if resume_step is None else resume_step + 1
         self._writers: dict = {}
+        self.trackers = Trackers(trackers or TrackerSettings(), self.dir)
+        self.trackers.start(self.history, resuming=resume_step is not None)
+
+    def checkpointed(self) -> None:
+        """A checkpoint was written: the rows so far are final (a resume keeps them), the trackers get them."""
+        self.trackers.flush()
 
     def _writer(self, seed: int | None):
         """The TensorBoard writer of the run (seed None) or of one seed (seeds/<seed>/), made on first use."""
@@ -173,6 +184,7 @@ class RunLog:
         self._jsonl.write(json.dumps(record) + "\n")
         self._jsonl.flush()
         self.history.append(record)
+        self.trackers.row(record)
         (self.last if seed is None else self.last_by_seed.setdefault(seed, {})).update(
             {k: float(v) for k, v in metrics.items()})
         writer = self._writer(seed)
@@ -182,6 +194,7 @@ class RunLog:
                     writer.add_scalar(key, float(value), step)
 
     def add_figure_png(self, tag: str, png_path: Path, step: int, seed: int | None = None) -> None:
+        self.trackers.file(png_path, seed)
         writer = self._writer(seed)
         if writer is None:
             return
@@ -206,10 +219,12 @@ class RunLog:
         else:
             payload["metrics"] = {k: _clean(v) for k, v in self.last.items()}
         write_json_atomic(self.dir / "summary.json", payload)
+        self.trackers.summary(payload, self.dir / "summary.json")
 
     def close(self, quiet: bool = False) -> None:
         """``quiet``: the run is already failing (e.g. a full disk): a second error while closing
         must not hide the first one."""
+        self.trackers.close(failing=quiet)
         try:
             self._jsonl.close()
             for writer in self._writers.values():

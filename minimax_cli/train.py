@@ -11,7 +11,6 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import hydra
@@ -80,7 +79,7 @@ def _phases(parts: RunParts) -> tuple[RunResult, dict | None]:
     if pretrain is not None and (resumed is None or resumed["phase"] == "pretrain"):
         # phase 1 (e.g. Gao et al. 2022's GDA-2 pretraining), logged into the same metrics.jsonl
         runlog.fields = {"phase": "pretrain"}
-        save = None if saver is None else partial(saver.save, "pretrain", pre_summary)
+        save = _saving(saver, runlog, "pretrain", pre_summary)
         pre = Runner(game, pretrain.algo, pretrain.loop.replace(checkpoint=save)).run(
             resume=None if resumed is None else resumed["runner"])
         log.info("pretraining (%s): %s after %d steps (%.2fs)", pretrain.algo.name, pre.status, pre.step,
@@ -96,12 +95,25 @@ def _phases(parts: RunParts) -> tuple[RunResult, dict | None]:
     if pretrain is not None:
         runlog.fields = {"phase": "main"}
     main = parts.main
-    save = None if saver is None else partial(saver.save, "main", pre_summary)
+    save = _saving(saver, runlog, "main", pre_summary)
     runner = Runner(game, main.algo, main.loop.replace(steps=start + main.steps, checkpoint=save))
     # after pretraining, the main algorithm starts from its (x, y) with a fresh algorithm state
     initial = None if state is None or resume_main is not None else runner.init_state(*state)
     return runner.run(initial_state=initial, start_step=start, resume=resume_main,
                       finished=pre if state is not None else None), pre_summary
+
+
+def _saving(saver, runlog, phase: str, pre_summary: dict | None):
+    """The loop's checkpoint writer of ``phase`` (None without one): after each checkpoint the rows
+    logged so far are final (a resume keeps them), so the trackers get them then."""
+    if saver is None:
+        return None
+
+    def save(payload: dict) -> None:
+        saver.save(phase, pre_summary, payload)
+        runlog.checkpointed()
+
+    return save
 
 
 def _job_label() -> str:

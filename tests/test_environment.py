@@ -23,7 +23,8 @@ def pyproject() -> dict:
 def requirements() -> list[Requirement]:
     project = pyproject()["project"]
     extras = project["optional-dependencies"]
-    return [Requirement(r) for r in project["dependencies"] + extras["test"] + extras["sweep"]]
+    return [Requirement(r) for r in project["dependencies"] + extras["test"] + extras["sweep"]
+            + extras["mlflow"] + extras["wandb"]]
 
 
 def pins() -> dict[str, str]:
@@ -61,7 +62,7 @@ def test_pyproject_ranges_resolve_without_the_pins():
     installed). Skipped when no package index can be reached."""
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
                            "--no-build-isolation", "--timeout", "15", "--retries", "1", "--report", "-",
-                           ".[test,sweep]"], cwd=REPO, capture_output=True, text=True, timeout=600)
+                           ".[test,sweep,mlflow,wandb]"], cwd=REPO, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0 and any(e in proc.stderr for e in NETWORK_ERRORS):
         pytest.skip("no package index reachable")
     assert proc.returncode == 0, proc.stderr[-3000:]
