@@ -389,6 +389,9 @@ class NullLog:
     def add_figure_png(self, tag, png_path, step, seed=None):
         pass
 
+    def add_artifact(self, path):
+        pass
+
     def checkpointed(self):
         pass
 

@@ -58,8 +58,9 @@ def _figures(result: RunResult, game, algo, runlog, run_dir: Path, seed_figures:
         x_eval = result.ema if result.ema is not None else result.state["x"]
         if result.seeds is not None:
             drawn = []
-            if seed_figures in ("combined", "both"):   # PNG files only: TensorBoard's runs are the seeds
-                for _ in game.combined_figures(run_dir, x_eval, result.state["y"], result.step, runlog.history):
+            if seed_figures in ("combined", "both"):   # not in TensorBoard, whose runs are the seeds
+                for png in game.combined_figures(run_dir, x_eval, result.state["y"], result.step, runlog.history):
+                    runlog.add_artifact(Path(png))      # the run's own tracker run (a seed's holds its rows)
                     figures.update()
             if seed_figures in ("per_seed", "both"):   # each seed's figures in seeds/<seed>/, from its own rows
                 drawn += game.figures_per_seed(run_dir, x_eval, result.state["y"], result.step, runlog.history)

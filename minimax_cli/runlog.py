@@ -193,6 +193,10 @@ class RunLog:
                 if math.isfinite(float(value)):
                     writer.add_scalar(key, float(value), step)
 
+    def add_artifact(self, path: Path) -> None:
+        """A file of the run for its trackers only (e.g. a multi-seed run's combined figure)."""
+        self.trackers.file(path)
+
     def add_figure_png(self, tag: str, png_path: Path, step: int, seed: int | None = None) -> None:
         self.trackers.file(png_path, seed)
         writer = self._writer(seed)
