@@ -27,15 +27,18 @@ from minimax_cli import signals
 log = logging.getLogger(__name__)
 
 try:  # the `sweep` extra (hydra-joblib-launcher) may be absent: then there is nothing to offer
-    from hydra_plugins.hydra_joblib_launcher._core import execute_job, process_joblib_cfg
     from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 except ImportError:  # pragma: no cover
     JoblibLauncher = None
+# (joblib itself is imported only by a launch, as Hydra's plugin does: Hydra imports every plugin
+# module at start, and joblib's import makes a semaphore, a warning where nothing can be written)
 
 
 def _job(idx, overrides, hydra_context, config, task_function, singleton_state, stop_file: str,
          sweep_pid: int) -> JobReturn | None:
     """One job in a worker process; None when the sweep was stopped before it could start."""
+    from hydra_plugins.hydra_joblib_launcher._core import execute_job
+
     if os.getpid() == sweep_pid:   # joblib runs the jobs in the sweep's process (n_jobs=1): a stop ends
         if Path(stop_file).exists():   # the sweep there, as under the basic launcher
             return None
@@ -51,14 +54,16 @@ def _job(idx, overrides, hydra_context, config, task_function, singleton_state, 
 
 
 if JoblibLauncher is not None:
-    from joblib import Parallel, delayed
-    from joblib._parallel_backends import LokyBackend
-
     class StoppableJoblibLauncher(JoblibLauncher):
         """hydra-joblib-launcher whose workers a stop signal to the sweep reaches (module docstring)."""
 
         def launch(self, job_overrides, initial_job_idx):
             # hydra_joblib_launcher._core.launch, with the workers' signals and the stop added
+            from joblib import Parallel, delayed
+            from joblib._parallel_backends import LokyBackend
+
+            from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+
             setup_globals()
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
             sweep_dir = Path(str(self.config.hydra.sweep.dir))
