@@ -16,10 +16,10 @@ PROG = "minimax"
 def train(overrides: list[str], multirun: bool, hydra_flags: list[str]) -> int:
     """Check every job of the command line (config.prepare: compose, setups, checks), then let
     Hydra run them (train.hydra_task); the exit code comes back in the launch object."""
-    from minimax_cli import distributed, resume, storage
-    from minimax_cli import train as train_mod
     from omegaconf import OmegaConf
 
+    from minimax_cli import distributed, resume, storage
+    from minimax_cli import train as train_mod
     from minimax_cli.config import checked, expand_sweeps, job_id, merge_overrides, prepare, resolved, sweeper_params
 
     check_overrides(overrides)
