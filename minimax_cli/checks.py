@@ -77,6 +77,8 @@ def check_sizes(cfg: DictConfig, game, n_seeds: int, dims) -> None:
                    "give fewer seeds (hardware.seed_chunk=N runs them N at a time, each keeping its state)")
     metrics = getattr(game, "metric_cfg", None) or {}
     data_dim = getattr(getattr(game, "dataset", None), "dim", 1)
+    if data_dim > 2 and params:   # everything below grows with the data's dimension: say so, with the whole sum
+        check_data_dimension(cfg, game, data_dim, params, width, metrics)
     m = metrics.get("w1_samples")
     if isinstance(m, int):
         exact = data_dim > 1   # 1-D W1 is a sort
@@ -87,6 +89,30 @@ def check_sizes(cfg: DictConfig, game, n_seeds: int, dims) -> None:
         n = metrics.get(key)
         if isinstance(n, int):
             check_fits(n * data_dim * 8 * 4, f"game.metrics.{key}={n}", "give fewer samples")
+
+
+def check_data_dimension(cfg: DictConfig, game, data_dim: int, params: int, width: int, metrics: dict) -> None:
+    """A run on data of many dimensions (a samples file of shape (n, 200000) is small on disk): its
+    networks' first and last layers and every metric evaluation's sample sets grow with the
+    dimension; one line with the estimated peak before any of it is allocated."""
+    from minimax_cli.memory import check_fits, human
+
+    networks = params * _FLOATS_PER_PARAMETER * width
+    n = max([v for k, v in metrics.items() if k.endswith("_samples") and isinstance(v, int)] or [0])
+    samples = n * data_dim * 8 * _METRIC_COPIES
+    rows = len(getattr(game.dataset, "points", ())) + 2 * int(OmegaConf.select(cfg, "game.batch.size", default=0) or 0)
+    data = rows * data_dim * 8
+    check_fits(networks + samples + data,
+               f"game.data={OmegaConf.select(cfg, 'game.data')} (dimension {data_dim:,}: networks of {params:,} "
+               f"parameters, {human(networks)} with the algorithm's state; metric sample sets of {n:,} × {data_dim:,}, "
+               f"{human(samples)}; data and batches, {human(data)})",
+               "use data of lower dimension (a projection of it) or fewer game.metrics samples "
+               "(w1_samples, kl_samples, mode_samples)")
+
+
+#: sample sets of the data's dimension one metric evaluation holds at once: the real samples, the
+#: generated ones, and their float64 copy (games/gan.py extra_metrics)
+_METRIC_COPIES = 3
 
 
 def check_converge_on(converge_on: str, game) -> None:

@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SLURM's pre-timeout signal: 128 + its number
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        detail = getattr(exc, "detail", None)   # a sweep's: what was stopped, what was not started
+        print(f"{PROG}: interrupted" + (f": {detail}" if detail else ""), file=sys.stderr)
         return signals.exit_code(exc)
     except Exception as exc:  # a bug, not bad input: still one line (MINIMAX_DEBUG=1 shows the traceback)
         if os.environ.get("MINIMAX_DEBUG"):

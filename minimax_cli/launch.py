@@ -26,6 +26,8 @@ def start(overrides: list[str], multirun: bool, hydra_flags: list[str]):
     """Check every job of the command line (config.prepare: compose, setups, checks), then let
     Hydra run them (train.hydra_task); returns the launch object (train.Launch: the exit code, the
     run directory of each job this process ran)."""
+    from omegaconf import OmegaConf
+
     from minimax_cli import distributed, resume, storage
     from minimax_cli import train as train_mod
     from minimax_cli.config import checked, expand_sweeps, job_id, merge_overrides, prepare, resolved, sweeper_params
@@ -64,6 +66,10 @@ def start(overrides: list[str], multirun: bool, hydra_flags: list[str]):
             _guard_run_dir(cfg, multirun)
         if i == 0 and not hydra_flags:
             storage.check_writable(Path(str(cfg.hydra["sweep" if multirun else "run"].dir)))
+    if "optuna" in str(OmegaConf.select(head.cfg, "hydra.sweeper._target_", default="")):
+        from hydra_plugins.minimax_sweepers.optuna_log import colours_only_on_a_terminal
+
+        colours_only_on_a_terminal()
     launch = train_mod.Launch(checked=frozenset(job_id(job) for job in jobs))
     sys.argv = [PROG] + (["--multirun"] if multirun else []) + hydra_flags + overrides
     # one run into a directory named on the command line (a default one is new to the microsecond): it

@@ -14,6 +14,10 @@ next step boundary (``only_between_steps``), never inside torch.func's transform
 In a data-parallel rank (``defer``) the handler only records the signal; at each step boundary the
 ranks agree over a CPU group (one tiny all-reduce) and all stop at the same step, so no rank waits
 in a collective another has left and rank 0's checkpoint is of one step of every rank.
+
+A sweep whose jobs run in worker processes (hydra/launcher=parallel) passes a stop signal on to
+them (``passed_on``); a worker records one that comes while it waits for a job or sets one up
+(``record_while_idle``, ``pending``), and the run it starts then stops as soon as it can record it.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ class Stop(KeyboardInterrupt):
     """Raised in the main thread by a stop signal; a KeyboardInterrupt, so every place that ends a
     run cleanly on Ctrl-C ends it cleanly on these signals too."""
 
-    def __init__(self, signum: int):
+    def __init__(self, signum: int, detail: str | None = None):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+        #: what the stop left behind, for the one line the command ends with (a sweep's runs)
+        self.detail = detail
 
 
 _received: list[int] = []
@@ -60,23 +66,71 @@ def _handler(signum, frame):
 def handled():
     """Stop signals raise :class:`Stop` (or are deferred, in a data-parallel rank) while inside;
     the previous handlers come back after. A no-op outside the main thread."""
-    if threading.current_thread() is not threading.main_thread():
+    with _installed(_handler) as main:
+        if main and not _state["deferred"]:
+            _stop_if_received()  # one recorded while the job was set up (``pending``) stops the run now
         yield
+
+
+def _record(signum, frame):
+    _received.append(signum)
+
+
+def record_while_idle() -> None:
+    """In a sweep's worker process (a loky initializer): a stop signal that comes while it waits for
+    a job is recorded, not fatal; a worker killed by one makes joblib SIGKILL the others, mid-run."""
+    for s in stop_signals():
+        signal.signal(s, _record)
+
+
+@contextmanager
+def pending():
+    """Inside (a sweep's worker, from taking a job until its run is ``handled``), a stop signal is
+    only recorded; the run's ``handled`` then stops it at once, where the run can record it (a run
+    directory that Hydra made is never left without summary.json). A no-op outside the main thread."""
+    with _installed(_record):
+        yield
+
+
+@contextmanager
+def _installed(handler):
+    """``handler`` for the stop signals while inside, the previous ones after; yields whether this
+    is the main thread (elsewhere nothing is installed: Python runs handlers in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield False
         return
     if _state["depth"] == 0:
         _received.clear()
     previous = {s: signal.getsignal(s) for s in stop_signals()}
     for s in previous:
-        signal.signal(s, _handler)
+        signal.signal(s, handler)
     _state["depth"] += 1
     try:
-        yield
+        yield True
     finally:
         _state["depth"] -= 1
-        for s, handler in previous.items():
-            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        for s, before in previous.items():
+            signal.signal(s, before if before is not None else signal.SIG_DFL)
         if _state["depth"] == 0:
             _state["stopping"] = False
+
+
+@contextmanager
+def passed_on(forward):
+    """Inside (a sweep's process waiting for its worker processes), a stop signal is not raised but
+    recorded and handed to ``forward(signum)``, which signals the workers: their runs stop at a step
+    boundary and write their summary, and the launcher returns what they did. Yields the signals
+    received, so the caller can raise :class:`Stop` once the workers are done. A no-op outside the
+    main thread."""
+    got: list[int] = []
+
+    def handler(signum, frame):
+        got.append(signum)
+        _received.append(signum)
+        forward(signum)
+
+    with _installed(handler):
+        yield got
 
 
 def defer(agree) -> None:

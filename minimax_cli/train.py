@@ -42,6 +42,8 @@ class Launch:
     run_dirs: list = field(default_factory=list)
     #: the one-line reason of each job that failed (the Python API raises it for a run refused while setting up)
     errors: list = field(default_factory=list)
+    #: the process of the command: a job run in it (not in a launcher's worker) stops the sweep on a signal
+    pid: int = field(default_factory=os.getpid)
 
 
 def execute(run: RunSettings, run_dir: Path) -> RunResult:
@@ -177,7 +179,7 @@ def run_job(cfg: DictConfig, launch: Launch) -> float:
                 status = execute(run, run_dir).status
         if status == "interrupted":
             launch.code = signals.exit_code()
-            if multirun and hc.launcher._target_.endswith("BasicLauncher"):
+            if multirun and os.getpid() == launch.pid:
                 raise KeyboardInterrupt  # the sweep runs in this process: stop it too (a worker's job ends alone)
     except MinimaxError as exc:
         _record_failure(launch, run_dir, exc, started, multirun, user_error=getattr(exc, "user_error", True),

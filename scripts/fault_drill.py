@@ -7,7 +7,8 @@ involved) with the outcome it must have: a clean one-line error (exit 2, one ``m
 line, no run directory) or a handled run (exit code and summary.json status as documented). A
 *traceback* anywhere in a fault's output, or a *run lost* (an earlier run directory changed, or a
 started run left without summary.json or with an unreadable checkpoint) fails the drill (exit 1).
-``--quick`` (CI) leaves out the slower child-process faults that tests/test_faults.py also covers.
+``--quick`` (CI) leaves out the slower child-process faults that tests/test_faults.py,
+tests/test_signals_sweep.py, tests/test_optuna_colours.py and tests/test_custom_net_warnings.py also cover.
 """
 
 from __future__ import annotations
@@ -90,6 +91,24 @@ def child(args: list[str], env: dict | None = None, limit_bytes: int | None = No
                 os.kill(writer, sig)
                 break
             time.sleep(0.1)
+    out, _ = proc.communicate(timeout=timeout)
+    return Outcome(proc.returncode, out)
+
+
+def signalled_sweep(args: list[str], sig: int, folder: Path, running: int, group: bool = False,
+                    timeout: int = 240) -> Outcome:
+    """``minimax train -m ...`` in a child process (a session of its own) sent ``sig`` once ``running`` of its
+    jobs have logged rows: to the sweep's own process, or (``group``) to its whole process group, as a
+    terminal's Ctrl-C does."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "minimax_cli", *args], cwd=REPO, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if sum(len(m.read_text().splitlines()) >= 2 for m in folder.rglob("metrics.jsonl")) >= running:
+            os.killpg(proc.pid, sig) if group else os.kill(proc.pid, sig)
+            break
+        time.sleep(0.1)
     out, _ = proc.communicate(timeout=timeout)
     return Outcome(proc.returncode, out)
 
@@ -227,6 +246,12 @@ def run_drill(root: Path, quick: bool) -> tuple[list[Row], list[str]]:
     ]:
         d.clean("train " + " ".join(args), ["train", *args, "steps=3"] if not args[0].startswith("steps") else
                 ["train", *args], message)
+    wide = root / "wide.npy"   # 12.8 MB on disk; networks and metric samples of its dimension: ~21 GiB
+    np.save(wide, np.zeros((8, 200_000)))
+    with _available(8 << 30):  # as on a machine with 8 GiB free, whatever this one has
+        d.clean("train game=mog game.data=<(8, 200000) .npy>", ["train", "game=mog", f"game.data={wide}",
+                                                                 "game.batch.size=8", "steps=3"],
+                "(dimension 200,000: networks of 25,809,537 parameters")
     d.clean("analyze analyze.eps=-1", ["analyze", "analyze.eps=-1"], "analyze.eps must be")
     d.clean("analyze point=[1,2,3]", ["analyze", "game=g1", "point=[1.0,2.0,3.0]"], "point")
     d.clean("report of a missing path", ["report", str(root / "nowhere")], "no such file or directory")
@@ -334,6 +359,28 @@ def run_drill(root: Path, quick: bool) -> tuple[list[Row], list[str]]:
                        signal_after=(signal.SIGUSR2, sweep, 3))
         job = next(iter(sweep.glob("0_*")), sweep)
         d.handled("SLURM pre-timeout signal (USR2) to a submitit job", result, job, 0, "interrupted")
+    if not quick:
+        for name, sig, group in [("SIGTERM to a parallel sweep (loky workers)", signal.SIGTERM, False),
+                                 ("Ctrl-C (SIGINT to the process group) in a parallel sweep", signal.SIGINT, True)]:
+            folder = root / f"parallel-{sig}"
+            result = signalled_sweep(["train", "-m", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", "game=g3",
+                                      "steps=100000000", "log_every=50", *QUIET, "seed=0,1,2",
+                                      f"hydra.sweep.dir={folder}"], sig, folder, running=2, group=group)
+            jobs = sorted(p.parent for p in folder.rglob("metrics.jsonl"))
+            d.started += jobs[1:]
+            d.handled(name, result, jobs[0] if jobs else folder, 128 + sig, "interrupted",
+                      lambda jobs=jobs, result=result: _sweep_stopped(jobs, result.out, 2, 3))
+        colours = child(["train", "-m", "hparams_search=toy_tgda", "hydra.sweeper.n_trials=1", "steps=5", *QUIET,
+                         f"hydra.sweep.dir={root / 'optuna'}"])
+        d.handled("optuna sweep into a pipe (colour codes)", colours, None, 0, None,
+                  lambda: "colour codes in the output" if "\x1b[" in colours.out else None)
+        samples = root / "samples.npy"
+        np.save(samples, np.random.default_rng(0).normal(size=(64, 2)))
+        own = child(["train", "game=mog", f"game.data={samples}", "game.batch.size=32", "algo=hessianfr",
+                     "game.generator._target_=tests.own_nets.Gen", "game.discriminator._target_=tests.own_nets.Disc",
+                     "steps=3", *QUIET, f"hydra.run.dir={runs / 'own-nets'}"], env={"PYTHONWARNINGS": "error::FutureWarning"})
+        d.handled("own networks: no FutureWarning (raised as errors)", own, runs / "own-nets", 0, "finished",
+                  lambda: "a warning was printed" if "Warning" in own.out else None)
     baseline_ok = d.lost(baseline)
     return d.rows, baseline_ok
 
@@ -346,6 +393,32 @@ def _saved_searchpath(run: Path, folder: Path) -> None:
     saved["hydra"]["overrides"]["hydra"].append(f"hydra.searchpath=[file://{folder}]")
     hydra_file.write_text(yaml.safe_dump(saved))
     (run / ".hydra" / "overrides.yaml").write_text("- game=g9\n")
+
+
+def _sweep_stopped(jobs: list[Path], out: str, started: int, total: int) -> str | None:
+    """Every job that started ended interrupted, the others never started, and one line says so."""
+    if len(jobs) != started:
+        return f"{len(jobs)} jobs started, expected {started}"
+    statuses = {json.loads((job / "summary.json").read_text())["status"] for job in jobs if (job / "summary.json").exists()}
+    if statuses != {"interrupted"}:
+        return f"statuses {sorted(statuses)}"
+    last = out.strip().splitlines()[-1] if out.strip() else ""
+    if f"stopped the sweep: {started} of {total} jobs had started" not in last:
+        return f"last line: {last[:80]}"
+    return None
+
+
+@contextlib.contextmanager
+def _available(nbytes: int):
+    """The memory checks see ``nbytes`` available (in this process)."""
+    from minimax_cli import memory
+
+    real = memory.available_bytes
+    memory.available_bytes = lambda: nbytes
+    try:
+        yield
+    finally:
+        memory.available_bytes = real
 
 
 def _checkpoint_at_summary_step(run: Path) -> str | None:

@@ -275,6 +275,29 @@ def test_a_samples_file_larger_than_memory_is_refused_before_it_is_read(cli, run
     assert code == 2 and "big.npy (50000 × 2 values) needs at least 2.3 MiB of memory; 1.0 MiB is available" in err
 
 
+def test_data_of_many_dimensions_is_refused_with_the_runs_estimated_peak(cli, runs_root, tmp_path, monkeypatch):
+    """A (8, 200000) samples file is 12.8 MB on disk, but the networks' first and last layers and each
+    metric evaluation's sample sets grow with its dimension (~21 GiB): one line with the sum, before
+    anything of it is allocated; with smaller networks and fewer metric samples the same data passes."""
+    import numpy as np
+
+    from minimax_cli.checks import check_run
+    from minimax_cli.config import compose
+
+    data = tmp_path / "wide.npy"
+    np.save(data, np.zeros((8, 200_000), dtype=np.float32))
+    monkeypatch.setattr("minimax_cli.memory.available_bytes", lambda: 8 << 30)
+    code, _, err = cli("train", "game=mog", f"game.data={data}", "game.batch.size=8", "steps=2")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert (f"minimax: error: game.data={data} (dimension 200,000: networks of 25,809,537 parameters, 3.1 GiB with "
+            "the algorithm's state; metric sample sets of 4,096 × 200,000, 18.3 GiB;") in err
+    assert "needs at least 21.4 GiB of memory; 8.0 GiB is available here: use data of lower dimension" in err
+    assert not runs_root.exists()
+    small = ["game.generator.width=8", "game.discriminator.width=8", "game.metrics.w1_samples=64",
+             "game.metrics.kl_samples=64", "game.metrics.mode_samples=64"]
+    check_run(compose(["game=mog", f"game.data={data}", "game.batch.size=8", *small]))   # passes
+
+
 @pytest.mark.parametrize("args, message", [
     (["hardware.threads=100000"], "hardware.threads=100000 is more than this machine can run"),
     (["seed=1180591620717411303424"], "seed=1180591620717411303424 is out of range: seeds are 64-bit integers"),

@@ -32,9 +32,10 @@ from typing import Callable, Mapping
 
 import torch
 from torch import nn
-from torch.func import grad, jvp
+from torch.func import grad
 
 from minimax_cli.errors import ConfigError
+from minimax_cli.oracle import jvp   # (torch.func.jvp without the FutureWarning torch gives about its own code)
 
 
 def is_custom(spec) -> bool:
