@@ -23,9 +23,15 @@ def test_optuna_keeps_its_colours_on_a_terminal(monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)   # (colorlog's own switches)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     colours_only_on_a_terminal()
-    (handler,) = [h for h in logging.getLogger("optuna").handlers if isinstance(h, logging.StreamHandler)]
+    import colorlog
+
+    # optuna's own handler(s) (another test in this process may have added a second stream handler)
+    handlers = [h for h in logging.getLogger("optuna").handlers
+                if isinstance(h, logging.StreamHandler) and isinstance(h.formatter, colorlog.ColoredFormatter)]
+    assert handlers
     record = logging.LogRecord("optuna", logging.INFO, __file__, 1, "study", None, None)
-    monkeypatch.setattr(handler.stream, "isatty", lambda: True, raising=False)
-    assert "\x1b[" in handler.formatter.format(record)
-    monkeypatch.setattr(handler.stream, "isatty", lambda: False, raising=False)
-    assert "\x1b[" not in handler.formatter.format(record)
+    for handler in handlers:
+        monkeypatch.setattr(handler.stream, "isatty", lambda: True, raising=False)
+        assert "\x1b[" in handler.formatter.format(record)
+        monkeypatch.setattr(handler.stream, "isatty", lambda: False, raising=False)
+        assert "\x1b[" not in handler.formatter.format(record)
