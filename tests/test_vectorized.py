@@ -73,8 +73,9 @@ def test_ball_starts_lie_in_the_ball_and_depend_on_the_seed():
 
 @pytest.mark.parametrize("tol, converge_on", [(1e-300, "grad_norm"), (1e-300, "dist_to_eq"), (0.0, "grad_norm")])
 def test_the_convergence_check_never_changes_the_trajectories(tol, converge_on):
-    """The runner fuses ‖ξ‖ into the vectorized step only for converge_on=grad_norm with tol > 0 and
-    skips the check when tol <= 0: every path gives the same iterates."""
+    """The runner takes ‖ξ‖² for the check from the derivatives its vectorized step reads, measures
+    the distance to the equilibrium apart, and skips the check when tol <= 0: every path gives the
+    same iterates."""
     algo = OGDA("ogda", lr_x=0.02, lr_y=0.02)
     reference = Runner(make_game(G3, starts=POINTS), algo,
                        LoopSettings(steps=30, log_every=10, tol=1e-300, progress=False)).run()
@@ -129,20 +130,37 @@ def fused_game(name, start=None):
 @pytest.mark.parametrize("game_name", sorted(FUSED_GAMES))
 @pytest.mark.parametrize("algo", FUSED_ALGOS, ids=lambda a: a.name)
 def test_steps_from_the_derivatives_known_at_each_start_equal_one_by_one(algo, game_name):
-    """With a convergence check every step (tol > 0) the runner computes ξ (and, for FR's exact
-    solve, the follower's blocks G, G_yx) over all starts at once and the vmapped step reads them
-    (oracle.KnownPointOracle): the trajectories and counted costs must be those of one start at a time
-    without the check (tol = 0), where every derivative comes from the Oracle under vmap."""
+    """The runner's loop computes ξ (and, for FR's exact solve, the follower's blocks G, G_yx) over
+    all starts at once and the vmapped step reads them (oracle.KnownPointOracle): the trajectories
+    and counted costs must be those of one start at a time stepped by ``Runner.stepper()``, where
+    every derivative comes from the Oracle under vmap."""
     runner = Runner(fused_game(game_name), algo, LoopSettings(steps=25, log_every=5, tol=1e-300, progress=False))
     assert runner.lanes.blocks == (algo.name in ("fr", "fr_total"))   # the blocks are computed exactly where read
     many = runner.run()
     for i, start in enumerate(FUSED_GAMES[game_name][2]):
-        one = Runner(fused_game(game_name, start), algo,
-                     LoopSettings(steps=25, log_every=5, tol=0.0, progress=False)).run()
+        one = by_the_oracle(Runner(fused_game(game_name, start), algo,
+                                   LoopSettings(steps=25, log_every=5, tol=0.0, progress=False)), 25)
         torch.testing.assert_close(many.state["x"][i], one.state["x"][0], rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(many.state["y"][i], one.state["y"][0], rtol=1e-12, atol=1e-12)
         assert many.cost["hvps_per_step"] == one.cost["hvps_per_step"]
         assert many.cost["grads_per_step"] == one.cost["grads_per_step"]
+
+
+def by_the_oracle(runner, steps):
+    """Up to ``steps`` steps of one start with every derivative from the Oracle under vmap (no
+    known points), frozen at its last iterate when it diverges (as the runner freezes it): the
+    final state and the counted cost per step."""
+    from types import SimpleNamespace
+
+    state, step = runner.init_state(), runner.stepper()
+    runner.cost.reset()
+    for t in range(1, steps + 1):
+        new = step(state, t)[0]
+        if not bool(runner._healthy(new).all()):
+            break
+        state = new
+    return SimpleNamespace(state=state, cost={"hvps_per_step": runner.cost.hvps / t,
+                                              "grads_per_step": runner.cost.grads / t})
 
 
 @pytest.mark.parametrize("game_name", sorted(FUSED_GAMES))

@@ -48,9 +48,11 @@ class Lanes:
     def init_state(self, x0=None, y0=None) -> dict:
         raise NotImplementedError
 
-    def stepper(self, fuse_norm: bool = False):
+    def stepper(self, known_points: bool = False):
         """The loop's step t: (state, t, derivatives at state or None) -> (new state, info,
-        ‖ξ(new state)‖² per start or None, derivatives at the new state or None)."""
+        ‖ξ(new state)‖² per start or None, derivatives at the new state or None).
+        ``known_points`` (analytic starts): the derivatives at every start's point are taken
+        over all starts at once, and the step reads them."""
         raise NotImplementedError
 
     def measure(self, state, batch=None, losses: bool = True, field=None) -> dict[str, torch.Tensor]:
@@ -100,7 +102,7 @@ class OneTrajectory(Lanes):
             x0, y0 = x0[0], y0[0]
         return self.algo.init(x0, y0, self.oracle(self.game.sample(0), 0))
 
-    def stepper(self, fuse_norm: bool = False):
+    def stepper(self, known_points: bool = False):
         game = self.game
 
         def step(state, t, known=None):
@@ -141,10 +143,11 @@ class AnalyticStarts(Lanes):
         """The field (and the blocks) at every start's state (points.py)."""
         return self.points.at(state, blocks)
 
-    def stepper(self, fuse_norm: bool = False):
-        """One vmapped step; with ``fuse_norm`` (a convergence check every step) the derivatives at
-        the new iterate are taken with it, and the next step starts from them."""
-        if not fuse_norm:
+    def stepper(self, known_points: bool = False):
+        """One vmapped step; with ``known_points`` (the runner's loop) the derivatives at the new
+        iterate are taken with it over all starts at once (and ‖ξ‖² from them, for the convergence
+        check), and the next step starts from them; without, the Oracle differentiates under vmap."""
+        if not known_points:
             vstep = LaneMap(lambda s: self.algo.step(s, self.oracle()))
             return lambda state, t, known=None: (*vstep(state), None, None)
         vstep = LaneMap(self._step_known)
@@ -187,7 +190,7 @@ class SeedStack(Lanes):
         init = vmap(lambda x, y, b: self.algo.init(x, y, self.oracle([b])), chunk_size=self.seed_chunk)
         return init(x0, y0, self.game.sample(0))
 
-    def stepper(self, fuse_norm: bool = False):
+    def stepper(self, known_points: bool = False):
         game = self.game
         vstep = LaneMap(lambda s, b: self.algo.step(s, self.oracle(b)), chunk_size=self.seed_chunk)
 

@@ -68,9 +68,9 @@ class Runner:
         """The algorithm's initial state at (x0, y0), by default the game's initial points."""
         return self.lanes.init_state(x0, y0)
 
-    def stepper(self, fuse_norm: bool = False):
+    def stepper(self, known_points: bool = False):
         """The loop's step (lanes.py)."""
-        return self.lanes.stepper(fuse_norm)
+        return self.lanes.stepper(known_points)
 
     def measure(self, state, batch=None, losses: bool = True, field=None) -> dict[str, torch.Tensor]:
         """Per-lane diagnostics (lanes.py)."""
@@ -92,12 +92,13 @@ class Runner:
             if finished is not None:
                 loop.carry_over(finished)
         self.cost.reset()
-        # tol <= 0: no start can converge, so the criterion is never computed; the field norm is
-        # fused into the step only when the criterion is the gradient norm
+        # tol <= 0: no start can converge, so the criterion is never computed. Analytic starts
+        # always step from the derivatives taken at every start's point at once (whatever the
+        # check: under vmap the Oracle's own derivatives cost 2-3x the step, tol=0 included)
         can_converge = self.tol > 0
-        fuse_norm = can_converge and self.settings.converge_on == "grad_norm" and self.lanes.knows_points
-        step = self.stepper(fuse_norm)
-        if fuse_norm and loop.point is None:
+        known_points = self.lanes.knows_points
+        step = self.stepper(known_points)
+        if known_points and loop.point is None:
             loop.point = self.lanes.point_at(loop.state)
         bar = progress.phase(self.title, total=self.steps, unit="steps", initial=loop.t,
                              quiet=not self.settings.progress)
