@@ -22,7 +22,7 @@ from torch.func import vmap
 from torch.utils._pytree import tree_map
 
 from minimax_cli.oracle import CostMeter, KnownPointOracle
-from minimax_cli.runner.lanemap import LaneMap
+from minimax_cli.runner.lanemap import LaneMap, flatten_tree, unflatten_tree
 from minimax_cli.runner.points import StartPoints
 
 MEASURED = ("grad_norm/x", "grad_norm/y", "loss/x", "loss/y")
@@ -50,7 +50,7 @@ class Lanes:
 
     def stepper(self, known_points: bool = False):
         """The loop's step t: (state, t, derivatives at state or None) -> (new state, info,
-        ‖ξ(new state)‖² per start or None, derivatives at the new state or None).
+        derivatives at the new state or None).
         ``known_points`` (analytic starts): the derivatives at every start's point are taken
         over all starts at once, and the step reads them."""
         raise NotImplementedError
@@ -83,8 +83,19 @@ class Lanes:
 
     def select(self, mask, new, old):
         """Per lane: new where mask, else old (every leaf of the state). The loop takes ``new``
-        itself when every lane moves on the CPU (the usual step), without calling this."""
-        return tree_map(lambda a, b: torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b), new, old)
+        itself when every lane moves on the CPU (the usual step), without calling this. Flat
+        leaves (lanemap.py) instead of tree_map: once a start has stopped this runs every step."""
+        new_leaves, old_leaves = [], []
+        spec = flatten_tree(new, new_leaves)
+        flatten_tree(old, old_leaves)
+        views = {}   # the mask shaped for each leaf's rank, made once per rank
+        chosen = []
+        for a, b in zip(new_leaves, old_leaves):
+            m = views.get(a.dim())
+            if m is None:
+                m = views[a.dim()] = mask.view(-1, *([1] * (a.dim() - 1)))
+            chosen.append(torch.where(m, a, b))
+        return unflatten_tree(spec, iter(chosen))
 
 
 class OneTrajectory(Lanes):
@@ -107,7 +118,7 @@ class OneTrajectory(Lanes):
 
         def step(state, t, known=None):
             game.before_step(state["x"], state["y"], t)
-            return (*self.algo.step(state, self.oracle(game.sample(t), t)), None, None)
+            return (*self.algo.step(state, self.oracle(game.sample(t), t)), None)
         return step
 
     def _norms_and_losses(self, state, batch, losses, field):
@@ -145,18 +156,16 @@ class AnalyticStarts(Lanes):
 
     def stepper(self, known_points: bool = False):
         """One vmapped step; with ``known_points`` (the runner's loop) the derivatives at the new
-        iterate are taken with it over all starts at once (and ‖ξ‖² from them, for the convergence
-        check), and the next step starts from them; without, the Oracle differentiates under vmap."""
+        iterate are taken with it over all starts at once (the convergence check reads ξ there),
+        and the next step starts from them; without, the Oracle differentiates under vmap."""
         if not known_points:
             vstep = LaneMap(lambda s: self.algo.step(s, self.oracle()))
-            return lambda state, t, known=None: (*vstep(state), None, None)
+            return lambda state, t, known=None: (*vstep(state), None)
         vstep = LaneMap(self._step_known)
 
         def step(state, t, known=None):
             new, info = vstep(state, self.point_at(state) if known is None else known)
-            point = self.point_at(new)
-            gx, gy = point["field"]
-            return new, info, gx.square().flatten(1).sum(1) + gy.square().flatten(1).sum(1), point
+            return new, info, self.point_at(new)
         return step
 
     def _step_known(self, state, point):
@@ -198,7 +207,7 @@ class SeedStack(Lanes):
             game.before_step(state["x"], state["y"], t)
             new, info = vstep(state, self._draw(t))
             self._per_chunk_cost()
-            return new, info, None, None
+            return new, info, None
         return step
 
     def _draw(self, step):
