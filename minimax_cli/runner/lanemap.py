@@ -41,6 +41,19 @@ def flatten_tree(tree, leaves: list):
     return ()
 
 
+def leaves_as(spec, tree, leaves: list) -> None:
+    """The tensors of ``tree`` appended to ``leaves`` in the order of ``spec``, the structure of a
+    tree like it whose dicts may list their keys in another order (a step's output and its input)."""
+    if spec is None:
+        return
+    if not spec:
+        leaves.append(tree)
+        return
+    kind, keys, children = spec
+    for child, sub in zip(children, (tree[k] for k in keys) if kind is dict else tree):
+        leaves_as(child, sub, leaves)
+
+
 def unflatten_tree(spec, leaves):
     if spec is None:
         return None

@@ -22,7 +22,7 @@ from torch.func import vmap
 from torch.utils._pytree import tree_map
 
 from minimax_cli.oracle import CostMeter, KnownPointOracle
-from minimax_cli.runner.lanemap import LaneMap, flatten_tree, unflatten_tree
+from minimax_cli.runner.lanemap import LaneMap, flatten_tree, leaves_as, unflatten_tree
 from minimax_cli.runner.points import StartPoints
 
 MEASURED = ("grad_norm/x", "grad_norm/y", "loss/x", "loss/y")
@@ -87,7 +87,7 @@ class Lanes:
         leaves (lanemap.py) instead of tree_map: once a start has stopped this runs every step."""
         new_leaves, old_leaves = [], []
         spec = flatten_tree(new, new_leaves)
-        flatten_tree(old, old_leaves)
+        leaves_as(spec, old, old_leaves)   # matched by key, as dicts may order them differently
         views = {}   # the mask shaped for each leaf's rank, made once per rank
         chosen = []
         for a, b in zip(new_leaves, old_leaves):
