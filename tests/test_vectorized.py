@@ -15,7 +15,7 @@ from minimax_cli.algos.ridge import FollowTheRidge
 from minimax_cli.games.dirac import DiracGAN
 from minimax_cli.games.polynomial import Poly53
 from minimax_cli.games.toy import G3, Quadratic
-from minimax_cli.runner import LoopSettings, Runner
+from minimax_cli.runner import DIVERGED, LoopSettings, Runner
 from tests.conftest import make_game
 
 POINTS = [[7.0, 5.0], [-3.0, 2.0], [0.5, -0.5], [4.0, -6.0], [-1.5, -2.5]]
@@ -203,3 +203,31 @@ def test_a_known_point_is_named_by_its_token_not_by_its_tensors():
     assert oracle.cost.grads == 3.5
     torch.testing.assert_close(oracle.hess_yy(x, y, at=oracle.here), Oracle(game).hess_yy(x, y), rtol=0, atol=0)
     assert oracle.cost.hvps == 1.0
+
+
+def test_without_a_check_a_diverging_start_stops_at_its_last_iterate_as_with_one():
+    """tol=0 steps from the derivatives taken at every start's point too: FR's start at (8.5, 5.34)
+    leaves diverge_norm within a few steps and is frozen at its last iterate, the others go on,
+    and every iterate, status and stop step is the one of a run that checks convergence."""
+    algo = FollowTheRidge("fr", lr_x=0.05, lr_y=0.05)
+    points = POINTS + [[8.5, 5.34]]
+    runs = [Runner(make_game(G3, starts=points), algo, LoopSettings(steps=40, log_every=10, tol=tol,
+                                                                     progress=False)).run() for tol in (0.0, 1e-300)]
+    for key in ("x", "y"):
+        torch.testing.assert_close(runs[0].state[key], runs[1].state[key], rtol=0, atol=0)
+    assert torch.equal(runs[0].start_status, runs[1].start_status)
+    assert torch.equal(runs[0].stop_step, runs[1].stop_step)
+    assert int(runs[0].start_status[-1]) == DIVERGED and 0 < int(runs[0].stop_step[-1]) < 10
+    last = torch.cat([runs[0].state["x"][-1], runs[0].state["y"][-1]])
+    assert bool(torch.isfinite(last).all()) and float(last.norm()) <= 1e6
+
+
+def test_a_lanes_select_matches_the_states_leaves_by_key():
+    """A step's new state may list its dict's keys in another order than the old one: the per-lane
+    choice pairs them by key."""
+    runner = Runner(make_game(G3, starts=POINTS[:2]), GDA(lr_x=0.05, lr_y=0.05),
+                    LoopSettings(steps=1, log_every=1, tol=0.0, progress=False))
+    new = {"y": torch.tensor([[1.0], [2.0]]), "p": {}, "x": torch.tensor([3.0, 4.0])}
+    old = {"x": torch.tensor([5.0, 6.0]), "y": torch.tensor([[7.0], [8.0]]), "p": {}}
+    out = runner.lanes.select(torch.tensor([True, False]), new, old)
+    assert torch.equal(out["x"], torch.tensor([3.0, 6.0])) and torch.equal(out["y"], torch.tensor([[1.0], [8.0]]))
