@@ -265,7 +265,10 @@ def _known_hvp_yx(known, x, y, u, with_grad: bool = False):
     G_yx = known.get("G_yx")
     if G_yx is None:
         return None
-    return (known["field"][1], G_yx @ u) if with_grad else G_yx @ u
+    # a one-column block (a scalar leader) times u is a product: the same numbers, half the time
+    # of a matrix-vector product under vmap over starts
+    product = G_yx[:, 0] * u if G_yx.shape[-1] == 1 else G_yx @ u
+    return (known["field"][1], product) if with_grad else product
 
 
 def _known_hvp_xy_follower(known, x, y, v):

@@ -15,7 +15,7 @@ from minimax_cli.algos.ridge import FollowTheRidge
 from minimax_cli.games.dirac import DiracGAN
 from minimax_cli.games.polynomial import Poly53
 from minimax_cli.games.toy import G3, Quadratic
-from minimax_cli.runner import LoopSettings, Runner
+from minimax_cli.runner import DIVERGED, LoopSettings, Runner
 from tests.conftest import make_game
 
 POINTS = [[7.0, 5.0], [-3.0, 2.0], [0.5, -0.5], [4.0, -6.0], [-1.5, -2.5]]
@@ -73,8 +73,9 @@ def test_ball_starts_lie_in_the_ball_and_depend_on_the_seed():
 
 @pytest.mark.parametrize("tol, converge_on", [(1e-300, "grad_norm"), (1e-300, "dist_to_eq"), (0.0, "grad_norm")])
 def test_the_convergence_check_never_changes_the_trajectories(tol, converge_on):
-    """The runner fuses ‖ξ‖ into the vectorized step only for converge_on=grad_norm with tol > 0 and
-    skips the check when tol <= 0: every path gives the same iterates."""
+    """The runner takes ‖ξ‖² for the check from the derivatives its vectorized step reads, measures
+    the distance to the equilibrium apart, and skips the check when tol <= 0: every path gives the
+    same iterates."""
     algo = OGDA("ogda", lr_x=0.02, lr_y=0.02)
     reference = Runner(make_game(G3, starts=POINTS), algo,
                        LoopSettings(steps=30, log_every=10, tol=1e-300, progress=False)).run()
@@ -129,20 +130,37 @@ def fused_game(name, start=None):
 @pytest.mark.parametrize("game_name", sorted(FUSED_GAMES))
 @pytest.mark.parametrize("algo", FUSED_ALGOS, ids=lambda a: a.name)
 def test_steps_from_the_derivatives_known_at_each_start_equal_one_by_one(algo, game_name):
-    """With a convergence check every step (tol > 0) the runner computes ξ (and, for FR's exact
-    solve, the follower's blocks G, G_yx) over all starts at once and the vmapped step reads them
-    (oracle.KnownPointOracle): the trajectories and counted costs must be those of one start at a time
-    without the check (tol = 0), where every derivative comes from the Oracle under vmap."""
+    """The runner's loop computes ξ (and, for FR's exact solve, the follower's blocks G, G_yx) over
+    all starts at once and the vmapped step reads them (oracle.KnownPointOracle): the trajectories
+    and counted costs must be those of one start at a time stepped by ``Runner.stepper()``, where
+    every derivative comes from the Oracle under vmap."""
     runner = Runner(fused_game(game_name), algo, LoopSettings(steps=25, log_every=5, tol=1e-300, progress=False))
     assert runner.lanes.blocks == (algo.name in ("fr", "fr_total"))   # the blocks are computed exactly where read
     many = runner.run()
     for i, start in enumerate(FUSED_GAMES[game_name][2]):
-        one = Runner(fused_game(game_name, start), algo,
-                     LoopSettings(steps=25, log_every=5, tol=0.0, progress=False)).run()
+        one = by_the_oracle(Runner(fused_game(game_name, start), algo,
+                                   LoopSettings(steps=25, log_every=5, tol=0.0, progress=False)), 25)
         torch.testing.assert_close(many.state["x"][i], one.state["x"][0], rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(many.state["y"][i], one.state["y"][0], rtol=1e-12, atol=1e-12)
         assert many.cost["hvps_per_step"] == one.cost["hvps_per_step"]
         assert many.cost["grads_per_step"] == one.cost["grads_per_step"]
+
+
+def by_the_oracle(runner, steps):
+    """Up to ``steps`` steps of one start with every derivative from the Oracle under vmap (no
+    known points), frozen at its last iterate when it diverges (as the runner freezes it): the
+    final state and the counted cost per step."""
+    from types import SimpleNamespace
+
+    state, step = runner.init_state(), runner.stepper()
+    runner.cost.reset()
+    for t in range(1, steps + 1):
+        new = step(state, t)[0]
+        if not bool(runner._healthy(new).all()):
+            break
+        state = new
+    return SimpleNamespace(state=state, cost={"hvps_per_step": runner.cost.hvps / t,
+                                              "grads_per_step": runner.cost.grads / t})
 
 
 @pytest.mark.parametrize("game_name", sorted(FUSED_GAMES))
@@ -185,3 +203,31 @@ def test_a_known_point_is_named_by_its_token_not_by_its_tensors():
     assert oracle.cost.grads == 3.5
     torch.testing.assert_close(oracle.hess_yy(x, y, at=oracle.here), Oracle(game).hess_yy(x, y), rtol=0, atol=0)
     assert oracle.cost.hvps == 1.0
+
+
+def test_without_a_check_a_diverging_start_stops_at_its_last_iterate_as_with_one():
+    """tol=0 steps from the derivatives taken at every start's point too: FR's start at (8.5, 5.34)
+    leaves diverge_norm within a few steps and is frozen at its last iterate, the others go on,
+    and every iterate, status and stop step is the one of a run that checks convergence."""
+    algo = FollowTheRidge("fr", lr_x=0.05, lr_y=0.05)
+    points = POINTS + [[8.5, 5.34]]
+    runs = [Runner(make_game(G3, starts=points), algo, LoopSettings(steps=40, log_every=10, tol=tol,
+                                                                     progress=False)).run() for tol in (0.0, 1e-300)]
+    for key in ("x", "y"):
+        torch.testing.assert_close(runs[0].state[key], runs[1].state[key], rtol=0, atol=0)
+    assert torch.equal(runs[0].start_status, runs[1].start_status)
+    assert torch.equal(runs[0].stop_step, runs[1].stop_step)
+    assert int(runs[0].start_status[-1]) == DIVERGED and 0 < int(runs[0].stop_step[-1]) < 10
+    last = torch.cat([runs[0].state["x"][-1], runs[0].state["y"][-1]])
+    assert bool(torch.isfinite(last).all()) and float(last.norm()) <= 1e6
+
+
+def test_a_lanes_select_matches_the_states_leaves_by_key():
+    """A step's new state may list its dict's keys in another order than the old one: the per-lane
+    choice pairs them by key."""
+    runner = Runner(make_game(G3, starts=POINTS[:2]), GDA(lr_x=0.05, lr_y=0.05),
+                    LoopSettings(steps=1, log_every=1, tol=0.0, progress=False))
+    new = {"y": torch.tensor([[1.0], [2.0]]), "p": {}, "x": torch.tensor([3.0, 4.0])}
+    old = {"x": torch.tensor([5.0, 6.0]), "y": torch.tensor([[7.0], [8.0]]), "p": {}}
+    out = runner.lanes.select(torch.tensor([True, False]), new, old)
+    assert torch.equal(out["x"], torch.tensor([3.0, 6.0])) and torch.equal(out["y"], torch.tensor([[1.0], [8.0]]))

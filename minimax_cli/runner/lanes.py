@@ -22,7 +22,7 @@ from torch.func import vmap
 from torch.utils._pytree import tree_map
 
 from minimax_cli.oracle import CostMeter, KnownPointOracle
-from minimax_cli.runner.lanemap import LaneMap
+from minimax_cli.runner.lanemap import LaneMap, flatten_tree, leaves_as, unflatten_tree
 from minimax_cli.runner.points import StartPoints
 
 MEASURED = ("grad_norm/x", "grad_norm/y", "loss/x", "loss/y")
@@ -48,9 +48,11 @@ class Lanes:
     def init_state(self, x0=None, y0=None) -> dict:
         raise NotImplementedError
 
-    def stepper(self, fuse_norm: bool = False):
+    def stepper(self, known_points: bool = False):
         """The loop's step t: (state, t, derivatives at state or None) -> (new state, info,
-        ‖ξ(new state)‖² per start or None, derivatives at the new state or None)."""
+        derivatives at the new state or None).
+        ``known_points`` (analytic starts): the derivatives at every start's point are taken
+        over all starts at once, and the step reads them."""
         raise NotImplementedError
 
     def measure(self, state, batch=None, losses: bool = True, field=None) -> dict[str, torch.Tensor]:
@@ -81,8 +83,19 @@ class Lanes:
 
     def select(self, mask, new, old):
         """Per lane: new where mask, else old (every leaf of the state). The loop takes ``new``
-        itself when every lane moves on the CPU (the usual step), without calling this."""
-        return tree_map(lambda a, b: torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b), new, old)
+        itself when every lane moves on the CPU (the usual step), without calling this. Flat
+        leaves (lanemap.py) instead of tree_map: once a start has stopped this runs every step."""
+        new_leaves, old_leaves = [], []
+        spec = flatten_tree(new, new_leaves)
+        leaves_as(spec, old, old_leaves)   # matched by key, as dicts may order them differently
+        views = {}   # the mask shaped for each leaf's rank, made once per rank
+        chosen = []
+        for a, b in zip(new_leaves, old_leaves):
+            m = views.get(a.dim())
+            if m is None:
+                m = views[a.dim()] = mask.view(-1, *([1] * (a.dim() - 1)))
+            chosen.append(torch.where(m, a, b))
+        return unflatten_tree(spec, iter(chosen))
 
 
 class OneTrajectory(Lanes):
@@ -100,12 +113,12 @@ class OneTrajectory(Lanes):
             x0, y0 = x0[0], y0[0]
         return self.algo.init(x0, y0, self.oracle(self.game.sample(0), 0))
 
-    def stepper(self, fuse_norm: bool = False):
+    def stepper(self, known_points: bool = False):
         game = self.game
 
         def step(state, t, known=None):
             game.before_step(state["x"], state["y"], t)
-            return (*self.algo.step(state, self.oracle(game.sample(t), t)), None, None)
+            return (*self.algo.step(state, self.oracle(game.sample(t), t)), None)
         return step
 
     def _norms_and_losses(self, state, batch, losses, field):
@@ -141,19 +154,18 @@ class AnalyticStarts(Lanes):
         """The field (and the blocks) at every start's state (points.py)."""
         return self.points.at(state, blocks)
 
-    def stepper(self, fuse_norm: bool = False):
-        """One vmapped step; with ``fuse_norm`` (a convergence check every step) the derivatives at
-        the new iterate are taken with it, and the next step starts from them."""
-        if not fuse_norm:
+    def stepper(self, known_points: bool = False):
+        """One vmapped step; with ``known_points`` (the runner's loop) the derivatives at the new
+        iterate are taken with it over all starts at once (the convergence check reads ξ there),
+        and the next step starts from them; without, the Oracle differentiates under vmap."""
+        if not known_points:
             vstep = LaneMap(lambda s: self.algo.step(s, self.oracle()))
-            return lambda state, t, known=None: (*vstep(state), None, None)
+            return lambda state, t, known=None: (*vstep(state), None)
         vstep = LaneMap(self._step_known)
 
         def step(state, t, known=None):
             new, info = vstep(state, self.point_at(state) if known is None else known)
-            point = self.point_at(new)
-            gx, gy = point["field"]
-            return new, info, gx.square().flatten(1).sum(1) + gy.square().flatten(1).sum(1), point
+            return new, info, self.point_at(new)
         return step
 
     def _step_known(self, state, point):
@@ -187,7 +199,7 @@ class SeedStack(Lanes):
         init = vmap(lambda x, y, b: self.algo.init(x, y, self.oracle([b])), chunk_size=self.seed_chunk)
         return init(x0, y0, self.game.sample(0))
 
-    def stepper(self, fuse_norm: bool = False):
+    def stepper(self, known_points: bool = False):
         game = self.game
         vstep = LaneMap(lambda s, b: self.algo.step(s, self.oracle(b)), chunk_size=self.seed_chunk)
 
@@ -195,7 +207,7 @@ class SeedStack(Lanes):
             game.before_step(state["x"], state["y"], t)
             new, info = vstep(state, self._draw(t))
             self._per_chunk_cost()
-            return new, info, None, None
+            return new, info, None
         return step
 
     def _draw(self, step):

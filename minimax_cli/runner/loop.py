@@ -68,9 +68,9 @@ class Runner:
         """The algorithm's initial state at (x0, y0), by default the game's initial points."""
         return self.lanes.init_state(x0, y0)
 
-    def stepper(self, fuse_norm: bool = False):
+    def stepper(self, known_points: bool = False):
         """The loop's step (lanes.py)."""
-        return self.lanes.stepper(fuse_norm)
+        return self.lanes.stepper(known_points)
 
     def measure(self, state, batch=None, losses: bool = True, field=None) -> dict[str, torch.Tensor]:
         """Per-lane diagnostics (lanes.py)."""
@@ -92,12 +92,13 @@ class Runner:
             if finished is not None:
                 loop.carry_over(finished)
         self.cost.reset()
-        # tol <= 0: no start can converge, so the criterion is never computed; the field norm is
-        # fused into the step only when the criterion is the gradient norm
+        # tol <= 0: no start can converge, so the criterion is never computed. Analytic starts
+        # always step from the derivatives taken at every start's point at once (whatever the
+        # check: under vmap the Oracle's own derivatives cost 2-3x the step, tol=0 included)
         can_converge = self.tol > 0
-        fuse_norm = can_converge and self.settings.converge_on == "grad_norm" and self.lanes.knows_points
-        step = self.stepper(fuse_norm)
-        if fuse_norm and loop.point is None:
+        known_points = self.lanes.knows_points
+        step = self.stepper(known_points)
+        if known_points and loop.point is None:
             loop.point = self.lanes.point_at(loop.state)
         bar = progress.phase(self.title, total=self.steps, unit="steps", initial=loop.t,
                              quiet=not self.settings.progress)
@@ -128,7 +129,7 @@ class Runner:
         while loop.t < self.steps:
             signals.at_step_boundary()   # data-parallel ranks stop on a signal at one agreed step
             loop.t += 1
-            field_sq = self._step(loop, step)
+            self._step(loop, step)
             t = loop.t
             last = t == self.steps
             logging = t % self.log_every == 0 or last
@@ -136,9 +137,10 @@ class Runner:
             checking = t % self.check_every == 0 or last or evaluating   # an evaluation measures anyway
             measured = None
             if checking and can_converge:
-                if field_sq is None and self.settings.converge_on == "grad_norm" and evaluating:
+                known = None if loop.point is None else loop.point["field"]   # ξ at the state, where the step took it
+                if known is None and self.settings.converge_on == "grad_norm" and evaluating:
                     measured = self._timed(loop, self.measure, loop.state, self.eval_batch())  # reused by the row
-                loop.mark(loop.running() & (self._criterion_sq(loop.state, field_sq, measured) < self.tol ** 2),
+                loop.mark(loop.running() & (self._criterion_sq(loop.state, known, measured) < self.tol ** 2),
                           CONVERGED, t)
             if loop.traj is not None:
                 loop.traj.append(self.traj_point(loop.state))
@@ -157,37 +159,43 @@ class Runner:
 
     def _step(self, loop: _Loop, step):
         """Step t of every lane: the algorithm's cost and info booked, lanes that left the
-        diverge_norm ball (or became non-finite) frozen at their last iterate, the EMA moved.
-        Returns ‖ξ‖² at the new state per lane where the step computed it, else None."""
+        diverge_norm ball (or became non-finite) frozen at their last iterate, the EMA moved."""
         running = loop.running()
-        new, info, field_sq, point = step(loop.state, loop.t, loop.point)
+        new, info, point = step(loop.state, loop.t, loop.point)
         for acc in (loop.window, loop.totals):
             acc["steps"] += 1
             acc["grads"] += self.cost.grads
             acc["hvps"] += self.cost.hvps
         self.cost.reset()
         per_start = self.lanes.per_start
+        on_cpu = running.device.type == "cpu"
+        every_lane = on_cpu and loop.all_running()   # no frozen lane to mask (known without a sync on the CPU)
         for key, value in info.items():
             # a frozen start is still stepped (vectorized), maybe into NaN (a singular solve): not logged
-            value = torch.where(running, per_start(value.detach()).float(), math.nan)
+            value = per_start(value.detach()).float()
+            if not every_lane:
+                value = torch.where(running, value, math.nan)
             loop.info_sum[key] = loop.info_sum.get(key, 0) + value
         if self.seeds is not None:   # a seed's row averages its info over its own steps
             loop.info_steps += 1
         ok = self._healthy(new)
-        moving = running & ok
-        if moving.device.type == "cpu" and bool(moving.all()):   # the usual step: no copy, nobody stops
+        moving = ok if every_lane else running & ok
+        # on the CPU one count (one host sync) tells both whether every lane moves and whether one
+        # diverged at this step; on a GPU the masks are applied without asking
+        n_moving = int(moving.sum()) if on_cpu else None
+        if n_moving == moving.numel():   # the usual step: no copy, nobody stops
             loop.state = new
-            if field_sq is not None:
+            if point is not None:
                 loop.point = point
         else:
             loop.state = self.lanes.select(moving, new, loop.state)
-            if field_sq is not None:
+            if point is not None:
                 loop.point = self.lanes.select(moving, point, loop.point)
-            loop.mark(running & ~ok, DIVERGED, loop.t)
+            if not on_cpu or n_moving < loop.n_running():
+                loop.mark(running & ~ok, DIVERGED, loop.t)
         ema_beta = self.settings.ema_beta
         if ema_beta is not None:
             loop.ema = ema_beta * loop.ema + (1 - ema_beta) * loop.state["x"].detach()
-        return field_sq
 
     def _result(self, loop: _Loop, outcome: str) -> RunResult:
         totals = loop.totals
@@ -214,15 +222,16 @@ class Runner:
         norm = torch.linalg.vector_norm(X, dim=-1).hypot(torch.linalg.vector_norm(Y, dim=-1))
         return torch.isfinite(norm) & (norm <= bound)
 
-    def _criterion_sq(self, state, field_sq, measured=None) -> torch.Tensor:
+    def _criterion_sq(self, state, field=None, measured=None) -> torch.Tensor:
         """Per lane: the square of the quantity compared with tol, at the state the run now holds
-        (``field_sq``: ‖ξ‖² there, when the step computed it)."""
+        (``field``: ξ there, where the step took it)."""
         if self.settings.converge_on == "dist_to_eq":
             eq = self.lanes.eq
             X, Y = self.lanes.per_start(state["x"]), self.lanes.per_start(state["y"])
             return (X - eq[0]).pow(2).sum(-1) + (Y - eq[1]).pow(2).sum(-1)
-        if field_sq is not None:
-            return field_sq
+        if field is not None:
+            gx, gy = field
+            return gx.square().flatten(1).sum(1) + gy.square().flatten(1).sum(1)
         m = measured if measured is not None else self.measure(state, self.eval_batch(), losses=False)
         return m["grad_norm/x"] ** 2 + m["grad_norm/y"] ** 2
 

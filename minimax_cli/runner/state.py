@@ -144,7 +144,7 @@ class _Loop:
 
     @status.setter
     def status(self, value: torch.Tensor) -> None:
-        self._status, self._running, self._any_running = value, None, None
+        self._status, self._running, self._n_running = value, None, None
 
     def running(self) -> torch.Tensor:
         """status == RUNNING, computed once per change of the statuses."""
@@ -152,10 +152,17 @@ class _Loop:
             self._running = self._status == RUNNING
         return self._running
 
+    def n_running(self) -> int:
+        """How many lanes are running (one host sync per change of the statuses)."""
+        if self._n_running is None:
+            self._n_running = int(self.running().sum())
+        return self._n_running
+
     def any_running(self) -> bool:
-        if self._any_running is None:
-            self._any_running = bool(self.running().any())
-        return self._any_running
+        return self.n_running() > 0
+
+    def all_running(self) -> bool:
+        return self.n_running() == self._status.numel()
 
     def mark(self, mask: torch.Tensor, status: int, t: int) -> None:
         """Lanes in mask get this status at step t."""
