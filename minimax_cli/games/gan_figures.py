@@ -66,6 +66,12 @@ def gan_figures(game, run_dir, x, y, step, history) -> list[Path]:
             fig.suptitle(f"{game.name} ({game.dataset.name}, {game.loss_cfg['kind']}) at step {step}")
             fig.tight_layout()
             paths.append(_save(plt, fig, run_dir / "samples.png"))
+    return paths + _save_curves(plt, run_dir, history)
+
+
+def _save_curves(plt, run_dir: Path, history) -> list[Path]:
+    """grad_norms.png and distances.png of one run's rows or of each seed's (those with data)."""
+    paths = []
     for name, fig in (("grad_norms", grad_norms_figure(plt, history)), ("distances", distances_figure(plt, history))):
         if fig is not None:
             paths.append(_save(plt, fig, run_dir / f"{name}.png"))
@@ -295,10 +301,7 @@ def seed_figures(games, seeds, run_dir, x, y, step, history, seed_dirs) -> list[
         fig.suptitle(f"{base.name} ({base.dataset.name}, {base.loss_cfg['kind']}) at step {step}: "
                      f"{len(seeds)} seeds")
         paths.append(_save(plt, fig, run_dir / "samples.png"))
-    for name, fig in (("grad_norms", grad_norms_figure(plt, rows)), ("distances", distances_figure(plt, rows))):
-        if fig is not None:
-            paths.append(_save(plt, fig, run_dir / f"{name}.png"))
-    return paths
+    return paths + _save_curves(plt, run_dir, rows)
 
 
 def _seed_samples(plt, panels):
