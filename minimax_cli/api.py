@@ -310,9 +310,11 @@ def _logging_state() -> dict:
 
 
 def _restore_logging(saved: dict) -> None:
-    """The loggers as they were; handlers added meanwhile (Hydra's console and minimax.log) closed."""
+    """The loggers as they were; handlers added meanwhile (Hydra's console and minimax.log) closed.
+    A logger made during the call keeps its own (a library's default handler, e.g. optuna's, is made
+    once per process: taking it away would silence that library for the rest of the session)."""
     kept = {id(h) for handlers, *_ in saved.values() for h in handlers}
-    for lg in [*saved, *(_logging_state().keys() - saved.keys())]:
+    for lg in saved:
         for handler in list(lg.handlers):
             if id(handler) not in kept:
                 lg.removeHandler(handler)
@@ -320,8 +322,7 @@ def _restore_logging(saved: dict) -> None:
                     handler.close()
                 except Exception:  # noqa: BLE001  (a full disk under the log: nothing left to report it to)
                     pass
-        if lg in saved:
-            handlers, level, propagate, disabled, filters = saved[lg]
-            lg.handlers[:] = handlers
-            lg.setLevel(level)
-            lg.propagate, lg.disabled, lg.filters[:] = propagate, disabled, filters
+        handlers, level, propagate, disabled, filters = saved[lg]
+        lg.handlers[:] = handlers
+        lg.setLevel(level)
+        lg.propagate, lg.disabled, lg.filters[:] = propagate, disabled, filters

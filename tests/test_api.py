@@ -24,11 +24,13 @@ def _process_state():
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
 
-    # (loggers first made by the run count only when they hold a handler)
-    loggers = {name: list(lg.handlers) for name, lg in logging.Logger.manager.loggerDict.items()
-               if isinstance(lg, logging.Logger) and (lg.handlers or name in _FIRST_LOGGERS)}
+    # the loggers that were there before keep their handlers; a logger first made by a library the run
+    # imported (torch's, optuna's) keeps its own default handler, but none holds a file of a run's
+    everyone = {name: lg for name, lg in logging.Logger.manager.loggerDict.items() if isinstance(lg, logging.Logger)}
+    loggers = {name: list(lg.handlers) for name, lg in everyone.items() if name in _FIRST_LOGGERS}
+    files = sorted(name for name, lg in everyone.items() if any(isinstance(h, logging.FileHandler) for h in lg.handlers))
     return {"root handlers": list(logging.getLogger().handlers), "root level": logging.getLogger().level,
-            "handlers": loggers, "argv": list(sys.argv), "cwd": os.getcwd(),
+            "handlers": loggers, "file handlers": files, "argv": list(sys.argv), "cwd": os.getcwd(),
             "hydra": GlobalHydra.instance().hydra, "hydra cfg": HydraConfig.instance().cfg,
             "dtype": torch.get_default_dtype(), "threads": torch.get_num_threads(),
             "signals": {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)},
