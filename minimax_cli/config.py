@@ -174,7 +174,8 @@ _PLUGIN_CONFIGS = ("joblib", "submitit_local", "submitit_slurm", "optuna")
 def explain_hydra_error(exc: Exception, overrides: list[str]) -> str:
     text = " ".join(str(exc).split())
     cause = " ".join(str(exc.__cause__).split()) if exc.__cause__ else ""
-    m = re.search(r"Could not find '([\w/]+)/([^']+)'", text)
+    # (Could not load: an option of a list-valued group, e.g. logger=[mlflow,foo])
+    m = re.search(r"Could not (?:find|load) '([\w/]+)/([^']+)'", text)
     if m:
         group, value = m.group(1), m.group(2)
         options = option_names(group) if (CONF_DIR / group).is_dir() else []

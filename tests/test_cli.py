@@ -110,6 +110,7 @@ def test_quadratic_game_from_the_command_line(cli, runs_root):
 @pytest.mark.parametrize("args, message", [
     (["game=nope"], "unknown game 'nope' (available: bilinear, "),
     (["algo=fancy"], "unknown algo 'fancy'"),
+    (["logger=[mlflow,foo]"], "unknown logger 'foo' (available: mlflow, tensorboard, wandb)"),
     (["algo.lr_x=-0.1"], "algo.lr_x must be >= 0 (got -0.1)"),
     (["game=quadratic", "game.A=[[1.0,2.0]]"], "game.A must be square"),
     (["game=quadratic", "game.B=[[1.0],[2.0,3.0]]"], "game.B is malformed"),
